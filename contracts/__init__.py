@@ -1,0 +1,1 @@
+"""Contracts shared by every sensegate stage: envelopes, dead letters, dataset records, topics, settings."""

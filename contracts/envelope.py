@@ -1,0 +1,143 @@
+"""Raw envelope: the device payload byte-exact plus gateway metadata, and its Kafka form.
+
+Kafka form (topic ``<prefix>raw.<family>``):
+
+* key: the device id as UTF-8 (per-device order within a partition);
+* value: the MQTT payload, unchanged;
+* headers (all UTF-8 text): ``sg.v`` format version ("1"), ``sg.topic`` MQTT topic, ``sg.family``,
+  ``sg.device``, ``sg.driver`` (route sub-path such as a vendor driver suffix, may be empty),
+  ``sg.gw`` gateway instance id, ``sg.rx_ns`` receive time in Unix nanoseconds, ``sg.qos``,
+  ``sg.retain`` and ``sg.dup`` ("0"/"1"), ``sg.sha256`` hex SHA-256 of the value, ``sg.up`` MQTT v5
+  user properties as a JSON list of ``[name, value]`` pairs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+__all__ = [
+    "ENVELOPE_FORMAT_VERSION",
+    "Envelope",
+    "EnvelopeFormatError",
+    "KafkaCoordinates",
+    "RawRecord",
+]
+
+ENVELOPE_FORMAT_VERSION = "1"
+
+Headers = Sequence[tuple[str, bytes]]
+
+
+class EnvelopeFormatError(ValueError):
+    """A Kafka record does not carry a valid sensegate envelope."""
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One device message as received by the gateway; immutable, safe to share between tasks."""
+
+    payload: bytes
+    topic: str
+    family: str
+    device_id: str
+    received_ns: int
+    gateway_id: str
+    qos: int = 1
+    retain: bool = False
+    dup: bool = False
+    driver: str = ""
+    user_properties: tuple[tuple[str, str], ...] = ()
+    sha256: str = field(default="")
+
+    def __post_init__(self) -> None:
+        if not self.sha256:
+            object.__setattr__(self, "sha256", hashlib.sha256(self.payload).hexdigest())
+
+    def kafka_key(self) -> bytes:
+        """Kafka record key: the device id, so one device's messages keep their order."""
+        return self.device_id.encode()
+
+    def kafka_headers(self) -> list[tuple[str, bytes]]:
+        """Kafka headers carrying the metadata (see module docstring)."""
+        items = {
+            "sg.v": ENVELOPE_FORMAT_VERSION,
+            "sg.topic": self.topic,
+            "sg.family": self.family,
+            "sg.device": self.device_id,
+            "sg.driver": self.driver,
+            "sg.gw": self.gateway_id,
+            "sg.rx_ns": str(self.received_ns),
+            "sg.qos": str(self.qos),
+            "sg.retain": "1" if self.retain else "0",
+            "sg.dup": "1" if self.dup else "0",
+            "sg.sha256": self.sha256,
+            "sg.up": json.dumps([list(p) for p in self.user_properties], ensure_ascii=False),
+        }
+        return [(k, v.encode()) for k, v in items.items()]
+
+    def metadata(self) -> dict[str, object]:
+        """Envelope metadata as a JSON-ready mapping (everything but the payload bytes)."""
+        return {
+            "topic": self.topic,
+            "family": self.family,
+            "device_id": self.device_id,
+            "driver": self.driver,
+            "gateway_id": self.gateway_id,
+            "received_ns": self.received_ns,
+            "qos": self.qos,
+            "retain": self.retain,
+            "dup": self.dup,
+            "sha256": self.sha256,
+            "user_properties": [list(p) for p in self.user_properties],
+        }
+
+    @classmethod
+    def from_kafka(cls, value: bytes | None, headers: Iterable[tuple[str, bytes]]) -> Envelope:
+        """Rebuild an envelope from a raw-topic record; raises EnvelopeFormatError when malformed."""
+        h = {k: v.decode("utf-8", "replace") for k, v in headers}
+        if h.get("sg.v") != ENVELOPE_FORMAT_VERSION:
+            msg = f"unsupported or missing envelope version {h.get('sg.v')!r}"
+            raise EnvelopeFormatError(msg)
+        try:
+            props = tuple((str(a), str(b)) for a, b in json.loads(h.get("sg.up", "[]")))
+            env = cls(
+                payload=value or b"",
+                topic=h["sg.topic"],
+                family=h["sg.family"],
+                device_id=h["sg.device"],
+                driver=h.get("sg.driver", ""),
+                gateway_id=h["sg.gw"],
+                received_ns=int(h["sg.rx_ns"]),
+                qos=int(h.get("sg.qos", "1")),
+                retain=h.get("sg.retain") == "1",
+                dup=h.get("sg.dup") == "1",
+                user_properties=props,
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            msg = f"malformed envelope headers: {exc}"
+            raise EnvelopeFormatError(msg) from exc
+        declared = h.get("sg.sha256", "")
+        if declared and declared != env.sha256:
+            msg = f"payload SHA-256 {env.sha256} differs from header {declared}"
+            raise EnvelopeFormatError(msg)
+        return env
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaCoordinates:
+    """Where a record sits in Kafka: the raw coordinates recorded in provenance."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """An envelope read back from a raw topic, with its Kafka coordinates."""
+
+    envelope: Envelope
+    coordinates: KafkaCoordinates

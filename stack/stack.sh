@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# Native stack for sensegate: Mosquitto, Apache Kafka (KRaft) and PostgreSQL on loopback.
+# Usage: stack/stack.sh up|status|down|env
+# All state lives under $SENSEGATE_STATE (default: <checkout>/.state); nothing listens beyond 127.0.0.1.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STATE="${SENSEGATE_STATE:-$ROOT/.state}"
+CACHE="${SENSEGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sensegate}"
+KAFKA_VERSION="4.1.1"
+MQTT_PORT="${SENSEGATE_STACK_MQTT_PORT:-11883}"
+KAFKA_PORT="${SENSEGATE_STACK_KAFKA_PORT:-19092}"
+KAFKA_CONTROLLER_PORT="${SENSEGATE_STACK_KAFKA_CONTROLLER_PORT:-19093}"
+PG_PORT="${SENSEGATE_STACK_PG_PORT:-15432}"
+PG_USER="sensegate"
+PG_PASSWORD="sensegate"
+PG_DB="sensegate"
+KAFKA_HEAP="${SENSEGATE_STACK_KAFKA_HEAP:-512m}"
+PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
+KAFKA_LIBS="$CACHE/kafka-$KAFKA_VERSION/libs"
+
+die() { echo "stack: error: $*" >&2; exit 1; }
+say() { echo "stack: $*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi; }
+
+pg_bindir() {
+  local d
+  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$d" ] && echo "$d"
+}
+
+# Run a PostgreSQL server binary as a non-root user (PostgreSQL refuses to run as root).
+pg_run() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+pid_alive() { [ -f "$1" ] && kill -0 "$(head -n1 "$1")" 2>/dev/null; }
+
+install_debian_packages() {
+  local missing=()
+  command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+  command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
+  [ -n "$(pg_bindir || true)" ] || missing+=(postgresql)
+  command -v java >/dev/null 2>&1 || die "Java 17+ is required to run Kafka and 'java' is not on PATH (install openjdk-17-jre-headless)"
+  command -v mvn >/dev/null 2>&1 || missing+=(maven)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    say "installing Debian packages: ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null \
+      || die "apt-get update failed; cannot install ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+      || die "apt-get install ${missing[*]} failed"
+  fi
+  # Debian's postinst may start system services on the default ports; ours use their own ports, so leave them.
+}
+
+fetch_kafka() {
+  if [ -f "$KAFKA_LIBS/kafka_2.13-$KAFKA_VERSION.jar" ]; then return; fi
+  say "resolving Apache Kafka $KAFKA_VERSION from Maven Central into $KAFKA_LIBS"
+  mkdir -p "$KAFKA_LIBS.tmp"
+  if ! timeout 600 mvn -q -B -f "$ROOT/stack/kafka/pom.xml" dependency:copy-dependencies \
+      -DoutputDirectory="$KAFKA_LIBS.tmp" >"$CACHE/mvn.log" 2>&1; then
+    tail -n 20 "$CACHE/mvn.log" >&2
+    die "downloading Kafka $KAFKA_VERSION with Maven failed (log: $CACHE/mvn.log)"
+  fi
+  rm -rf "$KAFKA_LIBS" && mv "$KAFKA_LIBS.tmp" "$KAFKA_LIBS"
+}
+
+render() { # render TEMPLATE OUT
+  sed -e "s|@STATE@|$STATE|g" -e "s|@MQTT_PORT@|$MQTT_PORT|g" -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" \
+      -e "s|@KAFKA_CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" "$1" >"$2"
+}
+
+wait_for() { # wait_for NAME SECONDS CMD...
+  local name=$1 secs=$2; shift 2
+  local deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.5
+  done
+  say "$name ready"
+}
+
+start_mosquitto() {
+  local d="$STATE/mosquitto"
+  if pid_alive "$d/mosquitto.pid"; then say "mosquitto already running on 127.0.0.1:$MQTT_PORT"; return; fi
+  port_busy "$MQTT_PORT" && die "port $MQTT_PORT (MQTT) is taken by another process"
+  mkdir -p "$d/data"
+  render "$ROOT/stack/mosquitto.conf.in" "$d/mosquitto.conf"
+  # Keep privileges as the invoking user so the state folder stays writable.
+  echo "user $(id -un)" >>"$d/mosquitto.conf"
+  local bin; bin=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+  "$bin" -c "$d/mosquitto.conf" -d || die "mosquitto failed to start (log: $d/mosquitto.log)"
+  wait_for mosquitto 20 "$PYTHON" "$ROOT/stack/probe.py" mqtt "$MQTT_PORT" \
+    || die "mosquitto did not accept a connection within 20 s (log: $d/mosquitto.log)"
+}
+
+start_postgres() {
+  local d="$STATE/postgres" bin
+  bin=$(pg_bindir) || die "PostgreSQL server binaries not found under /usr/lib/postgresql"
+  if pid_alive "$d/data/postmaster.pid"; then
+    say "postgresql already running on 127.0.0.1:$PG_PORT"
+    "$PYTHON" "$ROOT/stack/probe.py" pg "$PG_PORT" || die "PostgreSQL runs but does not answer (log: $d/postgres.log)"
+    return
+  fi
+  port_busy "$PG_PORT" && die "port $PG_PORT (PostgreSQL) is taken by another process"
+  mkdir -p "$d/run"
+  [ "$(id -u)" = 0 ] && chown -R postgres: "$d"
+  if [ ! -f "$d/data/PG_VERSION" ]; then
+    local pw="$d/pwfile"; echo "$PG_PASSWORD" >"$pw"; [ "$(id -u)" = 0 ] && chown postgres: "$pw"
+    pg_run "$bin/initdb" -D "$d/data" -U "$PG_USER" --pwfile="$pw" -A scram-sha-256 -E UTF8 --locale=C.UTF-8 \
+      >"$d/initdb.log" 2>&1 || die "initdb failed (log: $d/initdb.log)"
+    rm -f "$pw"
+  fi
+  pg_run "$bin/pg_ctl" -D "$d/data" -l "$d/postgres.log" -w -t 60 start -o \
+    "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $d/run -c shared_buffers=256MB -c max_connections=200 -c fsync=on" \
+    >/dev/null || die "PostgreSQL failed to start (log: $d/postgres.log)"
+  wait_for postgresql 30 "$PYTHON" "$ROOT/stack/probe.py" pg "$PG_PORT" \
+    || die "PostgreSQL did not answer a query within 30 s (log: $d/postgres.log)"
+}
+
+start_kafka() {
+  local d="$STATE/kafka"
+  if pid_alive "$d/kafka.pid"; then say "kafka already running on 127.0.0.1:$KAFKA_PORT"; return; fi
+  port_busy "$KAFKA_PORT" && die "port $KAFKA_PORT (Kafka) is taken by another process"
+  port_busy "$KAFKA_CONTROLLER_PORT" && die "port $KAFKA_CONTROLLER_PORT (Kafka controller) is taken by another process"
+  fetch_kafka
+  mkdir -p "$d/data" "$d/logs"
+  render "$ROOT/stack/kafka/server.properties.in" "$d/server.properties"
+  local cp="$KAFKA_LIBS/*"
+  local jopts=(-Xms"$KAFKA_HEAP" -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20
+               -Dkafka.logs.dir="$d/logs" -Dlog4j2.configurationFile="$ROOT/stack/kafka/log4j2.properties"
+               -Djava.awt.headless=true)
+  if [ ! -f "$d/data/meta.properties" ]; then
+    [ -s "$d/cluster.id" ] || java -cp "$cp" kafka.tools.StorageTool random-uuid >"$d/cluster.id" 2>"$d/format.log" \
+      || die "generating a Kafka cluster id failed (log: $d/format.log)"
+    java "${jopts[@]}" -cp "$cp" kafka.tools.StorageTool format -t "$(tail -n1 "$d/cluster.id")" \
+      -c "$d/server.properties" >"$d/format.log" 2>&1 || die "formatting Kafka storage failed (log: $d/format.log)"
+  fi
+  nohup java "${jopts[@]}" -cp "$cp" kafka.Kafka "$d/server.properties" >"$d/logs/stdout.log" 2>&1 &
+  echo $! >"$d/kafka.pid"
+  wait_for kafka 90 "$PYTHON" "$ROOT/stack/probe.py" kafka "$KAFKA_PORT" \
+    || { tail -n 20 "$d/logs/stdout.log" >&2; die "Kafka did not answer metadata within 90 s (logs: $d/logs)"; }
+}
+
+write_env() {
+  cat >"$STATE/stack.env" <<EOF
+# Written by stack/stack.sh: addresses of the running stack for sensegate services and tests.
+export SENSEGATE_MQTT__HOST=127.0.0.1
+export SENSEGATE_MQTT__PORT=$MQTT_PORT
+export SENSEGATE_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT
+export SENSEGATE_DB__DSN=postgresql://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DB
+export SENSEGATE_STATE=$STATE
+EOF
+}
+
+status_line() { # NAME PORT PIDFILE
+  local state="stopped"
+  if pid_alive "$3"; then state="running (pid $(head -n1 "$3"))"; elif port_busy "$2"; then state="port taken by another process"; fi
+  printf '%-12s 127.0.0.1:%-6s %s\n' "$1" "$2" "$state"
+}
+
+cmd_status() {
+  status_line mosquitto "$MQTT_PORT" "$STATE/mosquitto/mosquitto.pid"
+  status_line kafka "$KAFKA_PORT" "$STATE/kafka/kafka.pid"
+  status_line postgresql "$PG_PORT" "$STATE/postgres/data/postmaster.pid"
+  local svc
+  for svc in gateway normalize sink share; do
+    [ -f "$STATE/services/$svc.pid" ] && status_line "$svc" "-" "$STATE/services/$svc.pid"
+  done
+  return 0
+}
+
+stop_pidfile() { # NAME PIDFILE
+  if pid_alive "$2"; then
+    local pid; pid=$(head -n1 "$2")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -9 "$pid" 2>/dev/null || true
+    say "$1 stopped"
+  fi
+  rm -f "$2"
+}
+
+cmd_down() {
+  local bin
+  stop_pidfile kafka "$STATE/kafka/kafka.pid"
+  stop_pidfile mosquitto "$STATE/mosquitto/mosquitto.pid"
+  if pid_alive "$STATE/postgres/data/postmaster.pid"; then
+    bin=$(pg_bindir)
+    pg_run "$bin/pg_ctl" -D "$STATE/postgres/data" -m fast -w -t 60 stop >/dev/null && say "postgresql stopped"
+  fi
+}
+
+cmd_up() {
+  mkdir -p "$STATE" "$CACHE"
+  [ -x "$PYTHON" ] || die "no virtualenv at $ROOT/.venv (run 'make venv' first)"
+  install_debian_packages
+  start_mosquitto
+  start_postgres
+  start_kafka
+  write_env
+  say "stack up; environment in $STATE/stack.env"
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  status) cmd_status ;;
+  down) cmd_down ;;
+  env) write_env; cat "$STATE/stack.env" ;;
+  *) echo "usage: $0 up|status|down|env" >&2; exit 2 ;;
+esac
