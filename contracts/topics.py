@@ -9,6 +9,7 @@ __all__ = [
     "data_topic",
     "dlq_topic",
     "open_topic",
+    "quarantine_topic",
     "raw_topic",
     "share_topic",
 ]
@@ -49,3 +50,8 @@ def open_topic(prefix: str, dataset: str) -> str:
 def dlq_topic(prefix: str) -> str:
     """The single dead-letter topic every stage writes to."""
     return f"{prefix}dlq"
+
+
+def quarantine_topic(prefix: str) -> str:
+    """Messages from unregistered devices, kept for an operator to approve (same format as the DLQ)."""
+    return f"{prefix}quarantine"

@@ -1,0 +1,61 @@
+"""Entry point: ``python -m processors <command>``; commands are registered explicitly below."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+# name -> (module under processors.cli, one-line help). Each module defines
+# ``add_arguments(parser: argparse.ArgumentParser) -> None`` and ``run(args: argparse.Namespace) -> int``.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "normalize": ("normalize", "decode, validate and normalize raw topics into dataset topics"),
+    "sink": ("sink", "store dataset topics in PostgreSQL/TimescaleDB exactly once"),
+    "share": ("share", "publish share and open tiers by catalog class"),
+    "catalog": ("catalog", "public data catalog: list, show, validate, lists, DCAT export"),
+    "devices": ("devices", "device registry: add, list, show, remove, import, quarantine"),
+    "provenance": ("provenance", "verify the tamper-evident log, prove a record, corrections"),
+    "grants": ("grants", "access grants for conditionally shared and opened datasets"),
+    "dlq": ("dlq", "inspect and replay dead letters"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the top-level parser with every registered sub-command."""
+    parser = argparse.ArgumentParser(prog="python -m processors", description=__doc__)
+    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        child = sub.add_parser(name, help=help_text, description=help_text)
+        try:
+            module = importlib.import_module(f"processors.cli.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"processors.cli.{module_name}":
+                raise
+            child.set_defaults(_unavailable=name)
+            continue
+        module.add_arguments(child)
+        child.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and run the chosen command; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if getattr(args, "_unavailable", None):
+        print(f"command {args._unavailable!r} is not available in this build", file=sys.stderr)  # noqa: T201
+        return 2
+    result: int = args._run(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())
