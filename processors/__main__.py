@@ -50,10 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    if getattr(args, "_unavailable", None):
-        print(f"command {args._unavailable!r} is not available in this build", file=sys.stderr)  # noqa: T201
+    unavailable = getattr(args, "_unavailable", None)
+    if unavailable:
+        print(f"command {unavailable!r} is not available in this build", file=sys.stderr)
         return 2
-    result: int = args._run(args)
+    run = getattr(args, "_run")  # noqa: B009 - attribute set through set_defaults
+    result: int = run(args)
     return result
 
 

@@ -51,7 +51,7 @@ def main() -> int:
             asyncio.run(_probe_kafka(port))
         else:
             return 2
-    except Exception:  # noqa: BLE001 - any failure means "not ready yet"
+    except Exception:
         return 1
     return 0
 

@@ -165,11 +165,7 @@ cmd_status() {
   status_line mosquitto "$MQTT_PORT" "$STATE/mosquitto/mosquitto.pid"
   status_line kafka "$KAFKA_PORT" "$STATE/kafka/kafka.pid"
   status_line postgresql "$PG_PORT" "$STATE/postgres/data/postmaster.pid"
-  local svc
-  for svc in gateway normalize sink share; do
-    [ -f "$STATE/services/$svc.pid" ] && status_line "$svc" "-" "$STATE/services/$svc.pid"
-  done
-  return 0
+  bash "$ROOT/stack/services.sh" status
 }
 
 stop_pidfile() { # NAME PIDFILE

@@ -14,9 +14,9 @@ from contracts.dead_letter import ReasonCode
 from contracts.envelope import Envelope
 from processors.exceptions import ProcessorError
 
-__all__ = ["Codec", "CodecError", "DecodedT"]
+__all__ = ["Codec", "CodecError", "DecodedT_co"]
 
-DecodedT = TypeVar("DecodedT", bound=BaseModel, covariant=True)
+DecodedT_co = TypeVar("DecodedT_co", bound=BaseModel, covariant=True)
 
 
 class CodecError(ProcessorError):
@@ -30,12 +30,12 @@ class CodecError(ProcessorError):
         self.detail = detail
 
 
-class Codec(Protocol[DecodedT]):
+class Codec(Protocol[DecodedT_co]):
     """One protocol decoder. ``name`` and ``version`` are recorded in every record's provenance."""
 
     name: str
     version: str
 
-    def decode(self, payload: bytes, envelope: Envelope) -> DecodedT:
+    def decode(self, payload: bytes, envelope: Envelope) -> DecodedT_co:
         """Decode one payload; raise only CodecError."""
         ...

@@ -1,0 +1,14 @@
+# One image for the gateway, processors and simulators (the command selects the service).
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY contracts ./contracts
+COPY gateway ./gateway
+COPY processors ./processors
+COPY simulators ./simulators
+COPY catalog ./catalog
+COPY registry ./registry
+RUN pip install --no-cache-dir . && useradd --system sensegate
+USER sensegate
+ENTRYPOINT ["python", "-m"]
+CMD ["gateway", "--help"]

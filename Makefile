@@ -1,0 +1,62 @@
+# sensegate: the two Quickstart commands are `make demo` and `make test`.
+SHELL := /bin/bash
+PY := .venv/bin/python
+STAMP := .venv/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: help venv stack-up stack-status stack-down up down status demo test test-unit test-integration lint bench bench-quick clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's/:.*## /\t/' | column -t -s $$'\t'
+
+$(STAMP): pyproject.toml
+	@command -v python3 >/dev/null || { echo "python3 (3.11+) is required" >&2; exit 1; }
+	@test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev,bench]'
+	@touch $(STAMP)
+
+venv: $(STAMP) ## create the virtualenv and install sensegate with dev extras
+
+stack-up: venv ## install (if missing) and start Mosquitto, Kafka (KRaft) and PostgreSQL on loopback
+	bash stack/stack.sh up
+
+stack-status: ## list each stack service with its port and state
+	@bash stack/stack.sh status
+
+stack-down: ## stop the stack and the sensegate services
+	-@bash stack/services.sh down
+	bash stack/stack.sh down
+
+up: stack-up ## the stack plus gateway and processors as background services
+	bash stack/services.sh up
+
+down: ## stop the sensegate services (the stack keeps running)
+	bash stack/services.sh down
+
+status: stack-status
+
+demo: up ## run all three simulated device families through the pipeline for about a minute, then summarize
+	$(PY) -m scripts.demo
+
+test: stack-up ## the whole test suite (unit + integration) against the real services
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: venv ## fast unit tests only (no services)
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: stack-up ## integration tests against the real stack
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+lint: venv ## ruff and mypy
+	.venv/bin/ruff check .
+	.venv/bin/mypy contracts gateway processors simulators scripts
+
+bench: stack-up ## benchmarks: figures next to the machine's own limits
+	$(PY) -m benchmarks
+
+bench-quick: stack-up ## the benchmark in its short mode (< 3 minutes)
+	$(PY) -m benchmarks --quick
+
+clean: stack-down ## stop everything and remove local state
+	rm -rf .state

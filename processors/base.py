@@ -1,0 +1,110 @@
+"""The Processor contract: a pure, synchronous map from a batch of raw records to a BatchResult.
+
+A processor never performs I/O and never raises for a bad input: each input yields zero or more
+dataset records, or exactly one rejection (a dead letter, or a quarantine entry for unregistered
+devices). Side actions the runner must carry out (Sparkplug rebirth requests) travel in the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from contracts.dead_letter import DeadLetter, ReasonCode
+from contracts.envelope import RawRecord
+from contracts.record import DatasetRecord, GeoPoint, RecordValue
+from processors.exceptions import ProcessorError
+
+__all__ = [
+    "BatchResult",
+    "Candidate",
+    "FamilyMapper",
+    "Mapped",
+    "Processor",
+    "RebirthRequest",
+    "RecordRejected",
+]
+
+
+class RecordRejected(ProcessorError):
+    """One input cannot become records; per-record, never retriable, carries the reason code."""
+
+    retriable = False
+
+    def __init__(self, reason: ReasonCode, detail: str) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class RebirthRequest:
+    """Ask a Sparkplug edge node to re-publish its births (NCMD ``Node Control/Rebirth``)."""
+
+    group: str
+    edge_node: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One would-be dataset record built by a family mapper, before governance, validation and keys.
+
+    ``values`` may still hold clear identifiers: the pipeline pseudonymizes every item the catalog
+    marks ``identifier`` before a record is built. ``key_parts`` must never hold identifiers.
+    """
+
+    dataset: str
+    entity_id: str
+    key_parts: tuple[str, ...]
+    observed_ns: int
+    values: dict[str, RecordValue]
+    location: GeoPoint | None = None
+    flags: tuple[str, ...] = ()
+    # identity of the sender as carried inside the payload, checked against the topic's device id
+    payload_device_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Mapped:
+    """What a family mapper made of one raw record."""
+
+    candidates: tuple[Candidate, ...]
+    codec: str
+    codec_version: str
+    rebirths: tuple[RebirthRequest, ...] = ()
+
+
+class FamilyMapper(Protocol):
+    """Decodes one family's raw records (codec chosen from the device entry) into candidates.
+
+    ``map`` raises only RecordRejected; it may keep per-device protocol state (Sparkplug births),
+    so one mapper instance belongs to one processor and is used from one thread.
+    """
+
+    family: str
+
+    def map(self, raw: RawRecord, device: object) -> Mapped:
+        """Decode ``raw`` for the registered ``device`` and build candidate records."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """Outputs of one processed batch; the runner produces all of them before committing offsets."""
+
+    records: tuple[DatasetRecord, ...] = ()
+    dead_letters: tuple[DeadLetter, ...] = ()
+    quarantined: tuple[DeadLetter, ...] = ()
+    rebirths: tuple[RebirthRequest, ...] = ()
+    duplicates: int = 0
+    inputs: int = field(default=0)
+
+
+class Processor(Protocol):
+    """A pure, synchronous batch map; never raises for bad input, never does I/O."""
+
+    def process(self, batch: Sequence[RawRecord]) -> BatchResult:
+        """Turn one batch of raw records into records, rejections and side actions."""
+        ...

@@ -1,0 +1,31 @@
+"""Catalog errors.
+
+ProcessorError
+ └── ConfigurationError
+      └── CatalogError          an entry or the whole catalog breaks a governance rule (fatal at load)
+           └── RegistrationError  the database refused or conflicts with a registration
+"""
+
+from __future__ import annotations
+
+from processors.exceptions import ConfigurationError
+
+__all__ = ["CatalogError", "RegistrationError"]
+
+
+class CatalogError(ConfigurationError):
+    """The catalog cannot be used: a file is unreadable or an entry breaks a rule.
+
+    ``problems`` lists every finding (one line each, prefixed with the file or entry), so an
+    operator can fix them all in one pass instead of one per run.
+    """
+
+    retriable = False
+
+    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems or (message,)
+
+
+class RegistrationError(CatalogError):
+    """Registering the catalog in PostgreSQL failed."""

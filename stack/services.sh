@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# sensegate services (gateway, normalize, sink, share) as background processes of the native stack.
+# Usage: stack/services.sh up|down|status. Logs and pid files: $SENSEGATE_STATE/services/.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STATE="${SENSEGATE_STATE:-$ROOT/.state}"
+PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
+DIR="$STATE/services"
+# name|metrics port|command
+SERVICES=(
+  "gateway|19100|-m gateway"
+  "normalize|19101|-m processors normalize"
+  "sink|19102|-m processors sink"
+  "share|19103|-m processors share"
+)
+
+die() { echo "services: error: $*" >&2; exit 1; }
+say() { echo "services: $*"; }
+pid_alive() { [ -f "$1" ] && kill -0 "$(head -n1 "$1")" 2>/dev/null; }
+
+http_ok() { "$PYTHON" - "$1" <<'PY'
+import sys, urllib.request
+try:
+    with urllib.request.urlopen(sys.argv[1], timeout=2) as r:
+        sys.exit(0 if r.status == 200 else 1)
+except Exception:
+    sys.exit(1)
+PY
+}
+
+cmd_up() {
+  [ -f "$STATE/stack.env" ] || die "the stack is not up (run 'make stack-up')"
+  # shellcheck disable=SC1091
+  source "$STATE/stack.env"
+  mkdir -p "$DIR"
+  local entry name port cmd
+  for entry in "${SERVICES[@]}"; do
+    IFS='|' read -r name port cmd <<<"$entry"
+    if pid_alive "$DIR/$name.pid"; then say "$name already running"; continue; fi
+    local upper; upper=$(echo "$name" | tr '[:lower:]' '[:upper:]')
+    # shellcheck disable=SC2086
+    env "SENSEGATE_METRICS__PORT=$port" "SENSEGATE_${upper}_STATE_DIR=$DIR/$name-state" \
+      nohup "$PYTHON" $cmd >>"$DIR/$name.log" 2>&1 &
+    echo $! >"$DIR/$name.pid"
+  done
+  local deadline=$((SECONDS + 60))
+  for entry in "${SERVICES[@]}"; do
+    IFS='|' read -r name port cmd <<<"$entry"
+    until http_ok "http://127.0.0.1:$port/readyz"; do
+      pid_alive "$DIR/$name.pid" || { tail -n 20 "$DIR/$name.log" >&2; die "$name exited (log: $DIR/$name.log)"; }
+      [ $SECONDS -lt $deadline ] || { tail -n 20 "$DIR/$name.log" >&2; die "$name not ready within 60 s (log: $DIR/$name.log)"; }
+      sleep 0.5
+    done
+    say "$name ready (metrics http://127.0.0.1:$port/metrics)"
+  done
+}
+
+cmd_down() {
+  local entry name port cmd pid
+  for entry in "${SERVICES[@]}"; do
+    IFS='|' read -r name port cmd <<<"$entry"
+    if pid_alive "$DIR/$name.pid"; then
+      pid=$(head -n1 "$DIR/$name.pid")
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+      kill -9 "$pid" 2>/dev/null || true
+      say "$name stopped"
+    fi
+    rm -f "$DIR/$name.pid"
+  done
+}
+
+cmd_status() {
+  local entry name port cmd
+  for entry in "${SERVICES[@]}"; do
+    IFS='|' read -r name port cmd <<<"$entry"
+    if pid_alive "$DIR/$name.pid"; then
+      printf '%-12s %-16s running (pid %s)\n' "$name" "metrics :$port" "$(head -n1 "$DIR/$name.pid")"
+    else
+      printf '%-12s %-16s stopped\n' "$name" "metrics :$port"
+    fi
+  done
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac

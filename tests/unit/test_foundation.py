@@ -1,0 +1,69 @@
+"""Foundation checks: docker-compose stays consistent with the native stack and the settings."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from contracts.settings import DbConfig, KafkaConfig, MqttConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _stack_default(name: str) -> str:
+    text = (ROOT / "stack" / "stack.sh").read_text()
+    match = re.search(rf'{name}="\$\{{[A-Z_]+:-(\d+)\}}"', text)
+    assert match, name
+    return match.group(1)
+
+
+def test_compose_has_expected_services() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert set(services) >= {
+        "mosquitto",
+        "kafka",
+        "postgres",
+        "gateway",
+        "normalize",
+        "sink",
+        "share",
+        "simulator",
+    }
+    assert services["kafka"]["image"].startswith("apache/kafka:4")
+    assert services["postgres"]["image"].startswith("timescale/timescaledb")
+    for name in ("mosquitto", "kafka", "postgres", "gateway", "normalize", "sink", "share"):
+        assert "healthcheck" in services[name], name
+
+
+def test_compose_ports_match_native_stack_and_settings() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    mqtt, kafka, pg = (
+        _stack_default("MQTT_PORT"),
+        _stack_default("KAFKA_PORT"),
+        _stack_default("PG_PORT"),
+    )
+    assert services["mosquitto"]["ports"] == [f"127.0.0.1:{mqtt}:{mqtt}"]
+    assert services["kafka"]["ports"] == [f"127.0.0.1:{kafka}:{kafka}"]
+    assert services["postgres"]["ports"] == [f"127.0.0.1:{pg}:{pg}"]
+    assert MqttConfig().port == int(mqtt)
+    assert KafkaConfig().bootstrap_servers.endswith(f":{kafka}")
+    assert f":{pg}/" in DbConfig().dsn.get_secret_value()
+    env = services["gateway"]["environment"]
+    assert env["SENSEGATE_MQTT__PORT"] == mqtt
+    assert env["SENSEGATE_KAFKA__BOOTSTRAP_SERVERS"].endswith(f":{kafka}")
+
+
+def test_mosquitto_configs_keep_outage_limits() -> None:
+    for path in (ROOT / "stack" / "mosquitto.conf.in", ROOT / "config" / "mosquitto-docker.conf"):
+        conf = dict(
+            line.split(None, 1)
+            for line in path.read_text().splitlines()
+            if line and not line.startswith("#")
+        )
+        assert conf["persistence"] == "true"
+        assert int(conf["max_queued_messages"]) >= 1_000_000
+        assert conf["autosave_on_changes"] == "true"
