@@ -56,6 +56,8 @@ class ReasonCode(StrEnum):
     SPARKPLUG_NO_BIRTH = "sparkplug_no_birth"
     # storage
     DATA_REJECTED = "data_rejected"
+    # sharing
+    OPEN_RELEASE_BLOCKED = "open_release_blocked"
 
 
 @dataclass(frozen=True, slots=True)

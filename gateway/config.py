@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_settings import BaseSettings
 
 from contracts.settings import SETTINGS_CONFIG, KafkaConfig, MetricsConfig, MqttConfig
+from gateway.exceptions import RouteError
 from gateway.routing import DEFAULT_ROUTES, Route, RouteConfig
 
 __all__ = ["DEFAULT_SUBSCRIPTIONS", "GatewayConfig", "GatewaySettings"]
@@ -84,7 +85,10 @@ class GatewayConfig(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> GatewayConfig:
         for route in self.routes:
-            Route(route)  # compile once so a bad template fails at start-up
+            try:
+                Route(route)  # compile once so a bad template fails at start-up
+            except RouteError as exc:
+                raise ValueError(str(exc)) from exc
         if self.dlq_keep_bytes > self.max_payload_bytes:
             msg = "dlq_keep_bytes must not exceed max_payload_bytes"
             raise ValueError(msg)

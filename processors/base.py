@@ -14,6 +14,7 @@ from typing import Protocol
 from contracts.dead_letter import DeadLetter, ReasonCode
 from contracts.envelope import RawRecord
 from contracts.record import DatasetRecord, GeoPoint, RecordValue
+from processors.catalog_view import DeviceLike
 from processors.exceptions import ProcessorError
 
 __all__ = [
@@ -32,19 +33,24 @@ class RecordRejected(ProcessorError):
 
     retriable = False
 
-    def __init__(self, reason: ReasonCode, detail: str) -> None:
+    def __init__(
+        self, reason: ReasonCode, detail: str, *, rebirths: tuple[RebirthRequest, ...] = ()
+    ) -> None:
         super().__init__(f"{reason.value}: {detail}")
         self.reason = reason
         self.detail = detail
+        self.rebirths = rebirths
 
 
 @dataclass(frozen=True, slots=True)
 class RebirthRequest:
-    """Ask a Sparkplug edge node to re-publish its births (NCMD ``Node Control/Rebirth``)."""
+    """Ask a Sparkplug edge node to re-publish its births: publish ``payload`` (an NCMD) to ``topic``."""
 
     group: str
     edge_node: str
     reason: str
+    topic: str
+    payload: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +91,7 @@ class FamilyMapper(Protocol):
 
     family: str
 
-    def map(self, raw: RawRecord, device: object) -> Mapped:
+    def map(self, raw: RawRecord, device: DeviceLike) -> Mapped:
         """Decode ``raw`` for the registered ``device`` and build candidate records."""
         ...
 

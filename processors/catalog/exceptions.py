@@ -24,7 +24,13 @@ class CatalogError(ConfigurationError):
 
     def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
         super().__init__(message)
+        self.message = message
         self.problems = problems or (message,)
+
+    def __str__(self) -> str:
+        if self.problems == (self.message,):
+            return self.message
+        return "\n  - ".join((self.message, *self.problems))
 
 
 class RegistrationError(CatalogError):

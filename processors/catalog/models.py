@@ -150,7 +150,7 @@ class DatasetEntry(BaseModel):
     domain: Text
     keywords: tuple[str, ...] = ()
     status: Literal["draft", "published", "retired"] = "published"
-    secret_attribute: str = "non_secret"
+    secret_attribute: str = "non_secret"  # noqa: S105 - a classification, not a password
     derived_from: str | None = None
     # provider (exactly one unit)
     provider: Name
@@ -230,4 +230,3 @@ class DatasetEntry(BaseModel):
         doc = self.model_dump(mode="json", exclude={"version"})
         canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
-

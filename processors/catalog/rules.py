@@ -46,7 +46,7 @@ def entry_problems(entry: DatasetEntry) -> list[str]:
 
 def _identity(entry: DatasetEntry) -> list[str]:
     out: list[str] = []
-    if entry.secret_attribute != "non_secret":
+    if entry.secret_attribute != "non_secret":  # noqa: S105 - classification value
         out.append(
             f"secret_attribute is {entry.secret_attribute!r}: classified (涉密) data may not be "
             "catalogued here; only 'non_secret' is accepted"
@@ -153,6 +153,11 @@ def _grading(entry: DatasetEntry) -> list[str]:
             "what is opened unconditionally must also be shared unconditionally: "
             f"share_class is {entry.share_class!r} (C8)"
         )
+    if entry.open_class != "none" and entry.share_class == "none":
+        out.append(
+            "an entry that is opened must also be shared: the open list is part of the share "
+            "list (C16)"
+        )
     if (
         entry.update_cycle == "realtime"
         and entry.open_class == "unconditional"
@@ -215,8 +220,8 @@ def _deidentification(entry: DatasetEntry) -> list[str]:
             out.append("open_class 'none' must say so in deidentification: refuse_open: true")
         return out
     for item in entry.items:
-        rule = profile.rule_for(item.name)
-        action = rule.action if rule else "keep"
+        found = profile.rule_for(item.name)
+        action = found.action if found else "keep"
         if item.sensitivity in PERSONAL_SENSITIVITIES and action != "drop":
             out.append(
                 f"opened entry must drop identifier item {item.name!r} "

@@ -1,0 +1,252 @@
+"""The gateway service: MQTT bridge -> record builder -> Kafka, with ordered acks and graceful stop.
+
+Guarantee: a QoS 1 message is PUBACKed only after Kafka acknowledged its raw envelope or its dead
+letter (``acks=all``), and PUBACKs leave in receive order. A failed or timed-out produce is retried,
+never acked. Memory is bounded: at most ``queue_capacity`` messages are held; past that paho's
+thread waits, and the broker stops sending QoS 1 messages at the Receive Maximum.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+
+from contracts.dead_letter import ReasonCode
+from gateway.acks import AckTracker, Ticket
+from gateway.config import GatewaySettings
+from gateway.exceptions import ProduceError, ProduceTimeoutError
+from gateway.forward import Outgoing, RecordBuilder
+from gateway.health import HealthServer
+from gateway.kafka_out import KafkaOut, Pending
+from gateway.metrics import GatewayMetrics
+from gateway.mqtt_bridge import ConnectionEvent, Inbound, MqttBridge
+from gateway.routing import Router
+
+__all__ = ["Gateway"]
+
+logger = logging.getLogger(__name__)
+
+_ERROR_LOG_INTERVAL_S = 1.0
+
+
+class Gateway:
+    """One gateway instance; ``run()`` until ``request_stop()``; loop-affine (one event loop)."""
+
+    def __init__(self, settings: GatewaySettings, metrics: GatewayMetrics | None = None) -> None:
+        self.settings = settings
+        self._cfg = settings.gateway
+        self.metrics = metrics or GatewayMetrics()
+        self._builder = RecordBuilder(
+            self._cfg, Router(self._cfg.routes), settings.kafka.topic_prefix
+        )
+        self._out = KafkaOut(
+            settings.kafka, self._cfg, on_recreate=self.metrics.producer_recreated.inc
+        )
+        self._tracker = AckTracker(self._ack)
+        self._bridge: MqttBridge | None = None
+        self._health: HealthServer | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stop = asyncio.Event()
+        self._stopping = False
+        self._last_error_log = 0.0
+        self._orphans_seen = 0
+        self.metrics.in_flight.set_function(lambda: self._tracker.pending)
+
+    # --- public surface ---------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        """True while taking messages: MQTT subscribed and a Kafka producer started."""
+        bridge = self._bridge
+        return not self._stopping and bridge is not None and bridge.connected and self._out.ready
+
+    @property
+    def health_port(self) -> int:
+        """Port of the HTTP endpoint (0 when disabled or not started)."""
+        return self._health.bound_port if self._health else 0
+
+    def request_stop(self) -> None:
+        """Ask ``run()`` to shut down gracefully (safe from signal handlers on the loop)."""
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Serve until ``request_stop()``, then drain, ack, disconnect and return."""
+        loop = asyncio.get_running_loop()
+        metrics_cfg = self.settings.metrics
+        if metrics_cfg.port:
+            self._health = HealthServer(
+                metrics_cfg.host, metrics_cfg.port, self.metrics.registry, lambda: self.ready
+            )
+            await self._health.start()
+        await self._out.start()
+        bridge = MqttBridge(self.settings.mqtt, self._cfg, loop, self._on_connection)
+        self._bridge = bridge
+        logger.info(
+            "gateway %s starting: mqtt %s:%d subscriptions %s, kafka %s",
+            self._cfg.instance_id,
+            self.settings.mqtt.host,
+            self.settings.mqtt.port,
+            list(self._cfg.effective_subscriptions),
+            self.settings.kafka.bootstrap_servers,
+        )
+        # Take nothing from the broker before Kafka can take it (the session keeps it meanwhile).
+        stop_wait = asyncio.create_task(self._stop.wait())
+        ready_wait = asyncio.create_task(self._out.wait_ready())
+        await asyncio.wait({stop_wait, ready_wait}, return_when=asyncio.FIRST_COMPLETED)
+        ready_wait.cancel()
+        if not self._stop.is_set():
+            bridge.start()
+        dispatcher = asyncio.create_task(self._dispatch_loop(bridge), name="gateway-dispatch")
+        await stop_wait
+        await self._shutdown(bridge, dispatcher)
+
+    # --- pipeline ---------------------------------------------------------------------------
+
+    async def _dispatch_loop(self, bridge: MqttBridge) -> None:
+        queue = bridge.queue
+        while True:
+            msg = await queue.get()
+            await self._dispatch(msg, bridge)
+
+    async def _dispatch(self, msg: Inbound, bridge: MqttBridge) -> None:
+        self.metrics.received.labels(str(msg.qos)).inc()
+        ticket = self._tracker.add(msg.generation, msg.mid, msg.qos)
+        record = self._builder.build(msg)
+        # Enqueue here, one message after the other, so each device keeps its order in Kafka;
+        # waiting for the ack (and any retry) happens in a task of its own.
+        pending: Pending | None = None
+        error: ProduceError | None = None
+        try:
+            pending = await self._out.enqueue(record.topic, record.key, record.value, record.headers)
+        except ProduceError as exc:
+            error = exc
+        except asyncio.CancelledError:
+            bridge.release_slot()  # shutdown while enqueueing: left unacked for redelivery
+            raise
+        task = asyncio.create_task(self._deliver(msg, record, ticket, bridge, pending=pending, error=error))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(
+        self,
+        msg: Inbound,
+        record: Outgoing,
+        ticket: Ticket,
+        bridge: MqttBridge,
+        *,
+        pending: Pending | None,
+        error: ProduceError | None,
+    ) -> None:
+        backoff = self._cfg.retry_backoff_min_s
+        try:
+            while True:
+                try:
+                    if error is not None:
+                        raise error
+                    if pending is None:
+                        await self._out.send(record.topic, record.key, record.value, record.headers)
+                    else:
+                        await self._out.wait(pending)
+                    break
+                except ProduceError as exc:
+                    pending, error = None, None
+                    if not exc.retriable and record.reason is not ReasonCode.PAYLOAD_TOO_LARGE:
+                        # Kafka refused the size: dead-letter a truncated copy instead.
+                        record = self._builder.dead_letter(
+                            msg, ReasonCode.PAYLOAD_TOO_LARGE, str(exc)
+                        )
+                        continue
+                    kind = "timeout" if isinstance(exc, ProduceTimeoutError) else "error"
+                    self.metrics.produce_errors.labels(kind).inc()
+                    self._log_produce_error(exc)
+                    await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
+                    backoff = min(backoff * 2, self._cfg.retry_backoff_max_s)
+            if record.reason is None:
+                self.metrics.produced.labels(record.family).inc()
+                self.metrics.produce_latency.observe((time.time_ns() - msg.received_ns) / 1e9)
+            else:
+                self.metrics.dead_lettered.labels(record.reason.value).inc()
+                logger.info(
+                    "dead-lettered %s from topic %r device %r",
+                    record.reason.value,
+                    msg.topic,
+                    record.key.decode(errors="replace"),
+                )
+            acked = self._tracker.complete(ticket)
+            if acked:
+                self.metrics.acknowledged.inc(acked)
+        finally:
+            bridge.release_slot()
+
+    def _log_produce_error(self, exc: ProduceError) -> None:
+        now = time.monotonic()
+        if now - self._last_error_log >= _ERROR_LOG_INTERVAL_S:
+            self._last_error_log = now
+            logger.warning(
+                "produce failed, retrying (not acked): %s [in flight %d, producer re-creations %d]",
+                exc,
+                self._tracker.pending,
+                self._out.recreations,
+            )
+
+    def _ack(self, generation: int, mid: int, qos: int) -> bool:
+        bridge = self._bridge
+        return bridge is not None and bridge.ack(generation, mid, qos)
+
+    def _on_connection(self, event: ConnectionEvent) -> None:
+        if event.connected:
+            self._tracker.begin_generation(event.generation)
+            orphans = self._tracker.orphaned - self._orphans_seen
+            self._orphans_seen = self._tracker.orphaned
+            if orphans:
+                self.metrics.orphaned.inc(orphans)
+                logger.warning(
+                    "%d unacked messages of the previous connection will be redelivered", orphans
+                )
+            self.metrics.connections.inc()
+            self.metrics.connected.set(1)
+            if not event.session_present and event.generation > 1:
+                self.metrics.session_lost.inc()
+                logger.error(
+                    "MQTT session was not present on reconnect: messages queued for it are lost (W6)"
+                )
+        else:
+            self.metrics.connected.set(0)
+
+    # --- shutdown ---------------------------------------------------------------------------
+
+    async def _shutdown(self, bridge: MqttBridge, dispatcher: asyncio.Task[None]) -> None:
+        self._stopping = True
+        logger.info("stopping: draining %d in-flight messages", len(self._tasks))
+        bridge.pause()
+        dispatcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await dispatcher
+        # Messages still queued were never taken: leave them unacked for redelivery.
+        while not bridge.queue.empty():
+            bridge.queue.get_nowait()
+            bridge.release_slot()
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=self._cfg.drain_timeout_s)
+            if pending:
+                logger.warning(
+                    "drain timed out: %d messages left unacked (the broker redelivers them)",
+                    len(pending),
+                )
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+        await asyncio.to_thread(bridge.stop)
+        self.metrics.connected.set(0)
+        await self._out.stop()
+        if self._health is not None:
+            await self._health.stop()
+        logger.info(
+            "gateway %s stopped: acked %d, orphaned %d",
+            self._cfg.instance_id,
+            self._tracker.acked,
+            self._tracker.orphaned,
+        )

@@ -1,0 +1,201 @@
+"""Idempotent aiokafka producer with a timeout on every send and re-creation after failures.
+
+Every send is one attempt under ``asyncio.wait_for``: aiokafka's idempotent producer has no
+delivery timeout of its own and can hang while the cluster is unreachable (delivery.md §7). A
+timeout or any other failure is an indefinite outcome: the caller does not ack and retries, and the
+producer of that epoch is replaced (a stuck idempotent producer, e.g. OutOfOrderSequenceNumber,
+does not recover by itself). Records too large for Kafka fail permanently (``retriable=False``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
+
+from contracts.settings import KafkaConfig
+from gateway.config import GatewayConfig
+from gateway.exceptions import ProduceError, ProduceTimeoutError
+
+__all__ = ["KafkaOut", "Pending"]
+
+logger = logging.getLogger(__name__)
+
+_PERMANENT = (MessageSizeTooLargeError, RecordTooLargeError)
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A record accepted by the producer, waiting for the cluster's ack."""
+
+    topic: str
+    future: asyncio.Future[Any]
+    epoch: int
+
+
+class KafkaOut:
+    """Loop-affine producer wrapper; ``start``/``stop`` idempotent, ``send`` safe from many tasks."""
+
+    def __init__(
+        self,
+        kafka: KafkaConfig,
+        config: GatewayConfig,
+        on_recreate: Callable[[], None] | None = None,
+    ) -> None:
+        self._kafka = kafka
+        self._cfg = config
+        self._producer: AIOKafkaProducer | None = None
+        self._epoch = 0
+        self._ready = asyncio.Event()
+        self._wanted = asyncio.Event()
+        self._keeper: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.recreations = 0
+        self._on_recreate = on_recreate
+
+    @property
+    def ready(self) -> bool:
+        """True while a started producer is available."""
+        return self._ready.is_set()
+
+    def _make(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
+            **self._kafka.client_kwargs(),
+            client_id=f"{self._cfg.effective_client_id}-producer",
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=self._cfg.linger_ms,
+            max_request_size=self._cfg.max_request_bytes,
+            retry_backoff_ms=200,
+        )
+
+    async def start(self) -> None:
+        """Start the keeper task that (re)creates the producer; returns without waiting for Kafka."""
+        if self._keeper is None:
+            self._wanted.set()
+            self._keeper = asyncio.create_task(self._keep(), name="kafka-producer-keeper")
+
+    async def wait_ready(self) -> None:
+        """Wait until a producer is started (callers bound it with their own timeout)."""
+        await self._ready.wait()
+
+    async def _keep(self) -> None:
+        backoff = self._cfg.retry_backoff_min_s
+        while not self._stopping:
+            await self._wanted.wait()
+            if self._stopping:
+                break
+            producer = self._make()
+            try:
+                await asyncio.wait_for(producer.start(), self._cfg.produce_timeout_s)
+            except Exception as exc:
+                logger.warning("Kafka producer start failed: %s; retrying in %.1fs", exc, backoff)
+                await self._close(producer)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._cfg.retry_backoff_max_s)
+                continue
+            backoff = self._cfg.retry_backoff_min_s
+            self._producer = producer
+            self._epoch += 1
+            self._wanted.clear()
+            self._ready.set()
+            logger.info("Kafka producer started (epoch %d)", self._epoch)
+
+    async def _close(self, producer: AIOKafkaProducer) -> None:
+        # stop() can hang while Kafka is unreachable; give up after the produce timeout.
+        try:
+            await asyncio.wait_for(producer.stop(), self._cfg.produce_timeout_s)
+        except Exception as exc:
+            logger.warning("Kafka producer stop failed: %s", exc)
+
+    def _invalidate(self, epoch: int, reason: str) -> None:
+        if epoch != self._epoch or not self._ready.is_set() or self._stopping:
+            return
+        old = self._producer
+        self._producer = None
+        self._ready.clear()
+        self.recreations += 1
+        if self._on_recreate is not None:
+            self._on_recreate()
+        logger.warning("re-creating the Kafka producer (epoch %d): %s", epoch, reason)
+        if old is not None:
+            task = asyncio.create_task(self._close(old))
+            task.add_done_callback(_discard_result)
+        self._wanted.set()
+
+    async def enqueue(
+        self, topic: str, key: bytes, value: bytes, headers: Sequence[tuple[str, bytes]]
+    ) -> Pending:
+        """Hand one record to the producer (bounded by the produce timeout); keeps call order.
+
+        Records enqueued one after another land in their partition in that order, so callers that
+        enqueue sequentially keep per-key order. Raises ProduceError like ``send``.
+        """
+        epoch = self._epoch
+        try:
+            return await asyncio.wait_for(
+                self._enqueue(topic, key, value, headers), self._cfg.produce_timeout_s
+            )
+        except Exception as exc:
+            raise self._failure(exc, topic, epoch) from exc
+
+    async def wait(self, pending: Pending) -> None:
+        """Wait for the cluster's ack of an enqueued record; raises ProduceError on any failure."""
+        try:
+            await asyncio.wait_for(pending.future, self._cfg.produce_timeout_s)
+        except Exception as exc:
+            raise self._failure(exc, pending.topic, pending.epoch) from exc
+
+    async def send(
+        self, topic: str, key: bytes, value: bytes, headers: Sequence[tuple[str, bytes]]
+    ) -> None:
+        """Produce one record and wait for the cluster's ack; raises ProduceError on any failure."""
+        await self.wait(await self.enqueue(topic, key, value, headers))
+
+    def _failure(self, exc: Exception, topic: str, epoch: int) -> ProduceError:
+        if isinstance(exc, _PERMANENT):
+            err = ProduceError(f"record for {topic} too large for Kafka: {exc}")
+            err.retriable = False
+            return err
+        if isinstance(exc, TimeoutError):
+            self._invalidate(epoch, "send timed out")
+            return ProduceTimeoutError(
+                f"send to {topic} timed out after {self._cfg.produce_timeout_s}s"
+            )
+        self._invalidate(epoch, f"{type(exc).__name__}: {exc}")
+        return ProduceError(f"send to {topic} failed: {type(exc).__name__}: {exc}")
+
+    async def _enqueue(
+        self, topic: str, key: bytes, value: bytes, headers: Sequence[tuple[str, bytes]]
+    ) -> Pending:
+        while self._producer is None:
+            await self._ready.wait()
+        producer, epoch = self._producer, self._epoch
+        future = await producer.send(topic, value=value, key=key, headers=list(headers))
+        return Pending(topic, future, epoch)
+
+    async def stop(self) -> None:
+        """Flush and stop the producer (bounded by the produce timeout); idempotent."""
+        if self._stopping:
+            return
+        self._stopping = True
+        self._wanted.set()
+        if self._keeper is not None:
+            self._keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keeper
+        producer, self._producer = self._producer, None
+        self._ready.clear()
+        if producer is not None:
+            await self._close(producer)
+
+
+def _discard_result(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()

@@ -1,0 +1,250 @@
+"""paho-mqtt 2.x (MQTT v5, manual ack) bridged into asyncio.
+
+Thread model: paho's network loop runs in its own thread (``loop_start``). Its callbacks touch the
+event loop only through ``loop.call_soon_threadsafe``: messages go into a bounded asyncio queue,
+connection changes to a callback. When the pipeline holds ``queue_capacity`` messages the paho
+thread waits for a free slot instead of dropping (for QoS 1 the broker never sends more than the
+Receive Maximum anyway). Acks come back from the loop through ``ack()``, which only sends a PUBACK
+on the connection the message arrived on: packet ids are per connection, and a message of a dead
+connection is redelivered by the broker instead (delivery.md W3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from contracts.settings import MqttConfig
+from gateway.config import GatewayConfig
+
+__all__ = ["ConnectionEvent", "Inbound", "MqttBridge"]
+
+logger = logging.getLogger(__name__)
+
+_SLOT_POLL_S = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One PUBLISH as received, converted from paho's message at the thread boundary."""
+
+    generation: int
+    mid: int
+    qos: int
+    retain: bool
+    dup: bool
+    topic: str
+    topic_valid: bool
+    payload: bytes
+    user_properties: tuple[tuple[str, str], ...]
+    received_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionEvent:
+    """A connection came up (``connected``) or went down."""
+
+    generation: int
+    connected: bool
+    session_present: bool
+    reason: str
+
+
+class MqttBridge:
+    """Owns one paho client; start/stop from the event loop, callbacks run on paho's thread."""
+
+    def __init__(
+        self,
+        mqtt_config: MqttConfig,
+        config: GatewayConfig,
+        loop: asyncio.AbstractEventLoop,
+        on_event: Callable[[ConnectionEvent], None],
+    ) -> None:
+        self._mqtt = mqtt_config
+        self._cfg = config
+        self._loop = loop
+        self._on_event = on_event
+        self.queue: asyncio.Queue[Inbound] = asyncio.Queue(maxsize=config.queue_capacity)
+        self._slots = threading.Semaphore(config.queue_capacity)
+        self._lock = threading.Lock()  # guards generation/connected against ack()
+        self._generation = 0
+        self._connected = False
+        self._subscribed = False
+        self._paused = False
+        self._closing = False
+        self._started = False
+        self._client = self._make_client()
+
+    @property
+    def connected(self) -> bool:
+        """True while a connection is up and its subscriptions were granted."""
+        return self._connected and self._subscribed
+
+    def _make_client(self) -> mqtt.Client:
+        client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=self._cfg.effective_client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+            reconnect_on_failure=True,
+        )
+        client.reconnect_delay_set(self._cfg.reconnect_min_s, self._cfg.reconnect_max_s)
+        if self._mqtt.username:
+            password = self._mqtt.password.get_secret_value() if self._mqtt.password else None
+            client.username_pw_set(self._mqtt.username, password)
+        if self._mqtt.tls:
+            client.tls_set()
+        client.on_connect = self._handle_connect
+        client.on_disconnect = self._handle_disconnect
+        client.on_message = self._handle_message
+        client.on_subscribe = self._handle_subscribe
+        return client
+
+    def start(self) -> None:
+        """Connect asynchronously and start paho's network thread (reconnects by itself)."""
+        if self._started:
+            return
+        self._started = True
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = self._cfg.session_expiry_s
+        props.ReceiveMaximum = self._cfg.max_in_flight
+        self._client.connect_async(
+            self._mqtt.host,
+            self._mqtt.port,
+            keepalive=self._mqtt.keepalive_s,
+            clean_start=False,
+            properties=props,
+        )
+        self._client.loop_start()
+
+    def pause(self) -> None:
+        """Stop handing messages to the loop; later ones stay unacked and are redelivered."""
+        self._paused = True
+
+    def release_slot(self) -> None:
+        """Give back the pipeline slot of one message (called once per message taken)."""
+        self._slots.release()
+
+    def ack(self, generation: int, mid: int, qos: int) -> bool:
+        """Send the PUBACK of a message if its connection is still the live one."""
+        with self._lock:
+            if not self._connected or generation != self._generation:
+                return False
+            rc = self._client.ack(mid, qos)
+        return bool(rc == MQTTErrorCode.MQTT_ERR_SUCCESS)
+
+    def stop(self) -> None:
+        """Disconnect cleanly (queued PUBACKs go out first) and join paho's thread; idempotent."""
+        if self._closing:
+            return
+        self._closing = True
+        self._paused = True
+        if self._started:
+            props = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
+            props.SessionExpiryInterval = self._cfg.session_expiry_s
+            self._client.disconnect(properties=props)
+            self._client.loop_stop()
+
+    def abort(self) -> None:
+        """Drop the connection without DISCONNECT (tests of the reconnect path)."""
+        sock = self._client.socket()
+        if sock is not None:
+            sock.close()
+
+    # --- paho thread -------------------------------------------------------------------------
+
+    def _post_event(self, event: ConnectionEvent) -> None:
+        with contextlib.suppress(RuntimeError):  # loop closed during shutdown
+            self._loop.call_soon_threadsafe(self._on_event, event)
+
+    def _handle_connect(
+        self, client: mqtt.Client, _userdata: Any, flags: Any, reason: Any, _props: Any
+    ) -> None:
+        if reason.is_failure:
+            logger.warning("MQTT connect refused: %s", reason)
+            return
+        with self._lock:
+            self._generation += 1
+            self._connected = True
+            self._subscribed = False
+            generation = self._generation
+        session_present = bool(flags.session_present)
+        logger.info(
+            "MQTT connected to %s:%s as %s (session_present=%s, generation=%d)",
+            self._mqtt.host,
+            self._mqtt.port,
+            self._cfg.effective_client_id,
+            session_present,
+            generation,
+        )
+        # Retain handling 1: retained messages only for a subscription that did not exist yet.
+        opts = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
+        client.subscribe([(s, opts) for s in self._cfg.effective_subscriptions])
+        self._post_event(ConnectionEvent(generation, True, session_present, str(reason)))
+
+    def _handle_subscribe(
+        self, _client: mqtt.Client, _userdata: Any, _mid: int, reasons: Any, _props: Any
+    ) -> None:
+        failed = [str(r) for r in reasons if r.is_failure]
+        if failed:
+            logger.error("MQTT subscription refused: %s", ", ".join(failed))
+            return
+        self._subscribed = True
+
+    def _handle_disconnect(
+        self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any
+    ) -> None:
+        with self._lock:
+            was = self._connected
+            self._connected = False
+            self._subscribed = False
+            generation = self._generation
+        if was:
+            log = logger.info if self._closing else logger.warning
+            log("MQTT disconnected (generation=%d): %s", generation, reason)
+            self._post_event(ConnectionEvent(generation, False, False, str(reason)))
+
+    def _handle_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        received_ns = time.time_ns()
+        if self._paused:
+            return  # not acked: the broker keeps it in the session and redelivers it
+        while not self._slots.acquire(timeout=_SLOT_POLL_S):
+            if self._paused:
+                return
+        try:
+            topic = msg.topic
+            topic_valid = True
+        except UnicodeDecodeError:
+            # paho refuses to decode such a topic; keep a printable form for the dead letter.
+            raw_topic = bytes(msg._topic)  # noqa: SLF001 - only access to the undecodable bytes
+            topic = raw_topic.decode("utf-8", "backslashreplace")
+            topic_valid = False
+        props = getattr(msg.properties, "UserProperty", None) or ()
+        inbound = Inbound(
+            generation=self._generation,
+            mid=msg.mid,
+            qos=msg.qos,
+            retain=bool(msg.retain),
+            dup=bool(msg.dup),
+            topic=topic,
+            topic_valid=topic_valid,
+            payload=bytes(msg.payload),
+            user_properties=tuple((str(k), str(v)) for k, v in props),
+            received_ns=received_ns,
+        )
+        try:
+            self._loop.call_soon_threadsafe(self.queue.put_nowait, inbound)
+        except RuntimeError:  # loop closed during shutdown: the message stays unacked
+            self._slots.release()

@@ -1,0 +1,155 @@
+"""Register catalog entries in PostgreSQL (``<schema>.catalog_entry``) with versions.
+
+Registration is idempotent: an entry whose definition (everything but its version number) is
+already registered under its declared version is left alone; a changed definition gets a new
+version, one above the highest registered, so stored records can always cite the exact definition
+that was in force. Rows are append-only (see 0100_catalog.sql).
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from processors.catalog.ddl import ensure_schema, ensure_schema_async
+from processors.catalog.exceptions import RegistrationError
+from processors.catalog.loader import Catalog
+from processors.catalog.models import DatasetEntry
+
+__all__ = [
+    "RegistrationResult",
+    "is_registered",
+    "is_registered_async",
+    "register_catalog",
+    "register_entry",
+    "registered_versions",
+    "registered_versions_async",
+]
+
+logger = logging.getLogger(__name__)
+
+Action = Literal["unchanged", "registered", "new_version"]
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationResult:
+    """Outcome for one entry: the version now in force and what registration did."""
+
+    code: str
+    declared_version: int
+    version: int
+    action: Action
+    content_sha256: str
+
+
+def _table(schema: str) -> sql.Composed:
+    return sql.SQL("{}.catalog_entry").format(sql.Identifier(schema))
+
+
+def register_entry(
+    conn: psycopg.Connection[Any], entry: DatasetEntry, schema: str = "sensegate"
+) -> RegistrationResult:
+    """Register one entry inside the caller's transaction (see module docstring for versioning)."""
+    digest = entry.content_sha256()
+    table = _table(schema)
+    conn.execute(
+        "SELECT pg_advisory_xact_lock(%s)",
+        (zlib.crc32(f"sensegate-catalog:{schema}:{entry.code}".encode()) & 0x7FFFFFFF,),
+    )
+    rows = conn.execute(
+        sql.SQL("SELECT version, content_sha256 FROM {} WHERE code = %s").format(table),
+        (entry.code,),
+    ).fetchall()
+    known = {int(v): str(h) for v, h in rows}
+    if known.get(entry.version) == digest:
+        return RegistrationResult(entry.code, entry.version, entry.version, "unchanged", digest)
+    top = max(known, default=0)
+    action: Action
+    if entry.version in known or entry.version <= top:
+        version, action = top + 1, "new_version"
+    else:
+        version, action = entry.version, "registered"
+    stored = entry.model_copy(update={"version": version})
+    conn.execute(
+        sql.SQL(
+            "INSERT INTO {} (code, version, definition, content_sha256, provider, grade,"
+            " share_class, open_class) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+        ).format(table),
+        (
+            entry.code,
+            version,
+            Jsonb(stored.definition()),
+            digest,
+            entry.provider,
+            entry.grade,
+            entry.share_class,
+            entry.open_class,
+        ),
+    )
+    logger.info(
+        "catalog entry %s registered as version %d (%s, declared %d)",
+        entry.code,
+        version,
+        action,
+        entry.version,
+    )
+    return RegistrationResult(entry.code, entry.version, version, action, digest)
+
+
+def register_catalog(
+    conn: psycopg.Connection[Any], catalog: Catalog, schema: str = "sensegate"
+) -> list[RegistrationResult]:
+    """Register every entry in one transaction; creates the table first if it is missing."""
+    try:
+        ensure_schema(conn, schema)
+        with conn.transaction():
+            return [register_entry(conn, entry, schema) for entry in catalog]
+    except psycopg.Error as exc:
+        msg = f"catalog registration failed: {exc}"
+        raise RegistrationError(msg) from exc
+
+
+def registered_versions(
+    conn: psycopg.Connection[Any], schema: str = "sensegate"
+) -> frozenset[tuple[str, int]]:
+    """Every registered (code, version)."""
+    rows = conn.execute(sql.SQL("SELECT code, version FROM {}").format(_table(schema))).fetchall()
+    return frozenset((str(c), int(v)) for c, v in rows)
+
+
+def is_registered(
+    conn: psycopg.Connection[Any], code: str, version: int, schema: str = "sensegate"
+) -> bool:
+    """Whether ``code`` is registered with exactly ``version``."""
+    row = conn.execute(
+        sql.SQL("SELECT 1 FROM {} WHERE code = %s AND version = %s").format(_table(schema)),
+        (code, version),
+    ).fetchone()
+    return row is not None
+
+
+async def registered_versions_async(
+    conn: psycopg.AsyncConnection[Any], schema: str = "sensegate"
+) -> frozenset[tuple[str, int]]:
+    """Async twin of ``registered_versions``; creates the table if missing."""
+    await ensure_schema_async(conn, schema)
+    cur = await conn.execute(sql.SQL("SELECT code, version FROM {}").format(_table(schema)))
+    rows = await cur.fetchall()
+    return frozenset((str(c), int(v)) for c, v in rows)
+
+
+async def is_registered_async(
+    conn: psycopg.AsyncConnection[Any], code: str, version: int, schema: str = "sensegate"
+) -> bool:
+    """Async twin of ``is_registered``."""
+    cur = await conn.execute(
+        sql.SQL("SELECT 1 FROM {} WHERE code = %s AND version = %s").format(_table(schema)),
+        (code, version),
+    )
+    return await cur.fetchone() is not None

@@ -1,0 +1,256 @@
+"""``python -m processors devices add|list|show|remove|import|sync|validate|quarantine``: device registry."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import psycopg
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings
+
+from contracts.settings import SETTINGS_CONFIG, DbConfig, KafkaConfig
+from processors.catalog import Catalog, CatalogError, load_catalog
+from processors.registry.models import CSV_HEADER, Device
+from processors.registry.quarantine import approve_device, list_quarantined
+from processors.registry.store import (
+    DEFAULT_DEVICES_FILE,
+    delete_device,
+    fetch_devices,
+    load_devices_yaml,
+    parse_devices_csv,
+    upsert_devices,
+)
+from processors.registry.validation import device_problems
+
+__all__ = ["DevicesSettings", "add_arguments", "run"]
+
+
+class DevicesSettings(BaseSettings):
+    """Settings of the devices command (environment, ``SENSEGATE_`` prefix)."""
+
+    model_config = SETTINGS_CONFIG
+
+    db: DbConfig = DbConfig()
+    kafka: KafkaConfig = KafkaConfig()
+
+
+def _device_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("family", choices=("v2x", "agri", "iiot"))
+    parser.add_argument("device_id")
+    parser.add_argument(
+        "--provider", help="provider unit (default: the datasets' catalog provider)"
+    )
+    parser.add_argument(
+        "--datasets", help="';'-separated dataset codes (default: the family's datasets)"
+    )
+    parser.add_argument("--codec")
+    parser.add_argument("--v2x-edition")
+    parser.add_argument("--v2x-framing", action="store_true")
+    parser.add_argument("--industrial-id")
+    parser.add_argument("--lat", type=float)
+    parser.add_argument("--lon", type=float)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Sub-commands of ``devices``."""
+    parser.add_argument("--catalog", type=Path, default=None, help="catalog directory")
+    parser.add_argument(
+        "--registry-file", type=Path, default=DEFAULT_DEVICES_FILE, help="registry as code"
+    )
+    sub = parser.add_subparsers(dest="devices_command", metavar="ACTION", required=True)
+    _device_options(sub.add_parser("add", help="register (or replace) one device"))
+    listing = sub.add_parser("list", help="registered devices (database, then file-only)")
+    listing.add_argument("--family", choices=("v2x", "agri", "iiot"))
+    listing.add_argument("--csv", action="store_true", help="print in the import CSV format")
+    for name, text in (("show", "one device as JSON"), ("remove", "delete one device")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("family", choices=("v2x", "agri", "iiot"))
+        p.add_argument("device_id")
+    imp = sub.add_parser("import", help="bulk import a CSV (all rows or none)")
+    imp.add_argument("csv_file", type=Path)
+    imp.add_argument("--dry-run", action="store_true")
+    sub.add_parser("sync", help="write the registry file's devices to the database")
+    sub.add_parser("validate", help="check the registry file against the catalog")
+    quarantine = sub.add_parser("quarantine", help="messages of unregistered devices")
+    qsub = quarantine.add_subparsers(dest="quarantine_command", metavar="ACTION", required=True)
+    qlist = qsub.add_parser("list", help="devices with quarantined messages")
+    qlist.add_argument("--json", action="store_true")
+    approve = qsub.add_parser("approve", help="register a device and replay its messages")
+    _device_options(approve)
+    approve.add_argument("--settle-s", type=float, default=1.0, help="wait before replaying")
+
+
+def _out(text: str, stream: TextIO | None = None) -> None:
+    (stream or sys.stdout).write(text + "\n")
+
+
+def _device_from_args(args: argparse.Namespace, catalog: Catalog) -> Device:
+    if args.datasets:
+        datasets = tuple(d.strip() for d in args.datasets.split(";") if d.strip())
+    else:
+        datasets = tuple(e.code for e in catalog.for_family(args.family))
+    provider = args.provider
+    if provider is None:
+        providers = {e.provider for c in datasets if (e := catalog.get(c)) is not None}
+        provider = providers.pop() if len(providers) == 1 else ""
+    return Device(
+        family=args.family,
+        device_id=args.device_id,
+        provider=provider,
+        datasets=datasets,
+        codec=args.codec,
+        v2x_edition=args.v2x_edition,
+        v2x_framing=args.v2x_framing,
+        industrial_id=args.industrial_id,
+        lat=args.lat,
+        lon=args.lon,
+    )
+
+
+def _checked(devices: Sequence[Device], catalog: Catalog) -> list[str]:
+    return [p for d in devices for p in device_problems(d, catalog)]
+
+
+def _print_csv(devices: Sequence[Device]) -> None:
+    writer = csv.DictWriter(sys.stdout, fieldnames=CSV_HEADER, lineterminator="\n")
+    writer.writeheader()
+    for d in devices:
+        writer.writerow(d.to_row())
+
+
+def _with_db(settings: DevicesSettings) -> psycopg.Connection[Any]:
+    return psycopg.connect(settings.db.dsn.get_secret_value())
+
+
+def _list(args: argparse.Namespace, settings: DevicesSettings) -> int:
+    file_devices, _ = load_devices_yaml(args.registry_file)
+    with _with_db(settings) as conn:
+        db_devices = fetch_devices(conn, settings.db.schema_name)
+    merged = {d.key: ("file", d) for d in file_devices}
+    merged.update((d.key, ("db", d)) for d in db_devices)
+    rows = [(o, d) for k, (o, d) in sorted(merged.items()) if args.family in (None, d.family)]
+    if args.csv:
+        _print_csv([d for _, d in rows])
+        return 0
+    for origin, d in rows:
+        _out(f"{d.family:5} {d.device_id:40} {d.provider:18} {';'.join(d.datasets)}  [{origin}]")
+    _out(f"{len(rows)} devices")
+    return 0
+
+
+def _import(args: argparse.Namespace, settings: DevicesSettings, catalog: Catalog) -> int:
+    devices, problems = parse_devices_csv(args.csv_file.read_text(encoding="utf-8"))
+    problems += _checked(devices, catalog)
+    if problems:
+        for p in problems:
+            _out(p, sys.stderr)
+        _out(f"import refused: {len(problems)} problem(s), nothing written", sys.stderr)
+        return 1
+    if args.dry_run:
+        _out(f"{len(devices)} devices valid (dry run, nothing written)")
+        return 0
+    with _with_db(settings) as conn:
+        n = upsert_devices(conn, devices, origin="csv", schema=settings.db.schema_name)
+    _out(f"imported {n} devices")
+    return 0
+
+
+def _quarantine(args: argparse.Namespace, settings: DevicesSettings, catalog: Catalog) -> int:
+    if args.quarantine_command == "list":
+        found = asyncio.run(list_quarantined(settings.kafka))
+        if args.json:
+            _out(json.dumps([q.as_dict() for q in found], indent=2))
+        else:
+            for q in found:
+                _out(
+                    f"{q.family:5} {q.device_id:40} {q.messages:6} messages ({q.distinct} distinct)"
+                )
+            _out(f"{len(found)} unregistered devices")
+        return 0
+    device = _device_from_args(args, catalog)
+    problems = device_problems(device, catalog)
+    if problems:
+        for p in problems:
+            _out(p, sys.stderr)
+        return 1
+    result = asyncio.run(
+        approve_device(settings.kafka, settings.db, device, settle_s=args.settle_s)
+    )
+    _out(
+        f"approved {device.family}/{device.device_id}: replayed {result.replayed}, "
+        f"already replayed {result.already_replayed}, not replayable {result.not_replayable}"
+    )
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen action; returns the exit code (1 when refused)."""
+    try:
+        catalog = load_catalog(args.catalog)
+    except CatalogError as exc:
+        _out(str(exc), sys.stderr)
+        return 1
+    settings = DevicesSettings()
+    schema = settings.db.schema_name
+    command = args.devices_command
+    try:
+        if command == "add":
+            device = _device_from_args(args, catalog)
+            problems = device_problems(device, catalog)
+            if problems:
+                for p in problems:
+                    _out(p, sys.stderr)
+                return 1
+            with _with_db(settings) as conn:
+                upsert_devices(conn, [device], schema=schema)
+            _out(f"registered {device.family}/{device.device_id}")
+            return 0
+        if command == "list":
+            return _list(args, settings)
+        if command in ("show", "remove"):
+            with _with_db(settings) as conn:
+                if command == "remove":
+                    gone = delete_device(conn, args.family, args.device_id, schema)
+                    _out(f"removed {args.family}/{args.device_id}" if gone else "no such device")
+                    return 0 if gone else 1
+                found = [
+                    d for d in fetch_devices(conn, schema) if d.key == (args.family, args.device_id)
+                ]
+            if not found:
+                file_devices, _ = load_devices_yaml(args.registry_file)
+                found = [d for d in file_devices if d.key == (args.family, args.device_id)]
+            if not found:
+                _out("no such device", sys.stderr)
+                return 1
+            _out(found[0].model_dump_json(indent=2))
+            return 0
+        if command == "import":
+            return _import(args, settings, catalog)
+        if command in ("sync", "validate"):
+            devices, problems = load_devices_yaml(args.registry_file)
+            problems += _checked(devices, catalog)
+            if problems:
+                for p in problems:
+                    _out(p, sys.stderr)
+                return 1
+            if command == "validate":
+                _out(f"registry file valid: {len(devices)} devices")
+                return 0
+            with _with_db(settings) as conn:
+                n = upsert_devices(conn, devices, origin="yaml", schema=schema)
+            _out(f"synced {n} devices from {args.registry_file}")
+            return 0
+        return _quarantine(args, settings, catalog)
+    except ValidationError as exc:
+        _out(f"invalid device: {exc}", sys.stderr)
+        return 1
+    except psycopg.Error as exc:
+        _out(f"database error: {exc}", sys.stderr)
+        return 1

@@ -1,0 +1,136 @@
+"""``python -m processors normalize``: raw topics -> dataset topics (decode, validate, de-duplicate).
+
+Settings come from the environment (``SENSEGATE_`` prefix, ``__`` nesting), e.g.
+``SENSEGATE_KAFKA__TOPIC_PREFIX``, ``SENSEGATE_PSEUDONYM__ACTIVE_KEY_ID``,
+``SENSEGATE_PSEUDONYM__KEYS='{"2025-06": "..."}'``, ``SENSEGATE_QUALITY__TOO_OLD=reject``.
+``--print-schemas`` / ``--write-schemas DIR`` emit the JSON Schema of every dataset topic and exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import socket
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+from prometheus_client import start_http_server
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
+from contracts.settings import SETTINGS_CONFIG, DbConfig, KafkaConfig, MetricsConfig, MqttConfig
+from contracts.topics import FAMILIES
+from processors.dedup import RecentKeys
+from processors.pipeline import NormalizeProcessor
+from processors.pseudonymize import PseudonymConfig, Pseudonymizer
+from processors.quality import QualityConfig
+from processors.rebirth import MqttRebirthPublisher
+from processors.runner import NormalizeRunner, RunnerConfig
+from processors.schemas import dataset_schema, write_schemas
+from processors.stages import MapperConfig, build_mappers, open_registry
+
+__all__ = ["NormalizeSettings", "add_arguments", "run"]
+
+logger = logging.getLogger(__name__)
+
+
+class NormalizeSettings(BaseSettings):
+    """Settings of the normalize service (environment, ``SENSEGATE_`` prefix)."""
+
+    model_config = SETTINGS_CONFIG
+
+    kafka: KafkaConfig = KafkaConfig()
+    mqtt: MqttConfig = MqttConfig()
+    db: DbConfig = DbConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    pseudonym: PseudonymConfig = PseudonymConfig()
+    quality: QualityConfig = QualityConfig()
+    runner: RunnerConfig = RunnerConfig()
+    mappers: MapperConfig = MapperConfig()
+    dedup_cache_size: int = Field(default=200_000, ge=1)
+    catalog_dir: Path | None = None
+    registry_refresh_s: float = Field(default=5.0, gt=0)
+    rebirth: bool = True
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the normalize command."""
+    parser.add_argument(
+        "--families", default=",".join(FAMILIES), help="comma-separated families (default: all)"
+    )
+    parser.add_argument("--group", default=None, help="consumer group id (default from settings)")
+    parser.add_argument("--max-batch", type=int, default=None, help="records per poll")
+    parser.add_argument(
+        "--print-schemas", action="store_true", help="print the dataset JSON Schemas and exit"
+    )
+    parser.add_argument(
+        "--write-schemas", type=Path, default=None, metavar="DIR", help="write schemas and exit"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the command; returns the exit code."""
+    from processors.catalog import load_catalog
+
+    settings = NormalizeSettings()
+    catalog = load_catalog(settings.catalog_dir)
+    if args.print_schemas or args.write_schemas:
+        if args.write_schemas:
+            for path in write_schemas(catalog, args.write_schemas):
+                print(path)
+        else:
+            docs = {e.code: dataset_schema(e, settings.kafka.topic_prefix) for e in catalog}
+            print(json.dumps(docs, indent=2, ensure_ascii=False))
+        return 0
+    families = tuple(f.strip() for f in args.families.split(",") if f.strip())
+    unknown = sorted(set(families) - set(FAMILIES))
+    if unknown:
+        logger.error("unknown families: %s (known: %s)", unknown, ", ".join(FAMILIES))
+        return 2
+    updates: dict[str, object] = {"families": families}
+    if args.group:
+        updates["group_id"] = args.group
+    if args.max_batch:
+        updates["max_batch"] = args.max_batch
+    runner_config = settings.runner.model_copy(update=updates)
+    asyncio.run(serve(settings, runner_config, catalog))
+    return 0
+
+
+async def serve(settings: NormalizeSettings, runner_config: RunnerConfig, catalog: object) -> None:
+    """Run the normalize service until SIGINT/SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if settings.metrics.port:
+        start_http_server(settings.metrics.port, addr=settings.metrics.host)
+    async with AsyncExitStack() as stack:
+        registry = await stack.enter_async_context(
+            open_registry(settings.db, refresh_s=settings.registry_refresh_s)
+        )
+        rebirth = None
+        if settings.rebirth and "iiot" in runner_config.families:
+            rebirth = MqttRebirthPublisher(
+                settings.mqtt, client_id=f"sensegate-normalize-{socket.gethostname()}"
+            )
+            await rebirth.start()
+            stack.push_async_callback(rebirth.stop)
+        processor = NormalizeProcessor(
+            catalog=catalog,  # type: ignore[arg-type]
+            registry=registry,
+            mappers=build_mappers(runner_config.families, settings.mappers),
+            pseudonymizer=Pseudonymizer.from_config(settings.pseudonym),
+            quality=settings.quality,
+            dedup=RecentKeys(settings.dedup_cache_size),
+        )
+        runner = NormalizeRunner(
+            kafka=settings.kafka, config=runner_config, processor=processor, rebirth=rebirth
+        )
+        await stack.enter_async_context(runner)
+        logger.info("normalize running for %s", ",".join(runner_config.families))
+        await runner.run(stop)
+    logger.info("normalize stopped")

@@ -1,0 +1,57 @@
+"""``python -m processors share``: publish share and open tiers by catalog class (see processors.share)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+from pathlib import Path
+
+from processors.catalog import load_catalog
+from processors.share import ShareSettings, run_share
+from processors.share_rules import plan_targets
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the share command (connection settings come from SENSEGATE_* variables)."""
+    parser.add_argument(
+        "--catalog", type=Path, default=None, help="catalog folder (default catalog/)"
+    )
+    parser.add_argument("--group-id", default=None, help="consumer group (default sensegate-share)")
+    parser.add_argument(
+        "--until-idle",
+        type=float,
+        default=None,
+        metavar="S",
+        help="bounded run: drain windows and exit after S seconds without input",
+    )
+    parser.add_argument("--plan", action="store_true", help="print the output streams and exit")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the sharing processor until SIGINT/SIGTERM (or idle, with --until-idle)."""
+    settings = ShareSettings()
+    if args.group_id:
+        settings = settings.model_copy(update={"share_group_id": args.group_id})
+    catalog = load_catalog(args.catalog)
+    if args.plan:
+        targets, refused = plan_targets(catalog, settings.kafka.topic_prefix)
+        for t in targets:
+            print(f"{t.tier:<5} {t.topic:<40} from data.{t.source} ({t.mode})")
+        for code, reason in refused.items():
+            print(f"refused open {code}: {reason}")
+        return 0
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await run_share(settings, catalog, stop=stop, idle_exit_s=args.until_idle)
+
+    asyncio.run(main())
+    return 0

@@ -1,0 +1,106 @@
+"""Industrial mapper: Sparkplug B messages -> ``iiot_metric`` candidates (one per named metric).
+
+BIRTH and DATA messages yield records; deaths, STATE and commands yield none (they only change the
+host state kept by the codec). DATA for a node or device without a known birth is refused with
+``sparkplug_no_birth`` and carries the codec's rebirth request. Protocol metrics (``bdSeq``,
+``Node Control/*``, ``Device Control/*``) are not observations and are skipped.
+
+Natural key (delivery.md §2): (group, edge, device, bdSeq, seq, payload timestamp, metric name).
+"""
+
+from __future__ import annotations
+
+from contracts.dead_letter import ReasonCode
+from contracts.envelope import RawRecord
+from contracts.record import RecordValue
+from processors.base import Candidate, Mapped, RebirthRequest, RecordRejected
+from processors.catalog_view import DeviceLike
+from processors.codecs.base import CodecError
+from processors.codecs.sparkplug import JsonFileBirthStore, SparkplugCodec, SparkplugMessage
+from processors.stages import MapperConfig
+
+__all__ = ["IiotMapper"]
+
+_RECORD_TYPES = frozenset({"NBIRTH", "DBIRTH", "NDATA", "DDATA"})
+_SKIP_PREFIXES = ("Node Control/", "Device Control/")
+
+
+class IiotMapper:
+    """Stateful (Sparkplug host): feed it one partition's messages in order, from one thread."""
+
+    family = "iiot"
+
+    def __init__(self, config: MapperConfig | None = None) -> None:
+        cfg = config or MapperConfig()
+        store = JsonFileBirthStore(cfg.sparkplug_state_dir) if cfg.sparkplug_state_dir else None
+        self._codec = SparkplugCodec(store)
+        self._bd_seq: dict[str, int | None] = {}
+
+    def map(self, raw: RawRecord, device: DeviceLike) -> Mapped:
+        """Decode one Sparkplug message and build a candidate per metric."""
+        env = raw.envelope
+        codec = self._codec
+        try:
+            msg = codec.decode(env.payload, env)
+        except CodecError as exc:
+            raise RecordRejected(exc.reason, exc.detail) from exc
+        rebirths = _rebirths(msg)
+        if msg.message_type not in _RECORD_TYPES or msg.ignored:
+            return Mapped((), codec.name, codec.version, rebirths)
+        if not msg.birth_known:
+            unresolved = ",".join(map(str, msg.unresolved_aliases)) or "-"
+            detail = f"{msg.message_type} without a known birth (unresolved aliases: {unresolved})"
+            raise RecordRejected(ReasonCode.SPARKPLUG_NO_BIRTH, detail, rebirths=rebirths)
+        node_key = f"{msg.group}/{msg.edge_node}"
+        if msg.message_type == "NBIRTH":
+            self._bd_seq[node_key] = msg.bd_seq
+        elif node_key not in self._bd_seq:
+            snap = codec.host.snapshot(node_key)
+            self._bd_seq[node_key] = snap.bd_seq if snap is not None else None
+        bd_seq = self._bd_seq[node_key]
+        path = node_key if msg.device is None else f"{node_key}/{msg.device}"
+        base = (
+            msg.group,
+            msg.edge_node,
+            msg.device or "",
+            str(bd_seq),
+            str(msg.seq),
+            str(msg.timestamp),
+        )
+        cands: list[Candidate] = []
+        for metric in msg.metrics:
+            name = metric.name
+            if name is None or name == "bdSeq" or name.startswith(_SKIP_PREFIXES):
+                continue
+            ts_ms = metric.timestamp or msg.timestamp
+            values: dict[str, RecordValue] = {
+                "edge_node": node_key,
+                "device": msg.device,
+                "metric": name,
+                **metric.scalar_columns(),
+                "datatype": metric.datatype_name,
+                "industrial_id": device.industrial_id,
+                "seq": msg.seq,
+                "bd_seq": bd_seq,
+                "is_historical": metric.is_historical,
+                "stale": msg.stale,
+            }
+            cands.append(
+                Candidate(
+                    dataset="iiot_metric",
+                    entity_id=env.device_id,
+                    key_parts=(*base, name),
+                    observed_ns=env.received_ns if ts_ms is None else ts_ms * 1_000_000,
+                    values={k: v for k, v in values.items() if v is not None},
+                    flags=("stale",) if msg.stale else (),
+                    payload_device_id=path,
+                )
+            )
+        return Mapped(tuple(cands), codec.name, codec.version, rebirths)
+
+
+def _rebirths(msg: SparkplugMessage) -> tuple[RebirthRequest, ...]:
+    req = msg.rebirth
+    if req is None:
+        return ()
+    return (RebirthRequest(req.group, req.edge_node, req.reason, req.topic, req.payload),)

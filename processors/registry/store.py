@@ -1,0 +1,193 @@
+"""Device rows in PostgreSQL (``<schema>.device``), the YAML registry file and the CSV import format."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import yaml
+from psycopg import sql
+from pydantic import ValidationError
+
+from processors.catalog.ddl import ensure_schema
+from processors.registry.models import CSV_HEADER, Device
+
+__all__ = [
+    "DEFAULT_DEVICES_FILE",
+    "delete_device",
+    "device_from_row",
+    "fetch_devices",
+    "fetch_devices_async",
+    "load_devices_yaml",
+    "parse_devices_csv",
+    "upsert_devices",
+]
+
+DEFAULT_DEVICES_FILE = Path(__file__).resolve().parents[2] / "registry" / "devices.yaml"
+
+_COLUMNS = (
+    "family",
+    "device_id",
+    "provider",
+    "datasets",
+    "codec",
+    "v2x_edition",
+    "v2x_framing",
+    "industrial_id",
+    "lat",
+    "lon",
+)
+
+
+def _table(schema: str) -> sql.Composed:
+    return sql.SQL("{}.device").format(sql.Identifier(schema))
+
+
+def _select(schema: str) -> sql.Composed:
+    cols = sql.SQL(", ").join(sql.Identifier(c) for c in _COLUMNS)
+    return sql.SQL("SELECT {} FROM {} ORDER BY family, device_id").format(cols, _table(schema))
+
+
+def device_from_row(row: tuple[Any, ...]) -> Device:
+    """Build a Device from a row in ``_COLUMNS`` order."""
+    doc = dict(zip(_COLUMNS, row, strict=True))
+    doc["datasets"] = tuple(doc["datasets"])
+    return Device.model_validate(doc)
+
+
+def upsert_devices(
+    conn: psycopg.Connection[Any],
+    devices: Iterable[Device],
+    *,
+    origin: str = "cli",
+    schema: str = "sensegate",
+) -> int:
+    """Insert or replace devices in one transaction; returns how many rows were written."""
+    ensure_schema(conn, schema)
+    cols = sql.SQL(", ").join(sql.Identifier(c) for c in (*_COLUMNS, "origin"))
+    updates = sql.SQL(", ").join(
+        sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in (*_COLUMNS[2:], "origin")
+    )
+    stmt = sql.SQL(
+        "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (family, device_id) DO UPDATE SET {},"
+        " updated_at = now()"
+    ).format(
+        _table(schema), cols, sql.SQL(", ").join(sql.Placeholder() * (len(_COLUMNS) + 1)), updates
+    )
+    rows = [
+        (
+            d.family,
+            d.device_id,
+            d.provider,
+            list(d.datasets),
+            d.codec,
+            d.v2x_edition,
+            d.v2x_framing,
+            d.industrial_id,
+            d.lat,
+            d.lon,
+            origin,
+        )
+        for d in devices
+    ]
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(stmt, rows)
+    return len(rows)
+
+
+def delete_device(
+    conn: psycopg.Connection[Any], family: str, device_id: str, schema: str = "sensegate"
+) -> bool:
+    """Remove one device row; returns whether it existed."""
+    ensure_schema(conn, schema)
+    with conn.transaction():
+        cur = conn.execute(
+            sql.SQL("DELETE FROM {} WHERE family = %s AND device_id = %s").format(_table(schema)),
+            (family, device_id),
+        )
+        return cur.rowcount > 0
+
+
+def fetch_devices(conn: psycopg.Connection[Any], schema: str = "sensegate") -> list[Device]:
+    """Every device row of the database."""
+    ensure_schema(conn, schema)
+    return [device_from_row(r) for r in conn.execute(_select(schema)).fetchall()]
+
+
+async def fetch_devices_async(
+    conn: psycopg.AsyncConnection[Any], schema: str = "sensegate"
+) -> list[Device]:
+    """Async twin of ``fetch_devices`` (the table must exist)."""
+    cur = await conn.execute(_select(schema))
+    return [device_from_row(r) for r in await cur.fetchall()]
+
+
+def load_devices_yaml(path: Path | None = None) -> tuple[tuple[Device, ...], list[str]]:
+    """Devices of the registry file (``devices:`` list) and the problems of refused entries."""
+    file = path or DEFAULT_DEVICES_FILE
+    doc = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    entries = doc.get("devices", []) if isinstance(doc, dict) else None
+    if not isinstance(entries, list):
+        return (), [f"{file.name}: expected a mapping with a 'devices' list"]
+    devices: list[Device] = []
+    problems: list[str] = []
+    for index, entry in enumerate(entries):
+        try:
+            devices.append(Device.model_validate(entry))
+        except ValidationError as exc:
+            problems += [f"{file.name}: devices[{index}]: {_first_line(e)}" for e in exc.errors()]
+    return tuple(devices), problems
+
+
+def _first_line(err: Any) -> str:
+    loc = ".".join(str(p) for p in err["loc"])
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    return f"{loc}: {msg}" if loc else msg
+
+
+def _optional(value: str) -> str | None:
+    value = value.strip()
+    return value or None
+
+
+def parse_devices_csv(text: str) -> tuple[list[Device], list[str]]:
+    """Parse the bulk-import CSV (header in models.CSV_HEADER); returns devices and row problems."""
+    reader = csv.DictReader(io.StringIO(text))
+    header = tuple(h.strip() for h in (reader.fieldnames or ()))
+    if header != CSV_HEADER:
+        return [], [f"CSV header must be {','.join(CSV_HEADER)}; got {','.join(header)}"]
+    devices: list[Device] = []
+    problems: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    for line, row in enumerate(reader, start=2):
+        framing = (row.get("v2x_framing") or "").strip().lower()
+        if framing not in ("", "true", "false"):
+            problems.append(f"line {line}: v2x_framing must be true or false, got {framing!r}")
+            continue
+        doc: dict[str, Any] = {
+            "family": (row.get("family") or "").strip(),
+            "device_id": (row.get("device_id") or "").strip(),
+            "provider": (row.get("provider") or "").strip(),
+            "datasets": row.get("datasets") or "",
+            "codec": _optional(row.get("codec") or ""),
+            "v2x_edition": _optional(row.get("v2x_edition") or ""),
+            "v2x_framing": framing == "true",
+            "industrial_id": _optional(row.get("industrial_id") or ""),
+            "lat": _optional(row.get("lat") or ""),
+            "lon": _optional(row.get("lon") or ""),
+        }
+        try:
+            device = Device.model_validate(doc)
+        except ValidationError as exc:
+            problems += [f"line {line}: {_first_line(e)}" for e in exc.errors()]
+            continue
+        if device.key in seen:
+            problems.append(f"line {line}: {device.family}/{device.device_id} repeated")
+            continue
+        seen.add(device.key)
+        devices.append(device)
+    return devices, problems

@@ -1,0 +1,214 @@
+"""Turn consumed data-topic records into typed table rows, or into dead letters, before any SQL.
+
+Checks here are the sink's own: the dataset is catalogued and the version known, the value parses
+as a ``DatasetRecord``, the record id matches its natural key, every value has its item's type
+(doubles finite, integers integral, no NUL in text) and required items are present. Range and
+plausibility checks belong to the normalize stage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from contracts.dead_letter import DeadLetter, ReasonCode, Stage
+from contracts.record import DatasetRecord, RecordValue, record_id_for
+from processors.catalog import Catalog, DatasetEntry
+from processors.provenance.canonical import to_json_types
+from processors.sinks.base import SinkInput
+from processors.storage.ddl import CORE_COLUMNS
+
+__all__ = [
+    "PROVENANCE_COLUMNS",
+    "PreparedRow",
+    "RowRejected",
+    "coerce_values",
+    "data_columns",
+    "data_row",
+    "prepare",
+    "provenance_id_for",
+    "provenance_row",
+    "record_doc",
+]
+
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+
+PROVENANCE_COLUMNS: tuple[str, ...] = (
+    "provenance_id", "raw_sha256", "device_id", "gateway_id", "mqtt_topic", "received_at",
+    "received_ns", "raw_topic", "raw_partition", "raw_offset", "codec", "codec_version",
+    "processor_version", "pseudonym_key_id", "catalog_code", "catalog_version", "data_topic",
+    "data_partition", "data_offset", "ingested_at",
+)  # fmt: skip
+
+
+class RowRejected(ValueError):
+    """A record cannot be stored; carries the dead-letter reason."""
+
+    def __init__(self, reason: ReasonCode, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedRow:
+    """A validated record with its values in item order, ready for COPY."""
+
+    entry: DatasetEntry
+    record: DatasetRecord
+    values: tuple[RecordValue, ...]
+    provenance_id: str
+    source: SinkInput
+
+
+def provenance_id_for(record: DatasetRecord) -> str:
+    """Id of the provenance row: one per raw message (its Kafka coordinates and hash) and dataset."""
+    p = record.provenance
+    basis = f"{p.kafka_topic}\x1f{p.kafka_partition}\x1f{p.kafka_offset}\x1f{p.raw_sha256}"
+    return hashlib.sha256(f"{basis}\x1f{record.dataset}".encode()).hexdigest()[:32]
+
+
+def _coerce(kind: str, name: str, value: Any) -> RecordValue:
+    if kind == "double":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            msg = f"item {name}: {type(value).__name__} is not a double"
+            raise RowRejected(ReasonCode.DATA_REJECTED, msg)
+        out = float(value)
+        if not math.isfinite(out):
+            msg = f"item {name}: {value!r} is not finite"
+            raise RowRejected(ReasonCode.DATA_REJECTED, msg)
+        return out
+    if kind == "integer":
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            msg = f"item {name}: {value!r} is not an integer"
+            raise RowRejected(ReasonCode.DATA_REJECTED, msg)
+        if not _INT_MIN <= value <= _INT_MAX:
+            msg = f"item {name}: {value} does not fit 64 bits"
+            raise RowRejected(ReasonCode.DATA_REJECTED, msg)
+        return value
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            msg = f"item {name}: {value!r} is not a boolean"
+            raise RowRejected(ReasonCode.DATA_REJECTED, msg)
+        return value
+    if not isinstance(value, str):
+        msg = f"item {name}: {type(value).__name__} is not text"
+        raise RowRejected(ReasonCode.DATA_REJECTED, msg)
+    if "\x00" in value:
+        msg = f"item {name}: text contains NUL"
+        raise RowRejected(ReasonCode.DATA_REJECTED, msg)
+    return value
+
+
+def coerce_values(entry: DatasetEntry, values: Mapping[str, Any]) -> tuple[RecordValue, ...]:
+    """Values in item order with the catalog types; raises RowRejected."""
+    known = {i.name for i in entry.items}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        msg = f"items not in {entry.code} v{entry.version}: {', '.join(unknown)}"
+        raise RowRejected(ReasonCode.DATA_REJECTED, msg)
+    out: list[RecordValue] = []
+    for item in entry.items:
+        value = values.get(item.name)
+        if value is None:
+            if item.required:
+                msg = f"required item {item.name} is missing"
+                raise RowRejected(ReasonCode.DATA_REJECTED, msg)
+            out.append(None)
+        else:
+            out.append(_coerce(item.type, item.name, value))
+    return tuple(out)
+
+
+def _dataset_of(topic: str, prefix: str) -> str:
+    head = f"{prefix}data."
+    return topic[len(head) :] if topic.startswith(head) else ""
+
+
+def _check_text(*values: str) -> None:
+    for v in values:
+        if "\x00" in v:
+            raise RowRejected(ReasonCode.DATA_REJECTED, "identifier contains NUL")
+
+
+def prepare(item: SinkInput, catalog: Catalog, topic_prefix: str) -> PreparedRow:
+    """Validate one consumed record against the catalog; raises RowRejected."""
+    code = _dataset_of(item.topic, topic_prefix)
+    entry = catalog.get(code)
+    if entry is None:
+        msg = f"dataset {code or item.topic!r} is not in the catalog"
+        raise RowRejected(ReasonCode.UNKNOWN_DATASET, msg)
+    try:
+        record = DatasetRecord.from_kafka_value(item.value or b"")
+    except ValidationError as exc:
+        msg = f"not a dataset record: {exc.errors()[0]['msg']}"
+        raise RowRejected(ReasonCode.DATA_REJECTED, msg) from exc
+    if record.dataset != code:
+        msg = f"record of {record.dataset!r} on the topic of {code!r}"
+        raise RowRejected(ReasonCode.DATA_REJECTED, msg)
+    if record.catalog_version != entry.version:
+        msg = f"{code} catalog version {record.catalog_version} unknown (have {entry.version})"
+        raise RowRejected(ReasonCode.UNKNOWN_CATALOG_VERSION, msg)
+    if record.record_id != record_id_for(code, record.natural_key):
+        raise RowRejected(ReasonCode.DATA_REJECTED, "record_id does not match the natural key")
+    for ts in (record.observed_at, record.received_at):
+        if ts.tzinfo is None:
+            raise RowRejected(ReasonCode.DATA_REJECTED, "timestamp without time zone")
+    p = record.provenance
+    _check_text(record.entity_id, record.natural_key, *record.quality, p.device_id, p.mqtt_topic)
+    values = coerce_values(entry, record.values)
+    return PreparedRow(entry, record, values, provenance_id_for(record), item)
+
+
+def data_columns(entry: DatasetEntry) -> tuple[str, ...]:
+    """Column names of a dataset table in COPY order."""
+    return tuple(n for n, _ in CORE_COLUMNS) + tuple(i.name for i in entry.items)
+
+
+def data_row(row: PreparedRow, ingested_at: datetime) -> tuple[Any, ...]:
+    """Column values of a dataset table row, in ``data_columns`` order."""
+    r = row.record
+    location = r.location.model_dump() if r.location else None
+    core = (
+        r.observed_at, r.received_at, ingested_at, r.record_id, r.entity_id, r.natural_key,
+        list(r.quality), location, row.provenance_id, r.catalog_version,
+    )  # fmt: skip
+    return core + row.values
+
+
+def provenance_row(row: PreparedRow, ingested_at: datetime) -> tuple[Any, ...]:
+    """Column values of the provenance row of a record, in ``PROVENANCE_COLUMNS`` order."""
+    p, r, s = row.record.provenance, row.record, row.source
+    received_at = datetime.fromtimestamp(p.received_ns // 10**9, tz=UTC) + timedelta(
+        microseconds=(p.received_ns // 1000) % 1_000_000
+    )
+    return (
+        row.provenance_id, p.raw_sha256, p.device_id, p.gateway_id, p.mqtt_topic,
+        received_at,
+        p.received_ns, p.kafka_topic, p.kafka_partition, p.kafka_offset, p.codec,
+        p.codec_version, p.processor_version, p.pseudonym_key_id, r.dataset, r.catalog_version,
+        s.topic, s.partition, s.offset, ingested_at,
+    )  # fmt: skip
+
+
+def record_doc(
+    dataset: str, columns: Sequence[str], values: Sequence[Any], *, drop_null_items: int = 0
+) -> dict[str, Any]:
+    """Canonical document of a row; item columns (from index ``drop_null_items``) omit nulls.
+
+    Omitting null items keeps old rows' hashes stable when a later catalog version adds a column.
+    """
+    doc: dict[str, Any] = {"_dataset": dataset}
+    for i, (name, value) in enumerate(zip(columns, values, strict=True)):
+        if drop_null_items and i >= drop_null_items and value is None:
+            continue
+        doc[name] = to_json_types(value)
+    return doc

@@ -1,0 +1,65 @@
+"""The simulated fleet as a device-registry CSV for ``python -m processors devices import``."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = ["CSV_HEADER", "DeviceRow", "render_csv"]
+
+# interfaces.md §3; the same column order as processors.registry.models.CSV_HEADER
+CSV_HEADER: tuple[str, ...] = (
+    "family",
+    "device_id",
+    "provider",
+    "datasets",
+    "codec",
+    "v2x_edition",
+    "v2x_framing",
+    "industrial_id",
+    "lat",
+    "lon",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRow:
+    """One simulated device as the registry should know it."""
+
+    family: str
+    device_id: str
+    provider: str
+    datasets: tuple[str, ...]
+    codec: str = ""
+    v2x_edition: str = ""
+    v2x_framing: bool = False
+    industrial_id: str = ""
+    lat: float | None = None
+    lon: float | None = None
+
+    def as_csv(self) -> list[str]:
+        """Cells in CSV_HEADER order."""
+        return [
+            self.family,
+            self.device_id,
+            self.provider,
+            ";".join(self.datasets),
+            self.codec,
+            self.v2x_edition,
+            "true" if self.v2x_framing else "false",
+            self.industrial_id,
+            "" if self.lat is None else f"{self.lat:.7f}",
+            "" if self.lon is None else f"{self.lon:.7f}",
+        ]
+
+
+def render_csv(rows: Iterable[DeviceRow]) -> str:
+    """The CSV text, header first, one line per device (``\\n`` line ends)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_HEADER)
+    for row in rows:
+        writer.writerow(row.as_csv())
+    return out.getvalue()

@@ -1,0 +1,1 @@
+"""C-V2X codec unit tests."""

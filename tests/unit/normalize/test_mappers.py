@@ -1,0 +1,180 @@
+"""Family mappers on codec outputs: genuine V2X captures, CSAE JSON, ChirpStack + LPP, Sparkplug B."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from contracts.dead_letter import ReasonCode
+from processors.catalog import Catalog, load_catalog
+from processors.codecs.sparkplug import DataType, MetricSpec, birth_payload, encode_payload
+from processors.normalize_agri import AgriMapper, payload_codec
+from processors.normalize_iiot import IiotMapper
+from processors.normalize_v2x import V2xMapper
+from processors.pipeline import NormalizeProcessor
+from processors.pseudonymize import Pseudonymizer
+from processors.quality import QualityConfig
+from tests.fixtures.normalize import (
+    FakeRegistry,
+    TestDevice,
+    chirpstack_up,
+    csae_rsm_json,
+    raw_record,
+    soil_lpp,
+)
+
+TESTDATA = Path("/work/shared/testdata/v2x")
+V2X_SETS = ("v2x_participant", "v2x_signal_phase", "v2x_road_event", "v2x_intersection")
+RSU = "JL-CC-0007"
+EUI = "a1b2c3d4e5f60718"
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return load_catalog()
+
+
+def processor(catalog: Catalog, *devices: TestDevice, old_ok: bool = False) -> NormalizeProcessor:
+    quality = QualityConfig(max_age_s=1e10, late_after_s=1e10) if old_ok else QualityConfig()
+    return NormalizeProcessor(
+        catalog=catalog,
+        registry=FakeRegistry(*devices),
+        mappers={"v2x": V2xMapper(), "agri": AgriMapper(), "iiot": IiotMapper()},
+        pseudonymizer=Pseudonymizer({"k1": SecretStr("s" * 24)}, "k1"),
+        quality=quality,
+    )
+
+
+def capture(name: str) -> bytes:
+    return bytes.fromhex((TESTDATA / f"{name}_frame.hex").read_text().strip())
+
+
+def test_genuine_rsm_capture(catalog: Catalog) -> None:
+    expected = json.loads((TESTDATA / "rsm_expected.json").read_text())
+    dev = TestDevice("v2x", "12345", "jl_traffic_police", V2X_SETS, v2x_framing=True)
+    result = processor(catalog, dev, old_ok=True).process(
+        [raw_record(capture("rsm"), family="v2x", device_id="12345")]
+    )
+    assert not result.dead_letters
+    (rec,) = result.records
+    p = expected["participants"][0]["derived"]
+    assert rec.values["lat"] == pytest.approx(p["lat_deg"])
+    assert rec.values["lon"] == pytest.approx(p["lon_deg"])
+    assert rec.values["speed"] == pytest.approx(p["speed_mps"])
+    assert rec.values["heading"] == pytest.approx(p["heading_deg"])
+    assert rec.values["ptc_type"] == "non_motor"
+    assert rec.values["source"] == "video"
+    # 1 300 km from refPos: decoded, kept, and flagged
+    assert "position_implausible" in rec.quality
+    assert rec.values["ptc_id"] != "1"
+    assert rec.provenance.pseudonym_key_id == "k1"
+    assert "|p0" in rec.natural_key
+
+
+def test_genuine_spat_capture(catalog: Catalog) -> None:
+    expected = json.loads((TESTDATA / "spat_expected.json").read_text())
+    dev = TestDevice("v2x", "u_id_123", "jl_traffic_police", V2X_SETS, v2x_framing=True)
+    result = processor(catalog, dev, old_ok=True).process(
+        [raw_record(capture("spat"), family="v2x", device_id="u_id_123")]
+    )
+    assert not result.dead_letters
+    assert len(result.records) == 8  # 8 phases, current state each
+    assert {r.dataset for r in result.records} == {"v2x_signal_phase"}
+    assert all(r.values["msg_cnt"] == expected["msgCnt"] for r in result.records)
+    assert len({r.record_id for r in result.records}) == 8
+
+
+def test_framing_error_is_dead_lettered(catalog: Catalog) -> None:
+    dev = TestDevice("v2x", "12345", "jl_traffic_police", V2X_SETS, v2x_framing=True)
+    result = processor(catalog, dev).process(
+        [raw_record(capture("rsm")[:-3], family="v2x", device_id="12345")]
+    )
+    assert [d.reason for d in result.dead_letters] == [ReasonCode.FRAMING_ERROR]
+
+
+def test_garbage_uper_is_decode_error(catalog: Catalog) -> None:
+    dev = TestDevice("v2x", "12345", "jl_traffic_police", V2X_SETS)
+    result = processor(catalog, dev).process(
+        [raw_record(b"\xff\x00\x13garbage", family="v2x", device_id="12345")]
+    )
+    assert result.dead_letters[0].reason == ReasonCode.DECODE_ERROR
+
+
+def test_csae_json_rsm_identity_and_pseudonyms(catalog: Catalog) -> None:
+    dev = TestDevice("v2x", RSU, "jl_traffic_police", V2X_SETS)
+    raw = raw_record(csae_rsm_json(RSU, [54321, 777]), family="v2x", device_id=RSU)
+    result = processor(catalog, dev).process([raw])
+    assert len(result.records) == 2
+    for rec in result.records:
+        assert "54321" not in rec.model_dump_json()
+        assert rec.values["speed"] == pytest.approx(12.5)
+        assert "position_ok" in rec.quality
+    spoofed = raw_record(csae_rsm_json("JL-XX-9999", [1]), family="v2x", device_id=RSU)
+    result = processor(catalog, dev).process([spoofed])
+    assert [d.reason for d in result.dead_letters] == [ReasonCode.IDENTITY_MISMATCH]
+
+
+def test_chirpstack_lpp_soil(catalog: Catalog) -> None:
+    dev = TestDevice("agri", EUI, "jl_agri_bureau", ("agri_soil",), codec="chirpstack_lpp", lat=43.6, lon=125.0)
+    up = chirpstack_up(EUI, soil_lpp(31.5, 12.5), f_cnt=9, dedup_id="6a3e1c9e-0000-4000-8000-000000000001")
+    result = processor(catalog, dev).process([raw_record(up, device_id=EUI)])
+    assert not result.dead_letters
+    (rec,) = result.records
+    assert rec.values == {
+        "soil_temperature": 12.5, "soil_moisture": 31.5, "battery": 3.6,
+        "f_cnt": 9, "rssi": -80.0, "snr": 7.5,
+    }
+    assert rec.natural_key.endswith("6a3e1c9e-0000-4000-8000-000000000001")
+    assert rec.location is not None
+    assert rec.provenance.codec.startswith("lorawan/chirpstack_v4/cayenne_lpp")
+
+
+def test_chirpstack_json_weather_and_spoof(catalog: Catalog) -> None:
+    dev = TestDevice("agri", EUI, "jl_agri_bureau", ("agri_weather",), codec="chirpstack_json")
+    frm = json.dumps({"air_temperature": -12.0, "air_humidity": 40.5, "wind": 3}).encode()
+    ok = processor(catalog, dev).process([raw_record(chirpstack_up(EUI, frm, f_port=3), device_id=EUI)])
+    (rec,) = ok.records
+    assert rec.values["air_temperature"] == -12.0
+    assert "unmapped_fields" in rec.quality
+    spoof = raw_record(chirpstack_up("ffffffffffffffff", frm), device_id=EUI)
+    bad = processor(catalog, dev).process([spoof])
+    assert [d.reason for d in bad.dead_letters] == [ReasonCode.IDENTITY_MISMATCH]
+
+
+def test_payload_codec_names() -> None:
+    assert payload_codec("chirpstack_lpp") == "cayenne_lpp"
+    assert payload_codec("tts_json") == "json"
+    assert payload_codec(None) == "none"
+
+
+def test_sparkplug_birth_data_and_no_birth(catalog: Catalog) -> None:
+    dev = TestDevice("iiot", "Plant1/press-07", "jl_industry_dept", ("iiot_metric",), industrial_id="88.101.1/press-07")
+    proc = processor(catalog, dev)
+    now = int(time.time() * 1000)
+    birth = birth_payload(
+        [MetricSpec(name="Hydraulic/OilTemp", alias=3, value=71.0, datatype=DataType.DOUBLE)],
+        bd_seq=4, seq=0, timestamp=now,
+    )
+    data = encode_payload([MetricSpec(alias=3, value=71.4, datatype=DataType.DOUBLE)], seq=1, timestamp=now + 1)
+    node = "spBv1.0/Plant1/{}/press-07"
+    result = proc.process([
+        raw_record(birth, family="iiot", device_id="Plant1/press-07", topic=node.format("NBIRTH"), offset=0),
+        raw_record(data, family="iiot", device_id="Plant1/press-07", topic=node.format("NDATA"), offset=1),
+    ])
+    assert not result.dead_letters
+    assert [r.values["metric"] for r in result.records] == ["Hydraulic/OilTemp", "Hydraulic/OilTemp"]
+    last = result.records[1].values
+    assert last["value_double"] == 71.4
+    assert last["bd_seq"] == 4
+    assert last["industrial_id"] == "88.101.1/press-07"
+    assert last["datatype"] == "Double"
+    # a fresh host has no birth: refused, and a rebirth is requested
+    fresh = processor(catalog, dev)
+    orphan = fresh.process([raw_record(data, family="iiot", device_id="Plant1/press-07", topic=node.format("NDATA"))])
+    assert [d.reason for d in orphan.dead_letters] == [ReasonCode.SPARKPLUG_NO_BIRTH]
+    assert [(r.group, r.edge_node) for r in orphan.rebirths] == [("Plant1", "press-07")]
+    assert orphan.rebirths[0].topic == "spBv1.0/Plant1/NCMD/press-07"
