@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import json
 import logging
 import signal
@@ -105,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(settings.model_dump(mode="json"), indent=2))
         return 0
     cfg = settings.gateway
+    # `kill -USR1 <pid>` dumps every thread's stack to stderr (diagnosing a stuck shutdown).
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     configure_logging(cfg.log_level, cfg.log_format, cfg.instance_id)
     asyncio.run(_serve(settings))
     return 0

@@ -321,7 +321,9 @@ async def run_share(
     # A pattern, not a topic list: a data topic that does not exist yet must not fail start-up
     # (without CREATE rights the broker answers "not authorized" for a missing topic), and it is
     # picked up on the next metadata refresh once the normalizer creates it.
-    consumer.subscribe(pattern="^(" + "|".join(re.escape(t) for t in processor.source_topics) + ")$")
+    consumer.subscribe(
+        pattern="^(" + "|".join(re.escape(t) for t in processor.source_topics) + ")$"
+    )
     producer = AIOKafkaProducer(acks="all", enable_idempotence=True, **kwargs)
     try:
         await consumer.start()

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from psycopg import sql
 
-from contracts.dead_letter import ReasonCode
+from contracts.dead_letter import DeadLetter, ReasonCode
 from contracts.settings import DbConfig, KafkaConfig
 from contracts.topics import quarantine_topic, raw_topic
 from processors.catalog.ddl import ensure_schema
-from processors.dead_letters import StoredLetter, envelope_of, read_letters
+from processors.dead_letters import StoredLetter, envelope_of
 from processors.registry.models import Device
 from processors.registry.store import upsert_devices
 
@@ -81,11 +81,50 @@ def matches_device(envelope: dict[str, Any], family: str, device_id: str) -> boo
     return sender == device_id or (family == "iiot" and sender.startswith(device_id + "/"))
 
 
-async def _unknown_device_letters(kafka: KafkaConfig) -> list[StoredLetter]:
-    letters, _ = await read_letters(
-        kafka, quarantine_topic(kafka.topic_prefix), reasons=[ReasonCode.UNKNOWN_DEVICE]
+async def _positions(consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> list[int]:
+    return [await consumer.position(tp) for tp in tps]
+
+
+async def _read_topic(kafka: KafkaConfig, topic: str) -> list[StoredLetter]:
+    """Every letter on ``topic`` up to the end offsets seen at start (no group, nothing committed)."""
+    consumer = AIOKafkaConsumer(
+        **kafka.client_kwargs(),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
     )
-    return letters
+    await consumer.start()
+    try:
+        if topic not in await consumer.topics():
+            return []
+        # Subscribing (rather than assigning) lets the client learn the partitions itself.
+        consumer.subscribe([topic])
+        async with asyncio.timeout(30):
+            # aiokafka signals no event for a group-less assignment; poll the cheap local state.
+            while not consumer.assignment():  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        tps = sorted(consumer.assignment())
+        ends = await consumer.end_offsets(tps)
+        await consumer.seek_to_beginning(*tps)
+        letters: list[StoredLetter] = []
+        while any(
+            pos < ends[tp] for tp, pos in zip(tps, await _positions(consumer, tps), strict=True)
+        ):
+            for tp, msgs in (await consumer.getmany(*tps, timeout_ms=1000)).items():
+                letters += [
+                    StoredLetter(DeadLetter.from_json(m.value), tp.partition, m.offset)
+                    for m in msgs
+                    if m.offset < ends[tp] and m.value is not None
+                ]
+        return letters
+    finally:
+        await consumer.stop()
+
+
+async def _unknown_device_letters(kafka: KafkaConfig) -> list[StoredLetter]:
+    letters = await _read_topic(kafka, quarantine_topic(kafka.topic_prefix))
+    return [s for s in letters if s.letter.reason is ReasonCode.UNKNOWN_DEVICE]
 
 
 async def list_quarantined(kafka: KafkaConfig) -> list[QuarantinedDevice]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,9 +20,8 @@ from pydantic import ValidationError
 from contracts.dead_letter import DeadLetter, ReasonCode, Stage
 from contracts.record import DatasetRecord, RecordValue, record_id_for
 from processors.catalog import Catalog, DatasetEntry
-from processors.provenance.canonical import to_json_types
+from processors.provenance.rowdocs import PROVENANCE_COLUMNS, data_columns
 from processors.sinks.base import SinkInput
-from processors.storage.ddl import CORE_COLUMNS
 
 __all__ = [
     "PROVENANCE_COLUMNS",
@@ -34,17 +33,9 @@ __all__ = [
     "prepare",
     "provenance_id_for",
     "provenance_row",
-    "record_doc",
 ]
 
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
-
-PROVENANCE_COLUMNS: tuple[str, ...] = (
-    "provenance_id", "raw_sha256", "device_id", "gateway_id", "mqtt_topic", "received_at",
-    "received_ns", "raw_topic", "raw_partition", "raw_offset", "codec", "codec_version",
-    "processor_version", "pseudonym_key_id", "catalog_code", "catalog_version", "data_topic",
-    "data_partition", "data_offset", "ingested_at",
-)  # fmt: skip
 
 
 class RowRejected(ValueError):
@@ -168,11 +159,6 @@ def prepare(item: SinkInput, catalog: Catalog, topic_prefix: str) -> PreparedRow
     return PreparedRow(entry, record, values, provenance_id_for(record), item)
 
 
-def data_columns(entry: DatasetEntry) -> tuple[str, ...]:
-    """Column names of a dataset table in COPY order."""
-    return tuple(n for n, _ in CORE_COLUMNS) + tuple(i.name for i in entry.items)
-
-
 def data_row(row: PreparedRow, ingested_at: datetime) -> tuple[Any, ...]:
     """Column values of a dataset table row, in ``data_columns`` order."""
     r = row.record
@@ -197,18 +183,3 @@ def provenance_row(row: PreparedRow, ingested_at: datetime) -> tuple[Any, ...]:
         p.codec_version, p.processor_version, p.pseudonym_key_id, r.dataset, r.catalog_version,
         s.topic, s.partition, s.offset, ingested_at,
     )  # fmt: skip
-
-
-def record_doc(
-    dataset: str, columns: Sequence[str], values: Sequence[Any], *, drop_null_items: int = 0
-) -> dict[str, Any]:
-    """Canonical document of a row; item columns (from index ``drop_null_items``) omit nulls.
-
-    Omitting null items keeps old rows' hashes stable when a later catalog version adds a column.
-    """
-    doc: dict[str, Any] = {"_dataset": dataset}
-    for i, (name, value) in enumerate(zip(columns, values, strict=True)):
-        if drop_null_items and i >= drop_null_items and value is None:
-            continue
-        doc[name] = to_json_types(value)
-    return doc

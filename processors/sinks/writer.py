@@ -13,11 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
 
 from processors.catalog import DatasetEntry
 from processors.exceptions import StorageError
 from processors.sinks.base import TopicPartition
-from processors.sinks.rows import PROVENANCE_COLUMNS, data_columns
+from processors.provenance.rowdocs import PROVENANCE_COLUMNS, data_columns
 from processors.storage.ddl import ident
 
 __all__ = [
@@ -41,6 +42,11 @@ class OffsetConflictError(StorageError):
         super().__init__(message, retriable=True)
 
 
+def _db(row: Sequence[Any]) -> tuple[Any, ...]:
+    """Row values as the database wants them (mappings become jsonb)."""
+    return tuple(Jsonb(v) if isinstance(v, dict) else v for v in row)
+
+
 def _stage(table: str) -> str:
     return ident(f"stage_{table}")
 
@@ -59,7 +65,7 @@ async def _copy(conn: Conn, table: str, columns: Sequence[str], rows: Iterable[S
     cols = ", ".join(ident(c) for c in columns)
     async with conn.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
         for row in rows:
-            await copy.write_row(row)
+            await copy.write_row(_db(row))
 
 
 async def insert_provenance(conn: Conn, rows: Sequence[Sequence[Any]]) -> set[str]:
@@ -106,7 +112,7 @@ async def insert_one(
     cur = await conn.execute(
         f"INSERT INTO {ident(table)} ({cols}) VALUES ({marks}) "  # noqa: S608
         f"ON CONFLICT ({conflict}) DO NOTHING RETURNING 1",
-        tuple(row),
+        _db(row),
     )
     return await cur.fetchone() is not None
 

@@ -165,7 +165,12 @@ class GatewayProcess:
     def terminate(self, timeout: float = 60) -> int:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGUSR1)  # stack dump into the log, then fail
+            time.sleep(1)
+            raise
 
     def ensure_stopped(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

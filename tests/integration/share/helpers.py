@@ -14,7 +14,10 @@ from contracts.settings import KafkaConfig
 async def try_read(config: KafkaConfig, topic: str, *, group: str | None = None) -> int | str:
     """Records readable from ``topic`` from the start, or the name of the error that refused it."""
     consumer = AIOKafkaConsumer(
-        topic, group_id=group, auto_offset_reset="earliest", enable_auto_commit=False,
+        topic,
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
         **config.client_kwargs(),
     )
     count = 0
@@ -36,7 +39,10 @@ async def try_read(config: KafkaConfig, topic: str, *, group: str | None = None)
 async def read_all(config: KafkaConfig, topic: str) -> list[bytes]:
     """Every value of ``topic`` (read as ``config``, normally the admin)."""
     consumer = AIOKafkaConsumer(
-        topic, group_id=None, auto_offset_reset="earliest", enable_auto_commit=False,
+        topic,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
         **config.client_kwargs(),
     )
     values: list[bytes] = []

@@ -72,26 +72,62 @@ async def test_grants_enforced_on_kafka(
 
     service = GrantService(conn, catalog, admin_cfg, schema=schema, actor="test")
     until = datetime.now(UTC) + timedelta(days=30)
-    common = {"scope": "Changchun", "legal_basis": "Jilin Big Data Regulation Art. 32", "until": until}
+    common: dict[str, Any] = {
+        "scope": "Changchun",
+        "legal_basis": "Jilin Big Data Regulation Art. 32",
+        "until": until,
+    }
     with pytest.raises(GrantError, match="not opened"):
-        await service.apply(applicant="jl_transport_dept", dataset="v2x_participant", tier="open",
-                            purpose="traffic_management", **common)
+        await service.apply(
+            applicant="jl_transport_dept",
+            dataset="v2x_participant",
+            tier="open",
+            purpose="traffic_management",
+            **common,
+        )
     with pytest.raises(GrantError, match="not shared"):
-        await service.apply(applicant="jl_industry_dept", dataset="iiot_metric", tier="share",
-                            purpose="industrial_supervision", **common)
+        await service.apply(
+            applicant="jl_industry_dept",
+            dataset="iiot_metric",
+            tier="share",
+            purpose="industrial_supervision",
+            **common,
+        )
     with pytest.raises(GrantError, match="purpose"):
-        await service.apply(applicant="jl_transport_dept", dataset="v2x_participant", tier="share",
-                            purpose="marketing", **common)
+        await service.apply(
+            applicant="jl_transport_dept",
+            dataset="v2x_participant",
+            tier="share",
+            purpose="marketing",
+            **common,
+        )
     with pytest.raises(GrantError, match="scope"):
-        await service.apply(applicant="acme_ltd", dataset="v2x_participant", tier="share",
-                            purpose="traffic_management", **common)
+        await service.apply(
+            applicant="acme_ltd",
+            dataset="v2x_participant",
+            tier="share",
+            purpose="traffic_management",
+            **common,
+        )
 
-    grant = await service.apply(applicant="jl_transport_dept", dataset="v2x_participant",
-                                tier="share", purpose="traffic_management", **common)
+    grant = await service.apply(
+        applicant="jl_transport_dept",
+        dataset="v2x_participant",
+        tier="share",
+        purpose="traffic_management",
+        **common,
+    )
     assert grant.status == "pending"
-    refused = await service.apply(applicant="jl_transport_dept", dataset="agri_soil", tier="open",
-                                  purpose="agricultural_research", **common)
-    assert (await service.refuse(refused.grant_id, "duplicate of an existing grant")).status == "refused"
+    refused = await service.apply(
+        applicant="jl_transport_dept",
+        dataset="agri_soil",
+        tier="open",
+        purpose="agricultural_research",
+        **common,
+    )
+    assert (
+        await service.refuse(refused.grant_id, "duplicate of an existing grant")
+    ).status == "refused"
     with pytest.raises(GrantError):
         await service.approve(refused.grant_id)
 
@@ -105,7 +141,10 @@ async def test_grants_enforced_on_kafka(
     for topic in tier_topics:
         if topic != f"{prefix}share.v2x_participant":
             assert await try_read(granted_cfg, topic) in REFUSED, topic
-    assert await try_read(granted_cfg, f"{prefix}share.v2x_participant", group="other-group") in REFUSED
+    assert (
+        await try_read(granted_cfg, f"{prefix}share.v2x_participant", group="other-group")
+        in REFUSED
+    )
 
     # revocation takes effect: the credential and ACLs are gone
     assert (await service.revoke(grant.grant_id)).status == "revoked"
@@ -115,8 +154,13 @@ async def test_grants_enforced_on_kafka(
         assert await admin.describe_acls(approved.principal) == []
 
     # expiry sweeps grants past their validity
-    short = await service.apply(applicant="jl_emergency_mgmt", dataset="v2x_participant",
-                                tier="share", purpose="incident_response", **common)
+    short = await service.apply(
+        applicant="jl_emergency_mgmt",
+        dataset="v2x_participant",
+        tier="share",
+        purpose="incident_response",
+        **common,
+    )
     short_ok, _ = await service.approve(short.grant_id)
     ended = await service.expire(now=until + timedelta(seconds=1))
     assert [g.grant_id for g in ended] == [short.grant_id] and ended[0].status == "expired"

@@ -19,10 +19,12 @@ from tests.fixtures.secure_kafka import SecureKafka
 from tests.fixtures.share_data import now_minute, participant_records, share_catalog, simple_record
 from tests.integration.share.helpers import produce, read_all
 
-PASSWORD = "service-password-for-tests"
+PASSWORD = "service-password-for-tests"  # noqa: S105 - private test broker only
 
 
-def _as(kafka: SecureKafka, prefix: str, user: str = "admin", password: str | None = None) -> KafkaConfig:
+def _as(
+    kafka: SecureKafka, prefix: str, user: str = "admin", password: str | None = None
+) -> KafkaConfig:
     return kafka.config(user, password).model_copy(update={"topic_prefix": prefix})
 
 
@@ -49,22 +51,39 @@ async def test_open_topics_hold_no_identifier_fine_location_or_small_cell(
     participants = participant_records(start, vehicles=30, steps=20)
     soil = [
         simple_record(
-            "agri_soil", {"soil_moisture": 20.0 + i, "battery": 3.6, "f_cnt": i},
-            when=start, entity=f"a84041000181c0{i:02x}", location=(43.8123456 + i * 1e-4, 125.2987654),
+            "agri_soil",
+            {"soil_moisture": 20.0 + i, "battery": 3.6, "f_cnt": i},
+            when=start,
+            entity=f"a84041000181c0{i:02x}",
+            location=(43.8123456 + i * 1e-4, 125.2987654),
         )
         for i in range(20)
     ]
     iiot = [
         simple_record(
             "iiot_metric",
-            {"edge_node": "plant7/line1", "metric": "temp", "datatype": "Double", "value_double": 1.0 * i},
-            when=start, entity="plant7/line1",
+            {
+                "edge_node": "plant7/line1",
+                "metric": "temp",
+                "datatype": "Double",
+                "value_double": 1.0 * i,
+            },
+            when=start,
+            entity="plant7/line1",
         )
         for i in range(10)
     ]
     normalizer = _as(secure_kafka, prefix, "sensegate-normalizer", PASSWORD)
-    for dataset, rows in (("v2x_participant", participants), ("agri_soil", soil), ("iiot_metric", iiot)):
-        await produce(normalizer, f"{prefix}data.{dataset}", [(r.kafka_key(), r.to_kafka_value()) for r in rows])
+    for dataset, rows in (
+        ("v2x_participant", participants),
+        ("agri_soil", soil),
+        ("iiot_metric", iiot),
+    ):
+        await produce(
+            normalizer,
+            f"{prefix}data.{dataset}",
+            [(r.kafka_key(), r.to_kafka_value()) for r in rows],
+        )
 
     settings = ShareSettings(
         kafka=_as(secure_kafka, prefix, "sensegate-share", PASSWORD),
@@ -86,12 +105,16 @@ async def test_open_topics_hold_no_identifier_fine_location_or_small_cell(
     for topic in share_topics:
         for value in await read_all(admin_cfg, topic):
             doc = json.loads(value)
-            assert doc.get("dataset") != "iiot_metric" and doc.get("source_dataset") != "iiot_metric"
+            assert (
+                doc.get("dataset") != "iiot_metric" and doc.get("source_dataset") != "iiot_metric"
+            )
     shared = await read_all(admin_cfg, f"{prefix}share.v2x_participant")
     assert len(shared) == len(participants)
 
     # scan of every open topic: identifiers, location precision, k
-    clear = {r.values["ptc_id"] for r in participants} | {r.entity_id for r in soil + participants}
+    clear = {str(r.values["ptc_id"]) for r in participants} | {
+        r.entity_id for r in soil + participants
+    }
     clear |= {r.natural_key for r in soil + participants} | {"RSU-CC-0001"}
     released = 0
     for topic in open_topics:
@@ -102,7 +125,9 @@ async def test_open_topics_hold_no_identifier_fine_location_or_small_cell(
             text = value.decode()
             assert not any(c in text for c in clear), f"identifier on {topic}"
             rec = OpenRecord.model_validate_json(value)
-            assert rec.rule_set.startswith(f"{entry.code}.deid.") and rec.rule_version == entry.version
+            assert (
+                rec.rule_set.startswith(f"{entry.code}.deid.") and rec.rule_version == entry.version
+            )
             if profile.location_cell_m:
                 assert rec.cell is not None and rec.cell.size_m >= profile.location_cell_m
                 assert grid_cell(rec.cell.lat, rec.cell.lon, rec.cell.size_m).cell_id == rec.cell.id

@@ -21,7 +21,9 @@ T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 KEYS = {"m1": SecretStr("a" * 32), "m2": SecretStr("b" * 32)}
 
 
-def _pseudo(ring: RotatingKeyring, value: object, moment: datetime, **kw: object) -> tuple[str, str]:
+def _pseudo(
+    ring: RotatingKeyring, value: object, moment: datetime, **kw: object
+) -> tuple[str, str]:
     args: dict[str, object] = {"tier": "share", "dataset": "d", "item": "ptc_id", "epoch_days": 1}
     args.update(kw)
     return ring.pseudonym(value, moment=moment, **args)  # type: ignore[arg-type]

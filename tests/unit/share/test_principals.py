@@ -11,7 +11,9 @@ def test_grant_acls_are_exactly_the_topics_and_group_prefix() -> None:
         ("sensegate.share.v2x_participant", Operation.READ),
         ("sensegate.share.v2x_participant", Operation.DESCRIBE),
     }
-    assert all(a.pattern is PatternType.LITERAL for a in acls if a.resource_type is ResourceType.TOPIC)
+    assert all(
+        a.pattern is PatternType.LITERAL for a in acls if a.resource_type is ResourceType.TOPIC
+    )
     (group,) = [a for a in acls if a.resource_type is ResourceType.GROUP]
     assert group.resource_name == "grant-7-" and group.pattern is PatternType.PREFIXED
     assert {a.principal for a in acls} == {"User:grant-7-jl_transport_dept"}

@@ -36,16 +36,23 @@ def test_participants_share_rekeyed_and_open_only_as_k_aggregates() -> None:
     assert all(s["values"]["ptc_id"] not in clear for s in shared)
     assert all(s["entity_id"] not in clear for s in shared)
     assert all(s["provenance"]["pseudonym_key_id"].startswith("m:share:") for s in shared)
-    opened = [OpenRecord.model_validate_json(o.value) for o in out if o.topic == "sensegate.open.v2x_participant_flow"]
+    opened = [
+        OpenRecord.model_validate_json(o.value)
+        for o in out
+        if o.topic == "sensegate.open.v2x_participant_flow"
+    ]
     assert opened, "the dense cells must be released"
     for rec in opened:
-        assert rec.values["entities"] >= 10
+        entities = rec.values["entities"]
+        assert isinstance(entities, int) and entities >= 10
         assert rec.cell is not None and rec.cell.size_m == 1000
         assert grid_cell(rec.cell.lat, rec.cell.lon, 1000).cell_id == rec.cell.id
         assert rec.period_s == 300 and rec.rule_set.startswith("v2x_participant_flow.deid.")
         assert set(rec.values) <= {"ptc_type", "records", "entities", "mean_speed"}
     assert processor.stats.suppressed >= 1  # the three outlying vehicles
-    assert all(o.key == json.loads(o.value)["record_id"].encode() for o in out if "dlq" not in o.topic)
+    assert all(
+        o.key == json.loads(o.value)["record_id"].encode() for o in out if "dlq" not in o.topic
+    )
 
 
 def test_non_shared_dataset_reaches_no_share_or_open_topic() -> None:
@@ -53,7 +60,8 @@ def test_non_shared_dataset_reaches_no_share_or_open_topic() -> None:
     rec = simple_record(
         "iiot_metric",
         {"edge_node": "plant/line1", "metric": "temp", "datatype": "Double", "value_double": 1.0},
-        when=T0, entity="plant/line1",
+        when=T0,
+        entity="plant/line1",
     )
     assert "sensegate.data.iiot_metric" not in processor.source_topics
     assert processor.process(rec.to_kafka_value(), ("sensegate.data.iiot_metric", 0), 0) == []
@@ -63,8 +71,10 @@ def test_agri_open_microdata_generalised() -> None:
     entry = share_catalog().get("agri_soil")
     assert entry is not None
     rec = simple_record(
-        "agri_soil", {"soil_moisture": 31.2, "battery": 3.6, "f_cnt": 9},
-        when=T0 + timedelta(minutes=7, seconds=13, milliseconds=5), entity="a84041000181c061",
+        "agri_soil",
+        {"soil_moisture": 31.2, "battery": 3.6, "f_cnt": 9},
+        when=T0 + timedelta(minutes=7, seconds=13, milliseconds=5),
+        entity="a84041000181c061",
         location=(43.8123456, 125.2987654),
     )
     opened = open_microdata(rec, entry, RING)
@@ -78,8 +88,15 @@ def test_release_guard_blocks_identifiers_and_fine_positions() -> None:
     entry = share_catalog().get("agri_soil")
     assert entry is not None
     bad = OpenRecord(
-        record_id="x", dataset="agri_soil", source_dataset="agri_soil", catalog_version=1,
-        rule_set="r", rule_version=1, kind="microdata", period_start=T0, period_s=60,
+        record_id="x",
+        dataset="agri_soil",
+        source_dataset="agri_soil",
+        catalog_version=1,
+        rule_set="r",
+        rule_version=1,
+        kind="microdata",
+        period_start=T0,
+        period_s=60,
         values={"lat": 43.8123456, "plate_no": "吉A12345"},
     )
     problems = release_problems(bad, entry, None)

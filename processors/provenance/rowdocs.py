@@ -1,0 +1,71 @@
+"""Which columns of each logged table are hashed, and the canonical document built from them.
+
+The sink (at insert) and the verifier (from the stored rows) both build leaves' row hashes here, so
+the two can never drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from processors.catalog import DatasetEntry
+from processors.provenance.canonical import canonical_bytes, sha256_hex, to_json_types
+from processors.storage.ddl import CORE_COLUMNS
+
+__all__ = [
+    "CORRECTION_COLUMNS",
+    "PROVENANCE_COLUMNS",
+    "data_columns",
+    "data_row_doc",
+    "data_row_sha256",
+    "provenance_row_sha256",
+    "record_doc",
+]
+
+PROVENANCE_COLUMNS: tuple[str, ...] = (
+    "provenance_id", "raw_sha256", "device_id", "gateway_id", "mqtt_topic", "received_at",
+    "received_ns", "raw_topic", "raw_partition", "raw_offset", "codec", "codec_version",
+    "processor_version", "pseudonym_key_id", "catalog_code", "catalog_version", "data_topic",
+    "data_partition", "data_offset", "ingested_at",
+)  # fmt: skip
+
+CORRECTION_COLUMNS: tuple[str, ...] = (
+    "correction_id", "dataset", "record_id", "observed_at", "action", "new_values", "reason",
+    "legal_basis", "supersedes", "created_at",
+)  # fmt: skip
+
+
+def data_columns(entry: DatasetEntry) -> tuple[str, ...]:
+    """Column names of a dataset table in COPY (and hashing) order."""
+    return tuple(n for n, _ in CORE_COLUMNS) + tuple(i.name for i in entry.items)
+
+
+def record_doc(
+    dataset: str, columns: Sequence[str], values: Sequence[Any], *, drop_null_items: int = 0
+) -> dict[str, Any]:
+    """Canonical document of a row; item columns (from index ``drop_null_items``) omit nulls.
+
+    Omitting null items keeps old rows' hashes stable when a later catalog version adds a column.
+    """
+    doc: dict[str, Any] = {"_dataset": dataset}
+    for i, (name, value) in enumerate(zip(columns, values, strict=True)):
+        if drop_null_items and i >= drop_null_items and value is None:
+            continue
+        doc[name] = to_json_types(value)
+    return doc
+
+
+def data_row_doc(entry: DatasetEntry, values: Sequence[Any]) -> dict[str, Any]:
+    """Canonical document of one dataset-table row given in ``data_columns`` order."""
+    return record_doc(entry.code, data_columns(entry), values, drop_null_items=len(CORE_COLUMNS))
+
+
+def data_row_sha256(entry: DatasetEntry, values: Sequence[Any]) -> str:
+    """Row hash of one dataset-table row."""
+    return sha256_hex(canonical_bytes(data_row_doc(entry, values)))
+
+
+def provenance_row_sha256(values: Sequence[Any]) -> str:
+    """Row hash of one provenance row given in ``PROVENANCE_COLUMNS`` order."""
+    return sha256_hex(canonical_bytes(record_doc("provenance", PROVENANCE_COLUMNS, values)))

@@ -1,0 +1,375 @@
+"""The PostgreSQL/TimescaleDB sink: exactly-once batches with offsets, provenance and log leaves.
+
+Guarantees: one transaction per flush holds the new data rows, their provenance rows, their log
+leaves and the next offsets of every partition in the batch. Offsets are row-locked, records below
+the stored offset are skipped (a replayed batch is a no-op) and the offset moves by compare-and-set,
+so neither a crash, a rebalance nor a zombie consumer stores a record twice; the UNIQUE
+(record_id, observed_at) constraint is the final guard. Rejected records are handed to the
+dead-letter writer before the commit. Transient errors (``sqlstate``) are retried with capped
+exponential back-off on a fresh connection if needed; a data error makes the batch go row by row
+under savepoints so the bad row is dead-lettered and the rest stored. Not safe for concurrent
+flushes on one instance; one asyncio loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg import AsyncConnection, sql
+
+from contracts.dead_letter import DeadLetter, ReasonCode, Stage
+from processors.catalog import Catalog, DatasetEntry
+from processors.exceptions import StorageError
+from processors.provenance.checkpoint import write_checkpoints
+from processors.provenance.keys import Signer
+from processors.provenance.log import LeafInput, append_leaves
+from processors.sinks.base import DeadLetterWriter, FlushResult, Sink, SinkInput, TopicPartition
+from processors.sinks.config import ProvenanceConfig, SinkConfig
+from processors.provenance.rowdocs import (
+    PROVENANCE_COLUMNS,
+    data_columns,
+    data_row_sha256,
+    provenance_row_sha256,
+)
+from processors.sinks.rows import PreparedRow, RowRejected, data_row, prepare, provenance_row
+from processors.sinks.sqlstate import is_data_error, to_storage_error
+from processors.sinks.writer import (
+    create_staging,
+    insert_one,
+    insert_provenance,
+    insert_rows,
+    lock_offsets,
+    read_offsets,
+    store_offsets,
+)
+from processors.storage.partitions import ensure_partitions, is_partitioned, month_start
+
+__all__ = ["TimescaleSink", "connect"]
+
+logger = logging.getLogger(__name__)
+
+
+async def connect(dsn: str, schema: str, application_name: str) -> AsyncConnection[Any]:
+    """Open an autocommit connection bound to ``schema`` with TCP keepalives."""
+    conn = await AsyncConnection.connect(
+        dsn, autocommit=True, application_name=application_name, connect_timeout=10,
+        keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3,
+    )  # fmt: skip
+    await conn.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(schema)))
+    return conn
+
+
+def _envelope_of(item: SinkInput) -> dict[str, Any]:
+    """Best-effort raw-message metadata of a data record, so DLQ identities match the source."""
+    envelope: dict[str, Any] = {"device_id": (item.key or b"").decode("utf-8", "replace")}
+    try:
+        prov = json.loads(item.value or b"")["provenance"]
+        envelope.update(
+            device_id=str(prov["device_id"]), topic=str(prov["mqtt_topic"]),
+            received_ns=int(prov["received_ns"]), gateway_id=str(prov["gateway_id"]),
+            sha256=str(prov["raw_sha256"]),
+        )  # fmt: skip
+    except (ValueError, KeyError, TypeError):
+        pass
+    return envelope
+
+
+def _dead_letter(item: SinkInput, reason: ReasonCode, detail: str) -> DeadLetter:
+    return DeadLetter(
+        reason=reason,
+        detail=detail,
+        stage=Stage.SINK,
+        payload=item.value or b"",
+        envelope=_envelope_of(item),
+        coordinates={"topic": item.topic, "partition": item.partition, "offset": item.offset},
+    )
+
+
+class TimescaleSink(Sink):
+    """Writes data-topic records to their catalog tables exactly once (see module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        dsn: str,
+        schema: str,
+        catalog: Catalog,
+        group_id: str,
+        topic_prefix: str,
+        dead_letters: DeadLetterWriter,
+        config: SinkConfig | None = None,
+        provenance: ProvenanceConfig | None = None,
+        application_name: str = "sensegate-sink",
+    ) -> None:
+        self._dsn, self._schema, self._catalog = dsn, schema, catalog
+        self._group, self._prefix = group_id, topic_prefix
+        self._dead_letters = dead_letters
+        self._config = config or SinkConfig()
+        self._prov = provenance or ProvenanceConfig()
+        self._app = application_name
+        self._signer = Signer(self._prov.signing_key) if self._prov.signing_key else None
+        self._conn: AsyncConnection[Any] | None = None
+        self._buffer: list[SinkInput] = []
+        self._expected: dict[TopicPartition, int] = {}
+        self._partitioned: dict[str, bool] = {}
+        self._months: set[tuple[str, datetime]] = set()
+        self._leaves_since_checkpoint = 0
+        self._last_checkpoint = time.monotonic()
+
+    async def __aenter__(self) -> TimescaleSink:
+        await self._connection()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _connection(self) -> AsyncConnection[Any]:
+        if self._conn is not None and not self._conn.closed and not self._conn.broken:
+            return self._conn
+        if self._conn is not None:
+            await self._conn.close()
+        conn = await connect(self._dsn, self._schema, self._app)
+        await create_staging(conn, self._catalog.entries.values())
+        for entry in self._catalog.entries.values():
+            self._partitioned[entry.storage_table] = await is_partitioned(
+                conn, self._schema, entry.storage_table
+            )
+        self._conn = conn
+        return conn
+
+    async def load_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        """Read the stored offsets of newly assigned partitions and expect them from now on."""
+        stored = await self._with_retry(
+            lambda conn: read_offsets(conn, self._group, tps), "read offsets"
+        )
+        for tp in tps:
+            self._expected.pop(tp, None)
+        self._expected.update(stored)
+        return stored
+
+    def forget(self, tps: list[TopicPartition]) -> None:
+        """Drop the expectations of revoked partitions."""
+        for tp in tps:
+            self._expected.pop(tp, None)
+
+    def add(self, item: SinkInput) -> None:
+        """Buffer one consumed record."""
+        self._buffer.append(item)
+
+    async def close(self) -> None:
+        """Close the connection; idempotent."""
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def _with_retry(self, op: Any, what: str) -> Any:
+        delay, attempt = self._config.retry_initial_s, 0
+        while True:
+            try:
+                conn = await self._connection()
+                return await op(conn)
+            except (psycopg.Error, OSError) as exc:
+                err = to_storage_error(exc, what)
+                if not err.retriable:
+                    raise err from exc
+                last: StorageError = err
+            except StorageError as exc:
+                if not exc.retriable:
+                    raise
+                last = exc
+            attempt += 1
+            if self._config.retry_attempts is not None and attempt >= self._config.retry_attempts:
+                raise last
+            logger.warning("%s failed (%s); retry %d in %.1fs", what, last, attempt, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._config.retry_max_s)
+
+    async def flush(self) -> FlushResult:
+        """Write everything added since the last flush (see class docstring)."""
+        items, self._buffer = self._buffer, []
+        if not items:
+            return FlushResult()
+        prepared: list[PreparedRow] = []
+        rejected: list[tuple[SinkInput, DeadLetter]] = []
+        for item in items:
+            try:
+                prepared.append(prepare(item, self._catalog, self._prefix))
+            except RowRejected as exc:
+                rejected.append((item, _dead_letter(item, exc.reason, exc.detail)))
+        last: dict[TopicPartition, int] = {}
+        for item in items:
+            tp = (item.topic, item.partition)
+            last[tp] = max(last.get(tp, -1), item.offset)
+        await self._with_retry(lambda conn: self._ensure_partitions(conn, prepared), "partitions")
+        state = {"careful": False, "retries": -1}
+
+        async def attempt(conn: AsyncConnection[Any]) -> FlushResult:
+            state["retries"] += 1
+            try:
+                return await self._transaction(conn, prepared, rejected, last, state["careful"])
+            except psycopg.Error as exc:
+                if not state["careful"] and is_data_error(exc.sqlstate):
+                    logger.warning("batch hit a data error (%s); going row by row", exc.sqlstate)
+                    state["careful"] = True
+                    err = StorageError(str(exc), retriable=True, sqlstate=exc.sqlstate)
+                    raise err from exc
+                raise
+
+        result: FlushResult = await self._with_retry(attempt, "flush")
+        result.retries = int(state["retries"])
+        await self._maybe_checkpoint()
+        return result
+
+    async def _ensure_partitions(
+        self, conn: AsyncConnection[Any], rows: list[PreparedRow]
+    ) -> None:
+        wanted: dict[str, set[datetime]] = defaultdict(set)
+        for r in rows:
+            table = r.entry.storage_table
+            key = (table, month_start(r.record.observed_at))
+            if self._partitioned.get(table) and key not in self._months:
+                wanted[table].add(key[1])
+        for table, months in wanted.items():
+            await ensure_partitions(conn, self._schema, table, months)
+            self._months.update((table, m) for m in months)
+
+    async def _transaction(
+        self,
+        conn: AsyncConnection[Any],
+        prepared: list[PreparedRow],
+        rejected: list[tuple[SinkInput, DeadLetter]],
+        last: dict[TopicPartition, int],
+        careful: bool,
+    ) -> FlushResult:
+        result = FlushResult()
+        now = datetime.now(UTC)
+        async with conn.transaction():
+            stored = await lock_offsets(conn, self._group, last)
+
+            def fresh(item: SinkInput) -> bool:
+                return item.offset >= stored.get((item.topic, item.partition), -1)
+
+            rows = [r for r in prepared if fresh(r.source)]
+            letters = [d for i, d in rejected if fresh(i)]
+            result.skipped = len(prepared) + len(rejected) - len(rows) - len(letters)
+            for tp, have in stored.items():
+                if tp in self._expected and self._expected[tp] != have:
+                    logger.warning(
+                        "offset of %s[%d] moved from %d to %d by another consumer",
+                        tp[0], tp[1], self._expected[tp], have,
+                    )  # fmt: skip
+            bad: list[DeadLetter] = []
+            if careful:
+                leaves, bad = await self._insert_careful(conn, rows, now)
+            else:
+                leaves = await self._insert_bulk(conn, rows, now)
+            await append_leaves(conn, leaves, now, self._prov.period_s)
+            updates: dict[TopicPartition, tuple[int | None, int]] = {}
+            for tp, top in last.items():
+                have = stored.get(tp)
+                new = max(have if have is not None else 0, top + 1)
+                updates[tp] = (have, new)
+                if new != top + 1:
+                    result.seek_to[tp] = new
+            await store_offsets(conn, self._group, updates)
+            letters += bad
+            if letters:
+                await self._dead_letters(letters)
+        result.rejected = letters
+        result.stored = sum(1 for leaf in leaves if leaf.kind == "record")
+        result.duplicates = len(rows) - result.stored - len(bad)
+        self._leaves_since_checkpoint += len(leaves)
+        for tp, (_, new) in updates.items():
+            self._expected[tp] = new
+        return result
+
+    def _prov_leaf(self, row: PreparedRow, values: tuple[Any, ...]) -> LeafInput:
+        return LeafInput(
+            "provenance", row.entry.code, row.provenance_id, None,
+            row.record.provenance.device_id, provenance_row_sha256(values),
+        )  # fmt: skip
+
+    def _data_leaf(self, row: PreparedRow, values: tuple[Any, ...]) -> LeafInput:
+        return LeafInput(
+            "record", row.entry.code, row.record.record_id, row.record.observed_at,
+            row.record.provenance.device_id, data_row_sha256(row.entry, values),
+        )  # fmt: skip
+
+    async def _insert_bulk(
+        self, conn: AsyncConnection[Any], rows: list[PreparedRow], now: datetime
+    ) -> list[LeafInput]:
+        prov: dict[str, tuple[PreparedRow, tuple[Any, ...]]] = {}
+        for r in rows:
+            prov.setdefault(r.provenance_id, (r, provenance_row(r, now)))
+        new_prov = await insert_provenance(conn, [v for _, v in prov.values()])
+        leaves = [self._prov_leaf(r, v) for pid, (r, v) in prov.items() if pid in new_prov]
+        by_entry: dict[str, list[tuple[PreparedRow, tuple[Any, ...]]]] = defaultdict(list)
+        for r in rows:
+            by_entry[r.entry.code].append((r, data_row(r, now)))
+        for pairs in by_entry.values():
+            entry: DatasetEntry = pairs[0][0].entry
+            new = await insert_rows(conn, entry, [v for _, v in pairs])
+            for r, v in pairs:
+                key = (r.record.record_id, r.record.observed_at)
+                if key in new:
+                    new.discard(key)  # a duplicate inside the batch is logged once
+                    leaves.append(self._data_leaf(r, v))
+        return leaves
+
+    async def _insert_careful(
+        self, conn: AsyncConnection[Any], rows: list[PreparedRow], now: datetime
+    ) -> tuple[list[LeafInput], list[DeadLetter]]:
+        leaves: list[LeafInput] = []
+        bad: list[DeadLetter] = []
+        for r in rows:
+            pv, dv = provenance_row(r, now), data_row(r, now)
+            try:
+                async with conn.transaction():  # a savepoint per row
+                    new_prov = await insert_one(
+                        conn, "provenance", PROVENANCE_COLUMNS, pv, "provenance_id"
+                    )
+                    new_row = await insert_one(
+                        conn, r.entry.storage_table, data_columns(r.entry), dv,
+                        "record_id, observed_at",
+                    )  # fmt: skip
+            except psycopg.Error as exc:
+                if not is_data_error(exc.sqlstate):
+                    raise
+                detail = f"{exc.sqlstate}: {str(exc).splitlines()[0]}"
+                bad.append(_dead_letter(r.source, ReasonCode.DATA_REJECTED, detail))
+                continue
+            if new_prov:
+                leaves.append(self._prov_leaf(r, pv))
+            if new_row:
+                leaves.append(self._data_leaf(r, dv))
+        return leaves, bad
+
+    async def _maybe_checkpoint(self) -> None:
+        loop_time = time.monotonic()
+        due = self._leaves_since_checkpoint >= self._prov.checkpoint_every_leaves or (
+            self._leaves_since_checkpoint
+            and loop_time - self._last_checkpoint >= self._prov.checkpoint_interval_s
+        )
+        if due:
+            await self.checkpoint()
+
+    async def checkpoint(self) -> int:
+        """Sign checkpoints for every period that grew; returns how many were written."""
+        if self._signer is None:
+            logger.warning("no provenance signing key configured: log checkpoints are not signed")
+            self._leaves_since_checkpoint = 0
+            return 0
+        signer = self._signer
+        made = await self._with_retry(
+            lambda conn: write_checkpoints(conn, signer, self._prov.origin), "checkpoint"
+        )
+        self._leaves_since_checkpoint = 0
+        self._last_checkpoint = time.monotonic()
+        return len(made)
