@@ -102,8 +102,18 @@ def bench_chirpstack_lpp(seconds: float) -> tuple[int, float, int]:
         "fPort": 85,
         "data": base64.b64encode(frm).decode(),
         "rxInfo": [
-            {"gatewayId": "0016c001ff10a235", "nsTime": "2026-01-01T00:00:00.12Z", "rssi": -97, "snr": 7.5},
-            {"gatewayId": "0016c001ff10a236", "nsTime": "2026-01-01T00:00:00.12Z", "rssi": -110, "snr": -3},
+            {
+                "gatewayId": "0016c001ff10a235",
+                "nsTime": "2026-01-01T00:00:00.12Z",
+                "rssi": -97,
+                "snr": 7.5,
+            },
+            {
+                "gatewayId": "0016c001ff10a236",
+                "nsTime": "2026-01-01T00:00:00.12Z",
+                "rssi": -110,
+                "snr": -3,
+            },
         ],
         "txInfo": {"frequency": 470300000, "modulation": {"lora": {"spreadingFactor": 7}}},
     }

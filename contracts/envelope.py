@@ -57,7 +57,14 @@ class Envelope:
             object.__setattr__(self, "sha256", hashlib.sha256(self.payload).hexdigest())
 
     def kafka_key(self) -> bytes:
-        """Kafka record key: the device id, so one device's messages keep their order."""
+        """Kafka record key: the device id, so one device's messages keep their order.
+
+        Sparkplug counts ``seq`` per edge node across node and device messages, so every message of
+        an edge node (``<group>/<edge>[/<device>]``) is keyed by ``<group>/<edge>`` to stay in one
+        partition and in order; otherwise the host would see false sequence gaps.
+        """
+        if self.family == "iiot":
+            return "/".join(self.device_id.split("/")[:2]).encode()
         return self.device_id.encode()
 
     def kafka_headers(self) -> list[tuple[str, bytes]]:

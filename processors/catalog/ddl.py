@@ -45,6 +45,17 @@ def _prologue(schema: str) -> tuple[sql.Composed, ...]:
     )
 
 
+# Fast path: when every object exists, skip the DDL (it would take table locks on each start).
+_PRESENT = """
+SELECT (SELECT count(*) FROM pg_trigger t
+          JOIN pg_class c ON c.oid = t.tgrelid
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = %(s)s
+           AND t.tgname IN ('catalog_entry_append_only', 'device_notify')) = 2
+   AND to_regclass(quote_ident(%(s)s) || '.quarantine_replay') IS NOT NULL
+"""
+
+
 def _lock_key(schema: str) -> int:
     # Concurrent CREATE OR REPLACE FUNCTION / trigger swaps race ("tuple concurrently updated"),
     # so every applier serialises on one advisory lock per schema.
@@ -54,6 +65,9 @@ def _lock_key(schema: str) -> int:
 def ensure_schema(conn: psycopg.Connection[Any], schema: str = "sensegate") -> None:
     """Create the catalog and registry tables in ``schema`` if missing (one transaction)."""
     with conn.transaction():
+        row = conn.execute(_PRESENT, {"s": schema}).fetchone()
+        if row is not None and row[0]:
+            return
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(schema),))
         for stmt in _prologue(schema):
             conn.execute(stmt)
@@ -66,6 +80,10 @@ async def ensure_schema_async(
 ) -> None:
     """Async twin of ``ensure_schema``."""
     async with conn.transaction():
+        cur = await conn.execute(_PRESENT, {"s": schema})
+        row = await cur.fetchone()
+        if row is not None and row[0]:
+            return
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(schema),))
         for stmt in _prologue(schema):
             await conn.execute(stmt)

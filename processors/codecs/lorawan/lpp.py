@@ -36,7 +36,7 @@ class LppType:
         return sum(self.widths)
 
 
-def _t(
+def _t(  # noqa: PLR0917 - positional keeps the type table one row per type
     type_id: int,
     name: str,
     widths: tuple[int, ...],

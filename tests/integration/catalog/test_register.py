@@ -50,7 +50,9 @@ def test_register_is_idempotent_and_versions_changes(
 
         # Change one definition without touching its version: it gets version 2.
         text = (root / "agri_soil.yaml").read_text(encoding="utf-8")
-        (root / "agri_soil.yaml").write_text(text.replace("retention_days: 1825", "retention_days: 1000"))
+        (root / "agri_soil.yaml").write_text(
+            text.replace("retention_days: 1825", "retention_days: 1000")
+        )
         changed = load_catalog(root)
         results = {r.code: r for r in register_catalog(conn, changed, schema)}
         assert results["agri_soil"].action == "new_version"
@@ -59,9 +61,9 @@ def test_register_is_idempotent_and_versions_changes(
         assert is_registered(conn, "agri_soil", 2, schema)
         assert not is_registered(conn, "agri_soil", 3, schema)
         row = conn.execute(
-            sql.SQL("SELECT definition, content_sha256 FROM {}.catalog_entry WHERE code = %s AND version = 2").format(
-                sql.Identifier(schema)
-            ),
+            sql.SQL(
+                "SELECT definition, content_sha256 FROM {}.catalog_entry WHERE code = %s AND version = 2"
+            ).format(sql.Identifier(schema)),
             ("agri_soil",),
         ).fetchone()
         assert row is not None
@@ -75,7 +77,9 @@ def test_register_is_idempotent_and_versions_changes(
         assert {r.action for r in register_catalog(conn, synced, schema)} == {"unchanged"}
 
         # A declared version above the registered ones is taken as is.
-        bumped = parse_entry(synced.entries["agri_weather"].definition() | {"version": 5, "abstract": "x"})
+        bumped = parse_entry(
+            synced.entries["agri_weather"].definition() | {"version": 5, "abstract": "x"}
+        )
         with conn.transaction():
             result = register_entry(conn, bumped, schema)
         assert (result.action, result.version) == ("registered", 5)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from psycopg import sql
 
 from contracts.dead_letter import DeadLetter, ReasonCode, Stage
@@ -50,22 +51,21 @@ def letter(env: Envelope, reason: ReasonCode = ReasonCode.UNKNOWN_DEVICE) -> Dea
 
 
 async def read_all(kafka: KafkaConfig, topic: str, expected: int) -> list[Envelope]:
-    consumer = AIOKafkaConsumer(**kafka.client_kwargs(), enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(topic, **kafka.client_kwargs(), auto_offset_reset="earliest")
     await consumer.start()
     try:
-        parts = consumer.partitions_for_topic(topic) or set()
-        if not parts:
-            await consumer.client.force_metadata_update()
-            parts = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
+        async with asyncio.timeout(30):
+            while not consumer.assignment():  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        tps = sorted(consumer.assignment())
         ends = await consumer.end_offsets(tps)
         assert sum(ends.values()) == expected
+        await consumer.seek_to_beginning(*tps)
         out: list[Envelope] = []
-        while len(out) < expected:
-            for msgs in (await consumer.getmany(timeout_ms=1000)).values():
-                out += [Envelope.from_kafka(m.value, m.headers) for m in msgs]
+        async with asyncio.timeout(30):
+            while len(out) < expected:
+                for msgs in (await consumer.getmany(timeout_ms=1000)).values():
+                    out += [Envelope.from_kafka(m.value, m.headers) for m in msgs]
         return out
     finally:
         await consumer.stop()
@@ -80,8 +80,10 @@ def test_matches_device() -> None:
 async def test_approve_replays_quarantined_messages_once(
     stack: StackAddresses, schema: str, unique_name: Callable[[str], str]
 ) -> None:
-    kafka = KafkaConfig(bootstrap_servers=stack.kafka_bootstrap, topic_prefix=unique_name("q") + ".")
-    db = DbConfig(dsn=stack.pg_dsn, schema_name=schema)  # type: ignore[arg-type]
+    kafka = KafkaConfig(
+        bootstrap_servers=stack.kafka_bootstrap, topic_prefix=unique_name("q") + "."
+    )
+    db = DbConfig(dsn=stack.pg_dsn, schema_name=schema)
     target = "ae00000000000001"
     mine = [envelope(target, n) for n in range(3)]
     other = envelope("ae00000000000002", 9)
@@ -91,7 +93,9 @@ async def test_approve_replays_quarantined_messages_once(
         qtopic = quarantine_topic(kafka.topic_prefix)
         for env in [*mine, other]:
             dl = letter(env)
-            await producer.send_and_wait(qtopic, dl.to_json(), key=dl.kafka_key(), headers=dl.kafka_headers())
+            await producer.send_and_wait(
+                qtopic, dl.to_json(), key=dl.kafka_key(), headers=dl.kafka_headers()
+            )
         # Same device, other reason: not a quarantine case, never replayed by approval.
         dl = letter(envelope(target, 7), ReasonCode.DECODE_ERROR)
         await producer.send_and_wait(qtopic, dl.to_json(), key=dl.kafka_key())
@@ -103,7 +107,9 @@ async def test_approve_replays_quarantined_messages_once(
     assert waiting[("agri", target)].distinct == 3
     assert waiting[("agri", "ae00000000000002")].messages == 1
 
-    device = Device(family="agri", device_id=target, provider="jl_agri_bureau", datasets=("agri_soil",))
+    device = Device(
+        family="agri", device_id=target, provider="jl_agri_bureau", datasets=("agri_soil",)
+    )
     result = await approve_device(kafka, db, device, settle_s=0)
     assert (result.replayed, result.already_replayed, result.not_replayable) == (3, 0, 0)
     with psycopg.connect(stack.pg_dsn) as conn:

@@ -45,7 +45,7 @@ async def until(reg: DeviceRegistry, predicate: Callable[[], bool]) -> None:
 
 
 async def test_changes_reach_a_running_registry(stack: StackAddresses, schema: str) -> None:
-    db = DbConfig(dsn=stack.pg_dsn, schema_name=schema)  # type: ignore[arg-type]
+    db = DbConfig(dsn=stack.pg_dsn, schema_name=schema)
     # A long polling interval: only the NOTIFY path can make the test pass quickly.
     async with DeviceRegistry.from_file(db=db, refresh_interval_s=60) as reg:
         assert reg.generation >= 1
@@ -88,8 +88,14 @@ def test_cli_add_show_import_remove(
     assert (
         main(
             [
-                "devices", "add", "agri", "ab00000000000003",
-                "--datasets", "agri_soil", "--provider", "jl_traffic_police",
+                "devices",
+                "add",
+                "agri",
+                "ab00000000000003",
+                "--datasets",
+                "agri_soil",
+                "--provider",
+                "jl_traffic_police",
             ]
         )
         == 1
@@ -100,10 +106,14 @@ def test_cli_add_show_import_remove(
     rows = [",".join(CSV_HEADER)]
     rows += [f"agri,ac{i:014x},jl_agri_bureau,agri_soil,lpp,,false,,44.1,125.2" for i in range(50)]
     rows.append("iiot,Plant/edge-1,jl_industry_dept,iiot_metric,sparkplug_b,,false,88.1.2/x,,")
-    rows.append("v2x,RSU-9,jl_traffic_police,v2x_participant;v2x_signal_phase,uper,csae53-2019,true,,,")
+    rows.append(
+        "v2x,RSU-9,jl_traffic_police,v2x_participant;v2x_signal_phase,uper,csae53-2019,true,,,"
+    )
     good.write_text("\n".join(rows) + "\n")
     bad = tmp_path / "bad.csv"
-    bad.write_text("\n".join([*rows, "agri,ad00000000000001,jl_industry_dept,agri_soil,,,false,,,"]))
+    bad.write_text(
+        "\n".join([*rows, "agri,ad00000000000001,jl_industry_dept,agri_soil,,,false,,,"])
+    )
     assert main(["devices", "import", str(bad)]) == 1
     assert "nothing written" in capsys.readouterr().err
     with psycopg.connect(stack.pg_dsn) as conn:

@@ -97,15 +97,23 @@ def test_lists_nested_over_random_catalogues() -> None:
     """C16 as a property: whatever valid classes the entries get, resource ⊇ share ⊇ open."""
     rng = random.Random(6)
     shipped = list(load_catalog())
-    terms = {"conditions": "c", "scope": ["s"], "purposes": ["p"], "methods": ["m"], "legal_basis": "b",
-             "negative_list_ref": "n", "license": "CC-BY-4.0"}
+    terms = {
+        "conditions": "c",
+        "scope": ["s"],
+        "purposes": ["p"],
+        "methods": ["m"],
+        "legal_basis": "b",
+        "negative_list_ref": "n",
+        "license": "CC-BY-4.0",
+    }
     built = 0
     for _ in range(200):
         entries: list[DatasetEntry] = []
         for entry in shipped:
             doc = entry.definition()
-            share, opened = rng.choice(["unconditional", "conditional", "none"]), rng.choice(
-                ["unconditional", "conditional", "none"]
+            share, opened = (
+                rng.choice(["unconditional", "conditional", "none"]),
+                rng.choice(["unconditional", "conditional", "none"]),
             )
             doc.update(share_class=share, open_class=opened, share_terms=terms, open_terms=terms)
             doc["status"] = rng.choice(["published", "published", "retired"])
@@ -152,8 +160,11 @@ def test_cross_entry_rules(tmp_path: Path) -> None:
     root = copy_catalog(tmp_path)
     doc = yaml.safe_load((root / "agri_weather.yaml").read_text())
     doc.update(code="agri_weather_copy", storage_table="agri_soil", derived_from="agri_missing")
-    doc["kafka_topics"] = {"data": "data.agri_weather_copy", "share": "share.agri_weather_copy",
-                           "open": "open.agri_weather_copy"}
+    doc["kafka_topics"] = {
+        "data": "data.agri_weather_copy",
+        "share": "share.agri_weather_copy",
+        "open": "open.agri_weather_copy",
+    }
     (root / "weather_copy.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True))
     with pytest.raises(CatalogError) as info:
         load_catalog(root)
@@ -187,7 +198,7 @@ def test_entries_are_frozen() -> None:
     entry = load_catalog().get("agri_soil")
     assert entry is not None
     with pytest.raises(ValueError, match="frozen"):
-        entry.version = 2  # type: ignore[misc]
+        entry.version = 2
 
 
 def test_guard_without_database_snapshot() -> None:

@@ -51,7 +51,11 @@ def test_datasets_distributions_and_publishers() -> None:
 
 
 def _dataset(g: rdflib.Graph, code: str) -> rdflib.term.Node:
-    found = [s for s in g.subjects(DCTERMS.identifier, rdflib.Literal(code)) if (s, RDF.type, DCAT.Dataset) in g]
+    found = [
+        s
+        for s in g.subjects(DCTERMS.identifier, rdflib.Literal(code))
+        if (s, RDF.type, DCAT.Dataset) in g
+    ]
     assert len(found) == 1
     return found[0]
 

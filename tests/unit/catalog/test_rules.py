@@ -160,7 +160,12 @@ CASES: list[tuple[str, str, Mutation, str]] = [
         _set("owner_agreement_ref", None),
         "owner_agreement_ref",
     ),
-    ("topic-wrong-name", "agri_weather", _set("kafka_topics.data", "data.weather"), "kafka_topics.data"),
+    (
+        "topic-wrong-name",
+        "agri_weather",
+        _set("kafka_topics.data", "data.weather"),
+        "kafka_topics.data",
+    ),
     (
         "open-topic-when-not-opened",
         "iiot_metric",
@@ -206,7 +211,7 @@ def test_opened_location_items_must_be_generalised() -> None:
 def test_all_problems_reported_at_once() -> None:
     doc = base("agri_weather")
     doc["items"][0]["unit"] = "degC"
-    doc["secret_attribute"] = "secret"
+    doc["secret_attribute"] = "secret"  # noqa: S105 - a classification value
     doc["update_cycle"] = "often"
     message = refused(doc)
     assert message.count("\n") >= 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,7 +22,11 @@ from processors.codecs.identifiers import (
 
 def test_parse_sdk_example() -> None:
     ident = parse_industrial_id("88.1000.2/cup")
-    assert (ident.prefix, ident.suffix, ident.prefix_parts) == ("88.1000.2", "cup", ("88", "1000", "2"))
+    assert (ident.prefix, ident.suffix, ident.prefix_parts) == (
+        "88.1000.2",
+        "cup",
+        ("88", "1000", "2"),
+    )
     assert (ident.root, ident.secondary_node, ident.enterprise) == ("88", "1000", "2")
     assert str(ident) == "88.1000.2/cup"
 
@@ -40,8 +46,20 @@ def test_other_roots_are_not_assumed_away() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "88.1000.2", "88.1000.2/", "/cup", "88/cup", "x8.1/cup", "88..2/cup", "88.1000.2/c up",
-     "88.1000.2/c\x00p", "88.10 00/cup", "88.1000.2\n/cup", "88." + "1" * 600 + "/x"],
+    [
+        "",
+        "88.1000.2",
+        "88.1000.2/",
+        "/cup",
+        "88/cup",
+        "x8.1/cup",
+        "88..2/cup",
+        "88.1000.2/c up",
+        "88.1000.2/c\x00p",
+        "88.10 00/cup",
+        "88.1000.2\n/cup",
+        "88." + "1" * 600 + "/x",
+    ],
 )
 def test_invalid_shapes(text: str) -> None:
     with pytest.raises(CodecError) as err:
@@ -70,3 +88,31 @@ def test_random_text_only_identifier_error(text: str) -> None:
         assert exc.detail
     else:
         assert str(ident) == text
+
+
+@pytest.mark.parametrize(
+    "module_name",
+    [
+        "processors.codecs.identifiers",
+        "processors.codecs.sparkplug",
+        "processors.codecs.sparkplug.codec",
+        "processors.codecs.sparkplug.datatypes",
+        "processors.codecs.sparkplug.encode",
+        "processors.codecs.sparkplug.models",
+        "processors.codecs.sparkplug.payload",
+        "processors.codecs.sparkplug.state",
+        "processors.codecs.sparkplug.store",
+        "processors.codecs.sparkplug.topic",
+        "processors.codecs.lorawan",
+        "processors.codecs.lorawan.codec",
+        "processors.codecs.lorawan.jsonsafe",
+        "processors.codecs.lorawan.lpp",
+        "processors.codecs.lorawan.models",
+        "processors.codecs.lorawan.servers",
+    ],
+)
+def test_public_names_exist(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    exported = module.__all__
+    assert sorted(exported) == sorted(set(exported))
+    assert all(hasattr(module, name) for name in exported)

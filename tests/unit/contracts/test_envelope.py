@@ -67,3 +67,23 @@ def test_topic_names_and_record_ids() -> None:
         raw_topic("sensegate.", "Bad.Name")
     assert record_id_for("a", "k") == record_id_for("a", "k")
     assert record_id_for("a", "k") != record_id_for("b", "k")
+
+
+def test_sparkplug_messages_of_one_edge_node_share_a_key() -> None:
+    node = Envelope(
+        payload=b"n",
+        topic="spBv1.0/g/NDATA/e",
+        family="iiot",
+        device_id="g/e",
+        received_ns=1,
+        gateway_id="gw",
+    )
+    dev = Envelope(
+        payload=b"d",
+        topic="spBv1.0/g/DDATA/e/d1",
+        family="iiot",
+        device_id="g/e/d1",
+        received_ns=2,
+        gateway_id="gw",
+    )
+    assert node.kafka_key() == dev.kafka_key() == b"g/e"

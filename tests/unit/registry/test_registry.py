@@ -50,7 +50,7 @@ def test_public_names() -> None:
 )
 def test_device_ids_per_family(family: str, device_id: str, fragment: str) -> None:
     with pytest.raises(ValidationError, match=fragment.replace("+", r"\+")):
-        Device(family=family, device_id=device_id, provider="p", datasets=("x",))  # type: ignore[arg-type]
+        Device(family=family, device_id=device_id, provider="p", datasets=("x",))
 
 
 def test_device_field_rules() -> None:

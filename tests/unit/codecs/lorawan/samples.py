@@ -14,7 +14,9 @@ CS_TOPIC = f"application/{APP_ID}/device/{DEV_EUI}/event/up"
 TTS_TOPIC = "v3/farm-app@ttn/devices/soil-07/up"
 
 
-def chirpstack_up(frm: bytes | None, *, obj: dict[str, Any] | None = None, profile: str = "soil-lpp") -> dict[str, Any]:
+def chirpstack_up(
+    frm: bytes | None, *, obj: dict[str, Any] | None = None, profile: str = "soil-lpp"
+) -> dict[str, Any]:
     """A ChirpStack v4 ``up`` event (JSON mapping of integration.UplinkEvent)."""
     doc: dict[str, Any] = {
         "deduplicationId": "3ac7e3c4-4401-4b8d-9386-a5c902f9202d",
@@ -50,7 +52,9 @@ def chirpstack_up(frm: bytes | None, *, obj: dict[str, Any] | None = None, profi
         ],
         "txInfo": {
             "frequency": 470300000,
-            "modulation": {"lora": {"bandwidth": 125000, "spreadingFactor": 7, "codeRate": "CR_4_5"}},
+            "modulation": {
+                "lora": {"bandwidth": 125000, "spreadingFactor": 7, "codeRate": "CR_4_5"}
+            },
         },
     }
     if frm is not None:
@@ -76,7 +80,9 @@ def tts_up(frm: bytes | None, *, decoded: dict[str, Any] | None = None) -> dict[
             }
         ],
         "settings": {
-            "data_rate": {"lora": {"bandwidth": 125000, "spreading_factor": 9, "coding_rate": "4/5"}},
+            "data_rate": {
+                "lora": {"bandwidth": 125000, "spreading_factor": 9, "coding_rate": "4/5"}
+            },
             "frequency": "470500000",
         },
         "received_at": "2026-01-01T00:00:01.600Z",

@@ -56,7 +56,9 @@ def test_every_type_from_pycayennelpp_in_one_multichannel_frame() -> None:
         getattr(frame, adder)(channel, *args)
     readings = decode_lpp(bytes(frame))
     assert len(readings) == len(THIRD_PARTY)
-    for channel, (reading, (_, _, name, expected)) in enumerate(zip(readings, THIRD_PARTY, strict=True)):
+    for channel, (reading, (_, _, name, expected)) in enumerate(
+        zip(readings, THIRD_PARTY, strict=True)
+    ):
         assert (reading.channel, reading.name) == (channel, name)
         got = reading.components if isinstance(expected, dict) else reading.value
         assert _close(got, expected), name
@@ -125,4 +127,6 @@ def test_random_frames_only_lpp_error(data: bytes) -> None:
 @given(st.lists(st.tuples(st.integers(0, 255), st.integers(-3276, 3276)), max_size=6))
 def test_temperature_round_trip(items: list[tuple[int, int]]) -> None:
     frame = encode_lpp([(ch, 103, tenths / 10) for ch, tenths in items])
-    assert [(r.channel, round(r.value * 10)) for r in decode_lpp(frame) if r.value is not None] == items
+    assert [
+        (r.channel, round(r.value * 10)) for r in decode_lpp(frame) if r.value is not None
+    ] == items

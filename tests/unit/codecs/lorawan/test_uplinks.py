@@ -180,13 +180,32 @@ def test_random_bytes_only_codec_error(data: bytes) -> None:
 
 JSONISH = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
     max_leaves=20,
 )
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.dictionaries(st.sampled_from(["deviceInfo", "data", "fCnt", "fPort", "rxInfo", "time", "object", "end_device_ids", "uplink_message"]), JSONISH))
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "deviceInfo",
+                "data",
+                "fCnt",
+                "fPort",
+                "rxInfo",
+                "time",
+                "object",
+                "end_device_ids",
+                "uplink_message",
+            ]
+        ),
+        JSONISH,
+    )
+)
 def test_random_documents_only_codec_error(doc: dict[str, object]) -> None:
     try:
         up = LPP_CODEC.decode(*env(json.dumps(doc).encode()))

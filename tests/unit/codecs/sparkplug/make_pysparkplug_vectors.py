@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pysparkplug as psp  # type: ignore[import-not-found]
+import pysparkplug as psp  # type: ignore[import-not-found,unused-ignore]
 
 T0 = 1767225600000
 DT = psp.DataType
@@ -39,7 +39,13 @@ METRICS: list[tuple[str, int, Any, Any, Any]] = [
     ("String", 12, DT.STRING, "压力 ok", "压力 ok"),
     ("DateTime", 13, DT.DATETIME, WHEN, 1767225600123),
     ("Text", 14, DT.TEXT, "line\nbreak", "line\nbreak"),
-    ("UUID", 15, DT.UUID, "2b1c0f4e-5d7a-4c1b-9a51-3f0c2d7e8a90", "2b1c0f4e-5d7a-4c1b-9a51-3f0c2d7e8a90"),
+    (
+        "UUID",
+        15,
+        DT.UUID,
+        "2b1c0f4e-5d7a-4c1b-9a51-3f0c2d7e8a90",
+        "2b1c0f4e-5d7a-4c1b-9a51-3f0c2d7e8a90",
+    ),
     ("Bytes", 17, DT.BYTES, b"\x00\xffab", "00ff6162"),
     ("File", 18, DT.FILE, b"%PDF", "25504446"),
     ("Int8Array", 22, DT.INT8_ARRAY, (-23, 123), [-23, 123]),
@@ -71,7 +77,9 @@ def _metric(name: str | None, alias: int, dtype: Any, value: Any, **kw: Any) -> 
 def main() -> None:
     """Write the vectors next to this script."""
     bd = psp.Metric(timestamp=T0, name="bdSeq", datatype=DT.INT64, value=3)
-    rebirth = psp.Metric(timestamp=T0, name="Node Control/Rebirth", datatype=DT.BOOLEAN, value=False)
+    rebirth = psp.Metric(
+        timestamp=T0, name="Node Control/Rebirth", datatype=DT.BOOLEAN, value=False
+    )
     node_metrics = tuple(_metric(n, a, d, v) for n, a, d, v, _ in METRICS)
     nbirth = psp.NBirth(timestamp=T0, seq=0, metrics=(bd, rebirth, *node_metrics))
     dbirth = psp.DBirth(
@@ -126,7 +134,7 @@ def main() -> None:
     }
     out = Path(__file__).with_name("pysparkplug_vectors.json")
     out.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
-    print(f"wrote {out}")  # noqa: T201
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

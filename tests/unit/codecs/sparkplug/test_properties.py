@@ -57,7 +57,9 @@ def scalar_metric(draw: st.DrawFn) -> tuple[DataType, Any]:
 @FAST
 @given(st.lists(scalar_metric(), min_size=1, max_size=8), st.integers(0, 255))
 def test_scalar_round_trip(items: list[tuple[DataType, Any]], seq: int) -> None:
-    specs = [MetricSpec(name=f"m{i}", alias=i, datatype=dt, value=v) for i, (dt, v) in enumerate(items)]
+    specs = [
+        MetricSpec(name=f"m{i}", alias=i, datatype=dt, value=v) for i, (dt, v) in enumerate(items)
+    ]
     decoded = decode_payload(encode_payload(specs, seq=seq, timestamp=T0))
     assert decoded.seq == seq and decoded.timestamp == T0
     assert [(m.datatype, m.value) for m in decoded.metrics] == [(int(dt), v) for dt, v in items]
@@ -74,7 +76,13 @@ ARRAY_CASES: list[tuple[DataType, Any]] = [
     (DataType.UINT64_ARRAY, st.lists(st.integers(0, 2**64 - 1), max_size=9)),
     (DataType.DOUBLE_ARRAY, st.lists(st.floats(allow_nan=False), max_size=9)),
     (DataType.BOOLEAN_ARRAY, st.lists(st.booleans(), max_size=20)),
-    (DataType.STRING_ARRAY, st.lists(st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")), max_size=5)),
+    (
+        DataType.STRING_ARRAY,
+        st.lists(
+            st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00")),
+            max_size=5,
+        ),
+    ),
     (DataType.DATETIME_ARRAY, st.lists(st.integers(0, 2**62), max_size=9)),
 ]
 
@@ -103,7 +111,9 @@ def test_float_array_and_float_scalar_are_float32() -> None:
 
 
 def test_dataset_bytes_file_datetime_and_properties() -> None:
-    table = DataSet(columns=("t", "ok", "name"), types=(3, 11, 12), rows=((-5, True, "a"), (7, False, None)))
+    table = DataSet(
+        columns=("t", "ok", "name"), types=(3, 11, 12), rows=((-5, True, "a"), (7, False, None))
+    )
     specs = [
         MetricSpec(name="ds", datatype=DataType.DATASET, value=table),
         MetricSpec(name="blob", datatype=DataType.BYTES, value=b"\x00\x01"),
@@ -162,7 +172,13 @@ def test_topics(topic: str, expected: tuple[str, str, str, str | None]) -> None:
 
 @pytest.mark.parametrize(
     "topic",
-    ["spBv1.0/G/NDATA/E/D", "spBv1.0/G/DDATA/E", "spAv1.0/G/NDATA/E", "spBv1.0/G/XDATA/E", "spBv1.0//NDATA/E"],
+    [
+        "spBv1.0/G/NDATA/E/D",
+        "spBv1.0/G/DDATA/E",
+        "spAv1.0/G/NDATA/E",
+        "spBv1.0/G/XDATA/E",
+        "spBv1.0//NDATA/E",
+    ],
 )
 def test_bad_topics(topic: str) -> None:
     with pytest.raises(TopicError):
@@ -180,7 +196,10 @@ def _codec_with_birth() -> SparkplugCodec:
 
 
 @FAST
-@given(st.binary(max_size=300), st.sampled_from(["NBIRTH", "NDATA", "NDEATH", "NCMD", "DDATA", "STATE"]))
+@given(
+    st.binary(max_size=300),
+    st.sampled_from(["NBIRTH", "NDATA", "NDEATH", "NCMD", "DDATA", "STATE"]),
+)
 def test_random_bytes_only_codec_error(data: bytes, mtype: str) -> None:
     codec = _codec_with_birth()
     topic = "spBv1.0/STATE/h" if mtype == "STATE" else node_topic(mtype)
@@ -201,7 +220,12 @@ def test_truncated_and_mutated_payloads(data: st.DataObject) -> None:
         MetricSpec(name="a", alias=1, datatype=DataType.INT32_ARRAY, value=[1, 2, 3]),
         MetricSpec(name="b", alias=2, datatype=DataType.BOOLEAN_ARRAY, value=[True] * 9),
         MetricSpec(name="c", alias=3, datatype=DataType.STRING_ARRAY, value=["x", "y"]),
-        MetricSpec(name="d", alias=4, datatype=DataType.DATASET, value=DataSet(columns=("c",), types=(9,), rows=((1.0,),))),
+        MetricSpec(
+            name="d",
+            alias=4,
+            datatype=DataType.DATASET,
+            value=DataSet(columns=("c",), types=(9,), rows=((1.0,),)),
+        ),
     ]
     good = birth_payload(specs, bd_seq=1, seq=0, timestamp=T0)
     cut = data.draw(st.integers(0, len(good)))
@@ -259,7 +283,9 @@ def test_oversized_payload_refused() -> None:
     assert err.value.reason.value == "payload_too_large"
 
 
-@pytest.mark.parametrize("body", [b"{", b"[]", b'{"online": "yes", "timestamp": 1}', b'{"online": true}'])
+@pytest.mark.parametrize(
+    "body", [b"{", b"[]", b'{"online": "yes", "timestamp": 1}', b'{"online": true}']
+)
 def test_bad_state_payloads(body: bytes) -> None:
     with pytest.raises(CodecError):
         SparkplugCodec().decode(body, envelope("spBv1.0/STATE/h", body))

@@ -36,12 +36,18 @@ def _send(codec: SparkplugCodec, topic: str, payload: bytes) -> SparkplugMessage
     return codec.decode(payload, envelope(topic, payload))
 
 
-def _nbirth(codec: SparkplugCodec, *, bd_seq: int = 0, seq: int = 0, ts: int = T0) -> SparkplugMessage:
+def _nbirth(
+    codec: SparkplugCodec, *, bd_seq: int = 0, seq: int = 0, ts: int = T0
+) -> SparkplugMessage:
     specs = [MetricSpec(name="Oil/Temp", alias=1, datatype=DataType.DOUBLE, value=60.0)]
-    return _send(codec, node_topic("NBIRTH"), birth_payload(specs, bd_seq=bd_seq, seq=seq, timestamp=ts))
+    return _send(
+        codec, node_topic("NBIRTH"), birth_payload(specs, bd_seq=bd_seq, seq=seq, timestamp=ts)
+    )
 
 
-def _dbirth(codec: SparkplugCodec, seq: int, names: tuple[str, ...] = ("Flow", "Level")) -> SparkplugMessage:
+def _dbirth(
+    codec: SparkplugCodec, seq: int, names: tuple[str, ...] = ("Flow", "Level")
+) -> SparkplugMessage:
     specs = [
         MetricSpec(name=n, alias=i + 10, datatype=DataType.FLOAT, value=1.0)
         for i, n in enumerate(names)

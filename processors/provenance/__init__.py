@@ -1,0 +1,25 @@
+"""Tamper evidence: canonical row hashing, per-source hash chains, RFC 6962 Merkle trees per period,
+Ed25519-signed checkpoints, verification, inclusion proofs and signed corrections."""
+
+from __future__ import annotations
+
+from processors.provenance.checkpoint import Checkpoint, write_checkpoints
+from processors.provenance.corrections import CorrectionError, supersede
+from processors.provenance.keys import Signer, generate_seed
+from processors.provenance.proof import ProofError, build_proof, verify_proof
+from processors.provenance.verify import Finding, VerifyReport, verify_store
+
+__all__ = [
+    "Checkpoint",
+    "CorrectionError",
+    "Finding",
+    "ProofError",
+    "Signer",
+    "VerifyReport",
+    "build_proof",
+    "generate_seed",
+    "supersede",
+    "verify_proof",
+    "verify_store",
+    "write_checkpoints",
+]
