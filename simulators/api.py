@@ -76,7 +76,7 @@ class FleetConfig:
         return make_run_id(
             ",".join(self.families), self.devices, self.rate, self.duration_s, self.seed, start_ms,
             sorted(self.faults.items()), self.max_messages,
-        )  # fmt: skip
+        )
 
 
 def build_fleets(config: FleetConfig, start_ms: int) -> list[Fleet]:
@@ -124,12 +124,12 @@ def _rebirth_handler(fleets: list[Fleet]) -> object:
     def on_command(connection: str, topic: str, payload: bytes) -> None:
         if not iiot or not connection.startswith("iiot:"):
             return
-        from processors.codecs.sparkplug import sparkplug_b_pb2 as pb  # noqa: PLC0415
+        from processors.codecs.sparkplug import sparkplug_b_pb2 as pb
 
         message = pb.Payload()
         try:
             message.ParseFromString(payload)
-        except Exception:  # noqa: BLE001 - a garbled command is ignored, as an edge node would
+        except Exception:
             logger.warning("ignoring undecodable NCMD on %s", topic)
             return
         if any(m.name == "Node Control/Rebirth" and m.boolean_value for m in message.metrics):
@@ -186,21 +186,21 @@ def _tables_for(datasets: set[str], tables: Mapping[str, str] | None) -> dict[st
         return {d: t for d, t in tables.items() if d in datasets}
     mapping = {d: d for d in datasets}
     try:
-        from processors.catalog import load_catalog  # noqa: PLC0415
+        from processors.catalog import load_catalog
 
         catalog = load_catalog()
         for d in datasets:
             entry = catalog.get(d)
             if entry is not None:
                 mapping[d] = entry.storage_table
-    except Exception as exc:  # noqa: BLE001 - fall back to table = dataset code
+    except Exception as exc:
         logger.warning("catalog not loadable (%s); assuming table name = dataset code", exc)
     return mapping
 
 
 async def verify_async(log_path: Path, options: VerifyOptions) -> OracleReport:
     """Read Kafka and the database and compare them with the outcome log at ``log_path``."""
-    from simulators import oracle_sources as src  # noqa: PLC0415
+    from simulators import oracle_sources as src
 
     entries = list(read_log(log_path))
     datasets = {g for e in entries for g in e.expected if g not in ("dlq", "quarantine", "none", "any")}

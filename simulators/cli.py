@@ -132,25 +132,25 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
         host=args.host, port=args.port, username=args.username, password=args.password,
         speed=args.speed, log_path=args.log, save_path=args.save, ack_timeout_s=args.ack_timeout,
         progress=not args.no_progress,
-    )  # fmt: skip
+    )
 
 
 def _fleet(args: argparse.Namespace) -> int:
-    from simulators.api import generate  # noqa: PLC0415
-    from simulators.replay import item_to_json  # noqa: PLC0415
+    from simulators.api import generate
+    from simulators.replay import item_to_json
 
     config = FleetConfig(
         families=_FLEET_COMMANDS[args.command][1], devices=args.devices, rate=args.rate,
         duration_s=args.duration, seed=args.seed, start_ms=parse_start_time(args.start_time),
         max_messages=args.messages, faults=parse_faults(args.faults), options=_options(args),
         oversize_bytes=args.oversize_bytes,
-    )  # fmt: skip
+    )
     if args.dry_run:
         for item in generate(config):
-            print(json.dumps(item_to_json(item), separators=(",", ":")))  # noqa: T201
+            print(json.dumps(item_to_json(item), separators=(",", ":")))
         return 0
     summary = run_fleet(config, _run_options(args))
-    print(json.dumps(summary.to_dict()) if args.json else summary.render())  # noqa: T201
+    print(json.dumps(summary.to_dict()) if args.json else summary.render())
     return 0
 
 
@@ -159,9 +159,9 @@ def _verify(args: argparse.Namespace) -> int:
         bootstrap=None if args.no_kafka else args.bootstrap, topic_prefix=args.topic_prefix,
         dsn=None if args.no_db else args.dsn, schema=args.schema, exclusive=args.exclusive,
         timeout_s=args.timeout,
-    )  # fmt: skip
+    )
     report = verify(args.log, options)
-    print(json.dumps(report.to_dict(), indent=2) if args.json else report.render())  # noqa: T201
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.render())
     return 0 if report.ok else 1
 
 
@@ -179,12 +179,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "replay":
             args.save = args.save if hasattr(args, "save") else None
             summary = replay_file(args.file, _run_options(args))
-            print(json.dumps(summary.to_dict()) if args.json else summary.render())  # noqa: T201
+            print(json.dumps(summary.to_dict()) if args.json else summary.render())
             return 0
         if args.command == "record":
             filters = tuple(args.topic) if args.topic else DEFAULT_FILTERS
-            count = asyncio.run(record(args.file, args.host, args.port, filters, args.duration, args.messages))
-            print(f"recorded {count} messages to {args.file}")  # noqa: T201
+            count = asyncio.run(record(
+                    args.file, args.host, args.port, filters=filters, duration_s=args.duration,
+                    max_messages=args.messages,
+                ))
+            print(f"recorded {count} messages to {args.file}")
             return 0
         if args.command == "verify":
             return _verify(args)
@@ -192,11 +195,11 @@ def main(argv: list[str] | None = None) -> int:
             config = FleetConfig(
                 families=tuple(f.strip() for f in args.families.split(",") if f.strip()),
                 devices=args.devices, seed=args.seed, options=_options(args),
-            )  # fmt: skip
+            )
             sys.stdout.write(registry_csv(config))
             return 0
     except SimulatorError as exc:
-        print(f"error: {exc}", file=sys.stderr)  # noqa: T201
+        print(f"error: {exc}", file=sys.stderr)
         return 3 if exc.retriable else 2
     parser.print_help()
     return 2

@@ -51,8 +51,8 @@ def parse_faults(text: str | None) -> dict[str, float]:
     faults: dict[str, float] = {}
     if not text:
         return faults
-    for part in text.split(","):
-        part = part.strip()
+    for raw in text.split(","):
+        part = raw.strip()
         if not part:
             continue
         name, _, value = part.partition("=")

@@ -29,8 +29,8 @@ from simulators.model import SimMessage
 __all__ = [
     "GroupReport",
     "LogEntry",
-    "OracleReport",
     "Observations",
+    "OracleReport",
     "OutcomeLog",
     "evaluate",
     "read_log",

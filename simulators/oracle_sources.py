@@ -30,9 +30,9 @@ async def _scan(bootstrap: str, topic: str, timeout_s: float) -> list[tuple[byte
     await asyncio.wait_for(consumer.start(), timeout_s)
     out: list[tuple[bytes | None, list[tuple[str, bytes]]]] = []
     try:
-        if topic not in await asyncio.wait_for(consumer.topics(), timeout_s):
-            return out
-        ids = consumer.partitions_for_topic(topic)
+        # the public partitions_for_topic only knows assigned topics; ask the cluster directly
+        metadata = await asyncio.wait_for(consumer._client.fetch_all_metadata(), timeout_s)  # noqa: SLF001
+        ids = metadata.partitions_for_topic(topic)
         if not ids:
             return out
         tps = [TopicPartition(topic, p) for p in sorted(ids)]

@@ -44,6 +44,7 @@ class MqttPublisher:
         port: int,
         client_prefix: str,
         on_ack: Callable[[str, int, bool], None],
+        *,
         on_command: Callable[[str, str, bytes], None] | None = None,
         connect_timeout_s: float = 10.0,
         username: str | None = None,
@@ -133,13 +134,15 @@ class MqttPublisher:
             conn.rc = rc
             conn.connected.set()
 
-    def publish(self, name: str, topic: str, payload: bytes, qos: int, retain: bool, message_id: str) -> int:
+    def publish(
+        self, name: str, topic: str, payload: bytes, qos: int, *, retain: bool = False, message_id: str = ""
+    ) -> int:
         """Queue a publish on connection ``name``; returns the packet id for ack matching."""
         conn = self._conns[name]
         props = Properties(PacketTypes.PUBLISH)
         props.UserProperty = ("sg-sim-id", message_id)
         info = conn.client.publish(topic, payload, qos=qos, retain=retain, properties=props)
-        if info.rc != mqtt.MQTT_ERR_SUCCESS and info.rc != mqtt.MQTT_ERR_NO_CONN:
+        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
             msg = f"publish on {name} failed: {mqtt.error_string(info.rc)}"
             raise BrokerError(msg)
         return int(info.mid)

@@ -30,6 +30,7 @@ async def record(
     path: Path,
     host: str,
     port: int,
+    *,
     filters: Sequence[str] = DEFAULT_FILTERS,
     duration_s: float = 60.0,
     max_messages: int | None = None,
@@ -46,7 +47,7 @@ async def record(
             t_ms=time.time_ns() // 1_000_000, topic=msg.topic, payload=bytes(msg.payload),
             family=family, device_id=device, kind="recorded", qos=msg.qos, retain=bool(msg.retain),
             expect="any",
-        )  # fmt: skip
+        )
         loop.call_soon_threadsafe(queue.put_nowait, item)
 
     def on_subscribe(*_args: object) -> None:

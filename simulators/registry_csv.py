@@ -56,7 +56,7 @@ class DeviceRow:
 
 
 def render_csv(rows: Iterable[DeviceRow]) -> str:
-    """The CSV text, header first, one line per device (``\\n`` line ends)."""
+    """The CSV text, header first, one line per device (Unix line ends)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_HEADER)

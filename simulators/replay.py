@@ -52,13 +52,13 @@ def item_to_json(item: SimItem) -> dict[str, Any]:
             "t": item.t_ms, "control": item.action, "connection": item.connection, "will": will,
             "subscribe": item.subscribe, "fault": item.fault, "device_id": item.device_id,
             "family": item.family,
-        }  # fmt: skip
+        }
     return {
         "t": item.t_ms, "topic": item.topic, "qos": item.qos, "retain": item.retain,
         "payload": _b64(item.payload), "family": item.family, "device_id": item.device_id,
         "kind": item.kind, "expect": item.expect, "datasets": list(item.datasets),
         "connection": item.connection, "fault": item.fault, "publish": item.publish,
-    }  # fmt: skip
+    }
 
 
 def item_from_json(doc: dict[str, Any]) -> SimItem:
@@ -74,7 +74,7 @@ def item_from_json(doc: dict[str, Any]) -> SimItem:
             return Control(
                 int(doc["t"]), doc["control"], doc["connection"], will, doc.get("subscribe", ""),
                 doc.get("fault", ""), doc.get("device_id", ""), doc.get("family", ""),
-            )  # fmt: skip
+            )
         topic = doc["topic"]
         family, device_id = topic_identity(topic)
         return SimMessage(

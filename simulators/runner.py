@@ -172,7 +172,7 @@ async def run_items(
             resolve(key, "fail" if failed else ("ok" if qos > 0 else "info"))
 
     publisher = MqttPublisher(
-        options.host, options.port, f"{options.client_prefix}-{run_id}", on_ack, on_command,
+        options.host, options.port, f"{options.client_prefix}-{run_id}", on_ack, on_command=on_command,
         username=options.username, password=options.password,
     )
     t0 = time.monotonic()
@@ -190,7 +190,7 @@ async def run_items(
             if writer is not None:
                 writer.write(item)
             if isinstance(item, Control):
-                await _control(publisher, item, run_id, count, log, summary)
+                await _control(publisher, item, run_id, count, log=log, summary=summary)
                 count += 1
                 continue
             msg = item
@@ -199,7 +199,7 @@ async def run_items(
             entry = LogEntry(
                 message_id, msg.device_id, msg.family, LogEntry.expected_of(msg), msg.expect,
                 msg.sha256, "info", time.time_ns(), None, msg.topic, msg.qos, msg.kind, msg.fault,
-            )  # fmt: skip
+            )
             summary.by_family[msg.family] += 1
             summary.by_kind[msg.kind] += 1
             if msg.fault:
@@ -213,7 +213,9 @@ async def run_items(
             while len(pending) >= options.max_pending:
                 drained.clear()
                 await drained.wait()
-            mid = publisher.publish(msg.connection, msg.topic, msg.payload, msg.qos, msg.retain, message_id)
+            mid = publisher.publish(
+                msg.connection, msg.topic, msg.payload, msg.qos, retain=msg.retain, message_id=message_id
+            )
             summary.published += 1
             pending[(msg.connection, mid)] = (entry, msg)
             progress.update(summary.published, acked, len(pending))
@@ -246,11 +248,17 @@ def _with(entry: LogEntry, outcome: str, t_ack: int | None) -> LogEntry:
         entry.message_id, entry.device_id, entry.family, entry.expected, entry.expect,
         entry.payload_sha256, outcome, entry.t_send, t_ack, entry.topic, entry.qos, entry.kind,
         entry.fault,
-    )  # fmt: skip
+    )
 
 
 async def _control(
-    publisher: MqttPublisher, item: Control, run_id: str, count: int, log: OutcomeLog, summary: RunSummary
+    publisher: MqttPublisher,
+    item: Control,
+    run_id: str,
+    count: int,
+    *,
+    log: OutcomeLog,
+    summary: RunSummary,
 ) -> None:
     if item.action == "connect":
         await publisher.open(item.connection, item.will, item.subscribe)
@@ -267,7 +275,7 @@ async def _control(
             LogEntry(
                 f"{run_id}-{count + 1:08d}w", item.device_id, item.family, ("none",), "none", sha,
                 "info", time.time_ns(), None, will.topic, will.qos, "NDEATH:will", item.fault,
-            )  # fmt: skip
+            )
         )
         summary.outcomes["info"] += 1
     await asyncio.sleep(0.05)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from simulators.exceptions import ConfigError
 
-__all__ = ["FleetSpec", "FaultRoller", "family_rng", "ticks"]
+__all__ = ["FaultRoller", "FleetSpec", "family_rng", "ticks"]
 
 
 @dataclass(frozen=True)

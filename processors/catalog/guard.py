@@ -64,8 +64,10 @@ class CatalogGuard:
         entry = self._catalog.get(dataset)
         if entry is None:
             return Refusal(ReasonCode.UNKNOWN_DATASET, f"dataset {dataset!r} is not in the catalog")
-        if entry.status == "retired":
-            return Refusal(ReasonCode.UNKNOWN_DATASET, f"dataset {dataset!r} is retired")
+        if entry.status != "published":
+            # Drafts are not catalogued yet and retired entries no longer are.
+            detail = f"dataset {dataset!r} is {entry.status}, not published"
+            return Refusal(ReasonCode.UNKNOWN_DATASET, detail)
         if self._registered is None:
             if version == entry.version:
                 return None

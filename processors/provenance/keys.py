@@ -73,6 +73,11 @@ class Signer:
         self.public_key = base64.b64encode(raw).decode()
         self.key_id = key_id_for(raw)
 
+    @classmethod
+    def from_text(cls, seed: str) -> Signer:
+        """Signer from a seed given as plain text."""
+        return cls(SecretStr(seed))
+
     def sign(self, message: bytes) -> str:
         """Base64 Ed25519 signature of ``message``."""
         return base64.b64encode(self._key.sign(message)).decode()

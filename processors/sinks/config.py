@@ -69,4 +69,4 @@ class SinkSettings(BaseSettings):
     metrics: MetricsConfig = MetricsConfig()
     sink: SinkConfig = SinkConfig()
     provenance: ProvenanceConfig = ProvenanceConfig()
-    catalog_path: Path | None = None
+    catalog_dir: Path | None = None

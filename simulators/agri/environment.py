@@ -12,7 +12,7 @@ import math
 import random
 from dataclasses import dataclass
 
-__all__ = ["Farm", "Probe", "STEP_MS"]
+__all__ = ["STEP_MS", "Farm", "Probe"]
 
 STEP_MS = 60_000
 _LOCAL_OFFSET_H = 8.0

@@ -176,7 +176,9 @@ class AgriFleet:
         else:
             frm = json.dumps(values, separators=(",", ":")).encode()
             port = JSON_PORT
-        event = self._event(sensor, dev_eui, event_ms, frm, port, values if sensor.encoding == "json" else None)
+        event = self._event(
+            sensor, dev_eui, event_ms, frm=frm, port=port, obj=values if sensor.encoding == "json" else None
+        )
         final: Expect = "data" if expect == "data" else expect  # type: ignore[assignment]
         return SimMessage(
             t_ms=t_ms,
@@ -196,6 +198,7 @@ class AgriFleet:
         sensor: _Sensor,
         dev_eui: str,
         t_ms: int,
+        *,
         frm: bytes,
         port: int,
         obj: dict[str, float] | None,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulators.encoders import sparkplug_encoder
-from simulators.iiot.machines import BOOLEAN, DOUBLE, INT64, STRING, Machine, make_machine
+from simulators.iiot.machines import DOUBLE, INT64, STRING, Machine, make_machine
 from simulators.model import Control, Expect, SimItem, SimMessage, Will
 from simulators.registry_csv import DeviceRow
 from simulators.spec import FaultRoller, FleetSpec, family_rng, ticks
@@ -135,7 +135,7 @@ class IiotFleet:
             yield self._data(enc, node, t_ms)
         for node in self.nodes:
             payload = enc.death_payload(node.bd_seq, timestamp=last_ms)
-            yield self._msg(node, last_ms, "NDEATH", payload, "", "none", qos=1)
+            yield self._msg(node, last_ms, "NDEATH", payload, "", expect="none", qos=1)
 
     def _will(self, enc: Any, node: _Node, t_ms: int) -> Will:
         payload = enc.death_payload(node.bd_seq, timestamp=t_ms)
@@ -159,6 +159,7 @@ class IiotFleet:
         kind: str,
         payload: bytes,
         device: str,
+        *,
         expect: Expect = "data",
         fault: str = "",
         qos: int | None = None,
@@ -226,7 +227,7 @@ class IiotFleet:
             ghost = f"ghost-{self._faults.choice(100):02d}"
             specs = [spec_cls(alias=900 + self._faults.choice(50), value=1.0, datatype=DOUBLE, timestamp=stamp, include_datatype=False)]
             payload = enc.encode_payload(specs, timestamp=stamp, seq=node.next_seq())
-            return self._msg(node, t_ms, "DDATA", payload, ghost, "dlq", "missing-birth")
+            return self._msg(node, t_ms, "DDATA", payload, ghost, expect="dlq", fault="missing-birth")
         if slot == len(node.devices):
             node.uptime_s = (t_ms - self.spec.start_ms) // 1000
             changed = [("Node/CPU", DOUBLE, round(10 + 8 * self._faults_rng_value(node), 1)), ("Node/Uptime", INT64, node.uptime_s)]
@@ -244,15 +245,17 @@ class IiotFleet:
         seq = node.next_seq()
         payload = enc.encode_payload(specs, timestamp=stamp, seq=seq)
         if self._faults.roll("seq-gap"):
-            return self._msg(node, t_ms, kind, payload, device, "none", "seq-gap", publish=False)
+            return self._msg(node, t_ms, kind, payload, device, expect="none", fault="seq-gap", publish=False)
         if self._faults.roll("unknown-device"):
             rogue = _Node("RogueGroup", f"rogue-{self._faults.choice(100):02d}", "", [], {})
-            return self._msg(node, t_ms, kind, payload, device, "quarantine", "unknown-device", topic_node=rogue)
+            return self._msg(
+                node, t_ms, kind, payload, device, expect="quarantine", fault="unknown-device", topic_node=rogue
+            )
         if len(self.nodes) > 1 and self._faults.roll("spoof"):
             other = self.nodes[(self.nodes.index(node) + 1) % len(self.nodes)]
-            return self._msg(node, t_ms, kind, payload, device, "any", "spoof", topic_node=other)
+            return self._msg(node, t_ms, kind, payload, device, expect="any", fault="spoof", topic_node=other)
         final: Expect = "dlq" if expect == "dlq" else "data"
-        return self._msg(node, t_ms, kind, payload, device, final, fault)
+        return self._msg(node, t_ms, kind, payload, device, expect=final, fault=fault)
 
     def _faults_rng_value(self, node: _Node) -> float:
         return (node.turn * 0.618) % 1.0

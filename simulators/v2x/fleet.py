@@ -173,7 +173,9 @@ class V2xFleet:
         if kind == "RSI":
             queue = self._queue_length(world)
             rsu.counters["events"] = rsu.counters.get("events", 0) + 1
-            frame = messages.rsi_frame(ix, raw_id, rsu.next_cnt("RSI"), t_ms, rsu.counters["events"], queue)
+            frame = messages.rsi_frame(
+                ix, raw_id, rsu.next_cnt("RSI"), t_ms, event_index=rsu.counters["events"], queue_m=queue
+            )
             return frame, "RSI"
         return messages.spat_frame(ix, ix.plan, rsu.next_cnt("SPAT"), t_ms), "SPAT"
 

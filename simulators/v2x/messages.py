@@ -226,6 +226,7 @@ def rsi_frame(
     rsu_id: bytes,
     msg_cnt: int,
     t_ms: int,
+    *,
     event_index: int,
     queue_m: float,
 ) -> dict[str, Any]:

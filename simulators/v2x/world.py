@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from simulators.v2x.signals import SignalPlan
 
-__all__ = ["Agent", "Approach", "Intersection", "World", "STEP_S"]
+__all__ = ["STEP_S", "Agent", "Approach", "Intersection", "World"]
 
 STEP_S = 0.1
 ROAD_HALF_LEN_M = 200.0
@@ -194,7 +194,7 @@ class World:
             return Agent(
                 self._new_id(), "non-motor", lane, 0.0, 4.0, rng.uniform(3.5, 5.5),
                 1.8, 0.6, 1.7, None, rng.choice(("video", "lidar")),
-            )  # fmt: skip
+            )
         bus = rng.random() < 0.08
         equipped = rng.random() < 0.35
         v0 = rng.uniform(11.0, 15.0)
@@ -205,7 +205,7 @@ class World:
             3.2 if bus else rng.uniform(1.4, 1.7),
             rng.randbytes(8) if equipped else None,
             "v2x" if equipped else rng.choice(("video", "microwave_radar", "lidar", "integrated")),
-        )  # fmt: skip
+        )
 
     def _new_pedestrian(self) -> Agent:
         rng = self.rng
@@ -223,7 +223,7 @@ class World:
         agent = Agent(
             self._new_id(), "pedestrian", None, 0.0, 0.0, rng.uniform(1.1, 1.6),
             0.5, 0.5, 1.7, None, "video",
-        )  # fmt: skip
+        )
         agent.walk = (x0, y0, ux, uy, 2 * half_w)
         agent.x, agent.y = x0, y0
         agent.heading = math.degrees(math.atan2(ux, uy)) % 360.0

@@ -222,3 +222,15 @@ def test_guard_with_registered_versions() -> None:
     guard.replace_registered((e.code, e.version) for e in catalog)
     assert guard.is_allowed("agri_weather", 1)
     assert not guard.is_allowed("agri_soil", 2)
+
+
+def test_guard_refuses_unpublished_entries() -> None:
+    shipped = load_catalog()
+    entries = [
+        e.model_copy(update={"status": "retired"}) if e.code == "agri_soil" else e for e in shipped
+    ]
+    guard = CatalogGuard(catalog_from_entries(entries))
+    refusal = guard.check("agri_soil", 1)
+    assert refusal is not None and refusal.reason is ReasonCode.UNKNOWN_DATASET
+    assert "retired" in refusal.detail
+    assert guard.is_allowed("agri_weather", 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 from processors.codecs.v2x import decode_frame, split_vendor_frame
@@ -75,7 +76,7 @@ def test_spat_frames_count_down_over_time() -> None:
             frame = decode_frame(m.payload)["spatFrame"]
             spats.append((m.t_ms, frame))
     assert len(spats) > 20
-    for (t0, f0), (t1, f1) in zip(spats, spats[1:], strict=False):
+    for (t0, f0), (t1, f1) in itertools.pairwise(spats):
         dt_tenths = (t1 - t0) / 100
         for p0, p1 in zip(f0["intersections"][0]["phases"], f1["intersections"][0]["phases"], strict=True):
             s0, s1 = p0["phaseStates"][0], p1["phaseStates"][0]

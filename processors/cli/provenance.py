@@ -1,0 +1,155 @@
+"""``python -m processors provenance``: verify the log, prove a record, correct or erase records.
+
+Commands: ``verify [--from T] [--to T]`` (exit 1 when anything was tampered with, naming each row),
+``prove RECORD_ID [--out FILE]``, ``verify-proof FILE [--public-key K]``, ``checkpoint``,
+``correct RECORD_ID --values JSON --reason TEXT``, ``erase RECORD_ID --legal-basis TEXT``,
+``keygen``. Database, schema and keys come from the sink's settings (``SENSEGATE_DB__DSN``,
+``SENSEGATE_DB__SCHEMA_NAME``, ``SENSEGATE_PROVENANCE__SIGNING_KEY``,
+``SENSEGATE_PROVENANCE__TRUSTED_PUBLIC_KEYS``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from processors.catalog import load_catalog
+from processors.exceptions import ProcessorError
+from processors.provenance.checkpoint import write_checkpoints
+from processors.provenance.corrections import supersede
+from processors.provenance.keys import Signer, generate_seed
+from processors.provenance.proof import build_proof, verify_proof
+from processors.provenance.verify import verify_store
+from processors.sinks.config import SinkSettings
+from processors.sinks.timescale import connect
+
+__all__ = ["add_arguments", "run"]
+
+
+def _time(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Sub-commands of the provenance command."""
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    v = sub.add_parser("verify", help="recompute the log and report tampered rows")
+    v.add_argument("--from", dest="since", type=_time, help="ISO time, inclusive (ingest time)")
+    v.add_argument("--to", dest="until", type=_time, help="ISO time, exclusive (ingest time)")
+    p = sub.add_parser("prove", help="print an inclusion proof of a stored record")
+    p.add_argument("record_id")
+    p.add_argument("--dataset", help="dataset code, when a record id is ambiguous")
+    p.add_argument("--out", type=Path, help="write the proof to this file")
+    vp = sub.add_parser("verify-proof", help="check an inclusion proof file offline")
+    vp.add_argument("file", type=Path)
+    vp.add_argument("--public-key", help="the operator's public key obtained independently")
+    sub.add_parser("checkpoint", help="sign checkpoints for every period that grew")
+    c = sub.add_parser("correct", help="append a signed correction superseding a record")
+    c.add_argument("record_id")
+    c.add_argument("--values", required=True, help='JSON object of new item values')
+    c.add_argument("--reason", required=True)
+    c.add_argument("--legal-basis")
+    e = sub.add_parser("erase", help="append a signed lawful erasure of a record")
+    e.add_argument("record_id")
+    e.add_argument("--legal-basis", required=True)
+    e.add_argument("--reason", default="lawful erasure")
+    sub.add_parser("keygen", help="print a new Ed25519 signing key seed and its public key")
+
+
+def _signer(settings: SinkSettings) -> Signer:
+    if settings.provenance.signing_key is None:
+        msg = "SENSEGATE_PROVENANCE__SIGNING_KEY is not set"
+        raise ProcessorError(msg)
+    return Signer(settings.provenance.signing_key)
+
+
+def _trusted(settings: SinkSettings) -> list[str]:
+    keys = list(settings.provenance.trusted_public_keys)
+    if not keys and settings.provenance.signing_key is not None:
+        keys.append(Signer(settings.provenance.signing_key).public_key)
+    return keys
+
+
+async def _db_action(args: argparse.Namespace, settings: SinkSettings) -> int:
+    catalog = load_catalog(settings.catalog_dir)
+    conn = await connect(
+        settings.db.dsn.get_secret_value(), settings.db.schema_name, "sensegate-provenance"
+    )
+    async with conn:
+        if args.action == "verify":
+            report = await verify_store(
+                conn, catalog, _trusted(settings), since=args.since, until=args.until,
+                now=datetime.now(UTC), period_s=settings.provenance.period_s,
+            )  # fmt: skip
+            for finding in report.findings:
+                print(finding)  # noqa: T201
+            rate = report.rows / report.seconds if report.seconds else 0.0
+            print(  # noqa: T201
+                f"verified {report.leaves} leaves, {report.rows} rows, {report.checkpoints} "
+                f"checkpoints in {report.periods} periods ({report.seconds:.2f}s, {rate:.0f} rows/s): "
+                + ("OK" if report.ok else f"{len(report.findings)} findings")
+            )
+            return 0 if report.ok else 1
+        if args.action == "checkpoint":
+            made = await write_checkpoints(conn, _signer(settings), settings.provenance.origin)
+            for cp in made:
+                print(f"checkpoint {cp.seq}: {cp.period_start.isoformat()} size {cp.tree_size}")  # noqa: T201
+            return 0
+        if args.action == "prove":
+            if settings.provenance.signing_key is not None:
+                await write_checkpoints(conn, _signer(settings), settings.provenance.origin)
+            proof = await build_proof(conn, catalog, args.record_id, args.dataset)
+            text = json.dumps(proof, indent=2, ensure_ascii=False)
+            if args.out:
+                args.out.write_text(text + "\n", encoding="utf-8")
+            else:
+                print(text)  # noqa: T201
+            return 0
+        signer = _signer(settings)
+        values: dict[str, Any] | None = None
+        if args.action == "correct":
+            values = json.loads(args.values)
+            if not isinstance(values, dict):
+                print("--values must be a JSON object", file=sys.stderr)  # noqa: T201
+                return 2
+        event = await supersede(
+            conn, catalog, signer, args.record_id,
+            action="correct" if args.action == "correct" else "erase",
+            reason=args.reason, values=values, legal_basis=args.legal_basis,
+            period_s=settings.provenance.period_s,
+        )  # fmt: skip
+        await write_checkpoints(conn, signer, settings.provenance.origin)
+        print(json.dumps(event, indent=2, ensure_ascii=False))  # noqa: T201
+        return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Dispatch one provenance action."""
+    if args.action == "keygen":
+        seed = generate_seed()
+        print(f"SENSEGATE_PROVENANCE__SIGNING_KEY={seed}")  # noqa: T201
+        print(f"public key: {Signer.from_text(seed).public_key}")  # noqa: T201
+        return 0
+    if args.action == "verify-proof":
+        proof = json.loads(args.file.read_text(encoding="utf-8"))
+        problems = verify_proof(proof, args.public_key)
+        for problem in problems:
+            print(f"FAIL {problem}")  # noqa: T201
+        if not problems:
+            print(  # noqa: T201
+                f"OK record {proof['leaf']['ref']} is leaf {proof['leaf_index']} of the tree of "
+                f"size {proof['tree_size']} signed by key {proof['checkpoint']['key_id']}"
+            )
+        return 0 if not problems else 1
+    settings = SinkSettings()
+    try:
+        return asyncio.run(_db_action(args, settings))
+    except ProcessorError as exc:
+        print(f"error: {exc}", file=sys.stderr)  # noqa: T201
+        return 2

@@ -1,0 +1,68 @@
+"""``python -m processors sink``: store the dataset topics in PostgreSQL/TimescaleDB exactly once.
+
+Settings come from the environment (``SENSEGATE_`` prefix, ``__`` nesting), e.g.
+``SENSEGATE_DB__DSN``, ``SENSEGATE_DB__SCHEMA_NAME``, ``SENSEGATE_KAFKA__TOPIC_PREFIX``,
+``SENSEGATE_SINK__GROUP_ID``, ``SENSEGATE_SINK__BATCH_MAX_RECORDS``,
+``SENSEGATE_PROVENANCE__SIGNING_KEY`` (Ed25519 seed, base64). ``--migrate-only`` applies the
+migrations and exits; ``--print-ddl`` prints the generated dataset DDL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+
+from processors.catalog import load_catalog
+from processors.sinks.config import SinkSettings
+from processors.sinks.service import SinkService
+from processors.storage.ddl import dataset_ddl, ddl_script
+from processors.storage.migrate import migrate
+
+__all__ = ["add_arguments", "run"]
+
+logger = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the sink command."""
+    parser.add_argument("--migrate-only", action="store_true", help="apply migrations and exit")
+    parser.add_argument(
+        "--print-ddl",
+        choices=("plain", "timescale"),
+        help="print the generated per-dataset DDL for one storage path and exit",
+    )
+
+
+async def _serve(settings: SinkSettings) -> int:
+    catalog = load_catalog(settings.catalog_dir)
+    service = SinkService(settings, catalog)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await service.run(stop)
+    logger.info("sink stopped after storing %d rows", service.stored)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the sink (or one of its maintenance actions)."""
+    settings = SinkSettings()
+    if args.print_ddl:
+        catalog = load_catalog(settings.catalog_dir)
+        for entry in catalog.entries.values():
+            stmts = dataset_ddl(
+                entry, settings.db.schema_name, timescale=args.print_ddl == "timescale"
+            )
+            print(f"-- {entry.code} v{entry.version}\n{ddl_script(stmts)}")  # noqa: T201
+        return 0
+    if args.migrate_only:
+        report = migrate(
+            settings.db.dsn.get_secret_value(), settings.db.schema_name,
+            load_catalog(settings.catalog_dir), mode=settings.sink.storage_mode,
+        )  # fmt: skip
+        print(f"schema {report.schema}: timescale={report.timescale} applied={report.applied}")  # noqa: T201
+        return 0
+    return asyncio.run(_serve(settings))
