@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev,bench]'
+	# Independent Sparkplug encoder for tests only; its metadata pins paho-mqtt<2, which we don't need.
+	$(PY) -m pip install -q --no-deps 'pysparkplug==0.6.1'
 	@touch $(STAMP)
 
 venv: $(STAMP) ## create the virtualenv and install sensegate with dev extras

@@ -18,6 +18,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,8 +119,18 @@ class ServiceSet:
         self.services[name] = service
         return service
 
-    def wait_ready(self, names: list[str], timeout_s: float = 60.0) -> list[str]:
-        """Wait until each named service answers its /readyz with 200; returns the ones that failed."""
+    def wait_ready(
+        self,
+        names: list[str],
+        timeout_s: float = 60.0,
+        fallback: Mapping[str, Callable[[], bool]] | None = None,
+    ) -> list[str]:
+        """Wait until each named service answers /readyz with 200 (or its ``fallback`` check passes).
+
+        Returns the names that did not become ready. The fallback covers a service that serves no
+        health endpoint (yet): e.g. the sink is ready once its migrations created its tables.
+        """
+        fallback = fallback or {}
         deadline = time.monotonic() + timeout_s
         pending = set(names)
         while pending and time.monotonic() < deadline:
@@ -129,7 +140,8 @@ class ServiceSet:
                     logger.error("%s exited with %s:\n%s", name, svc.popen.returncode, svc.log_tail())
                     pending.discard(name)
                     continue
-                if _ready(svc.metrics_port):
+                check = fallback.get(name)
+                if _ready(svc.metrics_port) or (check is not None and check()):
                     pending.discard(name)
                     svc.sample()
             time.sleep(0.2)

@@ -225,6 +225,7 @@ class Gateway:
         dispatcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await dispatcher
+        logger.info("stopping: dispatcher stopped")
         # Messages still queued were never taken: leave them unacked for redelivery.
         while not bridge.queue.empty():
             bridge.queue.get_nowait()
@@ -239,6 +240,7 @@ class Gateway:
                 for task in pending:
                     task.cancel()
                 await asyncio.gather(*pending, return_exceptions=True)
+        logger.info("stopping: drained; disconnecting")
         await asyncio.to_thread(bridge.stop)
         self.metrics.connected.set(0)
         await self._out.stop()

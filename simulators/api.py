@@ -48,8 +48,12 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 FAMILIES = ("v2x", "agri", "iiot")
-_FLEETS = {"v2x": V2xFleet, "agri": AgriFleet, "iiot": IiotFleet}
 Fleet = V2xFleet | AgriFleet | IiotFleet
+_FLEETS: dict[str, type[V2xFleet] | type[AgriFleet] | type[IiotFleet]] = {
+    "v2x": V2xFleet,
+    "agri": AgriFleet,
+    "iiot": IiotFleet,
+}
 
 
 @dataclass(frozen=True)
@@ -74,8 +78,14 @@ class FleetConfig:
     def run_id(self, start_ms: int) -> str:
         """Deterministic id of this run's parameters."""
         return make_run_id(
-            ",".join(self.families), self.devices, self.rate, self.duration_s, self.seed, start_ms,
-            sorted(self.faults.items()), self.max_messages,
+            ",".join(self.families),
+            self.devices,
+            self.rate,
+            self.duration_s,
+            self.seed,
+            start_ms,
+            sorted(self.faults.items()),
+            self.max_messages,
         )
 
 
@@ -102,7 +112,9 @@ def build_fleets(config: FleetConfig, start_ms: int) -> list[Fleet]:
     return fleets
 
 
-def generate(config: FleetConfig, start_ms: int | None = None, fleets: list[Fleet] | None = None) -> Iterator[SimItem]:
+def generate(
+    config: FleetConfig, start_ms: int | None = None, fleets: list[Fleet] | None = None
+) -> Iterator[SimItem]:
     """The run's items in time order, faults applied (deterministic for a fixed start time)."""
     start = start_ms if start_ms is not None else config.resolved_start()
     fleets = fleets if fleets is not None else build_fleets(config, start)
@@ -126,7 +138,7 @@ def _rebirth_handler(fleets: list[Fleet]) -> object:
             return
         from processors.codecs.sparkplug import sparkplug_b_pb2 as pb
 
-        message = pb.Payload()
+        message = pb.Payload()  # type: ignore[attr-defined]
         try:
             message.ParseFromString(payload)
         except Exception:
@@ -203,7 +215,9 @@ async def verify_async(log_path: Path, options: VerifyOptions) -> OracleReport:
     from simulators import oracle_sources as src
 
     entries = list(read_log(log_path))
-    datasets = {g for e in entries for g in e.expected if g not in ("dlq", "quarantine", "none", "any")}
+    datasets = {
+        g for e in entries for g in e.expected if g not in ("dlq", "quarantine", "none", "any")
+    }
     families = sorted({e.family for e in entries if e.family})
     obs = Observations()
     if options.bootstrap:
@@ -213,7 +227,9 @@ async def verify_async(log_path: Path, options: VerifyOptions) -> OracleReport:
         obs.dead = await src.read_dead_letters(options.bootstrap, dead_topics, options.timeout_s)
     if options.dsn:
         tables = _tables_for(datasets, options.tables)
-        obs.rows = await asyncio.to_thread(src.read_stored_rows, options.dsn, options.schema, tables)
+        obs.rows = await asyncio.to_thread(
+            src.read_stored_rows, options.dsn, options.schema, tables
+        )
     return evaluate(entries, obs, exclusive=options.exclusive, db_checked=bool(options.dsn))
 
 

@@ -12,7 +12,13 @@ from __future__ import annotations
 
 from contracts.errors import SensegateError
 
-__all__ = ["BrokerError", "ConfigError", "EncoderUnavailable", "ReplayFormatError", "SimulatorError"]
+__all__ = [
+    "BrokerError",
+    "ConfigError",
+    "EncoderUnavailable",
+    "ReplayFormatError",
+    "SimulatorError",
+]
 
 
 class SimulatorError(SensegateError):

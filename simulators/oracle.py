@@ -178,7 +178,15 @@ class OracleReport:
 
     def render(self) -> str:
         """A fixed-width table for the terminal."""
-        cols = ("sent", "acknowledged", "stored", "dead_lettered", "lost", "duplicated", "unexpected")
+        cols = (
+            "sent",
+            "acknowledged",
+            "stored",
+            "dead_lettered",
+            "lost",
+            "duplicated",
+            "unexpected",
+        )
         head = f"{'dataset':<20}" + "".join(f"{c[:12]:>13}" for c in cols)
         lines = [head, "-" * len(head)]
         for g in [*sorted(self.groups.values(), key=lambda g: g.group), self.totals]:
@@ -194,7 +202,11 @@ class OracleReport:
 
 
 def evaluate(
-    entries: Iterable[LogEntry], obs: Observations, *, exclusive: bool = False, db_checked: bool = True
+    entries: Iterable[LogEntry],
+    obs: Observations,
+    *,
+    exclusive: bool = False,
+    db_checked: bool = True,
 ) -> OracleReport:
     """Compare the outcome log with the observations (pure; see the module docstring)."""
     groups: dict[str, GroupReport] = {}

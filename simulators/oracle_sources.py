@@ -24,9 +24,13 @@ __all__ = ["read_dead_letters", "read_raw_counts", "read_stored_rows", "stored_r
 logger = logging.getLogger(__name__)
 
 
-async def _scan(bootstrap: str, topic: str, timeout_s: float) -> list[tuple[bytes | None, list[tuple[str, bytes]]]]:
+async def _scan(
+    bootstrap: str, topic: str, timeout_s: float
+) -> list[tuple[bytes | None, list[tuple[str, bytes]]]]:
     """Every record of ``topic`` (value, headers) up to the end offsets seen at the start."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
+    )
     await asyncio.wait_for(consumer.start(), timeout_s)
     out: list[tuple[bytes | None, list[tuple[str, bytes]]]] = []
     try:
@@ -59,7 +63,9 @@ async def _scan(bootstrap: str, topic: str, timeout_s: float) -> list[tuple[byte
     return out
 
 
-async def read_raw_counts(bootstrap: str, topics: Iterable[str], timeout_s: float = 60.0) -> Counter[str]:
+async def read_raw_counts(
+    bootstrap: str, topics: Iterable[str], timeout_s: float = 60.0
+) -> Counter[str]:
     """Copies per payload SHA-256 on the raw topics (from the envelope header, else the value)."""
     counts: Counter[str] = Counter()
     for topic in topics:
@@ -70,7 +76,9 @@ async def read_raw_counts(bootstrap: str, topics: Iterable[str], timeout_s: floa
     return counts
 
 
-async def read_dead_letters(bootstrap: str, topics: Iterable[str], timeout_s: float = 60.0) -> Counter[str]:
+async def read_dead_letters(
+    bootstrap: str, topics: Iterable[str], timeout_s: float = 60.0
+) -> Counter[str]:
     """Dead letters per original payload SHA-256, counted once per distinct source identity."""
     identities: dict[str, set[str]] = {}
     for topic in topics:
@@ -103,7 +111,9 @@ def stored_rows(conn: psycopg.Connection, schema: str, table: str) -> list[tuple
         return [(str(sha), str(rid)) for sha, rid in cur.fetchall()]
 
 
-def read_stored_rows(dsn: str, schema: str, tables: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
+def read_stored_rows(
+    dsn: str, schema: str, tables: dict[str, str]
+) -> dict[str, list[tuple[str, str]]]:
     """Rows per dataset code for ``tables`` (dataset -> table); a missing table reads as empty."""
     out: dict[str, list[tuple[str, str]]] = {}
     with psycopg.connect(dsn, autocommit=True) as conn:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -81,16 +82,20 @@ class MqttPublisher:
             self._loop.call_soon_threadsafe(self._connected, name, int(rc.value))
 
         client.on_connect = on_connect
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = 600
         try:
             if old is None:
-                client.connect_async(self._host, self._port, keepalive=30, clean_start=old is None, properties=props)
+                client.connect_async(
+                    self._host, self._port, keepalive=30, clean_start=old is None, properties=props
+                )
                 client.loop_start()
             else:
                 # after our own disconnect paho's network thread has ended: restart it
                 await asyncio.to_thread(client.loop_stop)
                 await asyncio.to_thread(client.reconnect)
+                # loop_start opens a fresh wake-up socket pair without closing the previous one
+                client._reset_sockets(sockpair_only=True)  # noqa: SLF001
                 client.loop_start()
         except OSError as exc:
             msg = f"cannot reach MQTT broker {self._host}:{self._port}: {exc}"
@@ -108,7 +113,7 @@ class MqttPublisher:
 
     def _new_client(self, name: str) -> mqtt.Client:
         client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
+            CallbackAPIVersion.VERSION2,
             client_id=self._client_id(name),
             protocol=mqtt.MQTTv5,
         )
@@ -122,7 +127,9 @@ class MqttPublisher:
 
         def on_message(_c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
             if self._on_command is not None:
-                self._loop.call_soon_threadsafe(self._on_command, name, message.topic, bytes(message.payload))
+                self._loop.call_soon_threadsafe(
+                    self._on_command, name, message.topic, bytes(message.payload)
+                )
 
         client.on_publish = on_publish
         client.on_message = on_message
@@ -135,11 +142,18 @@ class MqttPublisher:
             conn.connected.set()
 
     def publish(
-        self, name: str, topic: str, payload: bytes, qos: int, *, retain: bool = False, message_id: str = ""
+        self,
+        name: str,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        *,
+        retain: bool = False,
+        message_id: str = "",
     ) -> int:
         """Queue a publish on connection ``name``; returns the packet id for ack matching."""
         conn = self._conns[name]
-        props = Properties(PacketTypes.PUBLISH)
+        props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
         props.UserProperty = ("sg-sim-id", message_id)
         info = conn.client.publish(topic, payload, qos=qos, retain=retain, properties=props)
         if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):

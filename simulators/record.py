@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from simulators.exceptions import BrokerError
 from simulators.model import SimMessage
@@ -44,8 +45,14 @@ async def record(
     def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
         family, device = topic_identity(msg.topic)
         item = SimMessage(
-            t_ms=time.time_ns() // 1_000_000, topic=msg.topic, payload=bytes(msg.payload),
-            family=family, device_id=device, kind="recorded", qos=msg.qos, retain=bool(msg.retain),
+            t_ms=time.time_ns() // 1_000_000,
+            topic=msg.topic,
+            payload=bytes(msg.payload),
+            family=family,
+            device_id=device,
+            kind="recorded",
+            qos=msg.qos,
+            retain=bool(msg.retain),
             expect="any",
         )
         loop.call_soon_threadsafe(queue.put_nowait, item)
@@ -56,7 +63,9 @@ async def record(
     def on_connect(client: mqtt.Client, *_args: object) -> None:
         client.subscribe([(f, 1) for f in filters])
 
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"sgsim-rec-{time.time_ns()}", protocol=mqtt.MQTTv5)
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"sgsim-rec-{time.time_ns()}", protocol=mqtt.MQTTv5
+    )
     client.on_message = on_message
     client.on_connect = on_connect
     client.on_subscribe = on_subscribe

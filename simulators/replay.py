@@ -25,7 +25,14 @@ from typing import IO, Any
 from simulators.exceptions import ReplayFormatError
 from simulators.model import Control, SimItem, SimMessage, Will
 
-__all__ = ["FORMAT", "ReplayWriter", "item_from_json", "item_to_json", "read_replay", "topic_identity"]
+__all__ = [
+    "FORMAT",
+    "ReplayWriter",
+    "item_from_json",
+    "item_to_json",
+    "read_replay",
+    "topic_identity",
+]
 
 FORMAT = "sensegate-replay"
 VERSION = 1
@@ -49,15 +56,29 @@ def item_to_json(item: SimItem) -> dict[str, Any]:
             w = item.will
             will = {"topic": w.topic, "payload": _b64(w.payload), "qos": w.qos, "retain": w.retain}
         return {
-            "t": item.t_ms, "control": item.action, "connection": item.connection, "will": will,
-            "subscribe": item.subscribe, "fault": item.fault, "device_id": item.device_id,
+            "t": item.t_ms,
+            "control": item.action,
+            "connection": item.connection,
+            "will": will,
+            "subscribe": item.subscribe,
+            "fault": item.fault,
+            "device_id": item.device_id,
             "family": item.family,
         }
     return {
-        "t": item.t_ms, "topic": item.topic, "qos": item.qos, "retain": item.retain,
-        "payload": _b64(item.payload), "family": item.family, "device_id": item.device_id,
-        "kind": item.kind, "expect": item.expect, "datasets": list(item.datasets),
-        "connection": item.connection, "fault": item.fault, "publish": item.publish,
+        "t": item.t_ms,
+        "topic": item.topic,
+        "qos": item.qos,
+        "retain": item.retain,
+        "payload": _b64(item.payload),
+        "family": item.family,
+        "device_id": item.device_id,
+        "kind": item.kind,
+        "expect": item.expect,
+        "datasets": list(item.datasets),
+        "connection": item.connection,
+        "fault": item.fault,
+        "publish": item.publish,
     }
 
 
@@ -72,8 +93,14 @@ def item_from_json(doc: dict[str, Any]) -> SimItem:
                 else None
             )
             return Control(
-                int(doc["t"]), doc["control"], doc["connection"], will, doc.get("subscribe", ""),
-                doc.get("fault", ""), doc.get("device_id", ""), doc.get("family", ""),
+                int(doc["t"]),
+                doc["control"],
+                doc["connection"],
+                will,
+                doc.get("subscribe", ""),
+                doc.get("fault", ""),
+                doc.get("device_id", ""),
+                doc.get("family", ""),
             )
         topic = doc["topic"]
         family, device_id = topic_identity(topic)

@@ -87,7 +87,9 @@ class RunSummary:
             "  families: " + ", ".join(f"{k}={v}" for k, v in sorted(self.by_family.items())),
         ]
         if self.faults:
-            lines.append("  faults:   " + ", ".join(f"{k}={v}" for k, v in sorted(self.faults.items())))
+            lines.append(
+                "  faults:   " + ", ".join(f"{k}={v}" for k, v in sorted(self.faults.items()))
+            )
         if self.log_path:
             lines.append(f"  outcome log: {self.log_path}")
         if self.save_path:
@@ -143,8 +145,11 @@ async def run_items(
     in publish order. On a broker error the run stops, pending messages are logged ``info``.
     """
     run_id = options.run_id or make_run_id(time.time_ns())
-    summary = RunSummary(run_id, log_path=str(options.log_path) if options.log_path else None,
-                         save_path=str(options.save_path) if options.save_path else None)
+    summary = RunSummary(
+        run_id,
+        log_path=str(options.log_path) if options.log_path else None,
+        save_path=str(options.save_path) if options.save_path else None,
+    )
     log = OutcomeLog(options.log_path)
     writer = ReplayWriter(options.save_path, {"run_id": run_id}) if options.save_path else None
     pending: dict[tuple[str, int], tuple[LogEntry, SimMessage]] = {}
@@ -172,8 +177,13 @@ async def run_items(
             resolve(key, "fail" if failed else ("ok" if qos > 0 else "info"))
 
     publisher = MqttPublisher(
-        options.host, options.port, f"{options.client_prefix}-{run_id}", on_ack, on_command=on_command,
-        username=options.username, password=options.password,
+        options.host,
+        options.port,
+        f"{options.client_prefix}-{run_id}",
+        on_ack,
+        on_command=on_command,
+        username=options.username,
+        password=options.password,
     )
     t0 = time.monotonic()
     first_t: int | None = None
@@ -197,8 +207,19 @@ async def run_items(
             count += 1
             message_id = f"{run_id}-{count:08d}"
             entry = LogEntry(
-                message_id, msg.device_id, msg.family, LogEntry.expected_of(msg), msg.expect,
-                msg.sha256, "info", time.time_ns(), None, msg.topic, msg.qos, msg.kind, msg.fault,
+                message_id,
+                msg.device_id,
+                msg.family,
+                LogEntry.expected_of(msg),
+                msg.expect,
+                msg.sha256,
+                "info",
+                time.time_ns(),
+                None,
+                msg.topic,
+                msg.qos,
+                msg.kind,
+                msg.fault,
             )
             summary.by_family[msg.family] += 1
             summary.by_kind[msg.kind] += 1
@@ -214,7 +235,12 @@ async def run_items(
                 drained.clear()
                 await drained.wait()
             mid = publisher.publish(
-                msg.connection, msg.topic, msg.payload, msg.qos, retain=msg.retain, message_id=message_id
+                msg.connection,
+                msg.topic,
+                msg.payload,
+                msg.qos,
+                retain=msg.retain,
+                message_id=message_id,
             )
             summary.published += 1
             pending[(msg.connection, mid)] = (entry, msg)
@@ -245,8 +271,18 @@ async def run_items(
 
 def _with(entry: LogEntry, outcome: str, t_ack: int | None) -> LogEntry:
     return LogEntry(
-        entry.message_id, entry.device_id, entry.family, entry.expected, entry.expect,
-        entry.payload_sha256, outcome, entry.t_send, t_ack, entry.topic, entry.qos, entry.kind,
+        entry.message_id,
+        entry.device_id,
+        entry.family,
+        entry.expected,
+        entry.expect,
+        entry.payload_sha256,
+        outcome,
+        entry.t_send,
+        t_ack,
+        entry.topic,
+        entry.qos,
+        entry.kind,
         entry.fault,
     )
 
@@ -273,8 +309,19 @@ async def _control(
         sha = hashlib.sha256(will.payload).hexdigest()
         log.write(
             LogEntry(
-                f"{run_id}-{count + 1:08d}w", item.device_id, item.family, ("none",), "none", sha,
-                "info", time.time_ns(), None, will.topic, will.qos, "NDEATH:will", item.fault,
+                f"{run_id}-{count + 1:08d}w",
+                item.device_id,
+                item.family,
+                ("none",),
+                "none",
+                sha,
+                "info",
+                time.time_ns(),
+                None,
+                will.topic,
+                will.qos,
+                "NDEATH:will",
+                item.fault,
             )
         )
         summary.outcomes["info"] += 1

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.services", "tests.fixtures.storage"]
+pytest_plugins = ["tests.fixtures.services", "tests.fixtures.storage", "tests.fixtures.private_pg"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

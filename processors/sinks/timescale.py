@@ -117,6 +117,7 @@ class TimescaleSink(Sink):
         self._signer = Signer(self._prov.signing_key) if self._prov.signing_key else None
         self._conn: AsyncConnection[Any] | None = None
         self._buffer: list[SinkInput] = []
+        self.retries = 0  # transient failures retried since start
         self._expected: dict[TopicPartition, int] = {}
         self._partitioned: dict[str, bool] = {}
         self._months: set[tuple[str, datetime]] = set()
@@ -185,6 +186,7 @@ class TimescaleSink(Sink):
                     raise
                 last = exc
             attempt += 1
+            self.retries += 1
             if self._config.retry_attempts is not None and attempt >= self._config.retry_attempts:
                 raise last
             logger.warning("%s failed (%s); retry %d in %.1fs", what, last, attempt, delay)
@@ -196,6 +198,7 @@ class TimescaleSink(Sink):
         items, self._buffer = self._buffer, []
         if not items:
             return FlushResult()
+        retries_before = self.retries
         prepared: list[PreparedRow] = []
         rejected: list[tuple[SinkInput, DeadLetter]] = []
         for item in items:
@@ -208,22 +211,22 @@ class TimescaleSink(Sink):
             tp = (item.topic, item.partition)
             last[tp] = max(last.get(tp, -1), item.offset)
         await self._with_retry(lambda conn: self._ensure_partitions(conn, prepared), "partitions")
-        state = {"careful": False, "retries": -1}
+        careful = False
 
         async def attempt(conn: AsyncConnection[Any]) -> FlushResult:
-            state["retries"] += 1
+            nonlocal careful
             try:
-                return await self._transaction(conn, prepared, rejected, last, state["careful"])
+                return await self._transaction(conn, prepared, rejected, last, careful)
             except psycopg.Error as exc:
-                if not state["careful"] and is_data_error(exc.sqlstate):
+                if not careful and is_data_error(exc.sqlstate):
                     logger.warning("batch hit a data error (%s); going row by row", exc.sqlstate)
-                    state["careful"] = True
+                    careful = True
                     err = StorageError(str(exc), retriable=True, sqlstate=exc.sqlstate)
                     raise err from exc
                 raise
 
         result: FlushResult = await self._with_retry(attempt, "flush")
-        result.retries = int(state["retries"])
+        result.retries = self.retries - retries_before
         await self._maybe_checkpoint()
         return result
 

@@ -108,11 +108,21 @@ class Farm:
         """Air temperature, Cel: daily sine peaking mid-afternoon, cooler under cloud and rain."""
         hour = _local_hour(self.t_ms)
         diurnal = 8.0 * math.sin(2 * math.pi * (hour - 9.0) / 24.0)
-        return self.base_temp + diurnal - 2.0 * self.cloud - (1.5 if self.raining else 0.0) + self.weather_noise
+        return (
+            self.base_temp
+            + diurnal
+            - 2.0 * self.cloud
+            - (1.5 if self.raining else 0.0)
+            + self.weather_noise
+        )
 
     def air_humidity(self) -> float:
         """Relative humidity, %: high at night and in rain, low on warm afternoons."""
-        value = 88.0 - 2.4 * (self.air_temperature() - self.base_temp + 8.0) + (12.0 if self.raining else 0.0)
+        value = (
+            88.0
+            - 2.4 * (self.air_temperature() - self.base_temp + 8.0)
+            + (12.0 if self.raining else 0.0)
+        )
         return min(100.0, max(12.0, value + 10 * self.cloud))
 
     def illuminance(self) -> float:
@@ -124,7 +134,12 @@ class Farm:
     def soil_temperature(self, probe: Probe) -> float:
         """Soil temperature at ~10 cm, Cel: damped and lagged behind the air."""
         hour = _local_hour(self.t_ms)
-        return self.base_temp - 1.0 + 3.0 * math.sin(2 * math.pi * (hour - 12.0) / 24.0) + probe.temp_bias
+        return (
+            self.base_temp
+            - 1.0
+            + 3.0 * math.sin(2 * math.pi * (hour - 12.0) / 24.0)
+            + probe.temp_bias
+        )
 
     def measured_moisture(self, probe: Probe) -> float:
         """Soil moisture as the probe reports it, %, including its calibration drift."""

@@ -79,10 +79,15 @@ class AgriFleet:
         rng = family_rng(spec.seed, self.family)
         self.application_id = str(uuid.UUID(bytes=rng.randbytes(16), version=4))
         self.tenant_id = str(uuid.UUID(bytes=rng.randbytes(16), version=4))
-        self.profiles = {k: str(uuid.UUID(bytes=rng.randbytes(16), version=4)) for k in ("soil", "weather")}
+        self.profiles = {
+            k: str(uuid.UUID(bytes=rng.randbytes(16), version=4)) for k in ("soil", "weather")
+        }
         gateways = [(rng.randbytes(8).hex(), rng.uniform(0.3, 4.0)) for _ in range(3)]
         forced = spec.options.get("agri_encoding", "mixed")
-        farms = [Farm(family_rng(spec.seed, self.family, f"farm{i}"), spec.start_ms, rng.uniform(6, 14)) for i in range(max(1, spec.devices // 8 + 1))]
+        farms = [
+            Farm(family_rng(spec.seed, self.family, f"farm{i}"), spec.start_ms, rng.uniform(6, 14))
+            for i in range(max(1, spec.devices // 8 + 1))
+        ]
         self.sensors: list[_Sensor] = []
         for k in range(spec.devices):
             kind = "weather" if k % 4 == 3 else "soil"
@@ -170,14 +175,21 @@ class AgriFleet:
             other = self.sensors[(self.sensors.index(sensor) + 1) % len(self.sensors)]
             fault, expect, topic_eui = "spoof", "dlq", other.dev_eui
         if sensor.encoding == "lpp":
-            items = [(ch, type_id, values[item]) for ch, (type_id, item) in LPP_CHANNELS[dataset].items()]
+            items = [
+                (ch, type_id, values[item]) for ch, (type_id, item) in LPP_CHANNELS[dataset].items()
+            ]
             frm: bytes = lpp.encode_lpp(items)
             port = LPP_PORT
         else:
             frm = json.dumps(values, separators=(",", ":")).encode()
             port = JSON_PORT
         event = self._event(
-            sensor, dev_eui, event_ms, frm=frm, port=port, obj=values if sensor.encoding == "json" else None
+            sensor,
+            dev_eui,
+            event_ms,
+            frm=frm,
+            port=port,
+            obj=values if sensor.encoding == "json" else None,
         )
         final: Expect = "data" if expect == "data" else expect  # type: ignore[assignment]
         return SimMessage(

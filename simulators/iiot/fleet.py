@@ -39,7 +39,9 @@ class _Node:
     device_ids: dict[str, str]  # device name -> industrial id
     bd_seq: int = 0
     seq: int = -1
-    aliases: dict[tuple[str, str], int] = field(default_factory=dict)  # (device or "", metric) -> alias
+    aliases: dict[tuple[str, str], int] = field(
+        default_factory=dict
+    )  # (device or "", metric) -> alias
     last: dict[tuple[str, str], object] = field(default_factory=dict)
     turn: int = 0
     uptime_s: int = 0
@@ -65,18 +67,36 @@ class IiotFleet:
     def __init__(self, spec: FleetSpec) -> None:
         self.spec = spec
         self.qos = int(spec.options.get("sparkplug_qos", "0"))
+        group = spec.options.get("sparkplug_group", GROUP)
         rng = family_rng(spec.seed, self.family)
         self.nodes: list[_Node] = []
         for k in range(spec.devices):
             edge = f"line-{k + 1:02d}"
             machines = [
-                make_machine("press-01", "press", family_rng(spec.seed, self.family, f"{edge}p"), spec.start_ms),
-                make_machine("drive-01", "drive", family_rng(spec.seed, self.family, f"{edge}d"), spec.start_ms),
+                make_machine(
+                    "press-01",
+                    "press",
+                    family_rng(spec.seed, self.family, f"{edge}p"),
+                    spec.start_ms,
+                ),
+                make_machine(
+                    "drive-01",
+                    "drive",
+                    family_rng(spec.seed, self.family, f"{edge}d"),
+                    spec.start_ms,
+                ),
             ]
             enterprise = 8866
             ids = {m.name: f"88.118.{enterprise}/{m.kind}.2024.{k + 1:04d}" for m in machines}
             self.nodes.append(
-                _Node(GROUP, edge, f"88.118.{enterprise}/line.{k + 1:04d}", machines, ids, bd_seq=rng.randrange(4))
+                _Node(
+                    group,
+                    edge,
+                    f"88.118.{enterprise}/line.{k + 1:04d}",
+                    machines,
+                    ids,
+                    bd_seq=rng.randrange(4),
+                )
             )
         self._faults = FaultRoller(spec.faults, spec.seed, self.family)
         self._rebirth: set[str] = set()
@@ -86,7 +106,16 @@ class IiotFleet:
         """Registry rows: each edge node (covering its devices) and each device with its identifier."""
         rows: list[DeviceRow] = []
         for node in self.nodes:
-            rows.append(DeviceRow(self.family, node.node_id, PROVIDER, (IIOT_DATASET,), "sparkplug_b", industrial_id=node.industrial_id))
+            rows.append(
+                DeviceRow(
+                    self.family,
+                    node.node_id,
+                    PROVIDER,
+                    (IIOT_DATASET,),
+                    "sparkplug_b",
+                    industrial_id=node.industrial_id,
+                )
+            )
             for machine in node.devices:
                 rows.append(
                     DeviceRow(
@@ -128,7 +157,15 @@ class IiotFleet:
             if self._take_rebirth(node.node_id):
                 yield from self._births(enc, node, t_ms, fault="")
             if self._faults.roll("disconnect"):
-                yield Control(t_ms, "disconnect", node.connection, will=self._will(enc, node, t_ms), fault="disconnect", device_id=node.node_id, family=self.family)
+                yield Control(
+                    t_ms,
+                    "disconnect",
+                    node.connection,
+                    will=self._will(enc, node, t_ms),
+                    fault="disconnect",
+                    device_id=node.node_id,
+                    family=self.family,
+                )
                 node.bd_seq = (node.bd_seq + 1) % 256
                 yield self._connect(enc, node, t_ms)
                 yield from self._births(enc, node, t_ms)
@@ -194,17 +231,34 @@ class IiotFleet:
             ("Properties/Firmware", STRING, "edge-3.2.1"),
         ]
         specs = [
-            spec_cls(name=name, value=value, datatype=dt, alias=self._alias(node, "", name), timestamp=t_ms)
+            spec_cls(
+                name=name,
+                value=value,
+                datatype=dt,
+                alias=self._alias(node, "", name),
+                timestamp=t_ms,
+            )
             for name, dt, value in node_metrics
         ]
         payload = enc.birth_payload(specs, bd_seq=node.bd_seq, seq=node.next_seq(), timestamp=t_ms)
         yield self._msg(node, t_ms, "NBIRTH", payload, "", fault=fault)
         for machine in node.devices:
             machine.advance_to(t_ms)
-            values = [*machine.metrics(), ("Properties/IndustrialId", STRING, node.device_ids[machine.name])]
+            values = [
+                *machine.metrics(),
+                ("Properties/IndustrialId", STRING, node.device_ids[machine.name]),
+            ]
             specs = []
             for name, dt, value in values:
-                specs.append(spec_cls(name=name, value=value, datatype=dt, alias=self._alias(node, machine.name, name), timestamp=t_ms))
+                specs.append(
+                    spec_cls(
+                        name=name,
+                        value=value,
+                        datatype=dt,
+                        alias=self._alias(node, machine.name, name),
+                        timestamp=t_ms,
+                    )
+                )
                 node.last[(machine.name, name)] = value
             payload = enc.birth_payload(specs, seq=node.next_seq(), timestamp=t_ms)
             yield self._msg(node, t_ms, "DBIRTH", payload, machine.name, fault=fault)
@@ -225,12 +279,25 @@ class IiotFleet:
         node.turn += 1
         if self._faults.roll("missing-birth"):
             ghost = f"ghost-{self._faults.choice(100):02d}"
-            specs = [spec_cls(alias=900 + self._faults.choice(50), value=1.0, datatype=DOUBLE, timestamp=stamp, include_datatype=False)]
+            specs = [
+                spec_cls(
+                    alias=900 + self._faults.choice(50),
+                    value=1.0,
+                    datatype=DOUBLE,
+                    timestamp=stamp,
+                    include_datatype=False,
+                )
+            ]
             payload = enc.encode_payload(specs, timestamp=stamp, seq=node.next_seq())
-            return self._msg(node, t_ms, "DDATA", payload, ghost, expect="dlq", fault="missing-birth")
+            return self._msg(
+                node, t_ms, "DDATA", payload, ghost, expect="dlq", fault="missing-birth"
+            )
         if slot == len(node.devices):
             node.uptime_s = (t_ms - self.spec.start_ms) // 1000
-            changed = [("Node/CPU", DOUBLE, round(10 + 8 * self._faults_rng_value(node), 1)), ("Node/Uptime", INT64, node.uptime_s)]
+            changed: list[tuple[str, int, object]] = [
+                ("Node/CPU", DOUBLE, round(10 + 8 * self._faults_rng_value(node), 1)),
+                ("Node/Uptime", INT64, node.uptime_s),
+            ]
             device = ""
         else:
             machine = node.devices[slot]
@@ -238,22 +305,39 @@ class IiotFleet:
             device = machine.name
             changed = self._changed(node, machine)
         specs = [
-            spec_cls(alias=node.aliases[(device, name)], value=value, datatype=dt, timestamp=stamp, include_datatype=False)
+            spec_cls(
+                alias=node.aliases[(device, name)],
+                value=value,
+                datatype=dt,
+                timestamp=stamp,
+                include_datatype=False,
+            )
             for name, dt, value in changed
         ]
         kind = "DDATA" if device else "NDATA"
         seq = node.next_seq()
         payload = enc.encode_payload(specs, timestamp=stamp, seq=seq)
         if self._faults.roll("seq-gap"):
-            return self._msg(node, t_ms, kind, payload, device, expect="none", fault="seq-gap", publish=False)
+            return self._msg(
+                node, t_ms, kind, payload, device, expect="none", fault="seq-gap", publish=False
+            )
         if self._faults.roll("unknown-device"):
             rogue = _Node("RogueGroup", f"rogue-{self._faults.choice(100):02d}", "", [], {})
             return self._msg(
-                node, t_ms, kind, payload, device, expect="quarantine", fault="unknown-device", topic_node=rogue
+                node,
+                t_ms,
+                kind,
+                payload,
+                device,
+                expect="quarantine",
+                fault="unknown-device",
+                topic_node=rogue,
             )
         if len(self.nodes) > 1 and self._faults.roll("spoof"):
             other = self.nodes[(self.nodes.index(node) + 1) % len(self.nodes)]
-            return self._msg(node, t_ms, kind, payload, device, expect="any", fault="spoof", topic_node=other)
+            return self._msg(
+                node, t_ms, kind, payload, device, expect="any", fault="spoof", topic_node=other
+            )
         final: Expect = "dlq" if expect == "dlq" else "data"
         return self._msg(node, t_ms, kind, payload, device, expect=final, fault=fault)
 

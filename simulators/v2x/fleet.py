@@ -174,7 +174,12 @@ class V2xFleet:
             queue = self._queue_length(world)
             rsu.counters["events"] = rsu.counters.get("events", 0) + 1
             frame = messages.rsi_frame(
-                ix, raw_id, rsu.next_cnt("RSI"), t_ms, event_index=rsu.counters["events"], queue_m=queue
+                ix,
+                raw_id,
+                rsu.next_cnt("RSI"),
+                t_ms,
+                event_index=rsu.counters["events"],
+                queue_m=queue,
             )
             return frame, "RSI"
         return messages.spat_frame(ix, ix.plan, rsu.next_cnt("SPAT"), t_ms), "SPAT"
@@ -183,10 +188,16 @@ class V2xFleet:
     def _queue_length(world: World) -> float:
         """Longest standing queue behind a stop line, metres."""
         stop_s = ROAD_HALF_LEN_M - STOP_LINE_M
-        waiting = [stop_s - a.s for a in world.agents if a.lane is not None and a.speed < 0.5 and a.s < stop_s]
+        waiting = [
+            stop_s - a.s
+            for a in world.agents
+            if a.lane is not None and a.speed < 0.5 and a.s < stop_s
+        ]
         return max(waiting, default=0.0)
 
-    def _encode(self, codec: Any, value: dict[str, Any], encoding: str, device_id: str, t_ms: int) -> bytes:
+    def _encode(
+        self, codec: Any, value: dict[str, Any], encoding: str, device_id: str, t_ms: int
+    ) -> bytes:
         if encoding == "jer":
             document = codec.frame_to_jer(value, self.edition)
             return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()

@@ -163,7 +163,10 @@ def map_frame(ix: Intersection, msg_cnt: int, t_ms: int) -> dict[str, Any]:
         lanes = [a for a in ix.approaches if a.name == arm]
         phase = lanes[0].phase_id
         through = arms[(arm_no + 1) % 4]
-        downstream = {"region": ix.region, "id": (ix.node_id * 10 + arms.index(through) + 1) % 65536}
+        downstream = {
+            "region": ix.region,
+            "id": (ix.node_id * 10 + arms.index(through) + 1) % 65536,
+        }
         lane_values = []
         for lane in lanes:
             start = lane.point(0.0)
@@ -188,7 +191,10 @@ def map_frame(ix: Intersection, msg_cnt: int, t_ms: int) -> dict[str, Any]:
                 "upstreamNodeId": {"region": ix.region, "id": (ix.node_id * 10 + arm_no) % 65536},
                 "speedLimits": [{"type": "vehicleMaxSpeed", "speed": 834}],
                 "linkWidth": round(LANE_W_M * 100 * len(lanes)),
-                "points": [{"posOffset": _offset(ix, *centre_in)}, {"posOffset": _offset(ix, *centre_stop)}],
+                "points": [
+                    {"posOffset": _offset(ix, *centre_in)},
+                    {"posOffset": _offset(ix, *centre_stop)},
+                ],
                 "movements": [{"remoteIntersection": downstream, "phaseId": phase}],
                 "lanes": lane_values,
             }

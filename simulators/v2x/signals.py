@@ -86,7 +86,9 @@ class SignalPlan:
                 shift += cycle
             while end + shift - cycle > tau:
                 shift -= cycle
-            occurrences.append(LightSpan(light, start + shift - tau, end + shift - tau, end - start))
+            occurrences.append(
+                LightSpan(light, start + shift - tau, end + shift - tau, end - start)
+            )
         occurrences.sort(key=lambda s: s.start_s)
         states: list[dict[str, object]] = []
         for span in occurrences:

@@ -192,14 +192,28 @@ class World:
         rng = self.rng
         if lane.kind == "non_motor":
             return Agent(
-                self._new_id(), "non-motor", lane, 0.0, 4.0, rng.uniform(3.5, 5.5),
-                1.8, 0.6, 1.7, None, rng.choice(("video", "lidar")),
+                self._new_id(),
+                "non-motor",
+                lane,
+                0.0,
+                4.0,
+                rng.uniform(3.5, 5.5),
+                1.8,
+                0.6,
+                1.7,
+                None,
+                rng.choice(("video", "lidar")),
             )
         bus = rng.random() < 0.08
         equipped = rng.random() < 0.35
         v0 = rng.uniform(11.0, 15.0)
         return Agent(
-            self._new_id(), "motor", lane, 0.0, v0 * 0.8, v0,
+            self._new_id(),
+            "motor",
+            lane,
+            0.0,
+            v0 * 0.8,
+            v0,
             rng.uniform(11.0, 12.5) if bus else rng.uniform(4.2, 5.0),
             2.5 if bus else rng.uniform(1.75, 1.9),
             3.2 if bus else rng.uniform(1.4, 1.7),
@@ -221,8 +235,17 @@ class World:
             x = along if arm == "east" else -along
             x0, y0, ux, uy = x, -side * half_w, 0.0, side
         agent = Agent(
-            self._new_id(), "pedestrian", None, 0.0, 0.0, rng.uniform(1.1, 1.6),
-            0.5, 0.5, 1.7, None, "video",
+            self._new_id(),
+            "pedestrian",
+            None,
+            0.0,
+            0.0,
+            rng.uniform(1.1, 1.6),
+            0.5,
+            0.5,
+            1.7,
+            None,
+            "video",
         )
         agent.walk = (x0, y0, ux, uy, 2 * half_w)
         agent.x, agent.y = x0, y0
@@ -249,7 +272,9 @@ class World:
             )
             if must_stop and to_line < gap:
                 gap, dv = to_line, agent.speed
-        s_star = s0 + max(0.0, agent.speed * headway + agent.speed * dv / (2 * math.sqrt(a_max * b_comf)))
+        s_star = s0 + max(
+            0.0, agent.speed * headway + agent.speed * dv / (2 * math.sqrt(a_max * b_comf))
+        )
         free = 1 - (agent.speed / agent.v0) ** 4
         interaction = (s_star / max(gap, 0.1)) ** 2 if math.isfinite(gap) else 0.0
         accel = max(-8.0, min(a_max, a_max * (free - interaction)))

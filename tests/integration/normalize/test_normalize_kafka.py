@@ -109,7 +109,7 @@ async def test_reason_codes_duplicates_and_no_clear_ids(
     await produce(boot, items)
     async with running(boot, prefix, unique_name("g")):
         letters = [
-            DeadLetter.from_json(m.value) for m in await drain(boot, dlq_topic(prefix), at_least=7)
+            DeadLetter.from_json(m.value) for m in await drain(boot, dlq_topic(prefix), at_least=7, deadline_s=20)
         ]
         quarantined = await drain(boot, quarantine_topic(prefix), at_least=1)
         soil = await drain(boot, data_topic(prefix, "agri_soil"), at_least=1)

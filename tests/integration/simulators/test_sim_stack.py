@@ -7,8 +7,10 @@ import hashlib
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from simulators import (
     FleetConfig,
@@ -25,26 +27,52 @@ from tests.fixtures.services import StackAddresses
 
 def _options(stack: StackAddresses, tmp: Path, **kw: object) -> RunOptions:
     base: dict[str, object] = {
-        "host": stack.mqtt_host, "port": stack.mqtt_port, "speed": 0.0, "progress": False,
-        "log_path": tmp / "run.log", "ack_timeout_s": 20.0,
+        "host": stack.mqtt_host,
+        "port": stack.mqtt_port,
+        "speed": 0.0,
+        "progress": False,
+        "log_path": tmp / "run.log",
+        "ack_timeout_s": 20.0,
     }
     base.update(kw)
     return RunOptions(**base)  # type: ignore[arg-type]
 
 
-async def test_mixed_fleet_reaches_a_plain_subscriber(stack: StackAddresses, tmp_path: Path, unique_name: Callable[[str], str]) -> None:
+async def test_mixed_fleet_reaches_a_plain_subscriber(
+    stack: StackAddresses, tmp_path: Path, unique_name: Callable[[str], str]
+) -> None:
     received: list[bytes] = []
     ready = asyncio.Event()
     loop = asyncio.get_running_loop()
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=unique_name("sub"), protocol=mqtt.MQTTv5)
-    client.on_message = lambda _c, _u, m: received.append(bytes(m.payload))
-    client.on_subscribe = lambda *_a: loop.call_soon_threadsafe(ready.set)
-    client.on_connect = lambda c, *_a: c.subscribe([("V2X/RSU/+/+/UP", 1), ("application/+/device/+/event/up", 1), ("spBv1.0/#", 1)])
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=unique_name("sub"), protocol=mqtt.MQTTv5
+    )
+
+    def on_message(_c: mqtt.Client, _u: Any, m: mqtt.MQTTMessage) -> None:
+        received.append(bytes(m.payload))
+
+    def on_subscribe(*_a: Any) -> None:
+        loop.call_soon_threadsafe(ready.set)
+
+    def on_connect(c: mqtt.Client, *_a: Any) -> None:
+        c.subscribe(
+            [("V2X/RSU/+/+/UP", 1), ("application/+/device/+/event/up", 1), ("spBv1.0/#", 1)]
+        )
+
+    client.on_message = on_message
+    client.on_subscribe = on_subscribe
+    client.on_connect = on_connect
     client.connect(stack.mqtt_host, stack.mqtt_port)
     client.loop_start()
     try:
         await asyncio.wait_for(ready.wait(), 10)
-        config = FleetConfig(devices=3, rate=60.0, duration_s=2.0, seed=int(time.time()) % 100000, options={"sparkplug_qos": "1"})
+        config = FleetConfig(
+            devices=3,
+            rate=60.0,
+            duration_s=2.0,
+            seed=int(time.time()) % 100000,
+            options={"sparkplug_qos": "1"},
+        )
         summary = await run_fleet_async(config, _options(stack, tmp_path))
         entries = list(read_log(tmp_path / "run.log"))
         sent = {e.payload_sha256 for e in entries if e.outcome == "ok"}
@@ -69,28 +97,48 @@ async def test_fleet_through_gateway_into_kafka_counted_by_oracle(
     driver = unique_name("drv")
     prefix = unique_name("sg") + "."
     doc = gateway_overrides(
-        mqtt_port=stack.mqtt_port, kafka=stack.kafka_bootstrap, prefix=prefix, instance=unique_name("gw")[:60],
+        mqtt_port=stack.mqtt_port,
+        kafka=stack.kafka_bootstrap,
+        prefix=prefix,
+        instance=unique_name("gw")[:60],
         subscriptions=[f"V2X/RSU/+/+/UP/{driver}"],
     )
     config = FleetConfig(
-        families=("v2x",), devices=2, rate=40.0, duration_s=3.0, seed=11,
-        faults={"oversized": 0.05, "duplicate": 0.05}, options={"v2x_driver": driver},
+        families=("v2x",),
+        devices=2,
+        rate=40.0,
+        duration_s=3.0,
+        seed=11,
+        faults={"oversized": 0.05, "duplicate": 0.05},
+        options={"v2x_driver": driver},
     )
     async with in_process_gateway(doc):
         await run_fleet_async(config, _options(stack, tmp_path))
         await asyncio.sleep(1.0)
     report = await verify_async(
-        tmp_path / "run.log", VerifyOptions(bootstrap=stack.kafka_bootstrap, topic_prefix=prefix, dsn=None, timeout_s=30)
+        tmp_path / "run.log",
+        VerifyOptions(bootstrap=stack.kafka_bootstrap, topic_prefix=prefix, dsn=None, timeout_s=30),
     )
     totals = report.totals
     assert report.raw_checked and not report.db_checked
     assert totals.sent > 100 and totals.lost == 0, report.render()
-    assert report.groups["dlq"].dead_lettered == report.groups["dlq"].sent > 0  # oversized -> gateway DLQ
+    assert (
+        report.groups["dlq"].dead_lettered == report.groups["dlq"].sent > 0
+    )  # oversized -> gateway DLQ
 
 
-async def test_replay_round_trip(stack: StackAddresses, tmp_path: Path, unique_name: Callable[[str], str]) -> None:
+async def test_replay_round_trip(
+    stack: StackAddresses, tmp_path: Path, unique_name: Callable[[str], str]
+) -> None:
     driver = unique_name("rp")
-    config = FleetConfig(families=("v2x",), devices=2, rate=50.0, duration_s=1.0, seed=5, options={"v2x_driver": driver})
+    config = FleetConfig(
+        families=("v2x",),
+        devices=2,
+        rate=50.0,
+        duration_s=1.0,
+        seed=5,
+        options={"v2x_driver": driver},
+    )
     saved = tmp_path / "run.jsonl.gz"
     await run_fleet_async(config, _options(stack, tmp_path, save_path=saved))
     first = list(read_log(tmp_path / "run.log"))
@@ -98,12 +146,19 @@ async def test_replay_round_trip(stack: StackAddresses, tmp_path: Path, unique_n
     capture = tmp_path / "capture.jsonl"
     recorder = asyncio.create_task(
         record(
-            capture, stack.mqtt_host, stack.mqtt_port, filters=(f"V2X/RSU/+/+/UP/{driver}",),
-            duration_s=20.0, max_messages=len(first), ready=ready,
+            capture,
+            stack.mqtt_host,
+            stack.mqtt_port,
+            filters=(f"V2X/RSU/+/+/UP/{driver}",),
+            duration_s=20.0,
+            max_messages=len(first),
+            ready=ready,
         )
     )
     await asyncio.wait_for(ready.wait(), 10)
-    summary = await replay_file_async(saved, _options(stack, tmp_path, log_path=tmp_path / "replay.log", speed=4.0))
+    summary = await replay_file_async(
+        saved, _options(stack, tmp_path, log_path=tmp_path / "replay.log", speed=4.0)
+    )
     assert await asyncio.wait_for(recorder, 30) == len(first)
     replayed = list(read_log(tmp_path / "replay.log"))
     assert summary.published == len(first)
@@ -114,3 +169,53 @@ async def test_replay_round_trip(stack: StackAddresses, tmp_path: Path, unique_n
     _, items = read_replay(capture)
     captured = sorted(hashlib.sha256(i.payload).hexdigest() for i in items if hasattr(i, "payload"))
     assert captured == sorted(e.payload_sha256 for e in first)
+
+
+async def test_sparkplug_will_and_rebirth_on_ncmd(
+    stack: StackAddresses, tmp_path: Path, unique_name: Callable[[str], str]
+) -> None:
+    from processors.codecs.sparkplug.encode import rebirth_command_payload
+
+    group = unique_name("G")
+    seen: list[str] = []
+    ready = asyncio.Event()
+    data_seen = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=unique_name("host"), protocol=mqtt.MQTTv5
+    )
+
+    def on_message(_c: mqtt.Client, _u: Any, m: mqtt.MQTTMessage) -> None:
+        seen.append(m.topic)
+        if "/DDATA/" in m.topic:
+            loop.call_soon_threadsafe(data_seen.set)
+
+    def on_subscribe(*_a: Any) -> None:
+        loop.call_soon_threadsafe(ready.set)
+
+    client.on_message = on_message
+    client.on_subscribe = on_subscribe
+    client.on_connect = lambda c, *_a: c.subscribe(f"spBv1.0/{group}/#", 1)
+    client.connect(stack.mqtt_host, stack.mqtt_port)
+    client.loop_start()
+    try:
+        await asyncio.wait_for(ready.wait(), 10)
+        config = FleetConfig(
+            families=("iiot",), devices=1, rate=10.0, duration_s=4.0, seed=3,
+            faults={"disconnect": 0.05}, options={"sparkplug_group": group, "sparkplug_qos": "1"},
+        )  # fmt: skip
+        run = asyncio.create_task(run_fleet_async(config, _options(stack, tmp_path, speed=1.0)))
+        await asyncio.wait_for(data_seen.wait(), 10)
+        births_before = sum("/NBIRTH/" in t for t in seen)
+        client.publish(f"spBv1.0/{group}/NCMD/line-01", rebirth_command_payload(), qos=1)
+        summary = await run
+        births = sum("/NBIRTH/" in t for t in seen)
+        wills = [e for e in read_log(tmp_path / "run.log") if e.kind == "NDEATH:will"]
+        # one birth per connect (start and each disconnect) plus the one the NCMD asked for
+        assert births == 1 + len(wills) + 1 > births_before
+        assert summary.faults["disconnect"] == len(wills) >= 1
+        await asyncio.sleep(0.5)
+        assert sum("/NDEATH/" in t for t in seen) == len(wills) + 1  # Wills + the final NDEATH
+    finally:
+        client.disconnect()
+        client.loop_stop()

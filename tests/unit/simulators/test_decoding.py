@@ -7,7 +7,7 @@ import importlib.util
 import json
 import subprocess
 import sys
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -22,7 +22,15 @@ _FIRST_NIBBLE = {"BSM": 0x0, "MAP": 0x1, "RSM": 0x2, "SPAT": 0x3, "RSI": 0x4}
 
 
 def _messages(family: str, **options: str) -> list[SimMessage]:
-    config = FleetConfig(families=(family,), devices=6, rate=60.0, duration_s=12.0, seed=5, start_ms=START, options=options)
+    config = FleetConfig(
+        families=(family,),
+        devices=6,
+        rate=60.0,
+        duration_s=12.0,
+        seed=5,
+        start_ms=START,
+        options=options,
+    )
     return [m for m in generate(config) if isinstance(m, SimMessage)]
 
 
@@ -82,14 +90,17 @@ def test_v2x_decodes_with_project_codec_and_meets_constraints(encoding: str) -> 
 
 
 def test_agri_events_decode_with_project_and_independent_lpp() -> None:
-    from cayennelpp import LppFrame  # independent decoder, tests only
+    from cayennelpp import LppFrame  # type: ignore[import-untyped]  # independent decoder
 
     msgs = _messages("agri")
     encodings = set()
     for m in msgs:
         event = json.loads(m.payload)
         assert event["deviceInfo"]["devEui"] == m.device_id
-        assert m.topic == f"application/{event['deviceInfo']['applicationId']}/device/{m.device_id}/event/up"
+        assert (
+            m.topic
+            == f"application/{event['deviceInfo']['applicationId']}/device/{m.device_id}/event/up"
+        )
         for key in ("deduplicationId", "time", "fCnt", "fPort", "rxInfo", "txInfo", "data"):
             assert key in event
         data = base64.b64decode(event["data"])
@@ -101,7 +112,8 @@ def test_agri_events_decode_with_project_and_independent_lpp() -> None:
             assert len(ours) == len(theirs) == len(LPP_CHANNELS[dataset])
             for a, b in zip(ours, theirs, strict=True):
                 assert a.channel == b.channel
-                assert abs(float(a.value[0] if isinstance(a.value, tuple | list) else a.value) - float(b.value[0])) < 1e-6
+                ours_value = a.value[0] if isinstance(a.value, tuple | list) else a.value
+                assert abs(float(cast("float", ours_value)) - float(b.value[0])) < 1e-6
         else:
             encodings.add("json")
             values = json.loads(data)
@@ -141,7 +153,11 @@ def test_sparkplug_decodes_with_project_and_independent_decoder() -> None:
         assert decode_payload(m.payload) is not None
     batch = [[m.kind.split(":")[0], m.topic, base64.b64encode(m.payload).decode()] for m in msgs]
     done = subprocess.run(
-        [sys.executable, "-c", _INDEPENDENT], input=json.dumps(batch), capture_output=True, text=True, check=True
+        [sys.executable, "-c", _INDEPENDENT],
+        input=json.dumps(batch),
+        capture_output=True,
+        text=True,
+        check=True,
     )
     decoded = json.loads(done.stdout)
     assert len(decoded) == len(msgs)
@@ -165,7 +181,7 @@ def test_sparkplug_seq_increments_per_node() -> None:
         kind = m.kind.split(":")[0]
         if kind == "NDEATH":
             continue
-        payload = pb.Payload()
+        payload = pb.Payload()  # type: ignore[attr-defined]
         payload.ParseFromString(m.payload)
         node = "/".join(m.topic.split("/")[:4:3])
         if kind == "NBIRTH":

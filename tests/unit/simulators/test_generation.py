@@ -15,7 +15,13 @@ START = 1767225600000  # 2026-01-01T00:00:00Z
 
 
 def _config(seed: int = 7, **kw: object) -> FleetConfig:
-    base: dict[str, object] = {"devices": 3, "rate": 30.0, "duration_s": 6.0, "seed": seed, "start_ms": START}
+    base: dict[str, object] = {
+        "devices": 3,
+        "rate": 30.0,
+        "duration_s": 6.0,
+        "seed": seed,
+        "start_ms": START,
+    }
     base.update(kw)
     return FleetConfig(**base)  # type: ignore[arg-type]
 
@@ -69,7 +75,9 @@ def test_signal_plan_counts_down_consistently() -> None:
 
 
 def test_spat_frames_count_down_over_time() -> None:
-    config = _config(families=("v2x",), devices=1, rate=10.0, duration_s=30.0, options={"v2x_encoding": "uper"})
+    config = _config(
+        families=("v2x",), devices=1, rate=10.0, duration_s=30.0, options={"v2x_encoding": "uper"}
+    )
     spats = []
     for m in generate(config):
         if isinstance(m, SimMessage) and m.kind.startswith("SPAT"):
@@ -78,7 +86,9 @@ def test_spat_frames_count_down_over_time() -> None:
     assert len(spats) > 20
     for (t0, f0), (t1, f1) in itertools.pairwise(spats):
         dt_tenths = (t1 - t0) / 100
-        for p0, p1 in zip(f0["intersections"][0]["phases"], f1["intersections"][0]["phases"], strict=True):
+        for p0, p1 in zip(
+            f0["intersections"][0]["phases"], f1["intersections"][0]["phases"], strict=True
+        ):
             s0, s1 = p0["phaseStates"][0], p1["phaseStates"][0]
             c0, c1 = s0["timing"][1], s1["timing"][1]
             if s0["light"] == s1["light"] and c0["likelyEndTime"] > dt_tenths:

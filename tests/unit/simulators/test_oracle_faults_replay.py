@@ -18,14 +18,28 @@ from simulators.replay import ReplayWriter, read_replay, topic_identity
 START = 1767225600000
 
 
-def _entry(n: int, dataset: str = "agri_soil", outcome: str = "ok", sha: str | None = None) -> LogEntry:
+def _entry(
+    n: int, dataset: str = "agri_soil", outcome: str = "ok", sha: str | None = None
+) -> LogEntry:
     return LogEntry(f"m{n}", "dev", "agri", (dataset,), "data", sha or f"sha{n}", outcome, 1, 2)
 
 
 def test_oracle_counts_loss_duplicates_and_unexpected() -> None:
-    entries = [_entry(i) for i in range(5)] + [LogEntry("bad", "dev", "agri", ("dlq",), "dlq", "shaX", "ok", 1, 2)]
-    rows = {"agri_soil": [("sha0", "r0"), ("sha1", "r1"), ("sha1", "r1"), ("sha3", "r3"), ("shaX", "rx")]}
-    report = evaluate(entries, Observations(rows=rows, dead={"sha2": 1}, raw={f"sha{i}": 1 for i in range(5)}))
+    entries = [_entry(i) for i in range(5)] + [
+        LogEntry("bad", "dev", "agri", ("dlq",), "dlq", "shaX", "ok", 1, 2)
+    ]
+    rows = {
+        "agri_soil": [
+            ("sha0", "r0"),
+            ("sha1", "r1"),
+            ("sha1", "r1"),
+            ("sha3", "r3"),
+            ("shaX", "rx"),
+        ]
+    }
+    report = evaluate(
+        entries, Observations(rows=rows, dead={"sha2": 1}, raw={f"sha{i}": 1 for i in range(5)})
+    )
     soil = report.groups["agri_soil"]
     assert (soil.sent, soil.acknowledged, soil.stored, soil.dead_lettered) == (5, 5, 3, 1)
     assert soil.lost == 1 and report.lost_ids == ["m4"]
@@ -55,7 +69,11 @@ def test_outcome_log_round_trip(tmp_path: Path) -> None:
 
 
 def test_parse_faults() -> None:
-    assert parse_faults("duplicate=0.1, malformed ,seq_gap=0") == {"duplicate": 0.1, "malformed": 0.01, "seq-gap": 0.0}
+    assert parse_faults("duplicate=0.1, malformed ,seq_gap=0") == {
+        "duplicate": 0.1,
+        "malformed": 0.01,
+        "seq-gap": 0.0,
+    }
     with pytest.raises(ConfigError):
         parse_faults("explode=0.1")
     with pytest.raises(ConfigError):
@@ -64,8 +82,29 @@ def test_parse_faults() -> None:
 
 
 def test_faults_mark_expectations() -> None:
-    faults = dict.fromkeys(("malformed", "truncated", "duplicate", "future", "unknown-device", "spoof", "seq-gap", "missing-birth", "oversized"), 0.05)
-    config = FleetConfig(devices=6, rate=60.0, duration_s=20.0, seed=3, start_ms=START, faults=faults, oversize_bytes=4096)
+    faults = dict.fromkeys(
+        (
+            "malformed",
+            "truncated",
+            "duplicate",
+            "future",
+            "unknown-device",
+            "spoof",
+            "seq-gap",
+            "missing-birth",
+            "oversized",
+        ),
+        0.05,
+    )
+    config = FleetConfig(
+        devices=6,
+        rate=60.0,
+        duration_s=20.0,
+        seed=3,
+        start_ms=START,
+        faults=faults,
+        oversize_bytes=4096,
+    )
     msgs = [m for m in generate(config) if isinstance(m, SimMessage)]
     seen = {m.fault for m in msgs}
     assert set(faults) <= seen
@@ -81,7 +120,9 @@ def test_faults_mark_expectations() -> None:
 
 
 def test_replay_file_round_trip(tmp_path: Path) -> None:
-    config = FleetConfig(devices=3, rate=30.0, duration_s=3.0, seed=2, start_ms=START, faults={"disconnect": 0.2})
+    config = FleetConfig(
+        devices=3, rate=30.0, duration_s=3.0, seed=2, start_ms=START, faults={"disconnect": 0.2}
+    )
     items = list(generate(config))
     path = tmp_path / "run.jsonl.gz"
     writer = ReplayWriter(path, {"seed": 2})
@@ -103,9 +144,18 @@ def test_topic_identity() -> None:
 def test_registry_csv_rows_are_valid_devices() -> None:
     text = registry_csv(FleetConfig(devices=6, seed=4))
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert text.splitlines()[0] == "family,device_id,provider,datasets,codec,v2x_edition,v2x_framing,industrial_id,lat,lon"
-    devices = [Device.model_validate({k: (v if v != "" else None) for k, v in r.items()}) for r in rows]
+    assert (
+        text.splitlines()[0]
+        == "family,device_id,provider,datasets,codec,v2x_edition,v2x_framing,industrial_id,lat,lon"
+    )
+    devices = [
+        Device.model_validate({k: (v if v != "" else None) for k, v in r.items()}) for r in rows
+    ]
     assert {d.family for d in devices} == {"v2x", "agri", "iiot"}
-    published = {m.device_id for m in generate(FleetConfig(devices=6, seed=4, start_ms=START, duration_s=5, rate=30)) if isinstance(m, SimMessage)}
+    published = {
+        m.device_id
+        for m in generate(FleetConfig(devices=6, seed=4, start_ms=START, duration_s=5, rate=30))
+        if isinstance(m, SimMessage)
+    }
     registered = {d.device_id for d in devices}
     assert published <= registered
