@@ -139,9 +139,8 @@ class Blaster:
             self.launched += 1
 
     def _reap(self, lane: _Lane) -> None:
-        if lane.proc is not None:
-            if lane.proc.returncode == 0:
-                self.sent += lane.lines
+        if lane.proc is not None and lane.proc.returncode == 0:
+            self.sent += lane.lines
         if lane.handle is not None:
             lane.handle.close()
         if lane.chunk is not None:

@@ -84,8 +84,9 @@ class RunContext:
     def probe(self, tag: str, normalize_groups: list[str]) -> Probe:
         """A probe over one prefix's topics and groups."""
         raws, datas = self.topics(tag)
-        return Probe(self.stack.kafka_bootstrap, self.stack.pg_dsn, self.schema, raws, datas,
-                     normalize_groups, self.sink_group(tag))
+        return Probe(bootstrap=self.stack.kafka_bootstrap, dsn=self.stack.pg_dsn, schema=self.schema,
+                     raw_topics=raws, data_topics=datas, normalize_groups=normalize_groups,
+                     sink_group=self.sink_group(tag))
 
     def normalize_group(self, tag: str, family: str = "all") -> str:
         """Consumer group of a normalize process."""
@@ -144,7 +145,7 @@ class RunContext:
         report: dict[str, object] = {}
         try:
             report["topics_deleted"] = await delete_topics(self.stack.kafka_bootstrap, f"bench{self.run_id}")
-        except Exception as exc:  # noqa: BLE001 - cleanup reports, never raises
+        except Exception as exc:
             report["topics_error"] = str(exc)
         try:
             with psycopg.connect(self.stack.pg_dsn, autocommit=True) as conn:

@@ -76,6 +76,7 @@ class Probe:
 
     def __init__(
         self,
+        *,
         bootstrap: str,
         dsn: str,
         schema: str,
@@ -161,7 +162,7 @@ class Probe:
             while True:
                 try:
                     await self.sample()
-                except Exception as exc:  # noqa: BLE001 - a missed sample must not end the run
+                except Exception as exc:
                     logger.debug("probe sample failed: %s", exc)
                 await asyncio.sleep(interval_s)
 

@@ -170,7 +170,7 @@ class ServiceSet:
 
 def _ready(port: int) -> bool:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1.0) as resp:  # noqa: S310 - loopback URL built here
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1.0) as resp:
             return bool(resp.status == 200)
     except (urllib.error.URLError, OSError):
         return False

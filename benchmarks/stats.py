@@ -121,7 +121,7 @@ def steady_rate(times_s: Sequence[float], counts: Sequence[float], trim: float =
 
 
 def ratio(value: float | None, limit: float | None) -> float | None:
-    """value / limit, or None when either is missing or the limit is not positive."""
+    """Value / limit, or None when either is missing or the limit is not positive."""
     if value is None or limit is None or limit <= 0:
         return None
     return value / limit

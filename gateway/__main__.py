@@ -38,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--kafka", help="Kafka bootstrap servers (SENSEGATE_KAFKA__BOOTSTRAP_SERVERS)"
     )
     parser.add_argument("--topic-prefix", help="Kafka topic prefix (SENSEGATE_KAFKA__TOPIC_PREFIX)")
-    parser.add_argument("--instance-id", help="gateway instance id (SENSEGATE_GATEWAY__INSTANCE_ID)")
+    parser.add_argument(
+        "--instance-id", help="gateway instance id (SENSEGATE_GATEWAY__INSTANCE_ID)"
+    )
     parser.add_argument("--client-id", help="MQTT client id (SENSEGATE_GATEWAY__CLIENT_ID)")
     parser.add_argument(
         "--share-group", help="MQTT v5 shared subscription group (SENSEGATE_GATEWAY__SHARE_GROUP)"

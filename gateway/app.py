@@ -9,7 +9,6 @@ thread waits, and the broker stops sending QoS 1 messages at the Receive Maximum
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -120,13 +119,17 @@ class Gateway:
         pending: Pending | None = None
         error: ProduceError | None = None
         try:
-            pending = await self._out.enqueue(record.topic, record.key, record.value, record.headers)
+            pending = await self._out.enqueue(
+                record.topic, record.key, record.value, record.headers
+            )
         except ProduceError as exc:
             error = exc
         except asyncio.CancelledError:
             bridge.release_slot()  # shutdown while enqueueing: left unacked for redelivery
             raise
-        task = asyncio.create_task(self._deliver(msg, record, ticket, bridge, pending=pending, error=error))
+        task = asyncio.create_task(
+            self._deliver(msg, record, ticket, bridge, pending=pending, error=error)
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -222,10 +225,7 @@ class Gateway:
         self._stopping = True
         logger.info("stopping: draining %d in-flight messages", len(self._tasks))
         bridge.pause()
-        dispatcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await dispatcher
-        logger.info("stopping: dispatcher stopped")
+        await _cancel_all({dispatcher})
         # Messages still queued were never taken: leave them unacked for redelivery.
         while not bridge.queue.empty():
             bridge.queue.get_nowait()
@@ -237,10 +237,7 @@ class Gateway:
                     "drain timed out: %d messages left unacked (the broker redelivers them)",
                     len(pending),
                 )
-                for task in pending:
-                    task.cancel()
-                await asyncio.gather(*pending, return_exceptions=True)
-        logger.info("stopping: drained; disconnecting")
+                await _cancel_all(pending)
         await asyncio.to_thread(bridge.stop)
         self.metrics.connected.set(0)
         await self._out.stop()
@@ -252,3 +249,17 @@ class Gateway:
             self._tracker.acked,
             self._tracker.orphaned,
         )
+
+
+async def _cancel_all(tasks: set[asyncio.Task[None]]) -> None:
+    """Cancel tasks until they are done: Python 3.11's wait_for can swallow a cancellation."""
+    while True:
+        pending = {t for t in tasks if not t.done()}
+        if not pending:
+            break
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=0.5)
+    for task in tasks:
+        if not task.cancelled():
+            task.exception()  # retrieved, so nothing is logged as "never retrieved"

@@ -19,7 +19,10 @@ class GatewayMetrics:
             "sensegate_gateway_received", "MQTT messages received", ["qos"], registry=r
         )
         self.produced = Counter(
-            "sensegate_gateway_produced", "Raw envelopes acknowledged by Kafka", ["family"], registry=r
+            "sensegate_gateway_produced",
+            "Raw envelopes acknowledged by Kafka",
+            ["family"],
+            registry=r,
         )
         self.dead_lettered = Counter(
             "sensegate_gateway_dead_lettered",

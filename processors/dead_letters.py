@@ -9,6 +9,7 @@ the produce acknowledgements, so repeating ``replay`` only replays letters writt
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ from contracts.topics import raw_topic
 __all__ = ["StoredLetter", "envelope_of", "read_letters", "replay_letters", "stats"]
 
 logger = logging.getLogger(__name__)
+
+# how long to wait for the topic's partitions (a missing topic reads as empty)
+_ASSIGN_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,28 +80,28 @@ async def read_letters(
     )
     await consumer.start()
     try:
-        await consumer.topics()  # refreshes cluster metadata
-        parts = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        if not tps:
-            return [], {}
-        consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
-        if group_id is None:
-            await consumer.seek_to_beginning(*tps)
+        consumer.subscribe([topic])
         letters: list[StoredLetter] = []
-        positions = {tp: await consumer.position(tp) for tp in tps}
-        while any(positions[tp] < ends[tp] for tp in tps):
-            batch = await consumer.getmany(timeout_ms=1000)
+        ends: dict[TopicPartition, int] | None = None
+        deadline = time.monotonic() + _ASSIGN_TIMEOUT_S
+        while True:
+            batch = await consumer.getmany(timeout_ms=300)
+            tps = consumer.assignment()
+            if ends is None:
+                if not tps:
+                    if time.monotonic() > deadline:
+                        return [], {}
+                    continue
+                ends = await consumer.end_offsets(list(tps))
             for tp, msgs in batch.items():
                 for msg in msgs:
-                    if msg.offset >= ends[tp]:
-                        continue
-                    letter = DeadLetter.from_json(msg.value)
-                    if not wanted or letter.reason in wanted:
-                        letters.append(StoredLetter(letter, tp.partition, msg.offset))
-            positions = {tp: await consumer.position(tp) for tp in tps}
-        return letters, {tp: min(positions[tp], ends[tp]) for tp in tps}
+                    if msg.offset < ends.get(tp, 0):
+                        letter = DeadLetter.from_json(msg.value)
+                        if not wanted or letter.reason in wanted:
+                            letters.append(StoredLetter(letter, tp.partition, msg.offset))
+            positions = {tp: await consumer.position(tp) for tp in ends}
+            if all(positions[tp] >= ends[tp] for tp in ends):
+                return letters, {tp: min(positions[tp], ends[tp]) for tp in ends}
     finally:
         await consumer.stop()
 

@@ -113,7 +113,7 @@ class DatasetValidator:
             above = col >= high if getattr(item, "max_exclusive", False) else col > high
             out = present[item.name] & np.isfinite(col) & ((col < low) | above)
             for i in np.flatnonzero(out & ~range_bad).tolist():
-                range_detail[i] = f"{item.name}={col[i]!r} outside [{low}, {high}]"
+                range_detail[i] = f"{item.name}={float(col[i])!r} outside [{low}, {high}]"
             range_bad |= out
         all_present = np.ones(n, dtype=bool)
         for mask in present.values():

@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub.add_parser("checkpoint", help="sign checkpoints for every period that grew")
     c = sub.add_parser("correct", help="append a signed correction superseding a record")
     c.add_argument("record_id")
-    c.add_argument("--values", required=True, help='JSON object of new item values')
+    c.add_argument("--values", required=True, help="JSON object of new item values")
     c.add_argument("--reason", required=True)
     c.add_argument("--legal-basis")
     e = sub.add_parser("erase", help="append a signed lawful erasure of a record")
@@ -88,9 +88,9 @@ async def _db_action(args: argparse.Namespace, settings: SinkSettings) -> int:
                 now=datetime.now(UTC), period_s=settings.provenance.period_s,
             )  # fmt: skip
             for finding in report.findings:
-                print(finding)  # noqa: T201
+                print(finding)
             rate = report.rows / report.seconds if report.seconds else 0.0
-            print(  # noqa: T201
+            print(
                 f"verified {report.leaves} leaves, {report.rows} rows, {report.checkpoints} "
                 f"checkpoints in {report.periods} periods ({report.seconds:.2f}s, {rate:.0f} rows/s): "
                 + ("OK" if report.ok else f"{len(report.findings)} findings")
@@ -99,7 +99,7 @@ async def _db_action(args: argparse.Namespace, settings: SinkSettings) -> int:
         if args.action == "checkpoint":
             made = await write_checkpoints(conn, _signer(settings), settings.provenance.origin)
             for cp in made:
-                print(f"checkpoint {cp.seq}: {cp.period_start.isoformat()} size {cp.tree_size}")  # noqa: T201
+                print(f"checkpoint {cp.seq}: {cp.period_start.isoformat()} size {cp.tree_size}")
             return 0
         if args.action == "prove":
             if settings.provenance.signing_key is not None:
@@ -109,14 +109,14 @@ async def _db_action(args: argparse.Namespace, settings: SinkSettings) -> int:
             if args.out:
                 args.out.write_text(text + "\n", encoding="utf-8")
             else:
-                print(text)  # noqa: T201
+                print(text)
             return 0
         signer = _signer(settings)
         values: dict[str, Any] | None = None
         if args.action == "correct":
             values = json.loads(args.values)
             if not isinstance(values, dict):
-                print("--values must be a JSON object", file=sys.stderr)  # noqa: T201
+                print("--values must be a JSON object", file=sys.stderr)
                 return 2
         event = await supersede(
             conn, catalog, signer, args.record_id,
@@ -125,7 +125,7 @@ async def _db_action(args: argparse.Namespace, settings: SinkSettings) -> int:
             period_s=settings.provenance.period_s,
         )  # fmt: skip
         await write_checkpoints(conn, signer, settings.provenance.origin)
-        print(json.dumps(event, indent=2, ensure_ascii=False))  # noqa: T201
+        print(json.dumps(event, indent=2, ensure_ascii=False))
         return 0
 
 
@@ -133,16 +133,16 @@ def run(args: argparse.Namespace) -> int:
     """Dispatch one provenance action."""
     if args.action == "keygen":
         seed = generate_seed()
-        print(f"SENSEGATE_PROVENANCE__SIGNING_KEY={seed}")  # noqa: T201
-        print(f"public key: {Signer.from_text(seed).public_key}")  # noqa: T201
+        print(f"SENSEGATE_PROVENANCE__SIGNING_KEY={seed}")
+        print(f"public key: {Signer.from_text(seed).public_key}")
         return 0
     if args.action == "verify-proof":
         proof = json.loads(args.file.read_text(encoding="utf-8"))
         problems = verify_proof(proof, args.public_key)
         for problem in problems:
-            print(f"FAIL {problem}")  # noqa: T201
+            print(f"FAIL {problem}")
         if not problems:
-            print(  # noqa: T201
+            print(
                 f"OK record {proof['leaf']['ref']} is leaf {proof['leaf_index']} of the tree of "
                 f"size {proof['tree_size']} signed by key {proof['checkpoint']['key_id']}"
             )
@@ -151,5 +151,5 @@ def run(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(_db_action(args, settings))
     except ProcessorError as exc:
-        print(f"error: {exc}", file=sys.stderr)  # noqa: T201
+        print(f"error: {exc}", file=sys.stderr)
         return 2

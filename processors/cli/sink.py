@@ -56,13 +56,13 @@ def run(args: argparse.Namespace) -> int:
             stmts = dataset_ddl(
                 entry, settings.db.schema_name, timescale=args.print_ddl == "timescale"
             )
-            print(f"-- {entry.code} v{entry.version}\n{ddl_script(stmts)}")  # noqa: T201
+            print(f"-- {entry.code} v{entry.version}\n{ddl_script(stmts)}")
         return 0
     if args.migrate_only:
         report = migrate(
             settings.db.dsn.get_secret_value(), settings.db.schema_name,
             load_catalog(settings.catalog_dir), mode=settings.sink.storage_mode,
         )  # fmt: skip
-        print(f"schema {report.schema}: timescale={report.timescale} applied={report.applied}")  # noqa: T201
+        print(f"schema {report.schema}: timescale={report.timescale} applied={report.applied}")
         return 0
     return asyncio.run(_serve(settings))

@@ -1,5 +1,4 @@
-"""Tamper evidence: canonical row hashing, per-source hash chains, RFC 6962 Merkle trees per period,
-Ed25519-signed checkpoints, verification, inclusion proofs and signed corrections."""
+"""Tamper evidence: row hashes, source chains, RFC 6962 trees, signed checkpoints, proofs, corrections."""
 
 from __future__ import annotations
 

@@ -10,13 +10,16 @@ catalog, so an integer and a double never meet in the same field.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import Any
 
 __all__ = ["CanonicalError", "canonical_bytes", "iso_utc", "sha256_hex", "to_json_types"]
+
+# JSON string escaping with non-ASCII kept literal: the C version of json.dumps(s, ensure_ascii=False).
+_string = encode_basestring
 
 
 class CanonicalError(ValueError):
@@ -28,7 +31,11 @@ def iso_utc(value: datetime) -> str:
     if value.tzinfo is None:
         msg = f"naive timestamp {value!r} has no canonical form"
         raise CanonicalError(msg)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    u = value.astimezone(UTC)
+    return (
+        f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
+        f".{u.microsecond:06d}Z"
+    )
 
 
 def to_json_types(value: Any) -> Any:
@@ -43,33 +50,34 @@ def to_json_types(value: Any) -> Any:
 
 
 def _encode(value: Any, out: list[str]) -> None:
-    if value is None:
+    # Ordered by frequency in table rows: this runs for every column of every logged row.
+    if isinstance(value, str):
+        out.append(_string(value))
+    elif value is None:
         out.append("null")
     elif value is True:
         out.append("true")
     elif value is False:
         out.append("false")
-    elif isinstance(value, int):
-        out.append(str(value))
     elif isinstance(value, float):
         if not math.isfinite(value):
             msg = f"non-finite double {value!r} has no canonical form"
             raise CanonicalError(msg)
         out.append(repr(value))
-    elif isinstance(value, str):
-        out.append(json.dumps(value, ensure_ascii=False))
+    elif isinstance(value, int):
+        out.append(str(value))
     elif isinstance(value, datetime):
-        out.append(json.dumps(iso_utc(value)))
-    elif isinstance(value, Mapping):
+        out.append(_string(iso_utc(value)))
+    elif isinstance(value, dict | Mapping):
         out.append("{")
         for i, key in enumerate(sorted(value, key=str)):
             if i:
                 out.append(",")
-            out.append(json.dumps(str(key), ensure_ascii=False))
+            out.append(_string(str(key)))
             out.append(":")
             _encode(value[key], out)
         out.append("}")
-    elif isinstance(value, Sequence):
+    elif isinstance(value, list | tuple | Sequence):
         out.append("[")
         for i, item in enumerate(value):
             if i:

@@ -42,6 +42,7 @@ class Checkpoint:
 
 
 def checkpoint_body(
+    *,
     origin: str,
     period: datetime,
     tree_size: int,
@@ -98,8 +99,9 @@ async def write_checkpoints(
                 tree.append(bytes.fromhex(digest))
             root = tree.root().hex()
             body = checkpoint_body(
-                origin, period, int(size), root, datetime.now(UTC), prev, signer.key_id
-            )
+                origin=origin, period=period, tree_size=int(size), root=root,
+                timestamp=datetime.now(UTC), prev=prev, key_id=signer.key_id,
+            )  # fmt: skip
             signature = signer.sign(body.encode())
             seq += 1
             await cur.execute(
@@ -115,4 +117,3 @@ async def write_checkpoints(
             )  # fmt: skip
             prev = hashlib.sha256(body.encode()).hexdigest()
     return made
-

@@ -57,7 +57,7 @@ def period_start(ts: datetime, period_s: int) -> datetime:
     return _EPOCH + timedelta(seconds=seconds - seconds % period_s)
 
 
-def leaf_doc(
+def leaf_doc(  # noqa: PLR0917 - positional order is the tlog_leaf column order
     kind: str,
     dataset: str,
     ref_id: str,
@@ -129,9 +129,7 @@ async def append_leaves(
                 period, size + offset, leaf.kind, leaf.dataset, leaf.ref_id, leaf.observed_at,
                 leaf.source, length, leaf.row_sha256, prev, digest, logged_at,
             ))  # fmt: skip
-        async with cur.copy(
-            f"COPY tlog_leaf ({', '.join(LEAF_COLUMNS)}) FROM STDIN"  # noqa: S608 - fixed names
-        ) as copy:
+        async with cur.copy(f"COPY tlog_leaf ({', '.join(LEAF_COLUMNS)}) FROM STDIN") as copy:
             for r in rows:
                 await copy.write_row(r)
         await cur.executemany(

@@ -10,6 +10,7 @@ retention explains it), a row whose hash differs is *altered*, a row without a l
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import time
 from collections import defaultdict
@@ -73,7 +74,9 @@ class VerifyReport:
         return all(f.kind in INFO_KINDS for f in self.findings)
 
 
-def _range_sql(column: str, since: datetime | None, until: datetime | None) -> tuple[str, list[Any]]:
+def _range_sql(
+    column: str, since: datetime | None, until: datetime | None
+) -> tuple[str, list[Any]]:
     clauses, params = [], []
     if since is not None:
         clauses.append(f"{column} >= %s")
@@ -102,7 +105,7 @@ def _check_leaves(leaves: list[Any], report: VerifyReport) -> None:
         by_source[source].append(leaf)
     for source, chain in by_source.items():
         chain.sort(key=lambda x: x[7])
-        for a, b in zip(chain, chain[1:], strict=False):
+        for a, b in itertools.pairwise(chain):
             if b[7] != a[7] + 1:
                 report.findings.append(Finding(
                     "chain_broken", "tlog_leaf", b[4],
@@ -185,6 +188,7 @@ def _check_periods(
 
 async def _row_hashes(
     conn: AsyncConnection[Any],
+    *,
     catalog: Catalog,
     since: datetime | None,
     until: datetime | None,
@@ -212,8 +216,8 @@ async def _row_hashes(
             rows[(entry.code, values[3], iso_utc(values[0]))] = data_row_sha256(entry, values)
     where, params = _range_sql("created_at", since, until)
     cols = ", ".join(CORRECTION_COLUMNS)
-    query = f"SELECT {cols}, body, signature, key_id FROM correction{where}"  # noqa: S608
-    for values in await _fetch(conn, query, params):
+    text = f"SELECT {cols}, body, signature, key_id FROM correction{where}"  # noqa: S608
+    for values in await _fetch(conn, text, params):
         body = canonical_bytes(record_doc("correction", CORRECTION_COLUMNS, values[:-3]))
         rows[("correction", values[0], "")] = sha256_hex(body)
         if body.decode() != values[-3] or not any(
@@ -243,9 +247,8 @@ async def verify_store(
     if since is not None:  # whole periods are needed to recompute their roots
         where += (" AND " if where else " WHERE ") + "period_start >= %s"
         params.append(period_start(since, period_s))
-    leaves = await _fetch(
-        conn, f"SELECT {', '.join(LEAF_COLUMNS)} FROM tlog_leaf{where}", params  # noqa: S608
-    )
+    query = f"SELECT {', '.join(LEAF_COLUMNS)} FROM tlog_leaf{where}"  # noqa: S608 - fixed names
+    leaves = await _fetch(conn, query, params)
     checkpoints = await _fetch(
         conn,
         "SELECT checkpoint_seq, period_start, tree_size, root, body, signature, key_id, "
@@ -255,7 +258,9 @@ async def verify_store(
     report.leaves = len(leaves)
     _check_leaves(leaves, report)
     _check_periods(leaves, checkpoints, trusted, report)
-    rows = await _row_hashes(conn, catalog, since, until, trusted, report)
+    rows = await _row_hashes(
+        conn, catalog=catalog, since=since, until=until, trusted=trusted, report=report
+    )
     report.rows = len(rows)
     in_range = [
         leaf for leaf in leaves
@@ -264,9 +269,7 @@ async def verify_store(
     logged: dict[Key, Any] = {}
     for leaf in in_range:
         kind, dataset, ref, observed = leaf[2], leaf[3], leaf[4], leaf[5]
-        key: Key = (
-            (dataset, ref, iso_utc(observed)) if kind == "record" else (kind, ref, "")
-        )
+        key: Key = (dataset, ref, iso_utc(observed)) if kind == "record" else (kind, ref, "")
         logged[key] = leaf
     gone: dict[tuple[str, str], Key] = {}
     for key, leaf in logged.items():

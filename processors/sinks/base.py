@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from contracts.dead_letter import DeadLetter
 
-__all__ = ["DeadLetterWriter", "FlushResult", "SinkInput", "Sink", "TopicPartition"]
+__all__ = ["DeadLetterWriter", "FlushResult", "Sink", "SinkInput", "TopicPartition"]
 
 TopicPartition = tuple[str, int]
 

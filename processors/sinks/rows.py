@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from contracts.dead_letter import DeadLetter, ReasonCode, Stage
+from contracts.dead_letter import ReasonCode
 from contracts.record import DatasetRecord, RecordValue, record_id_for
 from processors.catalog import Catalog, DatasetEntry
 from processors.provenance.rowdocs import PROVENANCE_COLUMNS, data_columns

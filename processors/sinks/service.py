@@ -62,7 +62,9 @@ class SinkService:
         self.catalog = catalog
         self.lock = asyncio.Lock()
         kafka = settings.kafka
-        self.producer = AIOKafkaProducer(acks="all", enable_idempotence=True, **kafka.client_kwargs())
+        self.producer = AIOKafkaProducer(
+            acks="all", enable_idempotence=True, **kafka.client_kwargs()
+        )
         self.consumer = AIOKafkaConsumer(
             group_id=settings.sink.group_id,
             enable_auto_commit=False,
@@ -144,6 +146,9 @@ class SinkService:
             )
             if batch:
                 await self._flush(batch)
+            else:
+                async with self.lock:  # idle: sign what the last batches appended
+                    await self.sink.maybe_checkpoint()
             if asyncio.get_running_loop().time() >= next_retention:
                 await self._retention()
                 next_retention += cfg.retention_interval_s

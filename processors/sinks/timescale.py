@@ -30,14 +30,14 @@ from processors.exceptions import StorageError
 from processors.provenance.checkpoint import write_checkpoints
 from processors.provenance.keys import Signer
 from processors.provenance.log import LeafInput, append_leaves
-from processors.sinks.base import DeadLetterWriter, FlushResult, Sink, SinkInput, TopicPartition
-from processors.sinks.config import ProvenanceConfig, SinkConfig
 from processors.provenance.rowdocs import (
     PROVENANCE_COLUMNS,
     data_columns,
     data_row_sha256,
     provenance_row_sha256,
 )
+from processors.sinks.base import DeadLetterWriter, FlushResult, Sink, SinkInput, TopicPartition
+from processors.sinks.config import ProvenanceConfig, SinkConfig
 from processors.sinks.rows import PreparedRow, RowRejected, data_row, prepare, provenance_row
 from processors.sinks.sqlstate import is_data_error, to_storage_error
 from processors.sinks.writer import (
@@ -147,7 +147,7 @@ class TimescaleSink(Sink):
 
     async def load_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
         """Read the stored offsets of newly assigned partitions and expect them from now on."""
-        stored = await self._with_retry(
+        stored: dict[TopicPartition, int] = await self._with_retry(
             lambda conn: read_offsets(conn, self._group, tps), "read offsets"
         )
         for tp in tps:
@@ -227,12 +227,10 @@ class TimescaleSink(Sink):
 
         result: FlushResult = await self._with_retry(attempt, "flush")
         result.retries = self.retries - retries_before
-        await self._maybe_checkpoint()
+        await self.maybe_checkpoint()
         return result
 
-    async def _ensure_partitions(
-        self, conn: AsyncConnection[Any], rows: list[PreparedRow]
-    ) -> None:
+    async def _ensure_partitions(self, conn: AsyncConnection[Any], rows: list[PreparedRow]) -> None:
         wanted: dict[str, set[datetime]] = defaultdict(set)
         for r in rows:
             table = r.entry.storage_table
@@ -276,9 +274,9 @@ class TimescaleSink(Sink):
             await append_leaves(conn, leaves, now, self._prov.period_s)
             updates: dict[TopicPartition, tuple[int | None, int]] = {}
             for tp, top in last.items():
-                have = stored.get(tp)
-                new = max(have if have is not None else 0, top + 1)
-                updates[tp] = (have, new)
+                previous = stored.get(tp)
+                new = max(-1 if previous is None else previous, top + 1)
+                updates[tp] = (previous, new)
                 if new != top + 1:
                     result.seek_to[tp] = new
             await store_offsets(conn, self._group, updates)
@@ -354,7 +352,8 @@ class TimescaleSink(Sink):
                 leaves.append(self._data_leaf(r, dv))
         return leaves, bad
 
-    async def _maybe_checkpoint(self) -> None:
+    async def maybe_checkpoint(self) -> None:
+        """Checkpoint when enough leaves or enough time accumulated since the last one."""
         loop_time = time.monotonic()
         due = self._leaves_since_checkpoint >= self._prov.checkpoint_every_leaves or (
             self._leaves_since_checkpoint

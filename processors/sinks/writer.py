@@ -17,8 +17,8 @@ from psycopg.types.json import Jsonb
 
 from processors.catalog import DatasetEntry
 from processors.exceptions import StorageError
-from processors.sinks.base import TopicPartition
 from processors.provenance.rowdocs import PROVENANCE_COLUMNS, data_columns
+from processors.sinks.base import TopicPartition
 from processors.storage.ddl import ident
 
 __all__ = [
@@ -56,12 +56,14 @@ async def create_staging(conn: Conn, entries: Iterable[DatasetEntry]) -> None:
     tables = ["provenance", *(e.storage_table for e in entries)]
     for table in tables:
         await conn.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {_stage(table)} "  # noqa: S608 - checked identifiers
+            f"CREATE TEMP TABLE IF NOT EXISTS {_stage(table)} "
             f"(LIKE {ident(table)}) ON COMMIT DELETE ROWS"
         )
 
 
-async def _copy(conn: Conn, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+async def _copy(
+    conn: Conn, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
     cols = ", ".join(ident(c) for c in columns)
     async with conn.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
         for row in rows:
@@ -79,9 +81,7 @@ async def insert_provenance(conn: Conn, rows: Sequence[Sequence[Any]]) -> set[st
         f"INSERT INTO provenance ({cols}) SELECT {cols} FROM {stage} "  # noqa: S608
         "ON CONFLICT (provenance_id) DO NOTHING RETURNING provenance_id"
     )
-    new = {str(r[0]) for r in await cur.fetchall()}
-    await conn.execute(f"DELETE FROM {stage}")  # noqa: S608 - staging is reused within the batch
-    return new
+    return {str(r[0]) for r in await cur.fetchall()}
 
 
 async def insert_rows(
@@ -98,9 +98,7 @@ async def insert_rows(
         f"INSERT INTO {ident(entry.storage_table)} ({cols}) SELECT {cols} FROM {stage} "  # noqa: S608
         "ON CONFLICT (record_id, observed_at) DO NOTHING RETURNING record_id, observed_at"
     )
-    new = {(str(r[0]), r[1]) for r in await cur.fetchall()}
-    await conn.execute(f"DELETE FROM {stage}")  # noqa: S608
-    return new
+    return {(str(r[0]), r[1]) for r in await cur.fetchall()}
 
 
 async def insert_one(

@@ -70,7 +70,9 @@ def _retarget(text: str, schema: str) -> str:
 
 def timescale_available(conn: psycopg.Connection) -> bool:
     """True when the server offers the timescaledb extension."""
-    row = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'").fetchone()
+    row = conn.execute(
+        "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
+    ).fetchone()
     return row is not None
 
 
@@ -113,9 +115,7 @@ def migrate(
             "name text NOT NULL, checksum text NOT NULL, "
             "applied_at timestamptz NOT NULL DEFAULT now())"
         )
-        done = {
-            v: c for v, c in conn.execute("SELECT version, checksum FROM schema_migration")
-        }
+        done = {v: c for v, c in conn.execute("SELECT version, checksum FROM schema_migration")}
         timescale = _enable_timescale(conn, mode)
         report = MigrationReport(schema=schema, timescale=timescale)
         for version, path in _files(directory):
@@ -132,7 +132,7 @@ def migrate(
                 (version, path.name, checksum),
             )
             report.applied.append(path.name)
-        for entry in (catalog.entries.values() if catalog else ()):
+        for entry in catalog.entries.values() if catalog else ():
             stmts = dataset_ddl(entry, schema, timescale=timescale)
             checksum = hashlib.sha256(ddl_script(stmts).encode()).hexdigest()
             key = f"dataset:{entry.code}@{entry.version}"

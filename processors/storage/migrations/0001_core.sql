@@ -122,6 +122,9 @@ BEGIN
             EXECUTE format(
                 'CREATE TRIGGER %I BEFORE UPDATE OR DELETE ON %I FOR EACH ROW '
                 'EXECUTE FUNCTION append_only_guard()', t || '_append_only', t);
+            EXECUTE format(
+                'CREATE TRIGGER %I BEFORE TRUNCATE ON %I FOR EACH STATEMENT '
+                'EXECUTE FUNCTION append_only_guard()', t || '_no_truncate', t);
         END IF;
     END LOOP;
 END;

@@ -96,7 +96,9 @@ async def test_counting_oracle(
     if view.duplicates() == 0:
         seqs: dict[str, list[int]] = {}
         for env in view.envelopes:
-            seqs.setdefault(env.device_id, []).append(int(env.payload.split(b"|")[0].split(b"-")[-1]))
+            seqs.setdefault(env.device_id, []).append(
+                int(env.payload.split(b"|")[0].split(b"-")[-1])
+            )
         assert all(s == sorted(s) for s in seqs.values())
 
 

@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pydantic import SecretStr
 
 from contracts.envelope import Envelope
@@ -105,35 +105,29 @@ async def produce(
 
 
 async def drain(
-    bootstrap: str, topic: str, *, at_least: int, deadline_s: float = 60.0
+    bootstrap: str, topic: str, *, at_least: int, deadline_s: float = 60.0, settle: bool = True
 ) -> list[Any]:
-    """All records of ``topic`` from the beginning, waiting until ``at_least`` arrived (or the deadline)."""
+    """Records of ``topic`` from the beginning: at least ``at_least`` (or what came by the deadline).
+
+    With ``settle`` it keeps reading until a poll returns nothing, so late duplicates are included.
+    """
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         group_id=None,
+        metadata_max_age_ms=1000,  # notice the topic soon after the stage creates it
     )
     await consumer.start()
+    consumer.subscribe([topic])
     out: list[Any] = []
     try:
         end = time.monotonic() + deadline_s
-        assigned = False
         while time.monotonic() < end:
-            if not assigned:
-                await consumer.topics()  # refreshes cluster metadata
-                parts = consumer.partitions_for_topic(topic)
-                if parts:
-                    consumer.assign([TopicPartition(topic, p) for p in parts])
-                    await consumer.seek_to_beginning()
-                    assigned = True
-                else:
-                    await asyncio.sleep(0.5)
-                    continue
             batch = await consumer.getmany(timeout_ms=500)
             for msgs in batch.values():
                 out.extend(msgs)
-            if len(out) >= at_least and not batch:
+            if len(out) >= at_least and (not batch or not settle):
                 break
     finally:
         await consumer.stop()

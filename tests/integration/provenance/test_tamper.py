@@ -45,7 +45,9 @@ async def test_verify_names_every_tampered_row(
     with psycopg.connect(stack.pg_dsn, autocommit=True) as conn:
         conn.execute("SET session_replication_role = replica")  # an attacker bypassing triggers
         conn.execute(
-            sql.SQL("UPDATE {} SET soil_moisture = soil_moisture + 1 WHERE record_id = %s").format(t),
+            sql.SQL("UPDATE {} SET soil_moisture = soil_moisture + 1 WHERE record_id = %s").format(
+                t
+            ),
             (altered.record_id,),
         )
         conn.execute(sql.SQL("DELETE FROM {} WHERE record_id = %s").format(t), (deleted.record_id,))
@@ -59,10 +61,10 @@ async def test_verify_names_every_tampered_row(
             (forged.record_id, forged.natural_key, records[0].record_id),
         )
         conn.execute(
-            sql.SQL("UPDATE {} SET gateway_id = 'gw-forged' WHERE provenance_id = ("
-                    "SELECT provenance_id FROM {} WHERE record_id = %s)").format(
-                sql.Identifier(pg_schema, "provenance"), t
-            ),
+            sql.SQL(
+                "UPDATE {} SET gateway_id = 'gw-forged' WHERE provenance_id = ("
+                "SELECT provenance_id FROM {} WHERE record_id = %s)"
+            ).format(sql.Identifier(pg_schema, "provenance"), t),
             (prov_altered.record_id,),
         )
 
@@ -82,6 +84,7 @@ async def test_verify_names_every_tampered_row(
 
 
 async def test_proof_checks_offline_and_detects_edits(
+    *,
     stack: StackAddresses,
     pg_schema: str,
     catalog: Catalog,
@@ -110,6 +113,7 @@ async def test_proof_checks_offline_and_detects_edits(
 
 
 async def test_correction_supersedes_and_original_stays_provable(
+    *,
     stack: StackAddresses,
     pg_schema: str,
     catalog: Catalog,
@@ -133,7 +137,7 @@ async def test_correction_supersedes_and_original_stays_provable(
     assert erased.returncode == 0, erased.stderr
 
     with psycopg.connect(stack.pg_dsn) as conn:
-        current = dict(
+        current: dict[str, float] = dict(
             conn.execute(
                 sql.SQL("SELECT record_id, soil_moisture FROM {}").format(
                     sql.Identifier(pg_schema, "agri_soil_current")
@@ -153,7 +157,12 @@ async def test_correction_supersedes_and_original_stays_provable(
     assert original[0] == fixed.values["soil_moisture"]
 
     proof_file = tmp_path / "orig.json"
-    assert run_cli("provenance", "prove", fixed.record_id, "--out", str(proof_file), env=env).returncode == 0
+    assert (
+        run_cli(
+            "provenance", "prove", fixed.record_id, "--out", str(proof_file), env=env
+        ).returncode
+        == 0
+    )
     proof = json.loads(proof_file.read_text())
     assert proof["record"]["soil_moisture"] == fixed.values["soil_moisture"]
     assert [c["event"]["action"] for c in proof["corrections"]] == ["correct"]

@@ -16,7 +16,13 @@ from processors.sinks.config import ProvenanceConfig, SinkConfig, SinkSettings
 
 
 def sink_settings(
-    *, bootstrap: str, dsn: str, schema: str, prefix: str, group: str, seed: str,
+    *,
+    bootstrap: str,
+    dsn: str,
+    schema: str,
+    prefix: str,
+    group: str,
+    seed: str,
     batch: int = 500,
 ) -> SinkSettings:
     """Settings of a test sink: fast batches, short sessions, quick pattern refresh."""
@@ -56,9 +62,7 @@ async def produce(bootstrap: str, prefix: str, records: Sequence[DatasetRecord])
     await producer.start()
     try:
         futures = [
-            await producer.send(
-                f"{prefix}data.{r.dataset}", r.to_kafka_value(), key=r.kafka_key()
-            )
+            await producer.send(f"{prefix}data.{r.dataset}", r.to_kafka_value(), key=r.kafka_key())
             for r in records
         ]
         await asyncio.gather(*futures)
@@ -91,5 +95,6 @@ async def wait_until(
         if outcome:
             return
         if loop.time() > deadline:
-            raise AssertionError(f"condition not reached within {limit_s}s")
+            msg = f"condition not reached within {limit_s}s"
+            raise AssertionError(msg)
         await asyncio.sleep(0.2)

@@ -31,8 +31,13 @@ class Letters(list[DeadLetter]):
 
 
 def _sink(
-    stack: StackAddresses, schema: str, catalog: Catalog, prov: ProvenanceConfig,
-    letters: Letters, app: str = "sensegate-sink-test",
+    stack: StackAddresses,
+    schema: str,
+    catalog: Catalog,
+    prov: ProvenanceConfig,
+    letters: Letters,
+    *,
+    app: str = "sensegate-sink-test",
 ) -> TimescaleSink:
     return TimescaleSink(
         dsn=stack.pg_dsn, schema=schema, catalog=catalog, group_id="g", topic_prefix=PREFIX,
@@ -41,8 +46,13 @@ def _sink(
     )  # fmt: skip
 
 
-def _add(sink: TimescaleSink, records: Sequence[DatasetRecord], partition: int = 0,
-         first: int = 0, topic: str = TOPIC) -> None:
+def _add(
+    sink: TimescaleSink,
+    records: Sequence[DatasetRecord],
+    partition: int = 0,
+    first: int = 0,
+    topic: str = TOPIC,
+) -> None:
     for i, r in enumerate(records):
         sink.add(SinkInput(topic, partition, first + i, r.to_kafka_value(), r.kafka_key()))
 
@@ -94,11 +104,14 @@ async def test_parallel_batches(
 
 
 async def test_retry_after_transient_error(
-    stack: StackAddresses, pg_schema: str, catalog: Catalog, provenance_config: ProvenanceConfig,
+    stack: StackAddresses,
+    pg_schema: str,
+    catalog: Catalog,
+    provenance_config: ProvenanceConfig,
     unique_name: object,
 ) -> None:
     app = f"sink-retry-{pg_schema}"[:60]
-    async with _sink(stack, pg_schema, catalog, provenance_config, Letters(), app) as sink:
+    async with _sink(stack, pg_schema, catalog, provenance_config, Letters(), app=app) as sink:
         with psycopg.connect(stack.pg_dsn, autocommit=True) as admin:
             killed = admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
@@ -136,9 +149,9 @@ async def test_bad_rows_are_dead_lettered_without_blocking_the_batch(
     with psycopg.connect(stack.pg_dsn, autocommit=True) as conn:
         # A database-side rule the Python checks do not know: the error comes from PostgreSQL.
         conn.execute(
-            sql.SQL("ALTER TABLE {} ADD CONSTRAINT moisture_sane CHECK (soil_moisture < 1000)").format(
-                sql.Identifier(pg_schema, "agri_soil")
-            )
+            sql.SQL(
+                "ALTER TABLE {} ADD CONSTRAINT moisture_sane CHECK (soil_moisture < 1000)"
+            ).format(sql.Identifier(pg_schema, "agri_soil"))
         )
     letters = Letters()
     good = list(soil_records(20))
@@ -162,7 +175,10 @@ async def test_bad_rows_are_dead_lettered_without_blocking_the_batch(
 
 @pytest.mark.parametrize("devices", [1, 5])
 async def test_log_has_one_leaf_per_new_row(
-    stack: StackAddresses, pg_schema: str, catalog: Catalog, provenance_config: ProvenanceConfig,
+    stack: StackAddresses,
+    pg_schema: str,
+    catalog: Catalog,
+    provenance_config: ProvenanceConfig,
     devices: int,
 ) -> None:
     records = list(soil_records(25, devices=devices))

@@ -51,6 +51,7 @@ async def _verify_clean(dsn: str, schema: str, catalog: Catalog, leaves: int) ->
 
 
 async def test_kill_9_mid_transaction_then_restart(
+    *,
     stack: StackAddresses,
     pg_schema: str,
     catalog: Catalog,

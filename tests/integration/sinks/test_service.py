@@ -23,6 +23,7 @@ async def _dead_letters(bootstrap: str, topic: str, expected: int) -> list[DeadL
     await consumer.start()
     letters: list[DeadLetter] = []
     try:
+
         async def enough() -> bool:
             batch = await consumer.getmany(timeout_ms=200)
             letters.extend(DeadLetter.from_json(m.value) for ms in batch.values() for m in ms)
@@ -81,7 +82,10 @@ async def test_two_sinks_rebalance_store_everything_once(
         bootstrap=stack.kafka_bootstrap, dsn=stack.pg_dsn, schema=pg_schema, prefix=prefix,
         group=unique_name("g"), seed=signing_seed, batch=50,
     )  # fmt: skip
-    first, second = list(soil_records(600, devices=12)), list(soil_records(600, start=600, devices=12))
+    first, second = (
+        list(soil_records(600, devices=12)),
+        list(soil_records(600, start=600, devices=12)),
+    )
     await produce(stack.kafka_bootstrap, prefix, first)
     a, b = SinkService(settings, catalog), SinkService(settings, catalog)
     stop_a, stop_b = asyncio.Event(), asyncio.Event()

@@ -119,14 +119,22 @@ def test_csae_json_rsm_identity_and_pseudonyms(catalog: Catalog) -> None:
 
 
 def test_chirpstack_lpp_soil(catalog: Catalog) -> None:
-    dev = TestDevice("agri", EUI, "jl_agri_bureau", ("agri_soil",), codec="chirpstack_lpp", lat=43.6, lon=125.0)
-    up = chirpstack_up(EUI, soil_lpp(31.5, 12.5), f_cnt=9, dedup_id="6a3e1c9e-0000-4000-8000-000000000001")
+    dev = TestDevice(
+        "agri", EUI, "jl_agri_bureau", ("agri_soil",), codec="chirpstack_lpp", lat=43.6, lon=125.0
+    )
+    up = chirpstack_up(
+        EUI, soil_lpp(31.5, 12.5), f_cnt=9, dedup_id="6a3e1c9e-0000-4000-8000-000000000001"
+    )
     result = processor(catalog, dev).process([raw_record(up, device_id=EUI)])
     assert not result.dead_letters
     (rec,) = result.records
     assert rec.values == {
-        "soil_temperature": 12.5, "soil_moisture": 31.5, "battery": 3.6,
-        "f_cnt": 9, "rssi": -80.0, "snr": 7.5,
+        "soil_temperature": 12.5,
+        "soil_moisture": 31.5,
+        "battery": 3.6,
+        "f_cnt": 9,
+        "rssi": -80.0,
+        "snr": 7.5,
     }
     assert rec.natural_key.endswith("6a3e1c9e-0000-4000-8000-000000000001")
     assert rec.location is not None
@@ -136,7 +144,9 @@ def test_chirpstack_lpp_soil(catalog: Catalog) -> None:
 def test_chirpstack_json_weather_and_spoof(catalog: Catalog) -> None:
     dev = TestDevice("agri", EUI, "jl_agri_bureau", ("agri_weather",), codec="chirpstack_json")
     frm = json.dumps({"air_temperature": -12.0, "air_humidity": 40.5, "wind": 3}).encode()
-    ok = processor(catalog, dev).process([raw_record(chirpstack_up(EUI, frm, f_port=3), device_id=EUI)])
+    ok = processor(catalog, dev).process(
+        [raw_record(chirpstack_up(EUI, frm, f_port=3), device_id=EUI)]
+    )
     (rec,) = ok.records
     assert rec.values["air_temperature"] == -12.0
     assert "unmapped_fields" in rec.quality
@@ -152,21 +162,48 @@ def test_payload_codec_names() -> None:
 
 
 def test_sparkplug_birth_data_and_no_birth(catalog: Catalog) -> None:
-    dev = TestDevice("iiot", "Plant1/press-07", "jl_industry_dept", ("iiot_metric",), industrial_id="88.101.1/press-07")
+    dev = TestDevice(
+        "iiot",
+        "Plant1/press-07",
+        "jl_industry_dept",
+        ("iiot_metric",),
+        industrial_id="88.101.1/press-07",
+    )
     proc = processor(catalog, dev)
     now = int(time.time() * 1000)
     birth = birth_payload(
         [MetricSpec(name="Hydraulic/OilTemp", alias=3, value=71.0, datatype=DataType.DOUBLE)],
-        bd_seq=4, seq=0, timestamp=now,
+        bd_seq=4,
+        seq=0,
+        timestamp=now,
     )
-    data = encode_payload([MetricSpec(alias=3, value=71.4, datatype=DataType.DOUBLE)], seq=1, timestamp=now + 1)
+    data = encode_payload(
+        [MetricSpec(alias=3, value=71.4, datatype=DataType.DOUBLE)], seq=1, timestamp=now + 1
+    )
     node = "spBv1.0/Plant1/{}/press-07"
-    result = proc.process([
-        raw_record(birth, family="iiot", device_id="Plant1/press-07", topic=node.format("NBIRTH"), offset=0),
-        raw_record(data, family="iiot", device_id="Plant1/press-07", topic=node.format("NDATA"), offset=1),
-    ])
+    result = proc.process(
+        [
+            raw_record(
+                birth,
+                family="iiot",
+                device_id="Plant1/press-07",
+                topic=node.format("NBIRTH"),
+                offset=0,
+            ),
+            raw_record(
+                data,
+                family="iiot",
+                device_id="Plant1/press-07",
+                topic=node.format("NDATA"),
+                offset=1,
+            ),
+        ]
+    )
     assert not result.dead_letters
-    assert [r.values["metric"] for r in result.records] == ["Hydraulic/OilTemp", "Hydraulic/OilTemp"]
+    assert [r.values["metric"] for r in result.records] == [
+        "Hydraulic/OilTemp",
+        "Hydraulic/OilTemp",
+    ]
     last = result.records[1].values
     assert last["value_double"] == 71.4
     assert last["bd_seq"] == 4
@@ -174,7 +211,9 @@ def test_sparkplug_birth_data_and_no_birth(catalog: Catalog) -> None:
     assert last["datatype"] == "Double"
     # a fresh host has no birth: refused, and a rebirth is requested
     fresh = processor(catalog, dev)
-    orphan = fresh.process([raw_record(data, family="iiot", device_id="Plant1/press-07", topic=node.format("NDATA"))])
+    orphan = fresh.process(
+        [raw_record(data, family="iiot", device_id="Plant1/press-07", topic=node.format("NDATA"))]
+    )
     assert [d.reason for d in orphan.dead_letters] == [ReasonCode.SPARKPLUG_NO_BIRTH]
     assert [(r.group, r.edge_node) for r in orphan.rebirths] == [("Plant1", "press-07")]
     assert orphan.rebirths[0].topic == "spBv1.0/Plant1/NCMD/press-07"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -68,30 +69,58 @@ def test_unregistered_device_is_quarantined(catalog: Catalog) -> None:
     [
         ({}, {"dataset": "agri_unknown", "values": {}}, ReasonCode.UNKNOWN_DATASET),
         ({}, {"dataset": "agri_weather", "values": {}}, ReasonCode.NOT_DATASET_PROVIDER),
-        ({"device_id": "aaaaaaaaaaaaaaaa"}, {"dataset": "agri_soil", "values": {}}, ReasonCode.NOT_DATASET_PROVIDER),
-        ({}, {"dataset": "agri_soil", "values": {}, "claimed_device": "0000000000000001"}, ReasonCode.IDENTITY_MISMATCH),
+        (
+            {"device_id": "aaaaaaaaaaaaaaaa"},
+            {"dataset": "agri_soil", "values": {}},
+            ReasonCode.NOT_DATASET_PROVIDER,
+        ),
+        (
+            {},
+            {"dataset": "agri_soil", "values": {}, "claimed_device": "0000000000000001"},
+            ReasonCode.IDENTITY_MISMATCH,
+        ),
         ({}, {"dataset": "agri_soil", "values": {"soil_moisture": 120.0}}, ReasonCode.OUT_OF_RANGE),
-        ({}, {"dataset": "agri_soil", "values": {"soil_moisture": float("nan")}}, ReasonCode.VALUE_NOT_FINITE),
-        ({}, {"dataset": "agri_soil", "values": {"soil_ph": float("inf")}}, ReasonCode.VALUE_NOT_FINITE),
+        (
+            {},
+            {"dataset": "agri_soil", "values": {"soil_moisture": float("nan")}},
+            ReasonCode.VALUE_NOT_FINITE,
+        ),
+        (
+            {},
+            {"dataset": "agri_soil", "values": {"soil_ph": float("inf")}},
+            ReasonCode.VALUE_NOT_FINITE,
+        ),
         ({}, {"dataset": "agri_soil", "values": {"soil_ph": "seven"}}, ReasonCode.SCHEMA_INVALID),
         ({}, {"dataset": "agri_soil", "values": {"colour": "red"}}, ReasonCode.SCHEMA_INVALID),
-        ({}, {"dataset": "agri_soil", "values": {}, "ts_ns": time.time_ns() + 3600 * 10**9}, ReasonCode.FUTURE_TIMESTAMP),
+        (
+            {},
+            {"dataset": "agri_soil", "values": {}, "ts_ns": time.time_ns() + 3600 * 10**9},
+            ReasonCode.FUTURE_TIMESTAMP,
+        ),
     ],
 )
-def test_refusals(catalog: Catalog, raw_kwargs: dict[str, str], doc: dict[str, object], reason: ReasonCode) -> None:
+def test_refusals(
+    catalog: Catalog, raw_kwargs: dict[str, Any], doc: dict[str, object], reason: ReasonCode
+) -> None:
     good = raw_record(payload({"soil_moisture": 10.0}))
     bad = raw_record(json.dumps(doc).encode(), **raw_kwargs)
     result = make(catalog).process([good, bad])
     assert [d.reason for d in result.dead_letters] == [reason]
     assert result.dead_letters[0].payload == bad.envelope.payload
-    assert result.dead_letters[0].coordinates == {"topic": "sensegate.raw.agri", "partition": 0, "offset": 0}
+    assert result.dead_letters[0].coordinates == {
+        "topic": "sensegate.raw.agri",
+        "partition": 0,
+        "offset": 0,
+    }
     assert len(result.records) == 1  # one bad payload never takes its batch down
 
 
 def test_missing_required_item(catalog: Catalog) -> None:
     registry = FakeRegistry(TestDevice("agri", SOIL, "jl_industry_dept", ("iiot_metric",)))
     proc = NormalizeProcessor(
-        catalog=catalog, registry=registry, mappers={"agri": JsonTestMapper()},
+        catalog=catalog,
+        registry=registry,
+        mappers={"agri": JsonTestMapper()},
         pseudonymizer=Pseudonymizer({"k1": SecretStr("x" * 20)}, "k1"),
     )
     doc = {"dataset": "iiot_metric", "values": {"edge_node": "g/e", "datatype": "Double"}}

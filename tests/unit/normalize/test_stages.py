@@ -9,6 +9,7 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from contracts.dead_letter import ReasonCode
+from contracts.record import RecordValue
 from processors.catalog import load_catalog
 from processors.dedup import RecentKeys, natural_key
 from processors.pseudonymize import PseudonymConfig, Pseudonymizer
@@ -80,7 +81,14 @@ def test_validator_numpy_checks_per_item() -> None:
     entry = load_catalog().get("v2x_participant")
     assert entry is not None
     validator = DatasetValidator(entry)
-    base = {"rsu_id": "r1", "source_msg": "rsm", "ptc_type": "motor", "ptc_id": "p", "lat": 39.0, "lon": 116.0}
+    base: dict[str, RecordValue] = {
+        "rsu_id": "r1",
+        "source_msg": "rsm",
+        "ptc_type": "motor",
+        "ptc_id": "p",
+        "lat": 39.0,
+        "lon": 116.0,
+    }
     rows = [
         base,
         {**base, "heading": 360.0},  # max is exclusive

@@ -1,0 +1,174 @@
+"""``python -m benchmarks [--quick]``: limits, stages and end to end on this machine, as one run.
+
+Order: the machine's limits (MQTT C clients, Kafka producer, raw COPY), then each stage alone,
+then the whole pipeline at saturation, at half of it (latency) and under a 10x overload (RSS).
+Writes ``benchmarks/results/<timestamp>.json`` and ``.png`` and prints a table; see
+docs/benchmarks.md for how to read it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import atexit
+import contextlib
+import json
+import logging
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks import fleet, limits
+from benchmarks.phases import FULL, QUICK, Sizes, run_e2e, run_stages
+from benchmarks.pipeline import RunContext
+from benchmarks.plot import write_plot
+from benchmarks.probe import delete_topics
+from benchmarks.progress import Progress
+from benchmarks.report import cpu_rows, format_table, headline_rows
+
+__all__ = ["main"]
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+# Per-stage scripts owned by other areas: run in the full mode when present, output kept verbatim.
+MICRO = ("decode_v2x", "decode_iiot_agri", "gateway_ingest", "normalize_rate", "sink_copy")
+
+
+def _target_from_env() -> limits.StackTarget:
+    port = int(os.environ.get("SENSEGATE_MQTT__PORT", "11883"))
+    return limits.StackTarget(
+        mqtt_port=port,
+        kafka_bootstrap=os.environ.get("SENSEGATE_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:19092"),
+        pg_dsn=os.environ.get("SENSEGATE_DB__DSN", limits.StackTarget.pg_dsn),
+    )
+
+
+async def _limits(target: limits.StackTarget, sizes: Sizes, progress: Progress, run_id: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    q0, q1 = sizes.mqtt_limit_messages
+    steps = [
+        ("mqtt_qos0", f"limit: MQTT C clients QoS 0 ({q0} messages)", lambda: limits.mqtt_c_client_limit(target, 0, q0)),
+        ("mqtt_qos1", f"limit: MQTT C clients QoS 1 ({q1} messages)", lambda: limits.mqtt_c_client_limit(target, 1, q1)),
+        ("kafka_producer", f"limit: Kafka ProducerPerformance ({sizes.kafka_limit_records} records)",
+         lambda: limits.kafka_producer_limit(target, sizes.kafka_limit_records, topic=f"bench{run_id}l.producer")),
+        ("copy", f"limit: raw COPY ({sizes.copy_limit_rows} rows)", lambda: limits.copy_limit(target, sizes.copy_limit_rows)),
+    ]
+    for key, label, fn in steps:
+        progress.phase(label)
+        try:
+            out[key] = await asyncio.to_thread(fn)
+        except Exception as exc:
+            out[key] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+    return out
+
+
+def _present_scripts(here: Path) -> set[str]:
+    return {name for name in MICRO if (here / f"{name}.py").exists()}
+
+
+async def _micro(progress: Progress) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    here = HERE
+    present = _present_scripts(here)
+    for name in MICRO:
+        if name not in present:
+            out[name] = {"available": False}
+            continue
+        progress.phase(f"micro-benchmark: {name}")
+        try:
+            done = await asyncio.to_thread(
+                subprocess.run, [sys.executable, "-m", f"benchmarks.{name}", "--seconds", "1"],
+                cwd=here.parent, capture_output=True, text=True, timeout=180, check=False)
+            out[name] = {"available": done.returncode == 0, "output": (done.stdout or done.stderr)[-3000:]}
+        except subprocess.TimeoutExpired:
+            out[name] = {"available": False, "error": "timed out after 180 s"}
+    return out
+
+
+async def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
+    sizes = QUICK if args.quick else FULL
+    target = _target_from_env()
+    work = fleet.temp_dir("sensegate-bench-")
+    ctx = RunContext(target, work)
+    atexit.register(ctx.services.close)
+    results: dict[str, Any] = {
+        "run_id": ctx.run_id, "mode": "quick" if args.quick else "full",
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    "load_avg_start": os.getloadavg()},
+        "sizes": sizes.__dict__,
+    }
+    t0 = time.monotonic()
+    try:
+        results["limits"] = await _limits(target, sizes, progress, ctx.run_id)
+        if not args.limits_only:
+            for key, step in (("stages", run_stages), ("e2e", run_e2e)):
+                try:
+                    results[key] = await step(ctx, sizes, progress)
+                except Exception as exc:  # a broken phase is reported; the others still run
+                    logging.getLogger("benchmarks").exception("phase %s failed", key)
+                    results[key] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
+                ctx.services.close()
+            results["micro"] = await _micro(progress) if not args.quick else {"skipped": "--quick"}
+    finally:
+        progress.phase("cleanup: stop processes, delete topics, drop schema")
+        results["cleanup"] = await ctx.cleanup()
+        with contextlib.suppress(Exception):  # best effort; the report already has its figures
+            await delete_topics(target.kafka_bootstrap, f"bench{ctx.run_id}l.")
+        results["machine"]["load_avg_end"] = os.getloadavg()
+        results["wall_s"] = round(time.monotonic() - t0, 1)
+    return results
+
+
+def _write(results: dict[str, Any], out_dir: Path) -> tuple[Path, Path | None]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    json_path = out_dir / f"{stamp}.json"
+    json_path.write_text(json.dumps(results, indent=1, default=str))
+    png = write_plot(results, out_dir / f"{stamp}.png")
+    return json_path, png
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; returns the exit code (figures never make it fail)."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="short mode: about 3 minutes")
+    parser.add_argument("--limits-only", action="store_true", help="measure the machine's limits only")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results directory")
+    parser.add_argument("--no-progress", action="store_true", help="no progress display on stderr")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
+    progress = Progress(enabled=not args.no_progress)
+    # SIGTERM behaves like Ctrl-C so the finally blocks stop every process the run started
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        results = asyncio.run(_run(args, progress))
+    except KeyboardInterrupt:
+        print("interrupted: processes stopped, topics and schema removed", file=sys.stderr)
+        return 130
+    json_path, png = _write(results, args.out)
+    print()
+    print(f"sensegate benchmark ({results['mode']}, run {results['run_id']}, {results['wall_s']} s, "
+          f"{results['machine']['cpus']} CPUs, load {results['machine']['load_avg_start'][0]:.1f})")
+    print(format_table(["figure", "value", "limit", "ratio", "target", "verdict"], headline_rows(results)))
+    cpu = cpu_rows(results)
+    if cpu:
+        print()
+        print(format_table(["process (saturation run)", "CPU per message", "cores busy"], cpu))
+    print()
+    print(f"results: {json_path}")
+    if png is not None:
+        print(f"plot:    {png}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,246 @@
+"""Gateway ingest benchmark: sustained QoS 1 rate vs the C client, and RSS under a 10x overload.
+
+Method (loopback only, bounded): both subscribers hold persistent MQTT v5 sessions on the same
+topic; ``mosquitto_pub -l`` (C) loads N 200-byte QoS 1 messages, which the broker queues for both
+sessions. Then each drains its backlog alone, timed from start to the last message: the C client
+``mosquitto_sub`` (acks on receipt) and the gateway (acks only after Kafka ``acks=all``). Finally a
+backlog of 10 x N messages is offered to the gateway as fast as the broker can send (10x more
+than the first run) while its RSS is sampled.
+
+Usage: .venv/bin/python -m benchmarks.gateway_ingest [--messages 10000]
+(addresses from .state/stack.env; topics and Kafka prefix are unique per run and removed after).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+from aiokafka.admin import AIOKafkaAdminClient
+
+ROOT = Path(__file__).resolve().parents[1]
+PAYLOAD = 200
+
+__all__ = ["main"]
+
+
+def _stack_env() -> dict[str, str]:
+    env: dict[str, str] = {}
+    path = Path(os.environ.get("SENSEGATE_STATE", ROOT / ".state")) / "stack.env"
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.startswith("export "):
+                key, _, value = line[len("export ") :].partition("=")
+                env[key] = value
+    env.update({k: v for k, v in os.environ.items() if k.startswith("SENSEGATE_")})
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _metrics(port: int) -> dict[str, float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:  # noqa: S310
+        text = r.read().decode()
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            key = name.split("{", 1)[0]
+            out[key] = out.get(key, 0.0) + float(value)
+    return out
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+class Bench:
+    """One benchmark run against the stack's broker and Kafka."""
+
+    def __init__(self, messages: int) -> None:
+        env = _stack_env()
+        self.mqtt_port = int(env.get("SENSEGATE_MQTT__PORT", "11883"))
+        self.kafka = env.get("SENSEGATE_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:19092")
+        self.n = messages
+        self.tok = uuid.uuid4().hex[:8]
+        self.prefix = f"bench{self.tok}."
+        self.topic = f"V2X/RSU/bench-{self.tok}/RSM/UP"
+        self.overload_topic = f"V2X/RSU/bench-{self.tok}-o/RSM/UP"
+        self.metrics_port = _free_port()
+        self.tmp = Path(tempfile.mkdtemp(prefix="gwbench"))
+        self.sub_id = f"bench-csub-{self.tok}"
+        self.gw: subprocess.Popen[bytes] | None = None
+
+    # --- clients ------------------------------------------------------------------------------
+
+    def _sub_cmd(self, *extra: str) -> list[str]:
+        return [
+            "mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.mqtt_port), "-V", "5", "-q", "1",
+            "-c", "-x", "600", "-i", self.sub_id, "-t", self.topic, "-N", *extra,
+        ]  # fmt: skip
+
+    def load(self, topic: str, count: int, tag: str) -> float:
+        """Publish count QoS 1 messages with the C publisher; returns seconds taken."""
+        lines = self.tmp / f"{tag}.txt"
+        with lines.open("w") as fh:
+            for i in range(count):
+                head = f"{tag}-{i}|"
+                fh.write(head + "x" * (PAYLOAD - len(head)) + "\n")
+        start = time.monotonic()
+        with lines.open("rb") as fh:
+            subprocess.run(
+                ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.mqtt_port), "-V", "5",
+                 "-q", "1", "-t", topic, "-l"],
+                stdin=fh, check=True, timeout=600,
+            )  # fmt: skip
+        return time.monotonic() - start
+
+    def start_gateway(self) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SENSEGATE_")}
+        env.update(
+            {
+                "PYTHONPATH": str(ROOT),
+                "SENSEGATE_MQTT__PORT": str(self.mqtt_port),
+                "SENSEGATE_KAFKA__BOOTSTRAP_SERVERS": self.kafka,
+                "SENSEGATE_KAFKA__TOPIC_PREFIX": self.prefix,
+                "SENSEGATE_METRICS__PORT": str(self.metrics_port),
+                "SENSEGATE_GATEWAY__INSTANCE_ID": f"bench-{self.tok}",
+                "SENSEGATE_GATEWAY__SUBSCRIPTIONS": f'["{self.topic}", "{self.overload_topic}"]',
+                "SENSEGATE_GATEWAY__LOG_LEVEL": "WARNING",
+            }
+        )
+        log = (self.tmp / "gateway.log").open("ab")
+        self.gw = subprocess.Popen([sys.executable, "-m", "gateway"], env=env, stdout=log, stderr=log)
+        log.close()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                url = f"http://127.0.0.1:{self.metrics_port}/readyz"
+                with urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        msg = f"gateway not ready; log in {self.tmp / 'gateway.log'}"
+        raise RuntimeError(msg)
+
+    def stop_gateway(self) -> None:
+        if self.gw is not None and self.gw.poll() is None:
+            self.gw.terminate()
+            self.gw.wait(120)
+        self.gw = None
+
+    def drain_gateway(self, target: int) -> tuple[float, int]:
+        """Wait until the gateway acked ``target`` more messages; returns (seconds, max RSS kB)."""
+        assert self.gw is not None
+        base = _metrics(self.metrics_port).get("sensegate_gateway_acknowledged_total", 0.0)
+        start = time.monotonic()
+        max_rss = 0
+        deadline = start + 600
+        while time.monotonic() < deadline:
+            max_rss = max(max_rss, _rss_kb(self.gw.pid))
+            done = _metrics(self.metrics_port).get("sensegate_gateway_acknowledged_total", 0.0)
+            if done - base >= target:
+                break
+            time.sleep(0.05)
+        return time.monotonic() - start, max_rss
+
+    # --- run ----------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        n = self.n
+        print(f"broker 127.0.0.1:{self.mqtt_port}, kafka {self.kafka}, N={n}, payload {PAYLOAD} B")
+        # Persistent sessions for both subscribers, so the broker queues the backlog for each.
+        subprocess.run(self._sub_cmd("-W", "1"), check=False, stdout=subprocess.DEVNULL)
+        self.start_gateway()
+        self.stop_gateway()
+        pub_s = self.load(self.topic, n, "a")
+        print(f"loaded {n} messages with mosquitto_pub in {pub_s:.2f}s ({n / pub_s:,.0f} msg/s)")
+
+        start = time.monotonic()
+        subprocess.run(self._sub_cmd("-C", str(n)), check=True, stdout=subprocess.DEVNULL, timeout=600)
+        c_s = time.monotonic() - start
+        c_rate = n / c_s
+        print(f"mosquitto_sub (C, QoS 1):        {c_rate:10,.0f} msg/s  ({n} in {c_s:.2f}s)")
+        # Remove the C client's session so it stops queueing.
+        subprocess.run(
+            ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.mqtt_port), "-V", "5",
+             "-i", self.sub_id, "-t", self.topic, "-W", "1", "-x", "0"],
+            check=False, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+
+        self.start_gateway()
+        assert self.gw is not None
+        idle_rss = _rss_kb(self.gw.pid)
+        gw_s, rss_n = self.drain_gateway(n)
+        gw_rate = n / gw_s
+        print(
+            f"gateway (QoS 1, Kafka acks=all):  {gw_rate:10,.0f} msg/s  ({n} in {gw_s:.2f}s) "
+            f"= {100 * gw_rate / c_rate:.0f}% of the C client"
+        )
+        self.stop_gateway()
+
+        over = 10 * n
+        self.load(self.overload_topic, over, "o")
+        self.start_gateway()
+        assert self.gw is not None
+        over_s, rss_over = self.drain_gateway(over)
+        self.stop_gateway()
+        print(f"gateway RSS: idle {idle_rss / 1024:.1f} MiB, draining N {rss_n / 1024:.1f} MiB, ")
+        print(
+            f"             draining 10xN={over} backlog {rss_over / 1024:.1f} MiB "
+            f"({over / over_s:,.0f} msg/s while overloaded)"
+        )
+
+    def cleanup(self) -> None:
+        self.stop_gateway()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        asyncio.run(_delete_topics(self.kafka, self.prefix))
+
+
+async def _delete_topics(bootstrap: str, prefix: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if names:
+            await admin.delete_topics(names)
+    finally:
+        await admin.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--messages", type=int, default=10000, help="N (default 10000)")
+    args = parser.parse_args(argv)
+    if not shutil.which("mosquitto_sub") or not shutil.which("mosquitto_pub"):
+        print("mosquitto_sub/mosquitto_pub not installed", file=sys.stderr)
+        return 2
+    bench = Bench(min(max(args.messages, 100), 100_000))
+    try:
+        bench.run()
+    finally:
+        bench.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""The terminal table and the headline figures, computed from the results document (pure functions)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from benchmarks.stats import first_saturated, ratio
+
+__all__ = ["TARGETS", "fmt_num", "format_table", "headline_rows"]
+
+# Issue 9 targets: printed next to the figures, never asserted.
+TARGETS = {
+    "e2e_msg_per_s": 15000.0,
+    "p99_ms": 250.0,
+    "gateway_ratio": 0.40,
+}
+
+NA = "not available"
+
+
+def fmt_num(value: float | None, unit: str = "", digits: int = 0) -> str:
+    """Thousands-separated number with unit; 'n/a' for None."""
+    if value is None:
+        return "n/a"
+    text = f"{value:,.{digits}f}"
+    return f"{text} {unit}".rstrip()
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain aligned text table with a header rule (columns padded to the widest cell)."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        if len(row) != len(headers):
+            msg = f"row has {len(row)} cells, expected {len(headers)}"
+            raise ValueError(msg)
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()
+    rule = "  ".join("-" * w for w in widths)
+    body = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    return "\n".join([line, rule, *body])
+
+
+def _get(doc: Mapping[str, Any], *path: str) -> Any:
+    cur: Any = doc
+    for key in path:
+        if not isinstance(cur, Mapping) or key not in cur:
+            return None
+        cur = cur[key]
+    return cur
+
+
+def _verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("met" if ok else "NOT met")
+
+
+def headline_rows(results: Mapping[str, Any]) -> list[list[str]]:
+    """Rows (figure, value, limit, ratio, target, verdict) of the summary table."""
+    lim = results.get("limits", {})
+    mqtt1 = _get(lim, "mqtt_qos1", "msg_per_s")
+    mqtt0 = _get(lim, "mqtt_qos0", "msg_per_s")
+    kafka = _get(lim, "kafka_producer", "msg_per_s")
+    copy = _get(lim, "copy", "rows_per_s")
+    rows: list[list[str]] = [
+        ["limit: MQTT C clients QoS 0", fmt_num(mqtt0, "msg/s"), "", "", "", ""],
+        ["limit: MQTT C clients QoS 1", fmt_num(mqtt1, "msg/s"), "", "", "", ""],
+        ["limit: Kafka producer (acks=all)", fmt_num(kafka, "rec/s"), "", "", "", ""],
+        ["limit: raw COPY", fmt_num(copy, "rows/s"), "", "", "", ""],
+    ]
+    st = results.get("stages", {})
+    gw = _get(st, "gateway", "msg_per_s") if _get(st, "gateway", "available") else None
+    gw_ratio = ratio(gw, mqtt1)
+    rows.append(["stage: gateway ingest QoS 1", fmt_num(gw, "msg/s") if gw is not None else NA,
+                 fmt_num(mqtt1, "msg/s"), _pct(gw_ratio), f">= {TARGETS['gateway_ratio']:.0%} of C",
+                 _verdict(None if gw_ratio is None else gw_ratio >= TARGETS["gateway_ratio"])])
+    norm_rates: list[float] = []
+    for fam, doc in sorted((_get(st, "normalize") or {}).items()):
+        if doc.get("available"):
+            rec = doc.get("records_per_s")
+            msg = doc.get("msg_per_s")
+            if msg:
+                norm_rates.append(float(msg))
+            rows.append([f"stage: normalize {fam}", f"{fmt_num(rec, 'rec/s')} ({fmt_num(msg, 'msg/s')})",
+                         fmt_num(kafka, "rec/s"), _pct(ratio(rec, kafka)), "", ""])
+        else:
+            rows.append([f"stage: normalize {fam}", NA, "", "", "", ""])
+    sink = _get(st, "sink", "rows_per_s") if _get(st, "sink", "available") else None
+    rows.append(["stage: sink", fmt_num(sink, "rows/s") if sink is not None else NA,
+                 fmt_num(copy, "rows/s"), _pct(ratio(sink, copy)), "", ""])
+
+    e2e = results.get("e2e", {})
+    sat = e2e.get("saturation") or {}
+    sat_msgs = sat.get("msg_per_s")
+    oracle = sat.get("oracle") or {}
+    lost = oracle.get("lost") if oracle.get("checked") else None
+    e2e_ok = None if sat_msgs is None else (sat_msgs >= TARGETS["e2e_msg_per_s"] and lost == 0)
+    rows.append(["e2e saturation (sustained)", f"{fmt_num(sat_msgs, 'msg/s')}, {fmt_num(sat.get('rows_per_s'), 'rows/s')}"
+                 if sat_msgs is not None else NA, fmt_num(mqtt1, "msg/s"), _pct(ratio(sat_msgs, mqtt1)),
+                 f">= {TARGETS['e2e_msg_per_s']:,.0f} msg/s, 0 lost", _verdict(e2e_ok)])
+    rows.append(["e2e lost / duplicated (oracle)", "n/a" if lost is None else f"{lost} / {oracle.get('duplicated')}",
+                 "", "", "0", _verdict(None if lost is None else lost == 0)])
+    lat = _get(e2e, "latency", "latency_ms") or {}
+    p99 = lat.get("p99")
+    rows.append(["e2e latency p50/p95/p99 @50%",
+                 "/".join(fmt_num(lat.get(k), digits=0) for k in ("p50", "p95", "p99")) + " ms" if lat else NA,
+                 "", "", f"p99 < {TARGETS['p99_ms']:.0f} ms", _verdict(None if p99 is None else p99 < TARGETS["p99_ms"])])
+    over = e2e.get("overload") or {}
+    if over.get("available"):
+        flats = {n: v["flat"] for n, v in over["rss"].items()}
+        rows.append(["overload offered", f"{fmt_num(over.get('offered_msg_per_s'), 'msg/s')} for {over.get('hold_s')} s",
+                     fmt_num(over.get("target_msg_per_s"), "msg/s"), _pct(ratio(over.get("offered_msg_per_s"), over.get("target_msg_per_s"))),
+                     "10x saturation", ""])
+        for name, v in over["rss"].items():
+            rows.append([f"RSS {name}", f"{v['rss_mib_start']} -> {v['rss_mib_end']} MiB ({v['slope_kib_per_s']} KiB/s)",
+                         "", "", "flat", _verdict(v["flat"])])
+        rows.append(["RSS flat (all)", "yes" if all(flats.values()) else "no", "", "", "flat", _verdict(all(flats.values()))])
+    else:
+        rows.append(["overload RSS", NA, "", "", "flat", "n/a"])
+    isolated = [("gateway", gw), ("normalize", min(norm_rates) if norm_rates else None),
+                ("sink", None if sink is None or not sat.get("rows_per_message") else sink / sat["rows_per_message"])]
+    rows.append(["first stage to saturate (isolated)", first_saturated(isolated) or "n/a", "", "", "", ""])
+    rows.append(["first stage to saturate (e2e backlog)", str(sat.get("first_saturated") or "n/a"), "", "", "", ""])
+    return rows
+
+
+def cpu_rows(results: Mapping[str, Any]) -> list[list[str]]:
+    """Rows (process, CPU ms per message, cores busy) from the saturation phase."""
+    out: list[list[str]] = []
+    for doc in _get(results, "e2e", "saturation", "cpu") or []:
+        out.append([doc["process"], fmt_num(doc.get("cpu_ms_per_message"), "ms", 3),
+                    fmt_num(doc.get("cores_busy"), digits=2)])
+    return out
