@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m benchmarks`` (the harness) and per-stage scripts; see docs/benchmarks.md."""

@@ -57,7 +57,9 @@ def _raw_copy(dsn: str, schema: str, records: Sequence[DatasetRecord]) -> float:
         for i, r in enumerate(records)
     ]
     entry = catalog.get("agri_soil")
-    assert entry is not None
+    if entry is None:
+        msg = "the catalog has no agri_soil entry"
+        raise RuntimeError(msg)
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in data_columns(entry))
     with psycopg.connect(dsn) as conn:
         conn.execute(
@@ -88,9 +90,7 @@ async def _sink(
     dsn: str, schema: str, records: Sequence[DatasetRecord], batch: int
 ) -> tuple[float, int]:
     catalog = load_catalog()
-    prov = ProvenanceConfig(
-        signing_key=SecretStr(generate_seed()), checkpoint_every_leaves=10000
-    )
+    prov = ProvenanceConfig(signing_key=SecretStr(generate_seed()), checkpoint_every_leaves=10000)
     sink = TimescaleSink(
         dsn=dsn,
         schema=schema,
@@ -143,7 +143,9 @@ def main() -> None:
     n = len(records)
     print(f"rows: {n}, sink batch: {args.batch}, storage path: plain PostgreSQL (partitioned)")
     print(f"raw psycopg COPY      : {raw_s:7.2f} s  {n / raw_s:9.0f} rows/s")
-    print(f"sink (COPY batching)  : {sink_s:7.2f} s  {stored / sink_s:9.0f} rows/s  (stored {stored})")
+    print(
+        f"sink (COPY batching)  : {sink_s:7.2f} s  {stored / sink_s:9.0f} rows/s  (stored {stored})"
+    )
     print(f"sink / raw COPY       : {raw_s / sink_s:7.2%} of raw COPY throughput")
     print(
         f"provenance verify     : {verify_s:7.2f} s  {rows / verify_s:9.0f} rows/s  "

@@ -68,30 +68,34 @@ async def test_kill_9_mid_transaction_then_restart(
     await produce(stack.kafka_bootstrap, prefix, list(soil_records(total, devices=10)))
     env, log = sink_env(settings), tmp_path / "sink.log"
     first = _start_sink(env, log)
-    app = f"sensegate-sink:{group}"[:63]  # PostgreSQL truncates names to 63 bytes
-    caught = False
-    with psycopg.connect(stack.pg_dsn, autocommit=True) as admin:
+    try:
+        app = f"sensegate-sink:{group}"[:63]  # PostgreSQL truncates names to 63 bytes
+        caught = False
+        with psycopg.connect(stack.pg_dsn, autocommit=True) as admin:
 
-        def in_transaction() -> bool:
-            nonlocal caught
-            if first.poll() is not None:
-                raise AssertionError(log.read_text())
-            row = admin.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s "
-                "AND xact_start IS NOT NULL AND state <> 'idle'",
-                (app,),
-            ).fetchone()
-            busy = bool(row and row[0]) and count_rows(stack.pg_dsn, pg_schema)[0] > 0
-            if busy:
-                first.send_signal(signal.SIGKILL)
-                caught = True
-            return busy
+            def in_transaction() -> bool:
+                nonlocal caught
+                if first.poll() is not None:
+                    raise AssertionError(log.read_text())
+                row = admin.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s "
+                    "AND xact_start IS NOT NULL AND state <> 'idle'",
+                    (app,),
+                ).fetchone()
+                busy = bool(row and row[0]) and count_rows(stack.pg_dsn, pg_schema)[0] > 0
+                if busy:
+                    first.send_signal(signal.SIGKILL)
+                    caught = True
+                return busy
 
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 60
-        while not in_transaction():
-            assert loop.time() < deadline, log.read_text()
-            await asyncio.sleep(0.005)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 60
+            while not in_transaction():
+                assert loop.time() < deadline, log.read_text()
+                await asyncio.sleep(0.005)
+    finally:
+        if first.poll() is None:  # the test failed before the kill: do not leave it running
+            first.kill()
     first.wait(timeout=30)
     assert caught
     assert first.returncode == -signal.SIGKILL
