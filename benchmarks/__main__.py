@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -127,6 +128,11 @@ async def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
         results["cleanup"] = await ctx.cleanup()
         with contextlib.suppress(Exception):  # best effort; the report already has its figures
             await delete_topics(target.kafka_bootstrap, f"bench{ctx.run_id}l.")
+        failed = any(isinstance(results.get(k), dict) and "error" in results[k] for k in ("stages", "e2e"))
+        if failed:
+            results["work_dir"] = str(work)  # process logs kept for the post-mortem
+        else:
+            shutil.rmtree(work, ignore_errors=True)
         results["machine"]["load_avg_end"] = os.getloadavg()
         results["wall_s"] = round(time.monotonic() - t0, 1)
     return results

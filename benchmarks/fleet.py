@@ -144,6 +144,11 @@ def latencies_ms(log_path: Path, ingest: dict[str, float]) -> list[float]:
     return out
 
 
+def send_times(log_path: Path) -> list[float]:
+    """Publish times (epoch seconds) of the acknowledged messages in an outcome log."""
+    return [e.t_send / 1e9 for e in read_log(log_path) if e.outcome == "ok" and e.t_send is not None]
+
+
 def ok_hashes(log_path: Path) -> dict[str, dict[str, Any]]:
     """Acknowledged messages expected to produce rows, by payload hash."""
     return {

@@ -196,10 +196,13 @@ async def _start_pipeline(ctx: RunContext, subs: list[str]) -> list[str]:
 
 
 def _drained(published: int) -> Callable[[Counters], bool]:
+    # A few foreign messages can match the subscriptions on the shared broker (another test's
+    # Sparkplug group) and may never produce rows, so a small remainder counts as drained.
     def check(c: Counters) -> bool:
         raw = sum(c.raw.values())
-        return (raw >= published and sum(c.normalized.values()) >= raw
-                and c.sunk >= sum(c.data.values()) and c.sunk > 0)
+        data = sum(c.data.values())
+        return (raw >= published and raw - sum(c.normalized.values()) <= max(5, raw // 1000)
+                and data - c.sunk <= max(5, data // 1000) and c.sunk > 0)
     return check
 
 
@@ -224,9 +227,16 @@ async def _publish_and_drain(
     win = _window(probe.samples, t0, t1)
     final = win[-1]
     rows = final.sunk - start_count.sunk
-    # the moment the last row landed: first sample that shows the final stored count
-    t_done = next((s.t for s in win if s.sunk >= final.sunk), t1)
-    span = max(1e-6, t_done - t0)
+    # the moment the last row of this phase's messages landed, from provenance (wall clock), so
+    # that rows of foreign messages trickling in later do not stretch the span
+    ingest = await fleet.stored_hashes(ctx.stack.pg_dsn, ctx.schema, list(fleet.ok_hashes(log)))
+    sends = fleet.send_times(log)
+    if ingest and sends:
+        span = max(1e-6, max(ingest.values()) - min(sends))
+        t_done = t0 + span
+    else:
+        t_done = next((s.t for s in win if s.sunk >= final.sunk), t1)
+        span = max(1e-6, t_done - t0)
     raw_n = sum(final.raw.values()) - sum(start_count.raw.values())
     data_n = sum(final.data.values()) - sum(start_count.data.values())
     backlogs = [
@@ -244,7 +254,7 @@ async def _publish_and_drain(
                     "cpu_ms_per_message": round((me_after.cpu_s - me_before.cpu_s) * 1000 / max(1, summary.published), 4),
                     "cores_busy": round((me_after.cpu_s - me_before.cpu_s) / max(1e-6, me_after.t - me_before.t), 3)})
     return {
-        "drained": ok, "messages": summary.published, "outcomes": dict(summary.outcomes),
+        "drained": ok, "messages": summary.published, "messages_stored": len(ingest), "outcomes": dict(summary.outcomes),
         "rows": rows, "rows_per_message": round(rows / max(1, summary.published), 3),
         "publish_s": round(t_pub - t0, 3), "publisher_msg_per_s": round(summary.published / max(1e-6, t_pub - t0), 1),
         "e2e_s": round(span, 3), "msg_per_s": round(summary.published / span, 1), "rows_per_s": round(rows / span, 1),

@@ -166,6 +166,11 @@ class NormalizeRunner:
         if producer is not None:
             await producer.stop()
 
+    @property
+    def ready(self) -> bool:
+        """True once the consumer and producer are started (the service's /readyz)."""
+        return self._consumer is not None
+
     def assignment(self) -> set[TopicPartition]:
         """Raw-topic partitions currently assigned to this instance."""
         return set(self._consumer.assignment()) if self._consumer is not None else set()

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,7 +28,7 @@ from pydantic_settings import BaseSettings
 
 from contracts.dead_letter import DeadLetter, ReasonCode, Stage
 from contracts.record import DatasetRecord
-from contracts.settings import SETTINGS_CONFIG, KafkaConfig
+from contracts.settings import SETTINGS_CONFIG, KafkaConfig, MetricsConfig
 from contracts.topics import data_topic, dlq_topic
 from processors.catalog import Catalog
 from processors.deidentify import CellWindow, RotatingKeyring, WindowKey, time_bucket
@@ -66,6 +66,7 @@ class ShareSettings(BaseSettings):
     model_config = SETTINGS_CONFIG
 
     kafka: KafkaConfig = KafkaConfig()
+    metrics: MetricsConfig = MetricsConfig()
     share_keys: ShareKeys = ShareKeys()
     share_group_id: str = "sensegate-share"
     share_lateness_s: int = Field(default=60, ge=0)
@@ -293,6 +294,7 @@ async def run_share(
     *,
     stop: asyncio.Event | None = None,
     idle_exit_s: float | None = None,
+    on_ready: Callable[[], None] | None = None,
 ) -> _Stats:
     """Consume data topics and publish share/open tiers until ``stop`` is set.
 
@@ -328,6 +330,8 @@ async def run_share(
     try:
         await consumer.start()
         await producer.start()
+        if on_ready is not None:
+            on_ready()
     except BaseException:
         await consumer.stop()
         await producer.stop()

@@ -356,8 +356,18 @@ def release_problems(record: OpenRecord, entry: DatasetEntry, k: int | None) -> 
             problems.append("position is not a grid-cell centre")
         if declared and record.cell.size_m < declared:
             problems.append(f"cell {record.cell.size_m} m finer than declared {declared} m")
+    # Only positions the catalog treats as location data must be generalized to a cell centre;
+    # e.g. a road event's position describes the road, not a person, and is released as it is.
+    generalized = {
+        item.name
+        for item in entry.items
+        if item.sensitivity == "location"
+        or ((rule := profile.rule_for(item.name)) is not None and rule.action == "grid")
+    }
     for name in ("lat", "lon"):
         value = record.values.get(name)
+        if name not in generalized:
+            continue
         if value is not None and (record.cell is None or value != getattr(record.cell, name)):
             problems.append(f"{name} is not the cell centre")
     if profile.time_bucket_s and record.period_s < profile.time_bucket_s:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import subprocess
@@ -11,6 +12,12 @@ import time
 from pathlib import Path
 
 import psycopg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from psycopg import sql
+
+from contracts.settings import KafkaConfig
+from processors.catalog import load_catalog
 
 ROOT = Path(__file__).resolve().parents[1]
 STATE = Path(os.environ.get("SENSEGATE_STATE", ROOT / ".state"))
@@ -32,11 +39,13 @@ def _env() -> dict[str, str]:
 def _run(title: str, args: list[str], *, capture: bool = False, check: bool = True) -> str:
     """Run one sensegate command, echoing it under a heading."""
     print(f"\n== {title}\n$ {' '.join(args)}", flush=True)
-    proc = subprocess.run(
+    proc = subprocess.run(  # noqa: S603 - our own interpreter and fixed arguments
         [PY, *args], cwd=ROOT, env=_env(), text=True, capture_output=capture, check=False
     )
     if capture:
-        sys.stdout.write(proc.stdout)
+        lines = proc.stdout.splitlines()
+        shown = lines if len(lines) <= 12 else [*lines[:6], f"... ({len(lines) - 6} more lines)"]
+        print("\n".join(shown))
         sys.stderr.write(proc.stderr[-4000:])
     if check and proc.returncode != 0:
         msg = f"{title} failed with exit code {proc.returncode}"
@@ -44,30 +53,62 @@ def _run(title: str, args: list[str], *, capture: bool = False, check: bool = Tr
     return proc.stdout if capture else ""
 
 
-def _stored_rows(dsn: str) -> int:
-    """Rows in the provenance table (one per stored raw message)."""
+async def _lag(kafka: KafkaConfig, dsn: str) -> tuple[int, int]:
+    """Messages not yet processed: (normalize lag on the raw topics, sink lag on the data topics)."""
+    prefix = kafka.topic_prefix
+    consumer = AIOKafkaConsumer(**kafka.client_kwargs())
+    admin = AIOKafkaAdminClient(**kafka.client_kwargs())
+    await consumer.start()
+    await admin.start()
+    try:
+        topics = [t for t in await consumer.topics() if t.startswith(prefix)]
+        parts = [
+            TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
+        ]
+        ends = await consumer.end_offsets(parts)
+        committed = await admin.list_consumer_group_offsets("sensegate-normalize")
+    finally:
+        await admin.close()
+        await consumer.stop()
+    raw = [tp for tp in parts if tp.topic.startswith(f"{prefix}raw.")]
+    normalize_lag = sum(ends[tp] - (committed[tp].offset if tp in committed else 0) for tp in raw)
     with psycopg.connect(dsn) as conn:
-        row = conn.execute("SELECT count(*) FROM sensegate.provenance").fetchone()
-    return int(row[0]) if row else 0
+        stored = {
+            (t, p): o
+            for t, p, o in conn.execute(
+                "SELECT topic, partition, next_offset FROM sensegate.ingest_offset "
+                "WHERE group_id = 'sensegate-sink'"
+            ).fetchall()
+        }
+    data = [tp for tp in parts if tp.topic.startswith(f"{prefix}data.")]
+    sink_lag = sum(ends[tp] - stored.get((tp.topic, tp.partition), 0) for tp in data)
+    return normalize_lag, sink_lag
 
 
-def _wait_quiet(dsn: str, quiet_s: float, limit_s: float) -> None:
-    """Wait until the stored row count has not changed for quiet_s seconds (at most limit_s)."""
-    print(f"\n== waiting for the pipeline to drain (row count unchanged for {quiet_s:.0f} s)", flush=True)
+def _wait_drained(dsn: str, limit_s: float) -> None:
+    """Wait until normalize and sink have caught up with everything published (at most limit_s)."""
+    print("\n== waiting for normalize and sink to catch up", flush=True)
+    kafka = KafkaConfig(
+        bootstrap_servers=_env().get("SENSEGATE_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:19092")
+    )
     deadline = time.monotonic() + limit_s
-    last, since = -1, time.monotonic()
+    zero_since: float | None = None
     while time.monotonic() < deadline:
-        count = _stored_rows(dsn)
-        if count != last:
-            last, since = count, time.monotonic()
-        elif time.monotonic() - since >= quiet_s:
-            break
-        time.sleep(1)
-    print(f"provenance rows: {last}")
+        normalize_lag, sink_lag = asyncio.run(_lag(kafka, dsn))
+        print(f"  lag: normalize {normalize_lag}, sink {sink_lag}", flush=True)
+        if normalize_lag <= 0 and sink_lag <= 0:
+            # Zero twice in a row, a few seconds apart: the last batch is committed, not in flight.
+            if zero_since is not None and time.monotonic() - zero_since >= 3:
+                return
+            zero_since = zero_since or time.monotonic()
+        else:
+            zero_since = None
+        time.sleep(2)
+    print(f"  still lagging after {limit_s:.0f} s; the summary shows what has arrived so far")
 
 
 def _show_provenance(dsn: str) -> str | None:
-    """Print one provenance record with a data row that references it; return that record id."""
+    """Print one provenance record and the data row that references it; return its record id."""
     with psycopg.connect(dsn) as conn:
         cur = conn.execute("SELECT * FROM sensegate.provenance ORDER BY random() LIMIT 1")
         row = cur.fetchone()
@@ -76,9 +117,20 @@ def _show_provenance(dsn: str) -> str | None:
             return None
         names = [d.name for d in cur.description or ()]
         record = dict(zip(names, row, strict=True))
+        entry = load_catalog().get(str(record["catalog_code"]))
+        data = None
+        if entry is not None:
+            data = conn.execute(
+                sql.SQL(
+                    "SELECT record_id FROM sensegate.{} WHERE provenance_id = %s LIMIT 1"
+                ).format(sql.Identifier(entry.storage_table)),
+                (record["provenance_id"],),
+            ).fetchone()
     print(json.dumps(record, indent=2, default=str, ensure_ascii=False))
-    record_id = record.get("record_id")
-    return str(record_id) if record_id else None
+    if data is None:
+        return None
+    print(f"referenced by {record['catalog_code']} row with record_id {data[0]}")
+    return str(data[0])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of simulated traffic")
     parser.add_argument("--devices", type=int, default=30)
-    parser.add_argument("--rate", type=float, default=150.0, help="offered messages/s (all families)")
+    parser.add_argument(
+        "--rate", type=float, default=150.0, help="offered messages/s (all families)"
+    )
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     env = _env()
@@ -100,30 +154,67 @@ def main(argv: list[str] | None = None) -> int:
     _run("register the public data catalog", ["-m", "processors", "catalog", "register"])
     fleet = _run(
         "the simulated fleet as device-registry CSV",
-        ["-m", "simulators", "registry-csv", "--devices", str(args.devices), "--seed", str(args.seed)],
+        [
+            "-m",
+            "simulators",
+            "registry-csv",
+            "--devices",
+            str(args.devices),
+            "--seed",
+            str(args.seed),
+        ],
         capture=True,
     )
     fleet_csv.write_text(fleet)
-    _run("register the fleet in the device registry", ["-m", "processors", "devices", "import", str(fleet_csv)])
+    _run(
+        "register the fleet in the device registry",
+        ["-m", "processors", "devices", "import", str(fleet_csv)],
+    )
     time.sleep(6)  # the running normalizer picks the registry change up through NOTIFY/polling
 
     faults = "duplicate=0.02,malformed=0.01,oversized=0.005,unknown-device=0.01,future=0.005"
     _run(
         f"simulate {args.devices} devices of all three families for {args.duration:.0f} s",
-        ["-m", "simulators", "mixed", "--devices", str(args.devices), "--rate", str(args.rate),
-         "--duration", str(args.duration), "--seed", str(args.seed), "--faults", faults,
-         "--log", str(log), "--no-progress"],
+        [
+            "-m",
+            "simulators",
+            "mixed",
+            "--devices",
+            str(args.devices),
+            "--rate",
+            str(args.rate),
+            "--duration",
+            str(args.duration),
+            "--seed",
+            str(args.seed),
+            "--faults",
+            faults,
+            "--log",
+            str(log),
+            "--no-progress",
+        ],
     )
-    _wait_quiet(dsn, quiet_s=10, limit_s=120)
+    _wait_drained(dsn, limit_s=300)
 
     print("\n" + "=" * 78 + "\nSUMMARY\n" + "=" * 78)
-    _run("messages published / acknowledged / stored per dataset (counting oracle)",
-         ["-m", "simulators", "verify", "--log", str(log)], check=False)
-    _run("dead letters by reason", ["-m", "processors", "dlq", "stats"], check=False)
+    _run(
+        "messages published / acknowledged / stored per dataset (counting oracle)",
+        ["-m", "simulators", "verify", "--log", str(log)],
+        check=False,
+    )
+    _run(
+        "dead letters by reason (whole DLQ, all runs)",
+        ["-m", "processors", "--log-level", "WARNING", "dlq", "stats"],
+        check=False,
+    )
     print("\n== one provenance record")
     record_id = _show_provenance(dsn)
     if record_id:
-        _run("its inclusion proof", ["-m", "processors", "provenance", "prove", record_id], check=False)
+        _run(
+            "its inclusion proof",
+            ["-m", "processors", "provenance", "prove", record_id],
+            check=False,
+        )
     _run("the public data catalog", ["-m", "processors", "catalog", "list"])
     print(f"\noracle log: {log}\nservices: make stack-status; logs in {STATE / 'services'}")
     return 0

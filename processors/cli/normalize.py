@@ -17,10 +17,11 @@ import socket
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-from prometheus_client import start_http_server
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
+from contracts.health import HealthServer
+from contracts.kafka_topics import ensure_topics, pipeline_topics
 from contracts.settings import SETTINGS_CONFIG, DbConfig, KafkaConfig, MetricsConfig, MqttConfig
 from contracts.topics import FAMILIES
 from processors.dedup import RecentKeys
@@ -106,8 +107,8 @@ async def serve(settings: NormalizeSettings, runner_config: RunnerConfig, catalo
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    if settings.metrics.port:
-        start_http_server(settings.metrics.port, addr=settings.metrics.host)
+    datasets = list(getattr(catalog, "entries", {}))
+    await ensure_topics(settings.kafka, pipeline_topics(settings.kafka.topic_prefix, datasets))
     async with AsyncExitStack() as stack:
         registry = await stack.enter_async_context(
             open_registry(settings.db, refresh_s=settings.registry_refresh_s)
@@ -131,6 +132,7 @@ async def serve(settings: NormalizeSettings, runner_config: RunnerConfig, catalo
             kafka=settings.kafka, config=runner_config, processor=processor, rebirth=rebirth
         )
         await stack.enter_async_context(runner)
+        await stack.enter_async_context(HealthServer(settings.metrics, lambda: runner.ready))
         logger.info("normalize running for %s", ",".join(runner_config.families))
         await runner.run(stop)
     logger.info("normalize stopped")

@@ -8,6 +8,8 @@ import contextlib
 import signal
 from pathlib import Path
 
+from contracts.health import HealthServer
+from contracts.kafka_topics import ensure_topics, pipeline_topics
 from processors.catalog import load_catalog
 from processors.share import ShareSettings, run_share
 from processors.share_rules import plan_targets
@@ -51,7 +53,14 @@ def run(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
-        await run_share(settings, catalog, stop=stop, idle_exit_s=args.until_idle)
+        prefix = settings.kafka.topic_prefix
+        await ensure_topics(settings.kafka, pipeline_topics(prefix, catalog.entries))
+        ready = [False]
+        async with HealthServer(settings.metrics, lambda: ready[0]):
+            await run_share(
+                settings, catalog, stop=stop, idle_exit_s=args.until_idle,
+                on_ready=lambda: ready.__setitem__(0, True),
+            )  # fmt: skip
 
     asyncio.run(main())
     return 0

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import signal
 
+from contracts.health import HealthServer
 from processors.catalog import load_catalog
 from processors.sinks.config import SinkSettings
 from processors.sinks.service import SinkService
@@ -42,7 +43,8 @@ async def _serve(settings: SinkSettings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await service.run(stop)
+    async with HealthServer(settings.metrics, lambda: service.ready):
+        await service.run(stop)
     logger.info("sink stopped after storing %d rows", service.stored)
     return 0
 

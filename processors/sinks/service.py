@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import KafkaError
 
 from contracts.dead_letter import DeadLetter
+from contracts.kafka_topics import ensure_topics, pipeline_topics
 from contracts.topics import dlq_topic
 from processors.catalog import Catalog
 from processors.exceptions import StorageError
@@ -87,6 +88,7 @@ class SinkService:
             application_name=f"sensegate-sink:{settings.sink.group_id}",
         )
         self.stored = 0
+        self.ready = False
 
     async def _send_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         topic = dlq_topic(self.settings.kafka.topic_prefix)
@@ -123,6 +125,9 @@ class SinkService:
                 migrate, cfg.db.dsn.get_secret_value(), cfg.db.schema_name, self.catalog,
                 mode=cfg.sink.storage_mode,
             )  # fmt: skip
+        await ensure_topics(
+            cfg.kafka, pipeline_topics(cfg.kafka.topic_prefix, self.catalog.entries)
+        )
         pattern = f"^{re.escape(cfg.kafka.topic_prefix)}data\\..+$"
         await self.producer.start()
         try:
@@ -130,9 +135,11 @@ class SinkService:
                 await self._retention()
                 self.consumer.subscribe(pattern=pattern, listener=_Listener(self))
                 await self.consumer.start()
+                self.ready = True
                 try:
                     await self._loop(stop)
                 finally:
+                    self.ready = False
                     await self.consumer.stop()
         finally:
             await self.producer.stop()

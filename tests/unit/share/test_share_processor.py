@@ -120,3 +120,22 @@ def test_windows_hold_offsets_until_released() -> None:
     assert processor.held_offsets() == {("sensegate.data.v2x_participant", 0): 0}
     processor.drain()
     assert processor.held_offsets() == {}
+
+
+def test_road_event_position_released_as_is_with_the_shipped_catalog() -> None:
+    # A road event's position describes the road, not a person: the shipped catalog gives lat/lon
+    # no location sensitivity, so the open tier keeps it and the release guard must not block it.
+    from processors.catalog import load_catalog
+
+    entry = load_catalog().get("v2x_road_event")
+    assert entry is not None
+    rec = simple_record(
+        "v2x_road_event",
+        {"rsu_id": "RSU00001", "kind": "event", "event_type": 100, "lat": 43.8123456, "lon": 125.2987654},
+        when=T0,
+        entity="RSU00001",
+        location=(43.8123456, 125.2987654),
+    )
+    opened = open_microdata(rec, entry, RING)
+    assert opened.values["lat"] == 43.8123456
+    assert release_problems(opened, entry, None) == []

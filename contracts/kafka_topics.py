@@ -1,0 +1,63 @@
+"""Create the pipeline's Kafka topics at service start, so consumers never wait for auto-creation.
+
+A consumer that subscribes before its topics exist is assigned nothing until its next metadata
+refresh (minutes by default), so every service makes sure the topics it reads and writes exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from contracts.settings import KafkaConfig
+from contracts.topics import FAMILIES, data_topic, dlq_topic, quarantine_topic, raw_topic
+
+__all__ = ["ensure_topics", "pipeline_topics"]
+
+logger = logging.getLogger(__name__)
+
+
+def pipeline_topics(prefix: str, datasets: Iterable[str] = ()) -> list[str]:
+    """Raw topics of every family, the DLQ, the quarantine topic and the data topic of each dataset."""
+    topics = [raw_topic(prefix, f) for f in FAMILIES]
+    topics += [dlq_topic(prefix), quarantine_topic(prefix)]
+    topics += [data_topic(prefix, d) for d in sorted(set(datasets))]
+    return topics
+
+
+async def ensure_topics(
+    kafka: KafkaConfig,
+    topics: Iterable[str],
+    *,
+    partitions: int = 3,
+    replication_factor: int = 1,
+    timeout_s: float = 30.0,
+) -> list[str]:
+    """Create the topics that do not exist yet; returns those created. Existing ones are left alone."""
+    wanted = list(dict.fromkeys(topics))
+    admin = AIOKafkaAdminClient(**kafka.client_kwargs())
+    await asyncio.wait_for(admin.start(), timeout_s)
+    try:
+        existing = set(await asyncio.wait_for(admin.list_topics(), timeout_s))
+        missing = [t for t in wanted if t not in existing]
+        if not missing:
+            return []
+        new = [NewTopic(t, partitions, replication_factor) for t in missing]
+        try:
+            await asyncio.wait_for(admin.create_topics(new), timeout_s)
+        except TopicAlreadyExistsError:
+            pass  # another service created them concurrently
+        except KafkaError as exc:
+            # A partial failure (e.g. a race with another creator) is fine when the topics now exist.
+            now = set(await asyncio.wait_for(admin.list_topics(), timeout_s))
+            if not set(missing) <= now:
+                raise
+            logger.debug("create_topics raced with another creator: %r", exc)
+        logger.info("created topics %s", ", ".join(missing))
+        return missing
+    finally:
+        await admin.close()
