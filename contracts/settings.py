@@ -25,12 +25,12 @@ class MqttConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    host: str = "127.0.0.1"
-    port: int = Field(default=11883, ge=1, le=65535)
-    username: str | None = None
-    password: SecretStr | None = None
-    keepalive_s: int = Field(default=30, ge=5)
-    tls: bool = False
+    host: str = Field(default="127.0.0.1", description="MQTT broker host")
+    port: int = Field(default=11883, ge=1, le=65535, description="MQTT broker port")
+    username: str | None = Field(default=None, description="MQTT user name (none: anonymous)")
+    password: SecretStr | None = Field(default=None, description="MQTT password")
+    keepalive_s: int = Field(default=30, ge=5, description="MQTT keep-alive in seconds")
+    tls: bool = Field(default=False, description="connect with TLS")
 
 
 class KafkaConfig(BaseModel):
@@ -38,13 +38,17 @@ class KafkaConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    bootstrap_servers: str = "127.0.0.1:19092"
-    topic_prefix: str = "sensegate."
-    security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = "PLAINTEXT"
-    sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
-    request_timeout_ms: int = Field(default=15000, ge=1000)
+    bootstrap_servers: str = Field(default="127.0.0.1:19092", description="Kafka bootstrap servers")
+    topic_prefix: str = Field(default="sensegate.", description="prefix of every pipeline topic")
+    security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = Field(
+        default="PLAINTEXT", description="Kafka security protocol"
+    )
+    sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] | None = Field(
+        default=None, description="SASL mechanism when a SASL protocol is used"
+    )
+    sasl_username: str | None = Field(default=None, description="SASL principal name")
+    sasl_password: SecretStr | None = Field(default=None, description="SASL password")
+    request_timeout_ms: int = Field(default=15000, ge=1000, description="Kafka request timeout")
 
     def client_kwargs(self) -> dict[str, object]:
         """Keyword arguments common to aiokafka producers, consumers and admin clients."""
@@ -67,10 +71,13 @@ class DbConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    dsn: SecretStr = SecretStr("postgresql://sensegate:sensegate@127.0.0.1:15432/sensegate")
-    schema_name: str = "sensegate"
-    pool_min: int = Field(default=1, ge=1)
-    pool_max: int = Field(default=4, ge=1)
+    dsn: SecretStr = Field(
+        default=SecretStr("postgresql://sensegate:sensegate@127.0.0.1:15432/sensegate"),
+        description="PostgreSQL connection string",
+    )
+    schema_name: str = Field(default="sensegate", description="database schema of all sensegate tables")
+    pool_min: int = Field(default=1, ge=1, description="minimum pooled connections")
+    pool_max: int = Field(default=4, ge=1, description="maximum pooled connections")
 
 
 class MetricsConfig(BaseModel):
@@ -78,5 +85,5 @@ class MetricsConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    host: str = "127.0.0.1"
-    port: int = Field(default=0, ge=0, le=65535, description="0 disables the HTTP endpoint")
+    host: str = Field(default="127.0.0.1", description="address of /metrics, /healthz, /readyz")
+    port: int = Field(default=0, ge=0, le=65535, description="port of that endpoint; 0 disables it")

@@ -52,6 +52,7 @@ class Gateway:
         self._stopping = False
         self._last_error_log = 0.0
         self._orphans_seen = 0
+        self._ack_batch: list[tuple[int, int, int]] = []
         self.metrics.in_flight.set_function(lambda: self._tracker.pending)
 
     # --- public surface ---------------------------------------------------------------------
@@ -178,9 +179,7 @@ class Gateway:
                     msg.topic,
                     record.key.decode(errors="replace"),
                 )
-            acked = self._tracker.complete(ticket)
-            if acked:
-                self.metrics.acknowledged.inc(acked)
+            self._tracker.complete(ticket)
         finally:
             bridge.release_slot()
 
@@ -196,8 +195,20 @@ class Gateway:
             )
 
     def _ack(self, generation: int, mid: int, qos: int) -> bool:
-        bridge = self._bridge
-        return bridge is not None and bridge.ack(generation, mid, qos)
+        # Collect the acks released during one loop iteration and send them together (in order).
+        if self._bridge is None:
+            return False
+        if not self._ack_batch:
+            asyncio.get_running_loop().call_soon(self._flush_acks)
+        self._ack_batch.append((generation, mid, qos))
+        return True
+
+    def _flush_acks(self) -> None:
+        batch, self._ack_batch = self._ack_batch, []
+        if self._bridge is not None and batch:
+            sent = self._bridge.ack_many(batch)
+            if sent:
+                self.metrics.acknowledged.inc(sent)
 
     def _on_connection(self, event: ConnectionEvent) -> None:
         if event.connected:

@@ -33,7 +33,12 @@ class GatewayConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    instance_id: str = Field(default_factory=socket.gethostname, min_length=1, max_length=64)
+    instance_id: str = Field(
+        default_factory=socket.gethostname,
+        min_length=1,
+        max_length=64,
+        description="gateway instance id recorded in every envelope; default: the host name",
+    )
     client_id: str | None = Field(
         default=None, description="MQTT client id; default sensegate-gw-<instance_id>"
     )

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -78,6 +79,10 @@ class MqttBridge:
         self._on_event = on_event
         self.queue: asyncio.Queue[Inbound] = asyncio.Queue(maxsize=config.queue_capacity)
         self._slots = threading.Semaphore(config.queue_capacity)
+        # Hand-off buffer: the paho thread wakes the loop once per burst, not once per message.
+        self._inbox: deque[Inbound] = deque()
+        self._inbox_lock = threading.Lock()
+        self._wake_pending = False
         self._lock = threading.Lock()  # guards generation/connected against ack()
         self._generation = 0
         self._connected = False
@@ -139,11 +144,19 @@ class MqttBridge:
 
     def ack(self, generation: int, mid: int, qos: int) -> bool:
         """Send the PUBACK of a message if its connection is still the live one."""
+        return self.ack_many([(generation, mid, qos)]) == 1
+
+    def ack_many(self, acks: list[tuple[int, int, int]]) -> int:
+        """Send PUBACKs in the given order, skipping those of other connections; returns sent."""
+        sent = 0
         with self._lock:
-            if not self._connected or generation != self._generation:
-                return False
-            rc = self._client.ack(mid, qos)
-        return bool(rc == MQTTErrorCode.MQTT_ERR_SUCCESS)
+            if not self._connected:
+                return 0
+            for generation, mid, qos in acks:
+                if generation == self._generation:
+                    rc = self._client.ack(mid, qos)
+                    sent += rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+        return sent
 
     def stop(self) -> None:
         """Disconnect cleanly (queued PUBACKs go out first) and join paho's thread; idempotent."""
@@ -244,7 +257,21 @@ class MqttBridge:
             user_properties=tuple((str(k), str(v)) for k, v in props),
             received_ns=received_ns,
         )
-        try:
-            self._loop.call_soon_threadsafe(self.queue.put_nowait, inbound)
-        except RuntimeError:  # loop closed during shutdown: the message stays unacked
-            self._slots.release()
+        with self._inbox_lock:
+            self._inbox.append(inbound)
+            wake = not self._wake_pending
+            self._wake_pending = True
+        if wake:
+            try:
+                self._loop.call_soon_threadsafe(self._move_inbox)
+            except RuntimeError:  # loop closed during shutdown: the message stays unacked
+                self._slots.release()
+
+    def _move_inbox(self) -> None:
+        # Runs on the loop: move the burst into the bounded queue (never full: slots bound it).
+        with self._inbox_lock:
+            items = list(self._inbox)
+            self._inbox.clear()
+            self._wake_pending = False
+        for item in items:
+            self.queue.put_nowait(item)

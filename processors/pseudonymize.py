@@ -29,7 +29,8 @@ class PseudonymConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     keys: dict[str, SecretStr] = Field(
-        default_factory=lambda: {"dev-0": SecretStr("sensegate-development-key-change-me")}
+        default_factory=lambda: {"dev-0": SecretStr("sensegate-development-key-change-me")},
+        description="key id -> HMAC secret (JSON); the default is a development key: set your own",
     )
     active_key_id: str = "dev-0"
 

@@ -55,7 +55,8 @@ class ShareKeys(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     masters: dict[str, SecretStr] = Field(
-        default_factory=lambda: {"share-dev-0": SecretStr("sensegate-share-dev-key-change-me")}
+        default_factory=lambda: {"share-dev-0": SecretStr("sensegate-share-dev-key-change-me")},
+        description="key id -> share/open pseudonym master secret (JSON); the default is a development key",
     )
     active_id: str = "share-dev-0"
 

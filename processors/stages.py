@@ -47,7 +47,8 @@ class MapperConfig(BaseModel):
                 5: "rainfall",
                 6: "battery",
             },
-        }
+        },
+        description="dataset -> Cayenne LPP channel -> catalog item (JSON)",
     )
 
 
