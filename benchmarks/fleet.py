@@ -132,16 +132,26 @@ async def stored_hashes(dsn: str, schema: str, hashes: Sequence[str]) -> dict[st
     return await asyncio.to_thread(_ingest_times, dsn, schema, hashes)
 
 
-def latencies_ms(log_path: Path, ingest: dict[str, float]) -> list[float]:
-    """Publish-to-row latency per acknowledged message that produced rows (oracle log vs provenance)."""
+def latencies_ms(log_path: Path, ingest: dict[str, float]) -> tuple[list[float], int]:
+    """Publish-to-row latency per acknowledged message that produced rows (oracle log vs provenance).
+
+    Returns (latencies, repeats): a byte-identical payload already stored by an earlier phase (a
+    static MAP, say) is de-duplicated, so its only row predates the publish; such repeats are
+    counted, not measured.
+    """
     out: list[float] = []
+    repeats = 0
     for entry in read_log(log_path):
         if entry.outcome != "ok" or entry.t_send is None:
             continue
         t_row = ingest.get(entry.payload_sha256)
         if t_row is not None:
-            out.append((t_row - entry.t_send / 1e9) * 1000.0)
-    return out
+            latency = (t_row - entry.t_send / 1e9) * 1000.0
+            if latency < 0:
+                repeats += 1
+            else:
+                out.append(latency)
+    return out, repeats
 
 
 def send_times(log_path: Path) -> list[float]:

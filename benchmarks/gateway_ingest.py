@@ -7,7 +7,7 @@ sessions. Then each drains its backlog alone, timed from start to the last messa
 backlog of 10 x N messages is offered to the gateway as fast as the broker can send (10x more
 than the first run) while its RSS is sampled.
 
-Usage: .venv/bin/python -m benchmarks.gateway_ingest [--messages 10000]
+Usage: .venv/bin/python -m benchmarks.gateway_ingest [--messages 3000]
 (addresses from .state/stack.env; topics and Kafka prefix are unique per run and removed after).
 """
 
@@ -53,7 +53,7 @@ def _free_port() -> int:
 
 
 def _metrics(port: int) -> dict[str, float]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:  # noqa: S310
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
         text = r.read().decode()
     out: dict[str, float] = {}
     for line in text.splitlines():
@@ -127,13 +127,15 @@ class Bench:
             }
         )
         log = (self.tmp / "gateway.log").open("ab")
-        self.gw = subprocess.Popen([sys.executable, "-m", "gateway"], env=env, stdout=log, stderr=log)
+        self.gw = subprocess.Popen(
+            [sys.executable, "-m", "gateway"], env=env, stdout=log, stderr=log
+        )
         log.close()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
                 url = f"http://127.0.0.1:{self.metrics_port}/readyz"
-                with urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310
+                with urllib.request.urlopen(url, timeout=2) as r:
                     if r.status == 200:
                         return
             except OSError:
@@ -149,7 +151,9 @@ class Bench:
 
     def drain_gateway(self, target: int) -> tuple[float, int]:
         """Wait until the gateway acked ``target`` more messages; returns (seconds, max RSS kB)."""
-        assert self.gw is not None
+        if self.gw is None:
+            msg = "gateway not running"
+            raise RuntimeError(msg)
         base = _metrics(self.metrics_port).get("sensegate_gateway_acknowledged_total", 0.0)
         start = time.monotonic()
         max_rss = 0
@@ -175,7 +179,9 @@ class Bench:
         print(f"loaded {n} messages with mosquitto_pub in {pub_s:.2f}s ({n / pub_s:,.0f} msg/s)")
 
         start = time.monotonic()
-        subprocess.run(self._sub_cmd("-C", str(n)), check=True, stdout=subprocess.DEVNULL, timeout=600)
+        subprocess.run(
+            self._sub_cmd("-C", str(n)), check=True, stdout=subprocess.DEVNULL, timeout=600
+        )
         c_s = time.monotonic() - start
         c_rate = n / c_s
         print(f"mosquitto_sub (C, QoS 1):        {c_rate:10,.0f} msg/s  ({n} in {c_s:.2f}s)")
@@ -187,8 +193,7 @@ class Bench:
         )  # fmt: skip
 
         self.start_gateway()
-        assert self.gw is not None
-        idle_rss = _rss_kb(self.gw.pid)
+        idle_rss = _rss_kb(self.gw.pid) if self.gw else 0
         gw_s, rss_n = self.drain_gateway(n)
         gw_rate = n / gw_s
         print(
@@ -200,7 +205,6 @@ class Bench:
         over = 10 * n
         self.load(self.overload_topic, over, "o")
         self.start_gateway()
-        assert self.gw is not None
         over_s, rss_over = self.drain_gateway(over)
         self.stop_gateway()
         print(f"gateway RSS: idle {idle_rss / 1024:.1f} MiB, draining N {rss_n / 1024:.1f} MiB, ")
@@ -229,7 +233,7 @@ async def _delete_topics(bootstrap: str, prefix: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--messages", type=int, default=10000, help="N (default 10000)")
+    parser.add_argument("--messages", type=int, default=3000, help="N (default 3000)")
     args = parser.parse_args(argv)
     if not shutil.which("mosquitto_sub") or not shutil.which("mosquitto_pub"):
         print("mosquitto_sub/mosquitto_pub not installed", file=sys.stderr)

@@ -314,9 +314,9 @@ async def run_e2e(ctx: RunContext, sizes: Sizes, progress: Progress) -> dict[str
         del lat_items
         log = Path(lat["log"])
         ingest = await fleet.stored_hashes(ctx.stack.pg_dsn, ctx.schema, list(fleet.ok_hashes(log)))
-        values = fleet.latencies_ms(log, ingest)
+        values, repeats = fleet.latencies_ms(log, ingest)
         lat["offered_msg_per_s"] = round(half, 1)
-        lat["latency_ms"] = {"n": len(values), **{f"p{q}": _r(percentile(values, q)) for q in (50, 95, 99)},
+        lat["latency_ms"] = {"n": len(values), "repeats_stored_earlier": repeats, **{f"p{q}": _r(percentile(values, q)) for q in (50, 95, 99)},
                              "max": _r(max(values) if values else None)}
         lat["latency_samples_ms"] = [round(v, 2) for v in values]
         out["latency"] = lat
