@@ -7,21 +7,11 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from processors.registry.models import CSV_HEADER
+
 __all__ = ["CSV_HEADER", "DeviceRow", "render_csv"]
 
-# interfaces.md §3; the same column order as processors.registry.models.CSV_HEADER
-CSV_HEADER: tuple[str, ...] = (
-    "family",
-    "device_id",
-    "provider",
-    "datasets",
-    "codec",
-    "v2x_edition",
-    "v2x_framing",
-    "industrial_id",
-    "lat",
-    "lon",
-)
+# The registry owns the column order; the simulators only render rows in it.
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,18 +29,7 @@ __all__ = [
 
 DEFAULT_DEVICES_FILE = Path(__file__).resolve().parents[2] / "registry" / "devices.yaml"
 
-_COLUMNS = (
-    "family",
-    "device_id",
-    "provider",
-    "datasets",
-    "codec",
-    "v2x_edition",
-    "v2x_framing",
-    "industrial_id",
-    "lat",
-    "lon",
-)
+_COLUMNS = CSV_HEADER  # the table columns are the CSV columns
 
 
 def _table(schema: str) -> sql.Composed:
