@@ -20,6 +20,11 @@ __all__ = ["ensure_topics", "pipeline_topics"]
 
 logger = logging.getLogger(__name__)
 
+# Kafka protocol error codes (CreateTopics response).
+_TOPIC_AUTHORIZATION_FAILED = 29
+_CLUSTER_AUTHORIZATION_FAILED = 31
+_TOPIC_ALREADY_EXISTS = 36
+
 
 def pipeline_topics(prefix: str, datasets: Iterable[str] = ()) -> list[str]:
     """Raw topics of every family, the DLQ, the quarantine topic and the data topic of each dataset."""
@@ -48,16 +53,24 @@ async def ensure_topics(
             return []
         new = [NewTopic(t, partitions, replication_factor) for t in missing]
         try:
-            await asyncio.wait_for(admin.create_topics(new), timeout_s)
+            response = await asyncio.wait_for(admin.create_topics(new), timeout_s)
         except TopicAlreadyExistsError:
-            pass  # another service created them concurrently
-        except KafkaError as exc:
-            # A partial failure (e.g. a race with another creator) is fine when the topics now exist.
-            now = set(await asyncio.wait_for(admin.list_topics(), timeout_s))
-            if not set(missing) <= now:
-                raise
-            logger.debug("create_topics raced with another creator: %r", exc)
-        logger.info("created topics %s", ", ".join(missing))
-        return missing
+            return []  # another service created them concurrently
+        created: list[str] = []
+        for topic, code, *_ in getattr(response, "topic_errors", []):
+            if code == 0:
+                created.append(topic)
+            elif code == _TOPIC_ALREADY_EXISTS:
+                continue
+            elif code in (_TOPIC_AUTHORIZATION_FAILED, _CLUSTER_AUTHORIZATION_FAILED):
+                # A least-privilege principal may not see or create topics it does not own; the
+                # stack creates the pipeline's topics as operator, so carry on.
+                logger.warning("not authorized to create topic %s; expecting it to exist", topic)
+            else:
+                msg = f"creating topic {topic} failed with Kafka error code {code}"
+                raise KafkaError(msg)
+        if created:
+            logger.info("created topics %s", ", ".join(created))
+        return created
     finally:
         await admin.close()

@@ -9,8 +9,9 @@ import sys
 def probe_mqtt(port: int) -> None:
     """Connect to Mosquitto and wait for CONNACK."""
     import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
 
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     client.connect("127.0.0.1", port, keepalive=5)
     client.disconnect()
 

@@ -7,12 +7,12 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE="${SENSEGATE_STATE:-$ROOT/.state}"
 PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
 DIR="$STATE/services"
-# name|metrics port|command
+# name|metrics port|Kafka principal (stack/kafka principals.env key)|command
 SERVICES=(
-  "gateway|19100|-m gateway"
-  "normalize|19101|-m processors normalize"
-  "sink|19102|-m processors sink"
-  "share|19103|-m processors share"
+  "gateway|19100|GATEWAY|-m gateway"
+  "normalize|19101|NORMALIZER|-m processors normalize"
+  "sink|19102|SINK|-m processors sink"
+  "share|19103|SHARE|-m processors share"
 )
 
 die() { echo "services: error: $*" >&2; exit 1; }
@@ -33,20 +33,29 @@ cmd_up() {
   [ -f "$STATE/stack.env" ] || die "the stack is not up (run 'make stack-up')"
   # shellcheck disable=SC1091
   source "$STATE/stack.env"
+  local creds="$STATE/kafka/principals.env"
+  [ -s "$creds" ] || die "no service principals in $creds (run 'make stack-up')"
+  # shellcheck disable=SC1090
+  source "$creds"
   mkdir -p "$DIR"
-  local entry name port cmd
+  local entry name port principal cmd
   for entry in "${SERVICES[@]}"; do
-    IFS='|' read -r name port cmd <<<"$entry"
+    IFS='|' read -r name port principal cmd <<<"$entry"
     if pid_alive "$DIR/$name.pid"; then say "$name already running"; continue; fi
     local upper; upper=$(echo "$name" | tr '[:lower:]' '[:upper:]')
+    local user_var="${principal}_SASL_USERNAME" pass_var="${principal}_SASL_PASSWORD"
+    # Each service talks to Kafka as its own least-privilege principal on the SASL listener.
     # shellcheck disable=SC2086
     env "SENSEGATE_METRICS__PORT=$port" "SENSEGATE_${upper}_STATE_DIR=$DIR/$name-state" \
+      "SENSEGATE_KAFKA__BOOTSTRAP_SERVERS=$SENSEGATE_STACK_KAFKA_SASL_BOOTSTRAP" \
+      "SENSEGATE_KAFKA__SECURITY_PROTOCOL=SASL_PLAINTEXT" "SENSEGATE_KAFKA__SASL_MECHANISM=SCRAM-SHA-512" \
+      "SENSEGATE_KAFKA__SASL_USERNAME=${!user_var}" "SENSEGATE_KAFKA__SASL_PASSWORD=${!pass_var}" \
       nohup "$PYTHON" $cmd >>"$DIR/$name.log" 2>&1 &
     echo $! >"$DIR/$name.pid"
   done
   local deadline=$((SECONDS + 60))
   for entry in "${SERVICES[@]}"; do
-    IFS='|' read -r name port cmd <<<"$entry"
+    IFS='|' read -r name port principal cmd <<<"$entry"
     until http_ok "http://127.0.0.1:$port/readyz"; do
       pid_alive "$DIR/$name.pid" || { tail -n 20 "$DIR/$name.log" >&2; die "$name exited (log: $DIR/$name.log)"; }
       [ $SECONDS -lt $deadline ] || { tail -n 20 "$DIR/$name.log" >&2; die "$name not ready within 60 s (log: $DIR/$name.log)"; }
@@ -57,9 +66,9 @@ cmd_up() {
 }
 
 cmd_down() {
-  local entry name port cmd pid
+  local entry name port principal cmd pid
   for entry in "${SERVICES[@]}"; do
-    IFS='|' read -r name port cmd <<<"$entry"
+    IFS='|' read -r name port principal cmd <<<"$entry"
     if pid_alive "$DIR/$name.pid"; then
       pid=$(head -n1 "$DIR/$name.pid")
       kill -TERM "$pid" 2>/dev/null || true
@@ -72,9 +81,9 @@ cmd_down() {
 }
 
 cmd_status() {
-  local entry name port cmd
+  local entry name port principal cmd
   for entry in "${SERVICES[@]}"; do
-    IFS='|' read -r name port cmd <<<"$entry"
+    IFS='|' read -r name port principal cmd <<<"$entry"
     if pid_alive "$DIR/$name.pid"; then
       printf '%-12s %-16s running (pid %s)\n' "$name" "metrics :$port" "$(head -n1 "$DIR/$name.pid")"
     else

@@ -11,6 +11,7 @@ KAFKA_VERSION="4.1.1"
 MQTT_PORT="${SENSEGATE_STACK_MQTT_PORT:-11883}"
 KAFKA_PORT="${SENSEGATE_STACK_KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${SENSEGATE_STACK_KAFKA_CONTROLLER_PORT:-19093}"
+KAFKA_SASL_PORT="${SENSEGATE_STACK_KAFKA_SASL_PORT:-19095}"
 PG_PORT="${SENSEGATE_STACK_PG_PORT:-15432}"
 PG_USER="sensegate"
 PG_PASSWORD="sensegate"
@@ -69,7 +70,7 @@ fetch_kafka() {
 
 render() { # render TEMPLATE OUT
   sed -e "s|@STATE@|$STATE|g" -e "s|@MQTT_PORT@|$MQTT_PORT|g" -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" \
-      -e "s|@KAFKA_CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" "$1" >"$2"
+      -e "s|@KAFKA_CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" -e "s|@KAFKA_SASL_PORT@|$KAFKA_SASL_PORT|g" "$1" >"$2"
 }
 
 wait_for() { # wait_for NAME SECONDS CMD...
@@ -125,6 +126,7 @@ start_kafka() {
   if pid_alive "$d/kafka.pid"; then say "kafka already running on 127.0.0.1:$KAFKA_PORT"; return; fi
   port_busy "$KAFKA_PORT" && die "port $KAFKA_PORT (Kafka) is taken by another process"
   port_busy "$KAFKA_CONTROLLER_PORT" && die "port $KAFKA_CONTROLLER_PORT (Kafka controller) is taken by another process"
+  port_busy "$KAFKA_SASL_PORT" && die "port $KAFKA_SASL_PORT (Kafka SASL) is taken by another process"
   fetch_kafka
   mkdir -p "$d/data" "$d/logs"
   render "$ROOT/stack/kafka/server.properties.in" "$d/server.properties"
@@ -144,6 +146,20 @@ start_kafka() {
     || { tail -n 20 "$d/logs/stdout.log" >&2; die "Kafka did not answer metadata within 90 s (logs: $d/logs)"; }
 }
 
+# Pipeline topics and the services' least-privilege principals (idempotent; as operator).
+bootstrap_kafka() {
+  local d="$STATE/kafka"
+  local env=(env "SENSEGATE_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT" "SENSEGATE_DB__DSN=postgresql://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DB")
+  "${env[@]}" "$PYTHON" -m stack.topics >"$d/bootstrap.log" 2>&1 \
+    || { tail -n 20 "$d/bootstrap.log" >&2; die "creating the pipeline topics failed"; }
+  if [ ! -s "$d/principals.env" ]; then
+    "${env[@]}" "$PYTHON" -m processors --log-level WARNING grants bootstrap-principals --apply \
+      --create-users --env-file "$d/principals.env" >>"$d/bootstrap.log" 2>&1 \
+      || { rm -f "$d/principals.env"; tail -n 20 "$d/bootstrap.log" >&2; die "creating the service principals failed"; }
+    say "service principals and ACLs created"
+  fi
+}
+
 write_env() {
   cat >"$STATE/stack.env" <<EOF
 # Written by stack/stack.sh: addresses of the running stack for sensegate services and tests.
@@ -152,6 +168,7 @@ export SENSEGATE_MQTT__PORT=$MQTT_PORT
 export SENSEGATE_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT
 export SENSEGATE_DB__DSN=postgresql://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DB
 export SENSEGATE_STATE=$STATE
+export SENSEGATE_STACK_KAFKA_SASL_BOOTSTRAP=127.0.0.1:$KAFKA_SASL_PORT
 EOF
 }
 
@@ -196,6 +213,7 @@ cmd_up() {
   start_mosquitto
   start_postgres
   start_kafka
+  bootstrap_kafka
   write_env
   say "stack up; environment in $STATE/stack.env"
 }

@@ -73,6 +73,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also create SCRAM users with random passwords (printed once)",
     )
+    bp.add_argument(
+        "--env-file",
+        type=Path,
+        default=None,
+        help="with --create-users: write the credentials to this file (mode 600) instead of printing",
+    )
 
 
 async def _bootstrap(settings: GrantsSettings, args: argparse.Namespace) -> int:
@@ -85,10 +91,18 @@ async def _bootstrap(settings: GrantsSettings, args: argparse.Namespace) -> int:
         return 0
     async with KafkaSecurityAdmin(settings.kafka) as admin:
         if args.create_users:
-            for user, _group in SERVICES.values():
+            lines = []
+            for service, (user, _group) in SERVICES.items():
                 password = secrets.token_urlsafe(24)
                 await admin.upsert_scram_user(user, password)
-                print(f"user {user} password {password}")
+                if args.env_file is None:
+                    print(f"user {user} password {password}")
+                key = service.upper()
+                lines += [f"{key}_SASL_USERNAME={user}", f"{key}_SASL_PASSWORD={password}"]
+            if args.env_file is not None:
+                args.env_file.touch(mode=0o600)
+                args.env_file.write_text("\n".join(lines) + "\n")
+                print(f"credentials of {len(SERVICES)} service principals in {args.env_file}")
         if args.apply:
             await admin.create_acls(acls)
             print(f"{len(acls)} ACLs applied")

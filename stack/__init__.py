@@ -1,0 +1,1 @@
+"""Native stack helpers (readiness probes, topic bootstrap) used by stack/stack.sh."""

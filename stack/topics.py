@@ -1,0 +1,24 @@
+"""Create every pipeline topic of the shared stack as operator (services' principals may not)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+from contracts.kafka_topics import ensure_topics, pipeline_topics
+from contracts.settings import KafkaConfig
+from processors.catalog import load_catalog
+
+
+def main() -> int:
+    """Create the raw, DLQ, quarantine and data topics for the shipped catalog."""
+    kafka = KafkaConfig(bootstrap_servers=os.environ["SENSEGATE_KAFKA__BOOTSTRAP_SERVERS"])
+    catalog = load_catalog()
+    created = asyncio.run(ensure_topics(kafka, pipeline_topics(kafka.topic_prefix, catalog.entries)))
+    print(f"pipeline topics ready ({len(created)} created)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
