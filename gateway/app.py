@@ -53,7 +53,11 @@ class Gateway:
         self._last_error_log = 0.0
         self._orphans_seen = 0
         self._ack_batch: list[tuple[int, int, int]] = []
-        self.metrics.in_flight.set_function(lambda: self._tracker.pending)
+        self.metrics.in_flight.set_function(self._held)
+
+    def _held(self) -> float:
+        queued = self._bridge.queue.qsize() if self._bridge is not None else 0
+        return float(self._tracker.pending + queued)
 
     # --- public surface ---------------------------------------------------------------------
 

@@ -197,7 +197,7 @@ class Publisher:
         self.client.max_inflight_messages_set(100)
         self.client.on_publish = self._on_publish
         self.client.reconnect_delay_set(1, 2)
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = 600
         self.client.connect("127.0.0.1", self.port, clean_start=False, properties=props)
         self.client.loop_start()
