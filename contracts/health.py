@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
 from contracts.settings import MetricsConfig
 
@@ -26,9 +26,16 @@ class HealthServer:
     Runs on the caller's event loop; ``start``/``stop`` are idempotent.
     """
 
-    def __init__(self, config: MetricsConfig, ready: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        config: MetricsConfig,
+        ready: Callable[[], bool],
+        registry: CollectorRegistry | None = None,
+    ) -> None:
         self._config = config
         self._ready = ready
+        # A service may keep its metrics in its own registry (several instances in one process).
+        self._registry = registry or REGISTRY
         self._server: asyncio.Server | None = None
 
     @property
@@ -83,7 +90,7 @@ class HealthServer:
 
     def _respond(self, path: str) -> tuple[str, str, bytes]:
         if path == "/metrics":
-            return "200 OK", CONTENT_TYPE_LATEST, generate_latest()
+            return "200 OK", CONTENT_TYPE_LATEST, generate_latest(self._registry)
         if path == "/healthz":
             return "200 OK", "text/plain", b"ok\n"
         if path == "/readyz":

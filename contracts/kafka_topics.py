@@ -26,10 +26,10 @@ _CLUSTER_AUTHORIZATION_FAILED = 31
 _TOPIC_ALREADY_EXISTS = 36
 
 
-def pipeline_topics(prefix: str, datasets: Iterable[str] = ()) -> list[str]:
-    """Raw topics of every family, the DLQ, the quarantine topic and the data topic of each dataset."""
-    topics = [raw_topic(prefix, f) for f in FAMILIES]
-    topics += [dlq_topic(prefix), quarantine_topic(prefix)]
+def pipeline_topics(prefix: str, datasets: Iterable[str] = (), *, raw: bool = True) -> list[str]:
+    """The DLQ, the data topic of each dataset and, with ``raw``, the raw and quarantine topics."""
+    topics = [raw_topic(prefix, f) for f in FAMILIES] + [quarantine_topic(prefix)] if raw else []
+    topics += [dlq_topic(prefix)]
     topics += [data_topic(prefix, d) for d in sorted(set(datasets))]
     return topics
 

@@ -75,7 +75,9 @@ class DbConfig(BaseModel):
         default=SecretStr("postgresql://sensegate:sensegate@127.0.0.1:15432/sensegate"),
         description="PostgreSQL connection string",
     )
-    schema_name: str = Field(default="sensegate", description="database schema of all sensegate tables")
+    schema_name: str = Field(
+        default="sensegate", description="database schema of all sensegate tables"
+    )
     pool_min: int = Field(default=1, ge=1, description="minimum pooled connections")
     pool_max: int = Field(default=4, ge=1, description="maximum pooled connections")
 

@@ -14,11 +14,11 @@ import random
 import time
 
 from contracts.dead_letter import ReasonCode
+from contracts.health import HealthServer
 from gateway.acks import AckTracker, Ticket
 from gateway.config import GatewaySettings
 from gateway.exceptions import ProduceError, ProduceTimeoutError
 from gateway.forward import Outgoing, RecordBuilder
-from gateway.health import HealthServer
 from gateway.kafka_out import KafkaOut, Pending
 from gateway.metrics import GatewayMetrics
 from gateway.mqtt_bridge import ConnectionEvent, Inbound, MqttBridge
@@ -70,7 +70,7 @@ class Gateway:
     @property
     def health_port(self) -> int:
         """Port of the HTTP endpoint (0 when disabled or not started)."""
-        return self._health.bound_port if self._health else 0
+        return (self._health.port or 0) if self._health else 0
 
     def request_stop(self) -> None:
         """Ask ``run()`` to shut down gracefully (safe from signal handlers on the loop)."""
@@ -81,9 +81,7 @@ class Gateway:
         loop = asyncio.get_running_loop()
         metrics_cfg = self.settings.metrics
         if metrics_cfg.port:
-            self._health = HealthServer(
-                metrics_cfg.host, metrics_cfg.port, self.metrics.registry, lambda: self.ready
-            )
+            self._health = HealthServer(metrics_cfg, lambda: self.ready, self.metrics.registry)
             await self._health.start()
         await self._out.start()
         bridge = MqttBridge(self.settings.mqtt, self._cfg, loop, self._on_connection)

@@ -161,7 +161,14 @@ bootstrap_kafka() {
 }
 
 write_env() {
-  cat >"$STATE/stack.env" <<EOF
+  # The development stack's Ed25519 key for signing provenance checkpoints (kept with the state).
+  local keyfile="$STATE/provenance.key"
+  if [ ! -s "$keyfile" ]; then
+    (umask 077; "$PYTHON" -m processors provenance keygen >"$keyfile.tmp" \
+      && sed -n '1s/^[^=]*=//p' "$keyfile.tmp" >"$keyfile" && rm -f "$keyfile.tmp") \
+      || die "generating the provenance signing key failed"
+  fi
+  (umask 077; rm -f "$STATE/stack.env"; cat >"$STATE/stack.env" <<EOF
 # Written by stack/stack.sh: addresses of the running stack for sensegate services and tests.
 export SENSEGATE_MQTT__HOST=127.0.0.1
 export SENSEGATE_MQTT__PORT=$MQTT_PORT
@@ -169,7 +176,9 @@ export SENSEGATE_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT
 export SENSEGATE_DB__DSN=postgresql://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DB
 export SENSEGATE_STATE=$STATE
 export SENSEGATE_STACK_KAFKA_SASL_BOOTSTRAP=127.0.0.1:$KAFKA_SASL_PORT
+export SENSEGATE_PROVENANCE__SIGNING_KEY=$(cat "$keyfile")
 EOF
+  )
 }
 
 status_line() { # NAME PORT PIDFILE

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
         prefix = settings.kafka.topic_prefix
-        await ensure_topics(settings.kafka, pipeline_topics(prefix, catalog.entries))
+        await ensure_topics(settings.kafka, pipeline_topics(prefix, catalog.entries, raw=False))
         ready = [False]
         async with HealthServer(settings.metrics, lambda: ready[0]):
             await run_share(

@@ -126,7 +126,7 @@ class SinkService:
                 mode=cfg.sink.storage_mode,
             )  # fmt: skip
         await ensure_topics(
-            cfg.kafka, pipeline_topics(cfg.kafka.topic_prefix, self.catalog.entries)
+            cfg.kafka, pipeline_topics(cfg.kafka.topic_prefix, self.catalog.entries, raw=False)
         )
         pattern = f"^{re.escape(cfg.kafka.topic_prefix)}data\\..+$"
         await self.producer.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -32,8 +33,8 @@ def _sasl(stack: StackAddresses, creds: dict[str, str], service: str) -> dict[st
 
 async def _produce(kwargs: dict[str, object], topic: str) -> None:
     producer = AIOKafkaProducer(acks="all", **kwargs)
-    await producer.start()
     try:
+        await producer.start()
         await producer.send_and_wait(topic, b"acl-test")
     finally:
         await producer.stop()
@@ -41,9 +42,9 @@ async def _produce(kwargs: dict[str, object], topic: str) -> None:
 
 async def _consume_one(kwargs: dict[str, object], topic: str, group: str) -> None:
     consumer = AIOKafkaConsumer(topic, group_id=group, auto_offset_reset="earliest", **kwargs)
-    await consumer.start()
     try:
-        await consumer.getone()
+        await consumer.start()
+        await asyncio.wait_for(consumer.getone(), 10)
     finally:
         await consumer.stop()
 
