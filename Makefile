@@ -4,7 +4,7 @@ PY := .venv/bin/python
 STAMP := .venv/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help venv stack-up stack-status stack-down up down status demo test test-unit test-integration lint bench bench-quick clean
+.PHONY: timescale-deps help venv stack-up stack-status stack-down up down status demo test test-unit test-integration lint bench bench-quick clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's/:.*## /\t/' | column -t -s $$'\t'
@@ -41,7 +41,10 @@ status: stack-status
 demo: up ## run all three simulated device families through the pipeline for about a minute, then summarize
 	$(PY) -m scripts.demo
 
-test: stack-up ## the whole test suite (unit + integration) against the real services
+timescale-deps: ## npm packages of the TimescaleDB (PGlite) DDL check, into .state/timescale
+	bash scripts/timescale_check.sh --install-only
+
+test: stack-up timescale-deps ## the whole test suite (unit + integration) against the real services
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: venv ## fast unit tests only (no services)
