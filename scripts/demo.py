@@ -151,7 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     log = run_dir / f"oracle-{stamp}.jsonl"
     fleet_csv = run_dir / "fleet.csv"
 
-    _run("register the public data catalog", ["-m", "processors", "catalog", "register"])
+    _run(
+        "register the public data catalog",
+        ["-m", "processors", "--log-level", "WARNING", "catalog", "register"],
+    )
     fleet = _run(
         "the simulated fleet as device-registry CSV",
         [

@@ -92,7 +92,9 @@ start_mosquitto() {
   # Keep privileges as the invoking user so the state folder stays writable.
   echo "user $(id -un)" >>"$d/mosquitto.conf"
   local bin; bin=$(command -v mosquitto || echo /usr/sbin/mosquitto)
-  "$bin" -c "$d/mosquitto.conf" -d || die "mosquitto failed to start (log: $d/mosquitto.log)"
+  # Its start-up warning about running as root is expected here: 'user' keeps the invoking user.
+  "$bin" -c "$d/mosquitto.conf" -d 2>"$d/start.log" \
+    || { cat "$d/start.log" >&2; die "mosquitto failed to start (log: $d/mosquitto.log)"; }
   wait_for mosquitto 20 "$PYTHON" "$ROOT/stack/probe.py" mqtt "$MQTT_PORT" \
     || die "mosquitto did not accept a connection within 20 s (log: $d/mosquitto.log)"
 }

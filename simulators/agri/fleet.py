@@ -109,7 +109,10 @@ class AgriFleet:
                     gateways=tuple(gateways[i] for i in picks),
                 )
             )
-        self._rng = family_rng(spec.seed, self.family, "radio")
+        # The radio stream (deduplicationId, uplink ids, noise) also depends on the start time: a
+        # network server never reuses a deduplicationId, so a rerun with the same seed at another
+        # time must not look like a redelivery of the earlier run.
+        self._rng = family_rng(spec.seed, self.family, f"radio|{spec.start_ms}")
         self._faults = FaultRoller(spec.faults, spec.seed, self.family)
 
     def registry(self) -> list[DeviceRow]:
