@@ -2,13 +2,16 @@
 
 Method (loopback only, bounded): both subscribers hold persistent MQTT v5 sessions on the same
 topic; ``mosquitto_pub -l`` (C) loads N 200-byte QoS 1 messages, which the broker queues for both
-sessions. Then each drains its backlog alone, timed from start to the last message: the C client
-``mosquitto_sub`` (acks on receipt) and the gateway (acks only after Kafka ``acks=all``). Finally a
-backlog of 10 x N messages is offered to the gateway as fast as the broker can send (10x more
-than the first run) while its RSS is sampled.
+sessions. Then each drains the same backlog alone: the C client ``mosquitto_sub`` (acks on
+receipt), rated from the receive stamps of its first and last message, and the gateway (acks only
+after Kafka ``acks=all``), rated from its first to its last PUBACK (acked counter polled every
+20 ms), so neither figure includes process start-up. This is repeated ``--rounds`` times and the
+median ratio printed. Finally a backlog of 10 x N messages is drained by the gateway while its RSS
+is sampled.
 
-Usage: .venv/bin/python -m benchmarks.gateway_ingest [--messages 3000]
-(addresses from .state/stack.env; topics and Kafka prefix are unique per run and removed after).
+Usage: .venv/bin/python -m benchmarks.gateway_ingest [--messages 20000] [--rounds 2]
+[--no-overload] (addresses from .state/stack.env; topics and Kafka prefix are unique per run and
+removed after).
 """
 
 from __future__ import annotations
@@ -18,18 +21,21 @@ import asyncio
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
 
 ROOT = Path(__file__).resolve().parents[1]
 PAYLOAD = 200
+_POLL_S = 0.02
 
 __all__ = ["main"]
 
@@ -69,6 +75,15 @@ def _rss_kb(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
+
+
+@dataclass(frozen=True, slots=True)
+class Drain:
+    """Figures of one drained backlog."""
+
+    rate: float
+    wall_s: float
+    rss_kb: int
 
 
 class Bench:
@@ -149,69 +164,96 @@ class Bench:
             self.gw.wait(120)
         self.gw = None
 
-    def drain_gateway(self, target: int) -> tuple[float, int]:
-        """Wait until a fresh gateway acked ``target`` messages; returns (seconds, max RSS kB)."""
+    def drain_gateway(self, target: int) -> Drain:
+        """Wait until a fresh gateway acked ``target`` messages, timing from its first ack."""
         if self.gw is None:
             msg = "gateway not running"
             raise RuntimeError(msg)
-        # A fresh process: its counter starts at 0 (it may already have acked some when ready).
-        base = 0.0
         start = time.monotonic()
+        first: tuple[float, float] | None = None
         max_rss = 0
         deadline = start + 600
+        done = 0.0
         while time.monotonic() < deadline:
             max_rss = max(max_rss, _rss_kb(self.gw.pid))
+            now = time.monotonic()
             done = _metrics(self.metrics_port).get("sensegate_gateway_acknowledged_total", 0.0)
-            if done - base >= target:
+            if first is None and done > 0:
+                first = (now, done)
+            if done >= target:
                 break
-            time.sleep(0.05)
-        return time.monotonic() - start, max_rss
+            time.sleep(_POLL_S)
+        end = time.monotonic()
+        t0, c0 = first if first is not None else (start, 0.0)
+        rate = (done - c0) / (end - t0) if end > t0 and done > c0 else 0.0
+        return Drain(rate=rate, wall_s=end - start, rss_kb=max_rss)
+
+    def drain_c_client(self, target: int) -> Drain:
+        """Drain the C client's backlog; its rate is timed from first to last message received."""
+        start = time.monotonic()
+        out = subprocess.run(
+            self._sub_cmd("-C", str(target), "-F", "%U\\n"),
+            check=True, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        wall = time.monotonic() - start
+        stamps = [float(x) for x in out.stdout.split()]
+        span = stamps[-1] - stamps[0] if len(stamps) > 1 else 0.0
+        rate = (len(stamps) - 1) / span if span > 0 else 0.0
+        return Drain(rate=rate, wall_s=wall, rss_kb=0)
 
     # --- run ----------------------------------------------------------------------------------
 
-    def run(self) -> None:
+    def run(self, rounds: int, overload: bool) -> None:
         n = self.n
         print(f"broker 127.0.0.1:{self.mqtt_port}, kafka {self.kafka}, N={n}, payload {PAYLOAD} B")
-        # Persistent sessions for both subscribers, so the broker queues the backlog for each.
+        # Persistent sessions for both subscribers, so the broker queues each backlog for both.
         subprocess.run(self._sub_cmd("-W", "1"), check=False, stdout=subprocess.DEVNULL)
         self.start_gateway()
+        idle_rss = _rss_kb(self.gw.pid) if self.gw else 0
         self.stop_gateway()
-        pub_s = self.load(self.topic, n, "a")
-        print(f"loaded {n} messages with mosquitto_pub in {pub_s:.2f}s ({n / pub_s:,.0f} msg/s)")
-
-        start = time.monotonic()
-        subprocess.run(
-            self._sub_cmd("-C", str(n)), check=True, stdout=subprocess.DEVNULL, timeout=600
-        )
-        c_s = time.monotonic() - start
-        c_rate = n / c_s
-        print(f"mosquitto_sub (C, QoS 1):        {c_rate:10,.0f} msg/s  ({n} in {c_s:.2f}s)")
+        c_rates: list[float] = []
+        gw_rates: list[float] = []
+        rss_n = 0
+        for r in range(1, rounds + 1):
+            pub_s = self.load(self.topic, n, f"a{r}")
+            print(f"round {r}: loaded {n} messages in {pub_s:.2f}s ({n / pub_s:,.0f} msg/s)")
+            c = self.drain_c_client(n)
+            c_rates.append(c.rate)
+            print(
+                f"  mosquitto_sub (C, QoS 1):       {c.rate:10,.0f} msg/s first->last "
+                f"(wall {c.wall_s:.2f}s incl. start-up)"
+            )
+            self.start_gateway()
+            g = self.drain_gateway(n)
+            self.stop_gateway()
+            gw_rates.append(g.rate)
+            rss_n = max(rss_n, g.rss_kb)
+            print(
+                f"  gateway (QoS 1, acks=all):      {g.rate:10,.0f} msg/s first->last ack "
+                f"(wall {g.wall_s:.2f}s) = {100 * g.rate / c.rate:.0f}% of the C client"
+            )
         # Remove the C client's session so it stops queueing.
         subprocess.run(
             ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.mqtt_port), "-V", "5",
              "-i", self.sub_id, "-t", self.topic, "-W", "1", "-x", "0"],
             check=False, stdout=subprocess.DEVNULL,
         )  # fmt: skip
-
-        self.start_gateway()
-        idle_rss = _rss_kb(self.gw.pid) if self.gw else 0
-        gw_s, rss_n = self.drain_gateway(n)
-        gw_rate = n / gw_s
+        c_med, gw_med = statistics.median(c_rates), statistics.median(gw_rates)
         print(
-            f"gateway (QoS 1, Kafka acks=all):  {gw_rate:10,.0f} msg/s  ({n} in {gw_s:.2f}s) "
-            f"= {100 * gw_rate / c_rate:.0f}% of the C client"
+            f"median: C {c_med:,.0f} msg/s, gateway {gw_med:,.0f} msg/s, "
+            f"ratio {100 * gw_med / c_med:.0f}%"
         )
-        self.stop_gateway()
-
+        print(f"gateway RSS: idle {idle_rss / 1024:.1f} MiB, draining N {rss_n / 1024:.1f} MiB")
+        if not overload:
+            return
         over = 10 * n
         self.load(self.overload_topic, over, "o")
         self.start_gateway()
-        over_s, rss_over = self.drain_gateway(over)
+        o = self.drain_gateway(over)
         self.stop_gateway()
-        print(f"gateway RSS: idle {idle_rss / 1024:.1f} MiB, draining N {rss_n / 1024:.1f} MiB, ")
         print(
-            f"             draining 10xN={over} backlog {rss_over / 1024:.1f} MiB "
-            f"({over / over_s:,.0f} msg/s while overloaded)"
+            f"gateway RSS draining a 10xN={over} backlog: {o.rss_kb / 1024:.1f} MiB "
+            f"({o.rate:,.0f} msg/s while overloaded)"
         )
 
     def cleanup(self) -> None:
@@ -234,14 +276,16 @@ async def _delete_topics(bootstrap: str, prefix: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--messages", type=int, default=3000, help="N (default 3000)")
+    parser.add_argument("--messages", type=int, default=20000, help="N (default 20000)")
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each side (default 2)")
+    parser.add_argument("--no-overload", action="store_true", help="skip the 10xN RSS run")
     args = parser.parse_args(argv)
     if not shutil.which("mosquitto_sub") or not shutil.which("mosquitto_pub"):
         print("mosquitto_sub/mosquitto_pub not installed", file=sys.stderr)
         return 2
     bench = Bench(min(max(args.messages, 100), 100_000))
     try:
-        bench.run()
+        bench.run(min(max(args.rounds, 1), 5), not args.no_overload)
     finally:
         bench.cleanup()
     return 0

@@ -5,18 +5,30 @@ whitespace, UTF-8 strings escaped as JSON does (non-ASCII kept literal), integer
 in Python's shortest round-trip form (``repr``; NaN and infinities refused), booleans and null as
 JSON, timestamps as UTC ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` strings. Column types are fixed by the
 catalog, so an integer and a double never meet in the same field.
+
+``canonical_bytes`` runs the C JSON encoder, whose output for string-keyed documents of these types
+is byte-identical to the reference encoder ``reference_bytes`` kept here (unit tests compare the two);
+anything the fast path cannot encode goes through the reference encoder, so errors are the same.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from typing import Any
 
-__all__ = ["CanonicalError", "canonical_bytes", "iso_utc", "sha256_hex", "to_json_types"]
+__all__ = [
+    "CanonicalError",
+    "canonical_bytes",
+    "iso_utc",
+    "reference_bytes",
+    "sha256_hex",
+    "to_json_types",
+]
 
 # JSON string escaping with non-ASCII kept literal: the C version of json.dumps(s, ensure_ascii=False).
 _string = encode_basestring
@@ -89,11 +101,39 @@ def _encode(value: Any, out: list[str]) -> None:
         raise CanonicalError(msg)
 
 
-def canonical_bytes(value: Any) -> bytes:
-    """The canonical UTF-8 JSON bytes of ``value`` (see module docstring)."""
+def reference_bytes(value: Any) -> bytes:
+    """The canonical bytes by the straightforward reference encoder (slow; the definition)."""
     out: list[str] = []
     _encode(value, out)
     return "".join(out).encode("utf-8")
+
+
+def _fast_default(value: Any) -> Any:
+    # Called by the C encoder for types it does not know; mirrors _encode's handling of them.
+    if isinstance(value, datetime):
+        return iso_utc(value)
+    if isinstance(value, Mapping):
+        return {str(k): v for k, v in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes | bytearray):
+        return list(value)
+    msg = f"type {type(value).__name__} has no canonical form"
+    raise CanonicalError(msg)
+
+
+# Sorted keys, no whitespace, non-ASCII literal, floats by repr, NaN/inf refused (ValueError).
+_fast = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":"),
+    default=_fast_default,
+).encode  # fmt: skip
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """The canonical UTF-8 JSON bytes of ``value`` (see module docstring)."""
+    try:
+        return _fast(value).encode("utf-8")
+    except (ValueError, TypeError):
+        # Non-finite doubles and other refusals: the reference encoder raises the precise error.
+        return reference_bytes(value)
 
 
 def sha256_hex(data: bytes) -> str:

@@ -7,10 +7,12 @@ the two can never drift apart.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from functools import cache
 from typing import Any
 
 from processors.catalog import DatasetEntry
-from processors.provenance.canonical import canonical_bytes, sha256_hex, to_json_types
+from processors.provenance.canonical import canonical_bytes, iso_utc, sha256_hex, to_json_types
 from processors.storage.ddl import CORE_COLUMNS
 
 __all__ = [
@@ -36,9 +38,18 @@ CORRECTION_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 
 
+# Values that are already plain JSON types; everything else goes through to_json_types.
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def data_columns(entry: DatasetEntry) -> tuple[str, ...]:
     """Column names of a dataset table in COPY (and hashing) order."""
-    return tuple(n for n, _ in CORE_COLUMNS) + tuple(i.name for i in entry.items)
+    return _data_columns(tuple(i.name for i in entry.items))
+
+
+@cache
+def _data_columns(items: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(n for n, _ in CORE_COLUMNS) + items
 
 
 def record_doc(
@@ -50,9 +61,15 @@ def record_doc(
     """
     doc: dict[str, Any] = {"_dataset": dataset}
     for i, (name, value) in enumerate(zip(columns, values, strict=True)):
-        if drop_null_items and i >= drop_null_items and value is None:
-            continue
-        doc[name] = to_json_types(value)
+        kind = type(value)
+        if kind in _PLAIN:
+            if value is None and drop_null_items and i >= drop_null_items:
+                continue
+            doc[name] = value
+        elif kind is datetime:
+            doc[name] = iso_utc(value)
+        else:
+            doc[name] = to_json_types(value)
     return doc
 
 

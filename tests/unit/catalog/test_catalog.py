@@ -35,6 +35,8 @@ EXPECTED_ITEMS = {
     "f_cnt rssi snr",
     "iiot_metric": "edge_node device metric value_double value_text value_bool datatype "
     "industrial_id seq bd_seq is_historical stale",
+    # derived by the share processor from v2x_participant (k-anonymous counts per cell and bucket)
+    "v2x_participant_flow": "ptc_type records entities mean_speed",
 }
 
 

@@ -5,8 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from processors.provenance.canonical import CanonicalError, canonical_bytes, to_json_types
+from processors.provenance.canonical import (
+    CanonicalError,
+    canonical_bytes,
+    reference_bytes,
+    to_json_types,
+)
 
 
 def test_keys_sorted_no_whitespace_unicode_kept() -> None:
@@ -37,3 +44,24 @@ def test_json_round_trip_is_stable() -> None:
 
     doc = {"x": 43.88, "n": 7, "s": 'a"b', "l": ["ok"]}
     assert canonical_bytes(json.loads(canonical_bytes(doc))) == canonical_bytes(doc)
+
+
+_scalars = st.none() | st.booleans() | st.integers() | st.text() | st.datetimes(
+    timezones=st.just(UTC)
+) | st.floats(allow_nan=False, allow_infinity=False)
+_docs = st.recursive(
+    _scalars,
+    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(), kids, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(_docs)
+def test_fast_encoder_is_byte_identical_to_the_reference(doc: object) -> None:
+    try:
+        expected = reference_bytes(doc)
+    except UnicodeEncodeError:  # lone surrogates have no UTF-8 form in either encoder
+        with pytest.raises(UnicodeEncodeError):
+            canonical_bytes(doc)
+        return
+    assert canonical_bytes(doc) == expected
