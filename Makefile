@@ -44,7 +44,7 @@ demo: up ## run all three simulated device families through the pipeline for abo
 timescale-deps: ## npm packages of the TimescaleDB (PGlite) DDL check, into .state/timescale
 	bash scripts/timescale_check.sh --install-only
 
-test: stack-up timescale-deps ## the whole test suite (unit + integration) against the real services
+test: lint stack-up timescale-deps ## ruff, mypy, then the whole test suite (unit + integration) against the real services
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: venv ## fast unit tests only (no services)
