@@ -38,12 +38,30 @@ class CanonicalError(ValueError):
     """A value has no canonical form (non-finite double, naive timestamp, unsupported type)."""
 
 
+# Recent results of iso_utc: a batch repeats the same instants (its ingested_at on every row, a
+# record's observed_at in its row and its leaf). Aware datetimes compare by instant, and equal
+# instants have equal UTC text, so keying by value is safe. Bounded by clearing.
+_ISO_CACHE: dict[datetime, str] = {}
+_ISO_CACHE_MAX = 8192
+
+
 def iso_utc(value: datetime) -> str:
     """Timestamp as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC; naive timestamps are refused."""
+    hit = _ISO_CACHE.get(value)
+    if hit is not None:
+        return hit
+    if len(_ISO_CACHE) >= _ISO_CACHE_MAX:
+        _ISO_CACHE.clear()
+    text = _ISO_CACHE[value] = _iso_utc(value)
+    return text
+
+
+def _iso_utc(value: datetime) -> str:
     if value.tzinfo is None:
         msg = f"naive timestamp {value!r} has no canonical form"
         raise CanonicalError(msg)
-    u = value.astimezone(UTC)
+    # Already-UTC values (any zero-offset tzinfo) skip the conversion, the common case by far.
+    u = value.astimezone(UTC) if value.utcoffset() else value
     return (
         f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
         f".{u.microsecond:06d}Z"
@@ -121,10 +139,22 @@ def _fast_default(value: Any) -> Any:
 
 
 # Sorted keys, no whitespace, non-ASCII literal, floats by repr, NaN/inf refused (ValueError).
-_fast = json.JSONEncoder(
+_encoder = json.JSONEncoder(
     ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":"),
-    default=_fast_default,
-).encode  # fmt: skip
+    default=_fast_default, check_circular=False,
+)  # fmt: skip
+# JSONEncoder.encode builds a new C encoder on every call; build it once (no circularity markers:
+# like the reference encoder, a cyclic document ends in RecursionError).
+_c_make = getattr(json.encoder, "c_make_encoder", None)
+_c_encode = (
+    _c_make(None, _fast_default, _string, None, ":", ",", True, False, False) if _c_make else None
+)
+
+
+def _fast(value: Any) -> str:
+    if _c_encode is None:
+        return _encoder.encode(value)
+    return "".join(_c_encode(value, 0))
 
 
 def canonical_bytes(value: Any) -> bytes:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 from processors.catalog import DatasetEntry
@@ -40,16 +39,17 @@ CORRECTION_COLUMNS: tuple[str, ...] = (
 
 # Values that are already plain JSON types; everything else goes through to_json_types.
 _PLAIN = frozenset({str, int, float, bool, type(None)})
+# Column names per catalog entry, keyed by the identity of its item tuple (hashing models is slow).
+_COLUMNS: dict[int, tuple[Any, tuple[str, ...]]] = {}
 
 
 def data_columns(entry: DatasetEntry) -> tuple[str, ...]:
     """Column names of a dataset table in COPY (and hashing) order."""
-    return _data_columns(tuple(i.name for i in entry.items))
-
-
-@cache
-def _data_columns(items: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(n for n, _ in CORE_COLUMNS) + items
+    hit = _COLUMNS.get(id(entry.items))
+    if hit is None or hit[0] is not entry.items:  # the strong reference keeps the id unique
+        names = tuple(n for n, _ in CORE_COLUMNS) + tuple(i.name for i in entry.items)
+        hit = _COLUMNS[id(entry.items)] = (entry.items, names)
+    return hit[1]
 
 
 def record_doc(

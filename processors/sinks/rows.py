@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from contracts.dead_letter import ReasonCode
 from contracts.record import DatasetRecord, RecordValue, record_id_for
 from processors.catalog import Catalog, DatasetEntry
+from processors.catalog.models import Item
 from processors.provenance.rowdocs import PROVENANCE_COLUMNS, data_columns
 from processors.sinks.base import SinkInput
 
@@ -36,6 +37,7 @@ __all__ = [
 ]
 
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class RowRejected(ValueError):
@@ -99,11 +101,22 @@ def _coerce(kind: str, name: str, value: Any) -> RecordValue:
     return value
 
 
+# Item names per catalog entry, keyed by identity: hashing frozen models costs more than the set.
+_NAMES: dict[int, tuple[tuple[Item, ...], frozenset[str]]] = {}
+
+
+def _item_names(items: tuple[Item, ...]) -> frozenset[str]:
+    hit = _NAMES.get(id(items))
+    if hit is None or hit[0] is not items:  # the strong reference keeps the id from being reused
+        hit = _NAMES[id(items)] = (items, frozenset(i.name for i in items))
+    return hit[1]
+
+
 def coerce_values(entry: DatasetEntry, values: Mapping[str, Any]) -> tuple[RecordValue, ...]:
     """Values in item order with the catalog types; raises RowRejected."""
-    known = {i.name for i in entry.items}
-    unknown = sorted(set(values) - known)
-    if unknown:
+    known = _item_names(entry.items)
+    if not known.issuperset(values):
+        unknown = sorted(set(values) - known)
         msg = f"items not in {entry.code} v{entry.version}: {', '.join(unknown)}"
         raise RowRejected(ReasonCode.DATA_REJECTED, msg)
     out: list[RecordValue] = []
@@ -173,9 +186,7 @@ def data_row(row: PreparedRow, ingested_at: datetime) -> tuple[Any, ...]:
 def provenance_row(row: PreparedRow, ingested_at: datetime) -> tuple[Any, ...]:
     """Column values of the provenance row of a record, in ``PROVENANCE_COLUMNS`` order."""
     p, r, s = row.record.provenance, row.record, row.source
-    received_at = datetime.fromtimestamp(p.received_ns // 10**9, tz=UTC) + timedelta(
-        microseconds=(p.received_ns // 1000) % 1_000_000
-    )
+    received_at = _EPOCH + timedelta(microseconds=p.received_ns // 1000)  # truncated to µs
     return (
         row.provenance_id, p.raw_sha256, p.device_id, p.gateway_id, p.mqtt_topic,
         received_at,

@@ -6,6 +6,8 @@ connections), class 57 operator intervention except 57014 query canceled and 57P
 plus connection-pool timeouts and errors without SQLSTATE raised because the connection broke.
 Permanent: class 22 data exception and class 23 integrity constraint violation (``data_error``:
 the row is at fault, dead-letter it), and everything else (a bug or a schema problem: stop).
+Within class 23, 23505 unique violation also tells the writer that an optimistic plain COPY met an
+existing row, so it takes the conflict-resolving path instead (``is_duplicate_key``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from psycopg_pool import PoolTimeout
 
 from processors.exceptions import StorageError
 
-__all__ = ["classify", "is_data_error", "is_transient", "to_storage_error"]
+__all__ = ["classify", "is_data_error", "is_duplicate_key", "is_transient", "to_storage_error"]
 
 _TRANSIENT_CLASSES = frozenset({"08", "53", "57"})
 _TRANSIENT_CODES = frozenset({"40001", "40P01"})
@@ -35,6 +37,11 @@ def is_transient(sqlstate: str | None) -> bool:
 def is_data_error(sqlstate: str | None) -> bool:
     """True when the SQLSTATE blames the data of a row (classes 22 and 23)."""
     return bool(sqlstate) and str(sqlstate)[:2] in _DATA_CLASSES
+
+
+def is_duplicate_key(sqlstate: str | None) -> bool:
+    """True for 23505 unique violation: the row (or its key) is already stored."""
+    return sqlstate == "23505"
 
 
 def classify(exc: BaseException) -> tuple[bool, str | None]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -12,9 +13,10 @@ from psycopg import sql
 from contracts.dead_letter import DeadLetter, ReasonCode
 from contracts.record import DatasetRecord
 from processors.catalog import Catalog
+from processors.provenance.verify import verify_store
 from processors.sinks.base import SinkInput
 from processors.sinks.config import ProvenanceConfig, SinkConfig
-from processors.sinks.timescale import TimescaleSink
+from processors.sinks.timescale import TimescaleSink, connect
 from tests.fixtures.records import soil_record, soil_records
 from tests.fixtures.services import StackAddresses
 from tests.integration.sinks.helpers import count_rows
@@ -194,3 +196,26 @@ async def test_log_has_one_leaf_per_new_row(
             )
         ).fetchone()
     assert row == (50, devices)
+
+
+async def test_partly_stored_batch_stores_and_logs_only_new_rows(
+    stack: StackAddresses, pg_schema: str, catalog: Catalog, provenance_config: ProvenanceConfig
+) -> None:
+    # The direct COPY meets existing keys and an in-batch duplicate, so the batch must fall back
+    # to the conflict-resolving path and still log each new row exactly once.
+    records = list(soil_records(30, devices=3))
+    async with _sink(stack, pg_schema, catalog, provenance_config, Letters()) as sink:
+        _add(sink, records[:10])
+        first = await sink.flush()
+        _add(sink, [*records[5:20], records[15]], first=10)
+        mixed = await sink.flush()
+        _add(sink, records[20:], first=26)
+        fresh = await sink.flush()
+        await sink.checkpoint()
+    assert (first.stored, mixed.stored, mixed.duplicates, fresh.stored) == (10, 10, 6, 10)
+    assert count_rows(stack.pg_dsn, pg_schema) == (30, 30)
+    conn = await connect(stack.pg_dsn, pg_schema, "verify-test")
+    async with conn:
+        report = await verify_store(conn, catalog, [], now=datetime.now(UTC))
+    assert report.ok, report.findings
+    assert report.leaves == 60

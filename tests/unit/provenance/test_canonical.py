@@ -46,9 +46,14 @@ def test_json_round_trip_is_stable() -> None:
     assert canonical_bytes(json.loads(canonical_bytes(doc))) == canonical_bytes(doc)
 
 
-_scalars = st.none() | st.booleans() | st.integers() | st.text() | st.datetimes(
-    timezones=st.just(UTC)
-) | st.floats(allow_nan=False, allow_infinity=False)
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text()
+    | st.datetimes(timezones=st.just(UTC))
+    | st.floats(allow_nan=False, allow_infinity=False)
+)
 _docs = st.recursive(
     _scalars,
     lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(), kids, max_size=4),
