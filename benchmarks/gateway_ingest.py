@@ -9,7 +9,7 @@ after Kafka ``acks=all``), rated from its first to its last PUBACK (acked counte
 median ratio printed. Finally a backlog of 10 x N messages is drained by the gateway while its RSS
 is sampled.
 
-Usage: .venv/bin/python -m benchmarks.gateway_ingest [--messages 20000] [--rounds 2]
+Usage: .venv/bin/python -m benchmarks.gateway_ingest [--messages 10000] [--rounds 2]
 [--no-overload] (addresses from .state/stack.env; topics and Kafka prefix are unique per run and
 removed after).
 """
@@ -84,6 +84,7 @@ class Drain:
     rate: float
     wall_s: float
     rss_kb: int
+    first: int  # messages already done when the clock started
 
 
 class Bench:
@@ -127,7 +128,7 @@ class Bench:
             )  # fmt: skip
         return time.monotonic() - start
 
-    def start_gateway(self) -> None:
+    def start_gateway(self, *, wait_ready: bool = True) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SENSEGATE_")}
         env.update(
             {
@@ -146,6 +147,8 @@ class Bench:
             [sys.executable, "-m", "gateway"], env=env, stdout=log, stderr=log
         )
         log.close()
+        if not wait_ready:
+            return
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -177,7 +180,10 @@ class Bench:
         while time.monotonic() < deadline:
             max_rss = max(max_rss, _rss_kb(self.gw.pid))
             now = time.monotonic()
-            done = _metrics(self.metrics_port).get("sensegate_gateway_acknowledged_total", 0.0)
+            try:
+                done = _metrics(self.metrics_port).get("sensegate_gateway_acknowledged_total", 0.0)
+            except OSError:  # not listening yet
+                done = 0.0
             if first is None and done > 0:
                 first = (now, done)
             if done >= target:
@@ -186,7 +192,7 @@ class Bench:
         end = time.monotonic()
         t0, c0 = first if first is not None else (start, 0.0)
         rate = (done - c0) / (end - t0) if end > t0 and done > c0 else 0.0
-        return Drain(rate=rate, wall_s=end - start, rss_kb=max_rss)
+        return Drain(rate=rate, wall_s=end - start, rss_kb=max_rss, first=int(c0))
 
     def drain_c_client(self, target: int) -> Drain:
         """Drain the C client's backlog; its rate is timed from first to last message received."""
@@ -199,7 +205,7 @@ class Bench:
         stamps = [float(x) for x in out.stdout.split()]
         span = stamps[-1] - stamps[0] if len(stamps) > 1 else 0.0
         rate = (len(stamps) - 1) / span if span > 0 else 0.0
-        return Drain(rate=rate, wall_s=wall, rss_kb=0)
+        return Drain(rate=rate, wall_s=wall, rss_kb=0, first=1)
 
     # --- run ----------------------------------------------------------------------------------
 
@@ -207,7 +213,12 @@ class Bench:
         n = self.n
         print(f"broker 127.0.0.1:{self.mqtt_port}, kafka {self.kafka}, N={n}, payload {PAYLOAD} B")
         # Persistent sessions for both subscribers, so the broker queues each backlog for both.
-        subprocess.run(self._sub_cmd("-W", "1"), check=False, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            self._sub_cmd("-W", "1"),
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self.start_gateway()
         idle_rss = _rss_kb(self.gw.pid) if self.gw else 0
         self.stop_gateway()
@@ -223,20 +234,21 @@ class Bench:
                 f"  mosquitto_sub (C, QoS 1):       {c.rate:10,.0f} msg/s first->last "
                 f"(wall {c.wall_s:.2f}s incl. start-up)"
             )
-            self.start_gateway()
+            self.start_gateway(wait_ready=False)
             g = self.drain_gateway(n)
             self.stop_gateway()
             gw_rates.append(g.rate)
             rss_n = max(rss_n, g.rss_kb)
             print(
                 f"  gateway (QoS 1, acks=all):      {g.rate:10,.0f} msg/s first->last ack "
-                f"(wall {g.wall_s:.2f}s) = {100 * g.rate / c.rate:.0f}% of the C client"
+                f"(wall {g.wall_s:.2f}s, clock from ack {g.first}) "
+                f"= {100 * g.rate / c.rate:.0f}% of the C client"
             )
         # Remove the C client's session so it stops queueing.
         subprocess.run(
             ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.mqtt_port), "-V", "5",
              "-i", self.sub_id, "-t", self.topic, "-W", "1", "-x", "0"],
-            check=False, stdout=subprocess.DEVNULL,
+            check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         c_med, gw_med = statistics.median(c_rates), statistics.median(gw_rates)
         print(
@@ -248,7 +260,7 @@ class Bench:
             return
         over = 10 * n
         self.load(self.overload_topic, over, "o")
-        self.start_gateway()
+        self.start_gateway(wait_ready=False)
         o = self.drain_gateway(over)
         self.stop_gateway()
         print(
@@ -276,7 +288,7 @@ async def _delete_topics(bootstrap: str, prefix: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--messages", type=int, default=20000, help="N (default 20000)")
+    parser.add_argument("--messages", type=int, default=10000, help="N (default 10000)")
     parser.add_argument("--rounds", type=int, default=2, help="runs of each side (default 2)")
     parser.add_argument("--no-overload", action="store_true", help="skip the 10xN RSS run")
     args = parser.parse_args(argv)

@@ -9,9 +9,13 @@ thread waits, and the broker stops sending QoS 1 messages at the Receive Maximum
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
+from dataclasses import dataclass
+
+from prometheus_client import Counter
 
 from contracts.dead_letter import ReasonCode
 from contracts.health import HealthServer
@@ -23,12 +27,22 @@ from gateway.kafka_out import KafkaOut, Pending
 from gateway.metrics import GatewayMetrics
 from gateway.mqtt_bridge import ConnectionEvent, Inbound, MqttBridge
 from gateway.routing import Router
+from gateway.sweeper import Attempt, DeadlineSweeper
 
 __all__ = ["Gateway"]
 
 logger = logging.getLogger(__name__)
 
 _ERROR_LOG_INTERVAL_S = 1.0
+
+
+@dataclass(slots=True, eq=False)
+class _Flight:
+    """One message between take and ack: its record (replaced by a dead letter if too large)."""
+
+    msg: Inbound
+    record: Outgoing
+    ticket: Ticket
 
 
 class Gateway:
@@ -53,10 +67,19 @@ class Gateway:
         self._last_error_log = 0.0
         self._orphans_seen = 0
         self._ack_batch: list[tuple[int, int, int]] = []
+        self._sweeper: DeadlineSweeper[tuple[_Flight, Pending]] = DeadlineSweeper(
+            self._cfg.produce_timeout_s
+        )
+        self._in_flight = 0
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._abandoned = False
+        self._received: dict[int, Counter] = {}
+        self._produced: dict[str, Counter] = {}
         self.metrics.in_flight.set_function(self._held)
 
     def _held(self) -> float:
-        queued = self._bridge.queue.qsize() if self._bridge is not None else 0
+        queued = self._bridge.queued if self._bridge is not None else 0
         return float(self._tracker.pending + queued)
 
     # --- public surface ---------------------------------------------------------------------
@@ -102,67 +125,103 @@ class Gateway:
         if not self._stop.is_set():
             bridge.start()
         dispatcher = asyncio.create_task(self._dispatch_loop(bridge), name="gateway-dispatch")
+        sweeper = asyncio.create_task(self._sweep(), name="gateway-produce-sweeper")
         await stop_wait
-        await self._shutdown(bridge, dispatcher)
+        await self._shutdown(bridge, dispatcher, sweeper)
 
     # --- pipeline ---------------------------------------------------------------------------
+    #
+    # Hot path without a task or a timer per message: records are handed to the producer one
+    # after the other (per-device order), a done-callback on each Kafka future completes its
+    # ticket, and one sweeper task times out attempts whose ack is overdue. Only failures take the
+    # slow path: a retry task per failed message.
 
     async def _dispatch_loop(self, bridge: MqttBridge) -> None:
-        queue = bridge.queue
         while True:
-            msg = await queue.get()
-            await self._dispatch(msg, bridge)
+            for msg in await bridge.take():
+                await self._dispatch(msg, bridge)
 
     async def _dispatch(self, msg: Inbound, bridge: MqttBridge) -> None:
-        self.metrics.received.labels(str(msg.qos)).inc()
-        ticket = self._tracker.add(msg.generation, msg.mid, msg.qos)
-        record = self._builder.build(msg)
-        # Enqueue here, one message after the other, so each device keeps its order in Kafka;
-        # waiting for the ack (and any retry) happens in a task of its own.
-        pending: Pending | None = None
-        error: ProduceError | None = None
+        qos = msg.qos
+        counter = self._received.get(qos)
+        if counter is None:
+            counter = self._received[qos] = self.metrics.received.labels(str(qos))
+        counter.inc()
+        flight = _Flight(
+            msg, self._builder.build(msg), self._tracker.add(msg.generation, msg.mid, qos)
+        )
+        self._begin(flight)
+        record = flight.record
         try:
             pending = await self._out.enqueue(
                 record.topic, record.key, record.value, record.headers
             )
         except ProduceError as exc:
-            error = exc
+            self._retry(flight, exc)
+            return
         except asyncio.CancelledError:
-            bridge.release_slot()  # shutdown while enqueueing: left unacked for redelivery
+            self._end(flight)  # shutdown while enqueueing: left unacked for redelivery
             raise
-        task = asyncio.create_task(
-            self._deliver(msg, record, ticket, bridge, pending=pending, error=error)
-        )
+        attempt = self._sweeper.add((flight, pending), time.monotonic())
+        pending.future.add_done_callback(functools.partial(self._on_result, attempt))
+
+    def _on_result(
+        self, attempt: Attempt[tuple[_Flight, Pending]], future: asyncio.Future[object]
+    ) -> None:
+        if attempt.settled:
+            return  # timed out already: its retry owns the message
+        attempt.settled = True
+        self._sweeper.prune()  # acks arrive mostly in order: keeps the FIFO short
+        flight, pending = attempt.item
+        if self._abandoned:
+            self._end(flight)
+            return
+        exc = None if future.cancelled() else future.exception()
+        if future.cancelled() or exc is not None:
+            cause = exc if exc is not None else asyncio.CancelledError()
+            self._retry(flight, self._out.failure(cause, pending.topic, pending.epoch))
+            return
+        self._finish(flight)
+
+    async def _sweep(self) -> None:
+        # One timer for all in-flight attempts; checks a few times per timeout.
+        period = min(0.5, self._cfg.produce_timeout_s / 4)
+        while True:
+            await asyncio.sleep(period)
+            for attempt in self._sweeper.expired(time.monotonic()):
+                flight, pending = attempt.item
+                if pending.future.done():
+                    attempt.settled = False  # its callback is already scheduled: let it decide
+                    self._on_result(attempt, pending.future)
+                    continue
+                err = self._out.failure(TimeoutError(), pending.topic, pending.epoch)
+                self._retry(flight, err)
+
+    def _retry(self, flight: _Flight, error: ProduceError) -> None:
+        task = asyncio.create_task(self._deliver(flight, error))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _deliver(
-        self,
-        msg: Inbound,
-        record: Outgoing,
-        ticket: Ticket,
-        bridge: MqttBridge,
-        *,
-        pending: Pending | None,
-        error: ProduceError | None,
-    ) -> None:
+    async def _deliver(self, flight: _Flight, error: ProduceError | None) -> None:
+        """Slow path: retry one message with backoff until Kafka acknowledged it."""
         backoff = self._cfg.retry_backoff_min_s
         try:
             while True:
                 try:
                     if error is not None:
                         raise error
-                    if pending is None:
-                        await self._out.send(record.topic, record.key, record.value, record.headers)
-                    else:
-                        await self._out.wait(pending)
+                    record = flight.record
+                    await self._out.send(record.topic, record.key, record.value, record.headers)
                     break
                 except ProduceError as exc:
-                    pending, error = None, None
-                    if not exc.retriable and record.reason is not ReasonCode.PAYLOAD_TOO_LARGE:
+                    error = None
+                    if (
+                        not exc.retriable
+                        and flight.record.reason is not ReasonCode.PAYLOAD_TOO_LARGE
+                    ):
                         # Kafka refused the size: dead-letter a truncated copy instead.
-                        record = self._builder.dead_letter(
-                            msg, ReasonCode.PAYLOAD_TOO_LARGE, str(exc)
+                        flight.record = self._builder.dead_letter(
+                            flight.msg, ReasonCode.PAYLOAD_TOO_LARGE, str(exc)
                         )
                         continue
                     kind = "timeout" if isinstance(exc, ProduceTimeoutError) else "error"
@@ -170,20 +229,45 @@ class Gateway:
                     self._log_produce_error(exc)
                     await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
                     backoff = min(backoff * 2, self._cfg.retry_backoff_max_s)
-            if record.reason is None:
-                self.metrics.produced.labels(record.family).inc()
-                self.metrics.produce_latency.observe((time.time_ns() - msg.received_ns) / 1e9)
-            else:
-                self.metrics.dead_lettered.labels(record.reason.value).inc()
-                logger.info(
-                    "dead-lettered %s from topic %r device %r",
-                    record.reason.value,
-                    msg.topic,
-                    record.key.decode(errors="replace"),
+        except BaseException:
+            self._end(flight)
+            raise
+        self._finish(flight)
+
+    def _begin(self, flight: _Flight) -> None:
+        self._in_flight += 1
+        self._drained.clear()
+
+    def _end(self, flight: _Flight) -> None:
+        self._bridge_release()
+        self._in_flight -= 1
+        if not self._in_flight:
+            self._drained.set()
+
+    def _finish(self, flight: _Flight) -> None:
+        record, msg = flight.record, flight.msg
+        if record.reason is None:
+            counter = self._produced.get(record.family)
+            if counter is None:
+                counter = self._produced[record.family] = self.metrics.produced.labels(
+                    record.family
                 )
-            self._tracker.complete(ticket)
-        finally:
-            bridge.release_slot()
+            counter.inc()
+            self.metrics.produce_latency.observe((time.time_ns() - msg.received_ns) / 1e9)
+        else:
+            self.metrics.dead_lettered.labels(record.reason.value).inc()
+            logger.info(
+                "dead-lettered %s from topic %r device %r",
+                record.reason.value,
+                msg.topic,
+                record.key.decode(errors="replace"),
+            )
+        self._tracker.complete(flight.ticket)
+        self._end(flight)
+
+    def _bridge_release(self) -> None:
+        if self._bridge is not None:
+            self._bridge.release_slot()
 
     def _log_produce_error(self, exc: ProduceError) -> None:
         now = time.monotonic()
@@ -234,23 +318,25 @@ class Gateway:
 
     # --- shutdown ---------------------------------------------------------------------------
 
-    async def _shutdown(self, bridge: MqttBridge, dispatcher: asyncio.Task[None]) -> None:
+    async def _shutdown(
+        self, bridge: MqttBridge, dispatcher: asyncio.Task[None], sweeper: asyncio.Task[None]
+    ) -> None:
         self._stopping = True
-        logger.info("stopping: draining %d in-flight messages", len(self._tasks))
+        logger.info("stopping: draining %d in-flight messages", self._in_flight)
         bridge.pause()
         await _cancel_all({dispatcher})
         # Messages still queued were never taken: leave them unacked for redelivery.
-        while not bridge.queue.empty():
-            bridge.queue.get_nowait()
-            bridge.release_slot()
-        if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=self._cfg.drain_timeout_s)
-            if pending:
-                logger.warning(
-                    "drain timed out: %d messages left unacked (the broker redelivers them)",
-                    len(pending),
-                )
-                await _cancel_all(pending)
+        bridge.drop_queued()
+        try:
+            await asyncio.wait_for(self._drained.wait(), self._cfg.drain_timeout_s)
+        except TimeoutError:
+            logger.warning(
+                "drain timed out: %d messages left unacked (the broker redelivers them)",
+                self._in_flight,
+            )
+        self._abandoned = True
+        await _cancel_all(set(self._tasks))
+        await _cancel_all({sweeper})
         await asyncio.to_thread(bridge.stop)
         self.metrics.connected.set(0)
         await self._out.stop()

@@ -58,6 +58,11 @@ class GatewayConfig(BaseModel):
     reconnect_max_s: int = Field(default=30, ge=1)
     linger_ms: int = Field(default=5, ge=0)
     max_request_bytes: int = Field(default=2_000_000, ge=1024)
+    batch_bytes: int = Field(
+        default=262_144,
+        ge=1024,
+        description="producer batch size per partition (aiokafka max_batch_size)",
+    )
     drain_timeout_s: float = Field(default=30.0, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
@@ -104,6 +109,9 @@ class GatewayConfig(BaseModel):
                 f"max_request_bytes {self.max_request_bytes} is too small for max_payload_bytes "
                 f"{self.max_payload_bytes} (need at least {needed})"
             )
+            raise ValueError(msg)
+        if self.batch_bytes > self.max_request_bytes:
+            msg = "batch_bytes must not exceed max_request_bytes"
             raise ValueError(msg)
         if self.retry_backoff_min_s > self.retry_backoff_max_s:
             msg = "retry_backoff_min_s must not exceed retry_backoff_max_s"

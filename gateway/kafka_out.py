@@ -1,7 +1,9 @@
 """Idempotent aiokafka producer with a timeout on every send and re-creation after failures.
 
-Every send is one attempt under ``asyncio.wait_for``: aiokafka's idempotent producer has no
-delivery timeout of its own and can hang while the cluster is unreachable (delivery.md §7). A
+Every send is one attempt bounded by ``produce_timeout_s`` (the hand-over under ``asyncio.timeout``,
+the wait for the cluster's ack by the caller's deadline sweeper or ``wait``): aiokafka's idempotent
+producer has no delivery timeout of its own and can hang while the cluster is unreachable
+(delivery.md §7). A
 timeout or any other failure is an indefinite outcome: the caller does not ack and retries, and the
 producer of that epoch is replaced (a stuck idempotent producer, e.g. OutOfOrderSequenceNumber,
 does not recover by itself). Records too large for Kafka fail permanently (``retriable=False``).
@@ -71,6 +73,9 @@ class KafkaOut:
             acks="all",
             enable_idempotence=True,
             linger_ms=self._cfg.linger_ms,
+            # One batch per partition is in flight at a time (idempotence), so the batch size,
+            # not the round trip, caps a hot partition: the 16 KiB default holds ~40 records.
+            max_batch_size=self._cfg.batch_bytes,
             max_request_size=self._cfg.max_request_bytes,
             retry_backoff_ms=200,
         )
@@ -139,18 +144,18 @@ class KafkaOut:
         """
         epoch = self._epoch
         try:
-            return await asyncio.wait_for(
-                self._enqueue(topic, key, value, headers), self._cfg.produce_timeout_s
-            )
+            # asyncio.timeout, not wait_for: no extra task per record on the hot path.
+            async with asyncio.timeout(self._cfg.produce_timeout_s):
+                return await self._enqueue(topic, key, value, headers)
         except Exception as exc:
-            raise self._failure(exc, topic, epoch) from exc
+            raise self.failure(exc, topic, epoch) from exc
 
     async def wait(self, pending: Pending) -> None:
         """Wait for the cluster's ack of an enqueued record; raises ProduceError on any failure."""
         try:
             await asyncio.wait_for(pending.future, self._cfg.produce_timeout_s)
         except Exception as exc:
-            raise self._failure(exc, pending.topic, pending.epoch) from exc
+            raise self.failure(exc, pending.topic, pending.epoch) from exc
 
     async def send(
         self, topic: str, key: bytes, value: bytes, headers: Sequence[tuple[str, bytes]]
@@ -158,7 +163,8 @@ class KafkaOut:
         """Produce one record and wait for the cluster's ack; raises ProduceError on any failure."""
         await self.wait(await self.enqueue(topic, key, value, headers))
 
-    def _failure(self, exc: Exception, topic: str, epoch: int) -> ProduceError:
+    def failure(self, exc: BaseException, topic: str, epoch: int) -> ProduceError:
+        """Classify a failed attempt (re-creating the producer of ``epoch`` unless permanent)."""
         if isinstance(exc, _PERMANENT):
             err = ProduceError(f"record for {topic} too large for Kafka: {exc}")
             err.retriable = False
@@ -177,7 +183,8 @@ class KafkaOut:
         while self._producer is None:
             await self._ready.wait()
         producer, epoch = self._producer, self._epoch
-        future = await producer.send(topic, value=value, key=key, headers=list(headers))
+        hdrs = headers if isinstance(headers, list) else list(headers)
+        future = await producer.send(topic, value=value, key=key, headers=hdrs)
         return Pending(topic, future, epoch)
 
     async def stop(self) -> None:

@@ -1,10 +1,11 @@
 """paho-mqtt 2.x (MQTT v5, manual ack) bridged into asyncio.
 
 Thread model: paho's network loop runs in its own thread (``loop_start``). Its callbacks touch the
-event loop only through ``loop.call_soon_threadsafe``: messages go into a bounded asyncio queue,
-connection changes to a callback. When the pipeline holds ``queue_capacity`` messages the paho
-thread waits for a free slot instead of dropping (for QoS 1 the broker never sends more than the
-Receive Maximum anyway). Acks come back from the loop through ``ack()``, which only sends a PUBACK
+event loop only through ``loop.call_soon_threadsafe``: messages go into a locked inbox that the loop
+takes in batches (``take``; one wake-up per burst), connection changes to a callback. When the
+pipeline holds ``queue_capacity`` messages the paho thread waits for a free slot instead of
+dropping (for QoS 1 the broker never sends more than the Receive Maximum anyway). PUBACKs of one
+batch wake paho's thread once, not once per PUBACK. Acks come back from the loop through ``ack()``, which only sends a PUBACK
 on the connection the message arrived on: packet ids are per connection, and a message of a dead
 connection is redelivered by the broker instead (delivery.md W3).
 """
@@ -77,12 +78,13 @@ class MqttBridge:
         self._cfg = config
         self._loop = loop
         self._on_event = on_event
-        self.queue: asyncio.Queue[Inbound] = asyncio.Queue(maxsize=config.queue_capacity)
         self._slots = threading.Semaphore(config.queue_capacity)
+        self._slots_to_release = 0
         # Hand-off buffer: the paho thread wakes the loop once per burst, not once per message.
         self._inbox: deque[Inbound] = deque()
         self._inbox_lock = threading.Lock()
         self._wake_pending = False
+        self._has_items = asyncio.Event()
         self._lock = threading.Lock()  # guards generation/connected against ack()
         self._generation = 0
         self._connected = False
@@ -138,9 +140,44 @@ class MqttBridge:
         """Stop handing messages to the loop; later ones stay unacked and are redelivered."""
         self._paused = True
 
+    @property
+    def queued(self) -> int:
+        """Messages handed over by paho and not taken by the loop yet."""
+        return len(self._inbox)
+
+    async def take(self) -> list[Inbound]:
+        """Wait for messages and take every one handed over so far, in receive order."""
+        while True:
+            with self._inbox_lock:
+                if self._inbox:
+                    items = list(self._inbox)
+                    self._inbox.clear()
+                    return items
+                # Only now may the paho thread schedule a new wake-up.
+                self._wake_pending = False
+                self._has_items.clear()
+            await self._has_items.wait()
+
+    def drop_queued(self) -> int:
+        """Forget messages not taken yet (left unacked for redelivery); returns how many."""
+        with self._inbox_lock:
+            count = len(self._inbox)
+            self._inbox.clear()
+        for _ in range(count):
+            self.release_slot()
+        return count
+
     def release_slot(self) -> None:
-        """Give back the pipeline slot of one message (called once per message taken)."""
-        self._slots.release()
+        """Give back the pipeline slot of one message (loop only; once per message taken)."""
+        # Batched: one Semaphore.release(n) per loop iteration instead of one per message.
+        if not self._slots_to_release:
+            self._loop.call_soon(self._flush_slots)
+        self._slots_to_release += 1
+
+    def _flush_slots(self) -> None:
+        count, self._slots_to_release = self._slots_to_release, 0
+        if count:
+            self._slots.release(count)
 
     def ack(self, generation: int, mid: int, qos: int) -> bool:
         """Send the PUBACK of a message if its connection is still the live one."""
@@ -149,13 +186,25 @@ class MqttBridge:
     def ack_many(self, acks: list[tuple[int, int, int]]) -> int:
         """Send PUBACKs in the given order, skipping those of other connections; returns sent."""
         sent = 0
+        client = self._client
         with self._lock:
             if not self._connected:
                 return 0
-            for generation, mid, qos in acks:
-                if generation == self._generation:
-                    rc = self._client.ack(mid, qos)
-                    sent += rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+            # paho writes a wake-up byte to its thread for every queued packet; with many PUBACKs
+            # those syscalls and thread wake-ups contend for the GIL. Suppress them for the batch
+            # and wake the thread once. paho creates this socket pair once, in loop_start().
+            wake = client._sockpairW  # noqa: SLF001 - no public hook for batched writes
+            client._sockpairW = None  # noqa: SLF001
+            try:
+                for generation, mid, qos in acks:
+                    if generation == self._generation:
+                        rc = client.ack(mid, qos)
+                        sent += rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+            finally:
+                client._sockpairW = wake  # noqa: SLF001
+        if sent and wake is not None:
+            with contextlib.suppress(OSError):  # full (a wake-up is pending anyway) or closed
+                wake.send(b"0")
         return sent
 
     def stop(self) -> None:
@@ -263,15 +312,6 @@ class MqttBridge:
             self._wake_pending = True
         if wake:
             try:
-                self._loop.call_soon_threadsafe(self._move_inbox)
+                self._loop.call_soon_threadsafe(self._has_items.set)
             except RuntimeError:  # loop closed during shutdown: the message stays unacked
                 self._slots.release()
-
-    def _move_inbox(self) -> None:
-        # Runs on the loop: move the burst into the bounded queue (never full: slots bound it).
-        with self._inbox_lock:
-            items = list(self._inbox)
-            self._inbox.clear()
-            self._wake_pending = False
-        for item in items:
-            self.queue.put_nowait(item)

@@ -86,3 +86,9 @@ def test_custom_routes_from_json(monkeypatch: pytest.MonkeyPatch) -> None:
     s = GatewaySettings()
     assert len(s.gateway.routes) == 1
     assert s.gateway.routes[0].device == "{1|lower}"
+
+
+def test_batch_must_fit_in_a_request() -> None:
+    assert GatewayConfig(batch_bytes=2_000_000).batch_bytes == 2_000_000
+    with pytest.raises(ValidationError, match="batch_bytes"):
+        GatewayConfig(batch_bytes=3_000_000)
