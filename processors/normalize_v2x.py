@@ -48,6 +48,9 @@ def _drop_none(values: dict[str, RecordValue]) -> dict[str, RecordValue]:
     return {k: v for k, v in values.items() if v is not None}
 
 
+# Message types whose own time stamp has minute precision at best.
+_MINUTE_ONLY = frozenset({"map", "rsi"})
+
 class V2xMapper:
     """Decodes with a codec per (edition, framing) from the device entry; caches compiled codecs."""
 
@@ -82,12 +85,17 @@ class V2xMapper:
         claimed = _claimed_sender(msg, env.device_id)
         anchored = msg.framing is not None or msg.moy is not None
         event_ns = _ns(msg.event_time, env.received_ns)
-        base = (
+        base: tuple[str, ...] = (
             env.device_id,
             msg.msg_type,
             str(event_ns) if anchored and msg.event_time is not None else f"sha256:{env.sha256}",
             str(msg.msg_cnt),
         )
+        if anchored and msg.msg_type in _MINUTE_ONLY:
+            # MAP and RSI carry at most a minute of the year and a msgCnt that a static message
+            # repeats, so two different transmissions in one minute would share the key above; the
+            # payload hash tells them apart while a redelivery (same bytes) still collapses.
+            base = (*base, f"sha256:{env.sha256}")
         if msg.msg_type in ("rsm", "bsm"):
             cands = self._participants(msg, env, device, base)
         elif msg.msg_type == "spat":

@@ -217,3 +217,28 @@ def test_sparkplug_birth_data_and_no_birth(catalog: Catalog) -> None:
     assert [d.reason for d in orphan.dead_letters] == [ReasonCode.SPARKPLUG_NO_BIRTH]
     assert [(r.group, r.edge_node) for r in orphan.rebirths] == [("Plant1", "press-07")]
     assert orphan.rebirths[0].topic == "spBv1.0/Plant1/NCMD/press-07"
+
+
+def test_static_map_sent_twice_in_one_minute_is_two_records_redelivery_is_one(
+    catalog: Catalog,
+) -> None:
+    # A static MAP repeats msgCnt and carries only a minute of the year; two transmissions a second
+    # apart (vendor header times differ) are distinct messages, a redelivery of the same bytes not.
+    from processors.codecs.v2x import build_vendor_header, encode_frame
+    from tests.unit.codecs.v2x.samples import map_data
+
+    body = encode_frame(map_data(), "csae53-2019")
+    t0 = 1_795_000_000_000
+    first = build_vendor_header("RSU00001", t0, body)  # header + body
+    second = build_vendor_header("RSU00001", t0 + 1000, body)
+    dev = TestDevice("v2x", "RSU00001", "jl_traffic_police", V2X_SETS, v2x_framing=True)
+    result = processor(catalog, dev, old_ok=True).process(
+        [
+            raw_record(first, family="v2x", device_id="RSU00001", offset=0),
+            raw_record(second, family="v2x", device_id="RSU00001", offset=1),
+            raw_record(first, family="v2x", device_id="RSU00001", offset=2),  # redelivery
+        ]
+    )
+    assert not result.dead_letters
+    assert {r.dataset for r in result.records} == {"v2x_intersection"}
+    assert len({r.record_id for r in result.records}) == 2
