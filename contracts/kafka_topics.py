@@ -28,7 +28,7 @@ _TOPIC_ALREADY_EXISTS = 36
 
 def pipeline_topics(prefix: str, datasets: Iterable[str] = (), *, raw: bool = True) -> list[str]:
     """The DLQ, the data topic of each dataset and, with ``raw``, the raw and quarantine topics."""
-    topics = [raw_topic(prefix, f) for f in FAMILIES] + [quarantine_topic(prefix)] if raw else []
+    topics = ([raw_topic(prefix, f) for f in FAMILIES] + [quarantine_topic(prefix)]) if raw else []
     topics += [dlq_topic(prefix)]
     topics += [data_topic(prefix, d) for d in sorted(set(datasets))]
     return topics

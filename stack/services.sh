@@ -42,11 +42,11 @@ cmd_up() {
   for entry in "${SERVICES[@]}"; do
     IFS='|' read -r name port principal cmd <<<"$entry"
     if pid_alive "$DIR/$name.pid"; then say "$name already running"; continue; fi
-    local upper; upper=$(echo "$name" | tr '[:lower:]' '[:upper:]')
     local user_var="${principal}_SASL_USERNAME" pass_var="${principal}_SASL_PASSWORD"
     # Each service talks to Kafka as its own least-privilege principal on the SASL listener.
     # shellcheck disable=SC2086
-    env "SENSEGATE_METRICS__PORT=$port" "SENSEGATE_${upper}_STATE_DIR=$DIR/$name-state" \
+    # Sparkplug birth state (normalize) survives restarts in the state folder; others ignore it.
+    env "SENSEGATE_METRICS__PORT=$port" "SENSEGATE_MAPPERS__SPARKPLUG_STATE_DIR=$DIR/sparkplug-state" \
       "SENSEGATE_KAFKA__BOOTSTRAP_SERVERS=$SENSEGATE_STACK_KAFKA_SASL_BOOTSTRAP" \
       "SENSEGATE_KAFKA__SECURITY_PROTOCOL=SASL_PLAINTEXT" "SENSEGATE_KAFKA__SASL_MECHANISM=SCRAM-SHA-512" \
       "SENSEGATE_KAFKA__SASL_USERNAME=${!user_var}" "SENSEGATE_KAFKA__SASL_PASSWORD=${!pass_var}" \

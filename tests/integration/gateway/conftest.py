@@ -1,7 +1,21 @@
-"""Fixtures of the gateway integration tests: private brokers for the fault tests."""
+"""Fixtures of the gateway integration tests: a unique topic prefix, private brokers for faults."""
 
 from __future__ import annotations
 
-from tests.fixtures.private_stack import private_kafka, private_mosquitto
+from collections.abc import AsyncIterator, Callable
 
-__all__ = ["private_kafka", "private_mosquitto"]
+import pytest
+
+from tests.fixtures.private_stack import private_kafka, private_mosquitto
+from tests.fixtures.services import StackAddresses
+from tests.integration.gateway.harness import delete_topics
+
+__all__ = ["prefix", "private_kafka", "private_mosquitto"]
+
+
+@pytest.fixture
+async def prefix(stack: StackAddresses, unique_name: Callable[[str], str]) -> AsyncIterator[str]:
+    """A topic prefix of this test only; its topics are deleted afterwards."""
+    name = unique_name("gw") + "."
+    yield name
+    await delete_topics(stack.kafka_bootstrap, name)

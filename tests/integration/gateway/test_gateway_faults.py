@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,6 @@ from tests.fixtures.services import StackAddresses
 from tests.integration.gateway.harness import (
     GatewayProcess,
     Publisher,
-    delete_topics,
     gateway_overrides,
     payload_for,
     read_kafka,
@@ -43,11 +43,19 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None
         time.sleep(0.1)
 
 
-@pytest.fixture
-async def prefix(stack: StackAddresses, unique_name: Callable[[str], str]) -> AsyncIterator[str]:
-    name = unique_name("gwf") + "."
-    yield name
-    await delete_topics(stack.kafka_bootstrap, name)
+def _v2x_gateway(
+    mqtt_port: int, kafka: str, prefix: str, tok: str, **gateway: Any
+) -> dict[str, Any]:
+    """Settings of a fault-test gateway subscribed to the four RSUs of ``v2x_stream(tok, ...)``."""
+    return gateway_overrides(
+        mqtt_port=mqtt_port,
+        kafka=kafka,
+        prefix=prefix,
+        instance=f"gw-{tok}",
+        subscriptions=[f"V2X/RSU/{tok}-R{d}/+/UP/#" for d in range(4)],
+        metrics_port=free_port(),
+        **gateway,
+    )
 
 
 def test_gateway_kill9_mid_stream_loses_nothing(
@@ -55,14 +63,7 @@ def test_gateway_kill9_mid_stream_loses_nothing(
 ) -> None:
     tok = unique_name("k")[-8:]
     n = 3000
-    doc = gateway_overrides(
-        mqtt_port=stack.mqtt_port,
-        kafka=stack.kafka_bootstrap,
-        prefix=prefix,
-        instance=f"gw-{tok}",
-        subscriptions=[f"V2X/RSU/{tok}-R{d}/+/UP/#" for d in range(4)],
-        metrics_port=free_port(),
-    )
+    doc = _v2x_gateway(stack.mqtt_port, stack.kafka_bootstrap, prefix, tok)
     gw = GatewayProcess(doc, tmp_path / "gateway.log")
     pub = Publisher(stack.mqtt_port, f"pub-{tok}")
     try:
@@ -96,13 +97,11 @@ def test_kafka_outage_holds_acks_and_memory(
     kafka = private_kafka()
     prefix = f"gwo{tok}."
     max_in_flight = 200
-    doc = gateway_overrides(
-        mqtt_port=stack.mqtt_port,
-        kafka=kafka.bootstrap,
-        prefix=prefix,
-        instance=f"gw-{tok}",
-        subscriptions=[f"V2X/RSU/{tok}-R{d}/+/UP/#" for d in range(4)],
-        metrics_port=free_port(),
+    doc = _v2x_gateway(
+        stack.mqtt_port,
+        kafka.bootstrap,
+        prefix,
+        tok,
         max_in_flight=max_in_flight,
         produce_timeout_s=3.0,
     )
@@ -168,14 +167,7 @@ def test_broker_restart_reconnects_and_resumes(
     tok = unique_name("r")[-8:]
     n = 3000
     broker = private_mosquitto()
-    doc = gateway_overrides(
-        mqtt_port=broker.port,
-        kafka=stack.kafka_bootstrap,
-        prefix=prefix,
-        instance=f"gw-{tok}",
-        subscriptions=[f"V2X/RSU/{tok}-R{d}/+/UP/#" for d in range(4)],
-        metrics_port=free_port(),
-    )
+    doc = _v2x_gateway(broker.port, stack.kafka_bootstrap, prefix, tok)
     gw = GatewayProcess(doc, tmp_path / "gateway.log")
     pub = Publisher(broker.port, f"pub-{tok}")
     try:

@@ -4,10 +4,8 @@ graceful shutdown. Each test uses its own MQTT topics and its own Kafka topic pr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
-
-import pytest
 
 from contracts.dead_letter import ReasonCode, Stage
 from tests.fixtures.private_stack import free_port
@@ -15,7 +13,6 @@ from tests.fixtures.services import StackAddresses
 from tests.integration.gateway.harness import (
     GatewayProcess,
     Publisher,
-    delete_topics,
     gateway_overrides,
     in_process_gateway,
     payload_for,
@@ -24,13 +21,6 @@ from tests.integration.gateway.harness import (
 )
 
 FAMILIES = ("v2x", "agri", "iiot")
-
-
-@pytest.fixture
-async def prefix(stack: StackAddresses, unique_name: Callable[[str], str]) -> AsyncIterator[str]:
-    name = unique_name("gw") + "."
-    yield name
-    await delete_topics(stack.kafka_bootstrap, name)
 
 
 def mixed_stream(tok: str, n: int) -> list[tuple[str, bytes, str]]:
