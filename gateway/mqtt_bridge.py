@@ -4,10 +4,11 @@ Thread model: paho's network loop runs in its own thread (``loop_start``). Its c
 event loop only through ``loop.call_soon_threadsafe``: messages go into a locked inbox that the loop
 takes in batches (``take``; one wake-up per burst), connection changes to a callback. When the
 pipeline holds ``queue_capacity`` messages the paho thread waits for a free slot instead of
-dropping (for QoS 1 the broker never sends more than the Receive Maximum anyway). PUBACKs of one
-batch wake paho's thread once, not once per PUBACK. Acks come back from the loop through ``ack()``, which only sends a PUBACK
-on the connection the message arrived on: packet ids are per connection, and a message of a dead
-connection is redelivered by the broker instead (delivery.md W3).
+dropping (for QoS 1 the broker never sends more than the Receive Maximum anyway). The client is
+``BufferedClient`` (buffered reads, a lean PUBLISH decoder, PUBACKs of one batch in one write).
+Acks come back from the loop through ``ack_many()``, which only sends a PUBACK on the connection
+the message arrived on: packet ids are per connection, and a message of a dead connection is
+redelivered by the broker instead (delivery.md W3).
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from contracts.settings import MqttConfig
 from gateway.config import GatewayConfig
+from gateway.paho_client import BufferedClient, PublishFields
 
 __all__ = ["ConnectionEvent", "Inbound", "MqttBridge"]
 
@@ -99,8 +101,8 @@ class MqttBridge:
         """True while a connection is up and its subscriptions were granted."""
         return self._connected and self._subscribed
 
-    def _make_client(self) -> mqtt.Client:
-        client = mqtt.Client(
+    def _make_client(self) -> BufferedClient:
+        client = BufferedClient(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=self._cfg.effective_client_id,
             protocol=mqtt.MQTTv5,
@@ -115,7 +117,8 @@ class MqttBridge:
             client.tls_set()
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
-        client.on_message = self._handle_message
+        client.on_message = self._handle_message  # paho's own path: not v5 QoS 0/1 (unused)
+        client.on_publish_fields = self._handle_fields
         client.on_subscribe = self._handle_subscribe
         return client
 
@@ -185,27 +188,14 @@ class MqttBridge:
 
     def ack_many(self, acks: list[tuple[int, int, int]]) -> int:
         """Send PUBACKs in the given order, skipping those of other connections; returns sent."""
-        sent = 0
-        client = self._client
         with self._lock:
             if not self._connected:
                 return 0
-            # paho writes a wake-up byte to its thread for every queued packet; with many PUBACKs
-            # those syscalls and thread wake-ups contend for the GIL. Suppress them for the batch
-            # and wake the thread once. paho creates this socket pair once, in loop_start().
-            wake = client._sockpairW  # noqa: SLF001 - no public hook for batched writes
-            client._sockpairW = None  # noqa: SLF001
-            try:
-                for generation, mid, qos in acks:
-                    if generation == self._generation:
-                        rc = client.ack(mid, qos)
-                        sent += rc == MQTTErrorCode.MQTT_ERR_SUCCESS
-            finally:
-                client._sockpairW = wake  # noqa: SLF001
-        if sent and wake is not None:
-            with contextlib.suppress(OSError):  # full (a wake-up is pending anyway) or closed
-                wake.send(b"0")
-        return sent
+            live = self._generation
+            mids = [mid for generation, mid, qos in acks if generation == live and qos == 1]
+            # Queued under the lock: a reconnect cannot slip in between the check and the write.
+            self._client.queue_pubacks(mids)
+        return len(mids)
 
     def stop(self) -> None:
         """Disconnect cleanly (queued PUBACKs go out first) and join paho's thread; idempotent."""
@@ -279,6 +269,19 @@ class MqttBridge:
             self._post_event(ConnectionEvent(generation, False, False, str(reason)))
 
     def _handle_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        props = getattr(msg.properties, "UserProperty", None) or ()
+        fields = PublishFields(
+            topic=bytes(msg._topic),  # noqa: SLF001 - the topic bytes, decodable or not
+            payload=bytes(msg.payload),
+            mid=msg.mid,
+            qos=msg.qos,
+            retain=bool(msg.retain),
+            dup=bool(msg.dup),
+            user_properties=tuple((str(k), str(v)) for k, v in props),
+        )
+        self._handle_fields(fields)
+
+    def _handle_fields(self, fields: PublishFields) -> None:
         received_ns = time.time_ns()
         if self._paused:
             return  # not acked: the broker keeps it in the session and redelivers it
@@ -286,24 +289,22 @@ class MqttBridge:
             if self._paused:
                 return
         try:
-            topic = msg.topic
+            topic = fields.topic.decode()
             topic_valid = True
         except UnicodeDecodeError:
-            # paho refuses to decode such a topic; keep a printable form for the dead letter.
-            raw_topic = bytes(msg._topic)  # noqa: SLF001 - only access to the undecodable bytes
-            topic = raw_topic.decode("utf-8", "backslashreplace")
+            # Keep a printable form for the dead letter.
+            topic = fields.topic.decode("utf-8", "backslashreplace")
             topic_valid = False
-        props = getattr(msg.properties, "UserProperty", None) or ()
         inbound = Inbound(
             generation=self._generation,
-            mid=msg.mid,
-            qos=msg.qos,
-            retain=bool(msg.retain),
-            dup=bool(msg.dup),
+            mid=fields.mid,
+            qos=fields.qos,
+            retain=fields.retain,
+            dup=fields.dup,
             topic=topic,
             topic_valid=topic_valid,
-            payload=bytes(msg.payload),
-            user_properties=tuple((str(k), str(v)) for k, v in props),
+            payload=fields.payload,
+            user_properties=fields.user_properties,
             received_ns=received_ns,
         )
         with self._inbox_lock:
