@@ -43,6 +43,10 @@ class _Flight:
     msg: Inbound
     record: Outgoing
     ticket: Ticket
+    owned: bool = False  # handed to a Kafka batch or a retry task, which completes it
+
+
+_Batch = tuple[list[_Flight], Pending]
 
 
 class Gateway:
@@ -67,9 +71,7 @@ class Gateway:
         self._last_error_log = 0.0
         self._orphans_seen = 0
         self._ack_batch: list[tuple[int, int, int]] = []
-        self._sweeper: DeadlineSweeper[tuple[_Flight, Pending]] = DeadlineSweeper(
-            self._cfg.produce_timeout_s
-        )
+        self._sweeper: DeadlineSweeper[_Batch] = DeadlineSweeper(self._cfg.produce_timeout_s)
         self._in_flight = 0
         self._drained = asyncio.Event()
         self._drained.set()
@@ -131,17 +133,41 @@ class Gateway:
 
     # --- pipeline ---------------------------------------------------------------------------
     #
-    # Hot path without a task or a timer per message: records are handed to the producer one
-    # after the other (per-device order), a done-callback on each Kafka future completes its
-    # ticket, and one sweeper task times out attempts whose ack is overdue. Only failures take the
-    # slow path: a retry task per failed message.
+    # Hot path without a task, a timer or a future per message: what one take() returns is
+    # grouped by topic-partition (receive order kept within each group, so per-device order),
+    # each group goes to the producer as whole batches, a done-callback per batch completes its
+    # tickets, and one sweeper task times out batches whose ack is overdue. Only failures take
+    # the slow path: a retry task per message.
 
     async def _dispatch_loop(self, bridge: MqttBridge) -> None:
         while True:
-            for msg in await bridge.take():
-                await self._dispatch(msg, bridge)
+            await self._dispatch(await bridge.take())
 
-    async def _dispatch(self, msg: Inbound, bridge: MqttBridge) -> None:
+    async def _dispatch(self, msgs: list[Inbound]) -> None:
+        partition = self._out.partition
+        flights = [self._admit(msg) for msg in msgs]
+        try:
+            groups: dict[tuple[str, int], list[_Flight]] = {}
+            for flight in flights:
+                record = flight.record
+                where = (record.topic, await partition(record.topic, record.key))
+                group = groups.get(where)
+                if group is None:
+                    group = groups[where] = []
+                group.append(flight)
+            for (topic, part), members in groups.items():
+                await self._hand_over(topic, part, members)
+        except ProduceError as exc:  # no partition metadata: every message takes the slow path
+            for flight in flights:
+                if not flight.owned:
+                    self._retry(flight, exc)
+        except asyncio.CancelledError:
+            for flight in flights:
+                if not flight.owned:
+                    self._end(flight)  # shutdown: left unacked for redelivery
+            raise
+
+    def _admit(self, msg: Inbound) -> _Flight:
         qos = msg.qos
         counter = self._received.get(qos)
         if counter is None:
@@ -151,53 +177,65 @@ class Gateway:
             msg, self._builder.build(msg), self._tracker.add(msg.generation, msg.mid, qos)
         )
         self._begin(flight)
-        record = flight.record
-        try:
-            pending = await self._out.enqueue(
-                record.topic, record.key, record.value, record.headers
-            )
-        except ProduceError as exc:
-            self._retry(flight, exc)
-            return
-        except asyncio.CancelledError:
-            self._end(flight)  # shutdown while enqueueing: left unacked for redelivery
-            raise
-        attempt = self._sweeper.add((flight, pending), time.monotonic())
-        pending.future.add_done_callback(functools.partial(self._on_result, attempt))
+        return flight
 
-    def _on_result(
-        self, attempt: Attempt[tuple[_Flight, Pending]], future: asyncio.Future[object]
-    ) -> None:
+    async def _hand_over(self, topic: str, partition: int, members: list[_Flight]) -> None:
+        records = [(f.record.key, f.record.value, f.record.headers) for f in members]
+        start = 0
+        while start < len(members):
+            try:
+                pending, taken = await self._out.enqueue_batch(topic, partition, records[start:])
+            except ProduceError as exc:
+                for flight in members[start:]:
+                    self._retry(flight, exc)
+                return
+            chunk = members[start : start + taken]
+            start += taken
+            for flight in chunk:
+                flight.owned = True
+            attempt = self._sweeper.add((chunk, pending), time.monotonic())
+            pending.future.add_done_callback(functools.partial(self._on_result, attempt))
+
+    def _on_result(self, attempt: Attempt[_Batch], future: asyncio.Future[object]) -> None:
         if attempt.settled:
-            return  # timed out already: its retry owns the message
+            return  # timed out already: its retries own the messages
         attempt.settled = True
         self._sweeper.prune()  # acks arrive mostly in order: keeps the FIFO short
-        flight, pending = attempt.item
+        flights, pending = attempt.item
         if self._abandoned:
-            self._end(flight)
+            for flight in flights:
+                self._end(flight)
             return
         exc = None if future.cancelled() else future.exception()
         if future.cancelled() or exc is not None:
             cause = exc if exc is not None else asyncio.CancelledError()
-            self._retry(flight, self._out.failure(cause, pending.topic, pending.epoch))
+            self._retry_all(flights, self._out.failure(cause, pending.topic, pending.epoch))
             return
-        self._finish(flight)
+        for flight in flights:
+            self._finish(flight)
 
     async def _sweep(self) -> None:
-        # One timer for all in-flight attempts; checks a few times per timeout.
+        # One timer for all in-flight batches; checks a few times per timeout.
         period = min(0.5, self._cfg.produce_timeout_s / 4)
         while True:
             await asyncio.sleep(period)
             for attempt in self._sweeper.expired(time.monotonic()):
-                flight, pending = attempt.item
+                flights, pending = attempt.item
                 if pending.future.done():
                     attempt.settled = False  # its callback is already scheduled: let it decide
                     self._on_result(attempt, pending.future)
                     continue
                 err = self._out.failure(TimeoutError(), pending.topic, pending.epoch)
-                self._retry(flight, err)
+                self._retry_all(flights, err)
 
-    def _retry(self, flight: _Flight, error: ProduceError) -> None:
+    def _retry_all(self, flights: list[_Flight], error: ProduceError) -> None:
+        # A permanent error (a record too large) belongs to one record of the batch: send each
+        # alone, so only that one is dead-lettered; transient errors are retried after a backoff.
+        for flight in flights:
+            self._retry(flight, error if error.retriable else None)
+
+    def _retry(self, flight: _Flight, error: ProduceError | None) -> None:
+        flight.owned = True
         task = asyncio.create_task(self._deliver(flight, error))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

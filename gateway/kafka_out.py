@@ -1,12 +1,15 @@
-"""Idempotent aiokafka producer with a timeout on every send and re-creation after failures.
+"""Idempotent aiokafka producer fed whole batches, with a timeout on every hand-over and re-creation.
 
-Every send is one attempt bounded by ``produce_timeout_s`` (the hand-over under ``asyncio.timeout``,
-the wait for the cluster's ack by the caller's deadline sweeper or ``wait``): aiokafka's idempotent
-producer has no delivery timeout of its own and can hang while the cluster is unreachable
-(delivery.md §7). A
-timeout or any other failure is an indefinite outcome: the caller does not ack and retries, and the
-producer of that epoch is replaced (a stuck idempotent producer, e.g. OutOfOrderSequenceNumber,
-does not recover by itself). Records too large for Kafka fail permanently (``retriable=False``).
+The hot path hands the producer one closed batch per topic-partition (``enqueue_batch``; the
+partition from the producer's own partitioner), so a burst costs one future and one timeout, not
+one per record. Every attempt is bounded by ``produce_timeout_s`` (the hand-over under
+``asyncio.timeout``, the wait for the cluster's ack by the caller's deadline sweeper or ``wait``):
+aiokafka's idempotent producer has no delivery timeout of its own and can hang while the cluster
+is unreachable (delivery.md §7). A timeout or any other failure is an indefinite outcome: the
+caller does not ack and retries, and the producer of that epoch is replaced (a stuck idempotent
+producer, e.g. OutOfOrderSequenceNumber, does not recover by itself). Records too large for Kafka
+fail permanently (``retriable=False``); ``send`` puts one record in a batch of its own, so such a
+refusal is pinned to the record that caused it.
 """
 
 from __future__ import annotations
@@ -20,16 +23,21 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
+from aiokafka.partitioner import DefaultPartitioner
 
 from contracts.settings import KafkaConfig
 from gateway.config import GatewayConfig
 from gateway.exceptions import ProduceError, ProduceTimeoutError
 
-__all__ = ["KafkaOut", "Pending"]
+__all__ = ["KafkaOut", "Pending", "Record"]
 
 logger = logging.getLogger(__name__)
 
 _PERMANENT = (MessageSizeTooLargeError, RecordTooLargeError)
+_PARTITION_CACHE_MAX = 100_000  # keys (devices) remembered per process; cleared when exceeded
+
+Record = tuple[bytes, bytes, Sequence[tuple[str, bytes]]]
+"""key, value and headers of one record for ``enqueue_batch``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +68,10 @@ class KafkaOut:
         self._stopping = False
         self.recreations = 0
         self._on_recreate = on_recreate
+        # The producer's own partitioner, so a record retried through ``send`` lands where its
+        # batch would have; murmur2 is pure Python in aiokafka, hence the per-key cache.
+        self._partitioner = DefaultPartitioner()
+        self._partition_cache: dict[tuple[str, bytes], int] = {}
 
     @property
     def ready(self) -> bool:
@@ -78,6 +90,7 @@ class KafkaOut:
             max_batch_size=self._cfg.batch_bytes,
             max_request_size=self._cfg.max_request_bytes,
             retry_backoff_ms=200,
+            partitioner=self._partitioner,
         )
 
     async def start(self) -> None:
@@ -125,6 +138,7 @@ class KafkaOut:
         old = self._producer
         self._producer = None
         self._ready.clear()
+        self._partition_cache.clear()
         self.recreations += 1
         if self._on_recreate is not None:
             self._on_recreate()
@@ -133,22 +147,6 @@ class KafkaOut:
             task = asyncio.create_task(self._close(old))
             task.add_done_callback(_discard_result)
         self._wanted.set()
-
-    async def enqueue(
-        self, topic: str, key: bytes, value: bytes, headers: Sequence[tuple[str, bytes]]
-    ) -> Pending:
-        """Hand one record to the producer (bounded by the produce timeout); keeps call order.
-
-        Records enqueued one after another land in their partition in that order, so callers that
-        enqueue sequentially keep per-key order. Raises ProduceError like ``send``.
-        """
-        epoch = self._epoch
-        try:
-            # asyncio.timeout, not wait_for: no extra task per record on the hot path.
-            async with asyncio.timeout(self._cfg.produce_timeout_s):
-                return await self._enqueue(topic, key, value, headers)
-        except Exception as exc:
-            raise self.failure(exc, topic, epoch) from exc
 
     async def wait(self, pending: Pending) -> None:
         """Wait for the cluster's ack of an enqueued record; raises ProduceError on any failure."""
@@ -160,8 +158,14 @@ class KafkaOut:
     async def send(
         self, topic: str, key: bytes, value: bytes, headers: Sequence[tuple[str, bytes]]
     ) -> None:
-        """Produce one record and wait for the cluster's ack; raises ProduceError on any failure."""
-        await self.wait(await self.enqueue(topic, key, value, headers))
+        """Produce one record in a batch of its own and wait for the cluster's ack.
+
+        Alone, so a record Kafka refuses (too large for the topic) fails only itself, not the
+        records that would otherwise share its batch. Raises ProduceError on any failure.
+        """
+        partition = await self.partition(topic, key)
+        pending, _ = await self.enqueue_batch(topic, partition, [(key, value, headers)])
+        await self.wait(pending)
 
     def failure(self, exc: BaseException, topic: str, epoch: int) -> ProduceError:
         """Classify a failed attempt (re-creating the producer of ``epoch`` unless permanent)."""
@@ -177,15 +181,58 @@ class KafkaOut:
         self._invalidate(epoch, f"{type(exc).__name__}: {exc}")
         return ProduceError(f"send to {topic} failed: {type(exc).__name__}: {exc}")
 
-    async def _enqueue(
-        self, topic: str, key: bytes, value: bytes, headers: Sequence[tuple[str, bytes]]
-    ) -> Pending:
-        while self._producer is None:
-            await self._ready.wait()
-        producer, epoch = self._producer, self._epoch
-        hdrs = headers if isinstance(headers, list) else list(headers)
-        future = await producer.send(topic, value=value, key=key, headers=hdrs)
-        return Pending(topic, future, epoch)
+    async def partition(self, topic: str, key: bytes) -> int:
+        """The partition a key lands in (the producer's default partitioner, cached per key)."""
+        cache = self._partition_cache
+        found = cache.get((topic, key))
+        if found is not None:
+            return found
+        partitions = sorted(await self.partitions(topic))
+        if len(cache) >= _PARTITION_CACHE_MAX:
+            cache.clear()
+        result: int = self._partitioner(key, partitions, partitions)
+        cache[topic, key] = result
+        return result
+
+    async def partitions(self, topic: str) -> set[int]:
+        """The topic's partitions (waits for metadata, bounded by the produce timeout)."""
+        epoch = self._epoch
+        try:
+            async with asyncio.timeout(self._cfg.produce_timeout_s):
+                while self._producer is None:
+                    await self._ready.wait()
+                epoch = self._epoch
+                found: set[int] = await self._producer.partitions_for(topic)
+                return found
+        except Exception as exc:
+            raise self.failure(exc, topic, epoch) from exc
+
+    async def enqueue_batch(
+        self, topic: str, partition: int, records: Sequence[Record]
+    ) -> tuple[Pending, int]:
+        """Hand the leading records that fit one batch to the producer; returns it and their count.
+
+        One future for the whole batch instead of one per record; at least one record is taken
+        (an oversized one alone). Records of one call keep their order. Raises ProduceError like
+        ``send``; then none of the records was handed over.
+        """
+        epoch = self._epoch
+        try:
+            async with asyncio.timeout(self._cfg.produce_timeout_s):
+                while self._producer is None:
+                    await self._ready.wait()
+                producer, epoch = self._producer, self._epoch
+                batch = producer.create_batch()
+                taken = 0
+                for key, value, headers in records:
+                    if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                        break
+                    taken += 1
+                batch.close()  # complete: sent without waiting for the linger time
+                future = await producer.send_batch(batch, topic, partition=partition)
+        except Exception as exc:
+            raise self.failure(exc, topic, epoch) from exc
+        return Pending(topic, future, epoch), taken
 
     async def stop(self) -> None:
         """Flush and stop the producer (bounded by the produce timeout); idempotent."""

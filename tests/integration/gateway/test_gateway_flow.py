@@ -7,6 +7,8 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
 from contracts.dead_letter import ReasonCode, Stage
 from tests.fixtures.private_stack import free_port
 from tests.fixtures.services import StackAddresses
@@ -162,6 +164,62 @@ async def test_bad_input_dead_lettered_good_stream_complete(
         else:
             assert letter.payload == payload
     assert {f"{tok}-empty", f"{tok}-big", f"{tok}-unroutable"} <= acked
+
+
+async def test_record_kafka_refuses_is_dead_lettered_rest_of_its_batch_delivered(
+    stack: StackAddresses, prefix: str, unique_name: Callable[[str], str]
+) -> None:
+    """A payload under the gateway's limit but over the topic's max.message.bytes fails its whole
+    batch; each record of that batch is then sent alone, so only the refused one is dead-lettered."""
+    tok = unique_name("k")[-8:]
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+    await admin.start()
+    try:
+        topic = NewTopic(f"{prefix}raw.v2x", 1, 1, topic_configs={"max.message.bytes": "30000"})
+        await admin.create_topics([topic])
+    finally:
+        await admin.close()
+    doc = gateway_overrides(
+        mqtt_port=stack.mqtt_port,
+        kafka=stack.kafka_bootstrap,
+        prefix=prefix,
+        instance=f"gw-{tok}",
+        subscriptions=[f"V2X/RSU/{tok}/+/UP/#"],
+        max_payload_bytes=100_000,
+    )
+    rsu = f"V2X/RSU/{tok}/RSM/UP"
+    good = [(f"{tok}-{i}", payload_for(f"{tok}-{i}")) for i in range(200)]
+    big_id, big = f"{tok}-big", payload_for(f"{tok}-big", 50_000)
+    async with in_process_gateway(doc) as gw:
+        pub = Publisher(stack.mqtt_port, f"pub-{tok}")
+        try:
+            for i, (msg_id, payload) in enumerate(good):
+                pub.publish(rsu, payload, msg_id)
+                if i == 100:
+                    pub.publish(rsu, big, big_id)
+            await asyncio.to_thread(pub.wait_acked, 60)
+            acked = pub.acked_ids()
+        finally:
+            pub.close()
+        good_ids = {msg_id for msg_id, _ in good}
+        view = await read_kafka(stack.kafka_bootstrap, prefix, good_ids, families=("v2x",))
+        for _ in range(10):
+            if view.dead:
+                break
+            await asyncio.sleep(0.5)
+            view = await read_kafka(
+                stack.kafka_bootstrap, prefix, good_ids, families=("v2x",), idle_s=2
+            )
+        refused = gw.metrics.dead_lettered.labels(ReasonCode.PAYLOAD_TOO_LARGE.value)._value.get()
+    report("kafka-refused", len(good) + 1, acked, view)
+    assert good_ids | {big_id} <= acked
+    assert good_ids <= set(view.raw_ids)
+    assert big_id not in view.raw_ids
+    assert [d.reason for d in view.dead] == [ReasonCode.PAYLOAD_TOO_LARGE]
+    letter = view.dead[0]
+    assert letter.envelope["payload_size"] == len(big)
+    assert big.startswith(letter.payload) and len(letter.payload) < len(big)
+    assert refused == 1
 
 
 async def test_two_instances_share_one_subscription(
