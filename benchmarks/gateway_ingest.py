@@ -33,6 +33,8 @@ from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
 
+from benchmarks.c_publisher import publish_lines
+
 ROOT = Path(__file__).resolve().parents[1]
 PAYLOAD = 200
 _POLL_S = 0.02
@@ -120,12 +122,7 @@ class Bench:
                 head = f"{tag}-{i}|"
                 fh.write(head + "x" * (PAYLOAD - len(head)) + "\n")
         start = time.monotonic()
-        with lines.open("rb") as fh:
-            subprocess.run(
-                ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.mqtt_port), "-V", "5",
-                 "-q", "1", "-t", topic, "-l"],
-                stdin=fh, check=True, timeout=600,
-            )  # fmt: skip
+        publish_lines(self.mqtt_port, topic, lines, 1, v5=True)
         return time.monotonic() - start
 
     def start_gateway(self, *, wait_ready: bool = True) -> None:

@@ -15,6 +15,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from benchmarks.c_publisher import publish_lines
+
 __all__ = ["StackTarget", "copy_limit", "kafka_producer_limit", "mqtt_c_client_limit"]
 
 KAFKA_LIBS = Path(
@@ -53,12 +55,7 @@ def mqtt_c_client_limit(target: StackTarget, qos: int, count: int, payload_size:
             )
             time.sleep(0.5)  # let the subscription settle before publishing
             start = time.perf_counter()
-            with open(source, "rb") as stdin:
-                subprocess.run(
-                    ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(target.mqtt_port), "-t", topic,
-                     "-q", str(qos), "-l"],
-                    stdin=stdin, check=True, timeout=180,
-                )
+            publish_lines(target.mqtt_port, topic, Path(source), qos, timeout_s=180)
             try:
                 sub.wait(timeout=wait_s + 5)
             except subprocess.TimeoutExpired:
