@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import socket
@@ -39,7 +40,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PAYLOAD = 200
 _POLL_S = 0.02
 
-__all__ = ["main"]
+__all__ = ["RESULT_PREFIX", "main"]
+
+RESULT_PREFIX = "result: "
 
 
 def _stack_env() -> dict[str, str]:
@@ -241,32 +244,45 @@ class Bench:
                 f"(wall {g.wall_s:.2f}s, clock from ack {g.first}) "
                 f"= {100 * g.rate / c.rate:.0f}% of the C client"
             )
-        # Remove the C client's session so it stops queueing.
-        subprocess.run(
-            ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.mqtt_port), "-V", "5",
-             "-i", self.sub_id, "-t", self.topic, "-W", "1", "-x", "0"],
-            check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        self._end_session(self.sub_id)  # the C client's: it would go on queueing
         c_med, gw_med = statistics.median(c_rates), statistics.median(gw_rates)
         print(
             f"median: C {c_med:,.0f} msg/s, gateway {gw_med:,.0f} msg/s, "
             f"ratio {100 * gw_med / c_med:.0f}%"
         )
         print(f"gateway RSS: idle {idle_rss / 1024:.1f} MiB, draining N {rss_n / 1024:.1f} MiB")
-        if not overload:
-            return
-        over = 10 * n
-        self.load(self.overload_topic, over, "o")
-        self.start_gateway(wait_ready=False)
-        o = self.drain_gateway(over)
-        self.stop_gateway()
-        print(
-            f"gateway RSS draining a 10xN={over} backlog: {o.rss_kb / 1024:.1f} MiB "
-            f"({o.rate:,.0f} msg/s while overloaded)"
-        )
+        result: dict[str, float] = {
+            "c_msg_per_s": round(c_med, 1),
+            "gateway_msg_per_s": round(gw_med, 1),
+            "ratio": round(gw_med / c_med, 4) if c_med else 0.0,
+            "rss_idle_mib": round(idle_rss / 1024, 1),
+            "rss_drain_mib": round(rss_n / 1024, 1),
+        }
+        if overload:
+            over = 10 * n
+            self.load(self.overload_topic, over, "o")
+            self.start_gateway(wait_ready=False)
+            o = self.drain_gateway(over)
+            self.stop_gateway()
+            print(
+                f"gateway RSS draining a 10xN={over} backlog: {o.rss_kb / 1024:.1f} MiB "
+                f"({o.rate:,.0f} msg/s while overloaded)"
+            )
+            result["rss_overload_mib"] = round(o.rss_kb / 1024, 1)
+        # One machine-readable line for the benchmark report (benchmarks/report.py).
+        print(f"{RESULT_PREFIX}{json.dumps(result)}")
+
+    def _end_session(self, client_id: str) -> None:
+        """Discard a persistent session (clean start, expiry 0): nothing queues for it any more."""
+        subprocess.run(
+            ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.mqtt_port), "-V", "5",
+             "-i", client_id, "-t", self.topic, "-E", "-x", "0"],
+            check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30,
+        )  # fmt: skip
 
     def cleanup(self) -> None:
         self.stop_gateway()
+        self._end_session(f"sensegate-gw-bench-{self.tok}")
         shutil.rmtree(self.tmp, ignore_errors=True)
         asyncio.run(_delete_topics(self.kafka, self.prefix))
 

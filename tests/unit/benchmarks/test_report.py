@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.report import fmt_num, format_table, headline_rows
+from benchmarks.report import fmt_num, format_table, gateway_ingest_result, headline_rows
 
 
 def test_format_table_pads_columns_and_draws_a_rule() -> None:
@@ -29,14 +29,48 @@ def test_fmt_num() -> None:
 def test_headline_rows_mark_missing_stages_not_available() -> None:
     results = {
         "limits": {"mqtt_qos1": {"msg_per_s": 10000.0}, "copy": {"rows_per_s": 100000.0}},
-        "stages": {"gateway": {"available": True, "msg_per_s": 5000.0}, "sink": {"available": False}},
+        "stages": {
+            "gateway": {"available": True, "msg_per_s": 5000.0, "publisher_msg_per_s": 5500.0},
+            "sink": {"available": False},
+        },
         "e2e": {},
     }
     rows = {r[0]: r for r in headline_rows(results)}
-    gateway = rows["stage: gateway ingest QoS 1"]
-    assert gateway[1] == "5,000 msg/s"
-    assert gateway[3] == "50.0%"
-    assert gateway[5] == "met"
+    fleet = rows["stage: gateway under the fleet publisher"]
+    assert fleet[1] == "5,000 msg/s"
+    assert fleet[2] == "publisher 5,500 msg/s"
+    assert fleet[5] == ""  # publisher-bound: no verdict
+    assert rows["stage: gateway ingest QoS 1 (drain)"][1] == "not available"
+    assert rows["stage: gateway ingest QoS 1 (drain)"][5] == "n/a"
     assert rows["stage: sink"][1] == "not available"
     assert rows["e2e saturation (sustained)"][1] == "not available"
     assert rows["overload RSS"][1] == "not available"
+
+
+def _with_drain_output(output: str) -> dict[str, object]:
+    return {"micro": {"gateway_ingest": {"available": True, "output": output}}}
+
+
+def test_gateway_verdict_comes_from_the_drain_benchmark_result_line() -> None:
+    output = (
+        "median: C 50,000 msg/s, gateway 21,000 msg/s, ratio 42%\n"
+        'result: {"c_msg_per_s": 50000.0, "gateway_msg_per_s": 21000.0, "ratio": 0.42}\n'
+    )
+    results = _with_drain_output(output)
+    assert gateway_ingest_result(results) == {
+        "c_msg_per_s": 50000.0,
+        "gateway_msg_per_s": 21000.0,
+        "ratio": 0.42,
+    }
+    row = {r[0]: r for r in headline_rows(results)}["stage: gateway ingest QoS 1 (drain)"]
+    assert row[1:] == ["21,000 msg/s", "C client 50,000 msg/s", "42.0%", ">= 40% of C", "met"]
+    slow = output.replace("21000.0", "15000.0")
+    row = {r[0]: r for r in headline_rows(_with_drain_output(slow))}[
+        "stage: gateway ingest QoS 1 (drain)"
+    ]
+    assert row[3:] == ["30.0%", ">= 40% of C", "NOT met"]
+
+
+@pytest.mark.parametrize("output", ["no figures here", "result: {not json", "result: [1, 2]"])
+def test_gateway_drain_result_absent_or_garbled_is_none(output: str) -> None:
+    assert gateway_ingest_result(_with_drain_output(output)) is None
