@@ -158,9 +158,7 @@ class Gateway:
             for (topic, part), members in groups.items():
                 await self._hand_over(topic, part, members)
         except ProduceError as exc:  # no partition metadata: every message takes the slow path
-            for flight in flights:
-                if not flight.owned:
-                    self._retry(flight, exc)
+            self._retry_all([f for f in flights if not f.owned], exc)
         except asyncio.CancelledError:
             for flight in flights:
                 if not flight.owned:
@@ -186,8 +184,7 @@ class Gateway:
             try:
                 pending, taken = await self._out.enqueue_batch(topic, partition, records[start:])
             except ProduceError as exc:
-                for flight in members[start:]:
-                    self._retry(flight, exc)
+                self._retry_all(members[start:], exc)
                 return
             chunk = members[start : start + taken]
             start += taken
