@@ -9,9 +9,12 @@ after Kafka ``acks=all``), rated from its first to its last PUBACK (acked counte
 median ratio printed. Finally a backlog of 10 x N messages is drained by the gateway while its RSS
 is sampled.
 
+Topics ``sensegate-bench/<run>/RSU/UP`` are routed (as v2x) by a route of the benchmark's gateway
+only, so a platform gateway on the same broker never sees them.
+
 Usage: .venv/bin/python -m benchmarks.gateway_ingest [--messages 10000] [--rounds 2]
-[--no-overload] (addresses from .state/stack.env; topics and Kafka prefix are unique per run and
-removed after).
+[--no-overload] (addresses from .state/stack.env; topics, Kafka prefix and MQTT sessions are
+unique per run and removed after).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ _POLL_S = 0.02
 __all__ = ["RESULT_PREFIX", "main"]
 
 RESULT_PREFIX = "result: "
+BENCH_ROOT = "sensegate-bench"
 
 
 def _stack_env() -> dict[str, str]:
@@ -102,8 +106,11 @@ class Bench:
         self.n = messages
         self.tok = uuid.uuid4().hex[:8]
         self.prefix = f"bench{self.tok}."
-        self.topic = f"V2X/RSU/bench-{self.tok}/RSM/UP"
-        self.overload_topic = f"V2X/RSU/bench-{self.tok}-o/RSM/UP"
+        # A layout of the benchmark's own, routed as v2x by this gateway only: the platform's
+        # gateway (default subscriptions) neither ingests these messages nor, while stopped,
+        # has them queued in its persistent session.
+        self.topic = f"{BENCH_ROOT}/{self.tok}/RSU/UP"
+        self.overload_topic = f"{BENCH_ROOT}/{self.tok}-o/RSU/UP"
         self.metrics_port = _free_port()
         self.tmp = Path(tempfile.mkdtemp(prefix="gwbench"))
         self.sub_id = f"bench-csub-{self.tok}"
@@ -139,6 +146,9 @@ class Bench:
                 "SENSEGATE_METRICS__PORT": str(self.metrics_port),
                 "SENSEGATE_GATEWAY__INSTANCE_ID": f"bench-{self.tok}",
                 "SENSEGATE_GATEWAY__SUBSCRIPTIONS": f'["{self.topic}", "{self.overload_topic}"]',
+                "SENSEGATE_GATEWAY__ROUTES": json.dumps(
+                    [{"filter": f"{BENCH_ROOT}/+/RSU/UP", "family": "v2x", "device": "{1}"}]
+                ),
                 "SENSEGATE_GATEWAY__LOG_LEVEL": "WARNING",
             }
         )
