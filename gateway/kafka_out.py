@@ -188,6 +188,9 @@ class KafkaOut:
         if found is not None:
             return found
         partitions = sorted(await self.partitions(topic))
+        if not partitions:  # not expected from Kafka metadata; the slow path retries
+            msg = f"no partitions known for {topic}"
+            raise ProduceError(msg)
         if len(cache) >= _PARTITION_CACHE_MAX:
             cache.clear()
         result: int = self._partitioner(key, partitions, partitions)

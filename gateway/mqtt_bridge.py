@@ -4,7 +4,8 @@ Thread model: paho's network loop runs in its own thread (``loop_start``). Its c
 event loop only through ``loop.call_soon_threadsafe``: messages go into a locked inbox that the loop
 takes in batches (``take``; one wake-up per burst), connection changes to a callback. When the
 pipeline holds ``queue_capacity`` messages the paho thread waits for a free slot instead of
-dropping (for QoS 1 the broker never sends more than the Receive Maximum anyway). The client is
+dropping, so it stops reading and TCP pushes back (needed: Mosquitto 2.0 exceeds the Receive
+Maximum while PUBACKs flow, docs/gateway.md). The client is
 ``BufferedClient`` (buffered reads, a lean PUBLISH decoder, PUBACKs of one batch in one write).
 Acks come back from the loop through ``ack_many()``, which only sends a PUBACK on the connection
 the message arrived on: packet ids are per connection, and a message of a dead connection is
