@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from contracts.dead_letter import ReasonCode, Stage
@@ -50,8 +51,10 @@ def subscriptions(tok: str) -> list[str]:
     ]
 
 
+# 4 KiB batches: a burst of one partition spans many Kafka batches (the hand-over loop).
+@pytest.mark.parametrize("batch_bytes", [262_144, 4096], ids=["default-batches", "small-batches"])
 async def test_counting_oracle(
-    stack: StackAddresses, prefix: str, unique_name: Callable[[str], str]
+    stack: StackAddresses, prefix: str, unique_name: Callable[[str], str], batch_bytes: int
 ) -> None:
     tok = unique_name("c")[-8:]
     n = 3000
@@ -61,6 +64,7 @@ async def test_counting_oracle(
         prefix=prefix,
         instance=f"gw-{tok}",
         subscriptions=subscriptions(tok),
+        batch_bytes=batch_bytes,
     )
     items = mixed_stream(tok, n)
     async with in_process_gateway(doc) as gw:
