@@ -202,10 +202,8 @@ class KafkaOut:
         epoch = self._epoch
         try:
             async with asyncio.timeout(self._cfg.produce_timeout_s):
-                while self._producer is None:
-                    await self._ready.wait()
-                epoch = self._epoch
-                found: set[int] = await self._producer.partitions_for(topic)
+                producer, epoch = await self._started()
+                found: set[int] = await producer.partitions_for(topic)
                 return found
         except Exception as exc:
             raise self.failure(exc, topic, epoch) from exc
@@ -222,9 +220,7 @@ class KafkaOut:
         epoch = self._epoch
         try:
             async with asyncio.timeout(self._cfg.produce_timeout_s):
-                while self._producer is None:
-                    await self._ready.wait()
-                producer, epoch = self._producer, self._epoch
+                producer, epoch = await self._started()
                 batch = producer.create_batch()
                 taken = 0
                 for key, value, headers in records:
@@ -236,6 +232,12 @@ class KafkaOut:
         except Exception as exc:
             raise self.failure(exc, topic, epoch) from exc
         return Pending(topic, future, epoch), taken
+
+    async def _started(self) -> tuple[AIOKafkaProducer, int]:
+        # The current producer and its epoch, waiting while it is being (re-)created.
+        while self._producer is None:
+            await self._ready.wait()
+        return self._producer, self._epoch
 
     async def stop(self) -> None:
         """Flush and stop the producer (bounded by the produce timeout); idempotent."""

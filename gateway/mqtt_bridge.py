@@ -183,10 +183,6 @@ class MqttBridge:
         if count:
             self._slots.release(count)
 
-    def ack(self, generation: int, mid: int, qos: int) -> bool:
-        """Send the PUBACK of a message if its connection is still the live one."""
-        return self.ack_many([(generation, mid, qos)]) == 1
-
     def ack_many(self, acks: list[tuple[int, int, int]]) -> int:
         """Send PUBACKs in the given order, skipping those of other connections; returns sent."""
         with self._lock:
