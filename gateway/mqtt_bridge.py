@@ -88,7 +88,7 @@ class MqttBridge:
         self._inbox_lock = threading.Lock()
         self._wake_pending = False
         self._has_items = asyncio.Event()
-        self._lock = threading.Lock()  # guards generation/connected against ack()
+        self._lock = threading.Lock()  # guards generation/connected against ack_many()
         self._generation = 0
         self._connected = False
         self._subscribed = False
