@@ -3,6 +3,7 @@ FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY contracts ./contracts
+COPY runtime ./runtime
 COPY gateway ./gateway
 COPY processors ./processors
 COPY simulators ./simulators

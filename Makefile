@@ -55,7 +55,7 @@ test-integration: stack-up ## integration tests against the real stack
 
 lint: venv ## ruff and mypy
 	.venv/bin/ruff check .
-	.venv/bin/mypy contracts gateway processors simulators scripts stack benchmarks tests
+	.venv/bin/mypy contracts runtime gateway processors simulators scripts stack benchmarks tests
 
 bench: stack-up ## benchmarks: figures next to the machine's own limits
 	$(PY) -m benchmarks

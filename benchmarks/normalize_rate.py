@@ -18,12 +18,12 @@ from pydantic import SecretStr
 from contracts.envelope import Envelope, KafkaCoordinates, RawRecord
 from processors.catalog import load_catalog
 from processors.codecs.sparkplug import DataType, MetricSpec, birth_payload, encode_payload
-from processors.dedup import RecentKeys
-from processors.normalize_agri import AgriMapper
-from processors.normalize_iiot import IiotMapper
-from processors.normalize_v2x import V2xMapper
-from processors.pipeline import NormalizeProcessor
-from processors.pseudonymize import Pseudonymizer
+from processors.normalize.dedup import RecentKeys
+from processors.normalize.mappers.agri import AgriMapper
+from processors.normalize.mappers.iiot import IiotMapper
+from processors.normalize.mappers.v2x import V2xMapper
+from processors.normalize.processor import NormalizeProcessor
+from processors.normalize.pseudonymize import Pseudonymizer
 from processors.registry import Device, DeviceRegistry
 from tests.fixtures.normalize import chirpstack_up, csae_rsm_json, soil_lpp
 
@@ -134,7 +134,7 @@ async def kafka_latency(bootstrap: str, n: int) -> list[float]:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
     from contracts.settings import KafkaConfig
-    from processors.runner import NormalizeRunner, RunnerConfig
+    from processors.normalize.runner import NormalizeRunner, RunnerConfig
 
     prefix = f"bench{uuid.uuid4().hex[:8]}."
     kafka = KafkaConfig(bootstrap_servers=bootstrap, topic_prefix=prefix)

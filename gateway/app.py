@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from prometheus_client import Counter
 
 from contracts.dead_letter import ReasonCode
-from contracts.health import HealthServer
 from gateway.acks import AckTracker, Ticket
 from gateway.config import GatewaySettings
 from gateway.exceptions import ProduceError, ProduceTimeoutError
@@ -28,6 +27,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.mqtt_bridge import ConnectionEvent, Inbound, MqttBridge
 from gateway.routing import Router
 from gateway.sweeper import Attempt, DeadlineSweeper
+from runtime.http_endpoint import HealthServer
 
 __all__ = ["Gateway"]
 

@@ -23,7 +23,7 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
         "NormalizeSettings",
     ),
     ("Sink — `python -m processors sink`", "processors.sinks.config", "SinkSettings"),
-    ("Share — `python -m processors share`", "processors.share", "ShareSettings"),
+    ("Share — `python -m processors share`", "processors.share.processor", "ShareSettings"),
     ("Grants — `python -m processors grants`", "processors.cli.grants", "GrantsSettings"),
     ("Devices — `python -m processors devices`", "processors.cli.devices", "DevicesSettings"),
     ("Catalog — `python -m processors catalog`", "processors.cli.catalog", "CatalogSettings"),

@@ -6,9 +6,9 @@ import asyncio
 import os
 import sys
 
-from contracts.kafka_topics import ensure_topics, pipeline_topics
 from contracts.settings import KafkaConfig
 from processors.catalog import load_catalog
+from runtime.topic_admin import ensure_topics, pipeline_topics
 
 
 def main() -> int:

@@ -15,15 +15,15 @@ from pydantic_settings import BaseSettings
 
 from contracts.settings import SETTINGS_CONFIG, DbConfig, KafkaConfig
 from processors.catalog import load_catalog
-from processors.grants import (
+from processors.share.grants import (
     GrantError,
     GrantService,
     ensure_grant_schema,
     format_grant,
     grant_rows,
 )
-from processors.kafka_security import KafkaSecurityAdmin
-from processors.principals import SERVICES, service_acls
+from processors.share.kafka_acl_admin import KafkaSecurityAdmin
+from processors.share.principals import SERVICES, service_acls
 
 __all__ = ["GrantsSettings", "add_arguments", "run"]
 

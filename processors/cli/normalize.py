@@ -20,18 +20,18 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
-from contracts.health import HealthServer
-from contracts.kafka_topics import ensure_topics, pipeline_topics
 from contracts.settings import SETTINGS_CONFIG, DbConfig, KafkaConfig, MetricsConfig, MqttConfig
 from contracts.topics import FAMILIES
-from processors.dedup import RecentKeys
-from processors.pipeline import NormalizeProcessor
-from processors.pseudonymize import PseudonymConfig, Pseudonymizer
-from processors.quality import QualityConfig
-from processors.rebirth import MqttRebirthPublisher
-from processors.runner import NormalizeRunner, RunnerConfig
-from processors.schemas import dataset_schema, write_schemas
-from processors.stages import MapperConfig, build_mappers, open_registry
+from processors.normalize.dedup import RecentKeys
+from processors.normalize.mapper_table import MapperConfig, build_mappers, open_registry
+from processors.normalize.processor import NormalizeProcessor
+from processors.normalize.pseudonymize import PseudonymConfig, Pseudonymizer
+from processors.normalize.quality import QualityConfig
+from processors.normalize.rebirth import MqttRebirthPublisher
+from processors.normalize.runner import NormalizeRunner, RunnerConfig
+from processors.normalize.schemas import dataset_schema, write_schemas
+from runtime.http_endpoint import HealthServer
+from runtime.topic_admin import ensure_topics, pipeline_topics
 
 __all__ = ["NormalizeSettings", "add_arguments", "run"]
 

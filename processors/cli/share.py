@@ -1,4 +1,4 @@
-"""``python -m processors share``: publish share and open tiers by catalog class (see processors.share)."""
+"""``python -m processors share``: publish share and open tiers by catalog class (see processors.share.processor)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import contextlib
 import signal
 from pathlib import Path
 
-from contracts.health import HealthServer
-from contracts.kafka_topics import ensure_topics, pipeline_topics
 from processors.catalog import load_catalog
-from processors.share import ShareSettings, run_share
-from processors.share_rules import plan_targets
+from processors.share.processor import ShareSettings, run_share
+from processors.share.rules import plan_targets
+from runtime.http_endpoint import HealthServer
+from runtime.topic_admin import ensure_topics, pipeline_topics
 
 __all__ = ["add_arguments", "run"]
 

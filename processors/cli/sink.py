@@ -15,12 +15,12 @@ import gc
 import logging
 import signal
 
-from contracts.health import HealthServer
 from processors.catalog import load_catalog
 from processors.sinks.config import SinkSettings
 from processors.sinks.service import SinkService
 from processors.storage.ddl import dataset_ddl, ddl_script
 from processors.storage.migrate import migrate
+from runtime.http_endpoint import HealthServer
 
 __all__ = ["add_arguments", "run"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 
 from processors.catalog import Catalog
-from processors.codecs.identifiers import identifier_problem
+from processors.registry.industrial_id import identifier_problem
 from processors.registry.models import Device
 
 __all__ = ["device_problems", "industrial_id_problem", "known_v2x_editions"]

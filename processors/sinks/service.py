@@ -19,7 +19,6 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import KafkaError
 
 from contracts.dead_letter import DeadLetter
-from contracts.kafka_topics import ensure_topics, pipeline_topics
 from contracts.topics import dlq_topic
 from processors.catalog import Catalog
 from processors.exceptions import StorageError
@@ -28,6 +27,7 @@ from processors.sinks.config import SinkSettings
 from processors.sinks.timescale import TimescaleSink, connect
 from processors.storage.migrate import migrate
 from processors.storage.partitions import drop_expired_partitions, is_partitioned
+from runtime.topic_admin import ensure_topics, pipeline_topics
 
 __all__ = ["SinkService"]
 

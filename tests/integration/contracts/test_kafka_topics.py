@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-from contracts.kafka_topics import ensure_topics, pipeline_topics
 from contracts.settings import KafkaConfig
+from runtime.topic_admin import ensure_topics, pipeline_topics
 from tests.fixtures.services import StackAddresses
 
 

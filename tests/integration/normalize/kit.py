@@ -14,15 +14,15 @@ from pydantic import SecretStr
 from contracts.envelope import Envelope
 from contracts.settings import KafkaConfig
 from processors.catalog import load_catalog
-from processors.dedup import RecentKeys
-from processors.normalize_agri import AgriMapper
-from processors.normalize_iiot import IiotMapper
-from processors.normalize_v2x import V2xMapper
-from processors.pipeline import NormalizeProcessor
-from processors.pseudonymize import Pseudonymizer
-from processors.quality import QualityConfig
+from processors.normalize.dedup import RecentKeys
+from processors.normalize.mappers.agri import AgriMapper
+from processors.normalize.mappers.iiot import IiotMapper
+from processors.normalize.mappers.v2x import V2xMapper
+from processors.normalize.processor import NormalizeProcessor
+from processors.normalize.pseudonymize import Pseudonymizer
+from processors.normalize.quality import QualityConfig
+from processors.normalize.runner import NormalizeRunner, RunnerConfig
 from processors.registry import Device, DeviceRegistry
-from processors.runner import NormalizeRunner, RunnerConfig
 
 RSU = "JL-IT-0001"
 EUI = "a1b2c3d4e5f60718"

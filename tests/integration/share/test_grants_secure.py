@@ -11,9 +11,9 @@ import psycopg
 import pytest
 
 from contracts.settings import KafkaConfig
-from processors.grants import GrantError, GrantService, ensure_grant_schema
-from processors.kafka_security import KafkaSecurityAdmin
-from processors.share_rules import plan_targets
+from processors.share.grants import GrantError, GrantService, ensure_grant_schema
+from processors.share.kafka_acl_admin import KafkaSecurityAdmin
+from processors.share.rules import plan_targets
 from tests.fixtures.secure_kafka import SecureKafka
 from tests.fixtures.services import StackAddresses
 from tests.fixtures.share_data import share_catalog

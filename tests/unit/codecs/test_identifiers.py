@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from contracts.dead_letter import ReasonCode
 from processors.codecs.base import CodecError
-from processors.codecs.identifiers import (
+from processors.registry.industrial_id import (
     IdentifierError,
     IndustrialIdStr,
     identifier_problem,
@@ -93,7 +93,7 @@ def test_random_text_only_identifier_error(text: str) -> None:
 @pytest.mark.parametrize(
     "module_name",
     [
-        "processors.codecs.identifiers",
+        "processors.registry.industrial_id",
         "processors.codecs.sparkplug",
         "processors.codecs.sparkplug.codec",
         "processors.codecs.sparkplug.datatypes",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from contracts.health import HealthServer
 from contracts.settings import MetricsConfig
+from runtime.http_endpoint import HealthServer
 
 
 async def _get(port: int, path: str) -> tuple[int, bytes]:

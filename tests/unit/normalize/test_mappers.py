@@ -12,12 +12,12 @@ from pydantic import SecretStr
 from contracts.dead_letter import ReasonCode
 from processors.catalog import Catalog, load_catalog
 from processors.codecs.sparkplug import DataType, MetricSpec, birth_payload, encode_payload
-from processors.normalize_agri import AgriMapper, payload_codec
-from processors.normalize_iiot import IiotMapper
-from processors.normalize_v2x import V2xMapper
-from processors.pipeline import NormalizeProcessor
-from processors.pseudonymize import Pseudonymizer
-from processors.quality import QualityConfig
+from processors.normalize.mappers.agri import AgriMapper, payload_codec
+from processors.normalize.mappers.iiot import IiotMapper
+from processors.normalize.mappers.v2x import V2xMapper
+from processors.normalize.processor import NormalizeProcessor
+from processors.normalize.pseudonymize import Pseudonymizer
+from processors.normalize.quality import QualityConfig
 from tests.fixtures.normalize import (
     FakeRegistry,
     TestDevice,

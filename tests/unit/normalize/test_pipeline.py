@@ -11,10 +11,10 @@ from pydantic import SecretStr
 
 from contracts.dead_letter import ReasonCode
 from processors.catalog import Catalog, load_catalog
-from processors.dedup import RecentKeys
-from processors.pipeline import NormalizeProcessor
-from processors.pseudonymize import Pseudonymizer
-from processors.quality import QualityConfig
+from processors.normalize.dedup import RecentKeys
+from processors.normalize.processor import NormalizeProcessor
+from processors.normalize.pseudonymize import Pseudonymizer
+from processors.normalize.quality import QualityConfig
 from tests.fixtures.normalize import FakeRegistry, JsonTestMapper, TestDevice, raw_record
 
 SOIL = "0011223344556677"

@@ -11,10 +11,10 @@ from pydantic import SecretStr, ValidationError
 from contracts.dead_letter import ReasonCode
 from contracts.record import RecordValue
 from processors.catalog import load_catalog
-from processors.dedup import RecentKeys, natural_key
-from processors.pseudonymize import PseudonymConfig, Pseudonymizer
-from processors.quality import QualityConfig, distance_m, timeliness
-from processors.validate import DatasetValidator, values_model
+from processors.normalize.dedup import RecentKeys, natural_key
+from processors.normalize.pseudonymize import PseudonymConfig, Pseudonymizer
+from processors.normalize.quality import QualityConfig, distance_m, timeliness
+from processors.normalize.validate import DatasetValidator, values_model
 
 
 def test_recent_keys_is_bounded_lru() -> None:

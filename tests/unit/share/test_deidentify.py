@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from processors.deidentify import (
+from processors.exceptions import ConfigurationError
+from processors.share.deidentify import (
     METRES_PER_DEGREE,
     CellWindow,
     RotatingKeyring,
@@ -15,7 +16,6 @@ from processors.deidentify import (
     grid_cell,
     time_bucket,
 )
-from processors.exceptions import ConfigurationError
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 KEYS = {"m1": SecretStr("a" * 32), "m2": SecretStr("b" * 32)}

@@ -1,7 +1,12 @@
 from __future__ import annotations
 
-from processors.kafka_security import Operation, PatternType, ResourceType, scram_salted_password
-from processors.principals import SERVICES, grant_acls, service_acls
+from processors.share.kafka_acl_admin import (
+    Operation,
+    PatternType,
+    ResourceType,
+    scram_salted_password,
+)
+from processors.share.principals import SERVICES, grant_acls, service_acls
 
 
 def test_grant_acls_are_exactly_the_topics_and_group_prefix() -> None:

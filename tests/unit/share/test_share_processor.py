@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 from pydantic import SecretStr
 
 from contracts.dead_letter import DeadLetter, ReasonCode
-from processors.deidentify import RotatingKeyring, grid_cell
-from processors.share import Output, ShareProcessor
-from processors.share_rules import OpenRecord, open_microdata, release_problems
+from processors.share.deidentify import RotatingKeyring, grid_cell
+from processors.share.processor import Output, ShareProcessor
+from processors.share.rules import OpenRecord, open_microdata, release_problems
 from tests.fixtures.share_data import participant_records, share_catalog, simple_record
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)

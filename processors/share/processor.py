@@ -1,7 +1,7 @@
 """Sharing processor: ``sensegate.data.*`` -> ``sensegate.share.<code>`` and ``sensegate.open.<code>``.
 
 ``ShareProcessor`` is the synchronous core: it turns one dataset record into the outputs the
-catalog allows (see ``processors.share_rules``) and holds the (cell, bucket) windows of
+catalog allows (see ``processors.share.rules``) and holds the (cell, bucket) windows of
 k-suppressed outputs. ``run_share`` is the Kafka loop around it.
 
 Delivery: at-least-once. Offsets are committed only after every output of the batch was
@@ -31,8 +31,8 @@ from contracts.record import DatasetRecord
 from contracts.settings import SETTINGS_CONFIG, KafkaConfig, MetricsConfig
 from contracts.topics import data_topic, dlq_topic
 from processors.catalog import Catalog
-from processors.deidentify import CellWindow, RotatingKeyring, WindowKey, time_bucket
-from processors.share_rules import (
+from processors.share.deidentify import CellWindow, RotatingKeyring, WindowKey, time_bucket
+from processors.share.rules import (
     Target,
     aggregate_record,
     aggregate_values,

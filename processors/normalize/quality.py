@@ -15,7 +15,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.dead_letter import ReasonCode
-from processors.base import Candidate, RecordRejected
+from processors.normalize.contract import Candidate, RecordRejected
 
 __all__ = [
     "QualityConfig",

@@ -24,13 +24,13 @@ from pydantic import ValidationError
 from contracts.dead_letter import ReasonCode
 from contracts.envelope import Envelope, RawRecord
 from contracts.record import GeoPoint, RecordValue
-from processors.base import Candidate, Mapped, RecordRejected
-from processors.catalog_view import DeviceLike
 from processors.codecs.base import CodecError
 from processors.codecs.v2x.codec import V2xCodec, V2xCodecConfig
 from processors.codecs.v2x.model import V2xMessage
-from processors.quality import distance_m
-from processors.stages import MapperConfig
+from processors.normalize.catalog_view import DeviceLike
+from processors.normalize.contract import Candidate, Mapped, RecordRejected
+from processors.normalize.mapper_table import MapperConfig
+from processors.normalize.quality import distance_m
 
 __all__ = ["V2xMapper"]
 

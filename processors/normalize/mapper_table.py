@@ -15,9 +15,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.settings import DbConfig
-from processors.base import FamilyMapper
-from processors.catalog_view import RegistryLike
 from processors.exceptions import ConfigurationError
+from processors.normalize.catalog_view import RegistryLike
+from processors.normalize.contract import FamilyMapper
 
 __all__ = ["MAPPERS", "MapperConfig", "build_mappers", "open_registry"]
 
@@ -54,9 +54,9 @@ class MapperConfig(BaseModel):
 
 # family -> "module:class"; each class takes a MapperConfig
 MAPPERS: dict[str, str] = {
-    "v2x": "processors.normalize_v2x:V2xMapper",
-    "agri": "processors.normalize_agri:AgriMapper",
-    "iiot": "processors.normalize_iiot:IiotMapper",
+    "v2x": "processors.normalize.mappers.v2x:V2xMapper",
+    "agri": "processors.normalize.mappers.agri:AgriMapper",
+    "iiot": "processors.normalize.mappers.iiot:IiotMapper",
 }
 
 

@@ -27,10 +27,10 @@ from contracts.dead_letter import DeadLetter, ReasonCode, Stage
 from contracts.envelope import Envelope, EnvelopeFormatError, KafkaCoordinates, RawRecord
 from contracts.settings import KafkaConfig
 from contracts.topics import FAMILIES, data_topic, dlq_topic, quarantine_topic, raw_topic
-from processors import normalize_metrics as metrics
-from processors.base import BatchResult, RebirthRequest
 from processors.exceptions import ProcessorError
-from processors.pipeline import NormalizeProcessor
+from processors.normalize import metrics
+from processors.normalize.contract import BatchResult, RebirthRequest
+from processors.normalize.processor import NormalizeProcessor
 
 __all__ = ["NormalizeRunner", "RunnerConfig", "to_raw_records"]
 

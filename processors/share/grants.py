@@ -30,9 +30,9 @@ from contracts.settings import KafkaConfig
 from contracts.topics import open_topic, share_topic
 from processors.catalog import Catalog, DatasetEntry
 from processors.exceptions import ProcessorError
-from processors.kafka_security import KafkaSecurityAdmin
-from processors.principals import grant_acls, grant_group_prefix, grant_user
-from processors.share_rules import open_refusal
+from processors.share.kafka_acl_admin import KafkaSecurityAdmin
+from processors.share.principals import grant_acls, grant_group_prefix, grant_user
+from processors.share.rules import open_refusal
 
 __all__ = ["Grant", "GrantError", "GrantService", "ensure_grant_schema", "grant_problems"]
 

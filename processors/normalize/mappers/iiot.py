@@ -13,11 +13,11 @@ from __future__ import annotations
 from contracts.dead_letter import ReasonCode
 from contracts.envelope import RawRecord
 from contracts.record import RecordValue
-from processors.base import Candidate, Mapped, RebirthRequest, RecordRejected
-from processors.catalog_view import DeviceLike
 from processors.codecs.base import CodecError
 from processors.codecs.sparkplug import JsonFileBirthStore, SparkplugCodec, SparkplugMessage
-from processors.stages import MapperConfig
+from processors.normalize.catalog_view import DeviceLike
+from processors.normalize.contract import Candidate, Mapped, RebirthRequest, RecordRejected
+from processors.normalize.mapper_table import MapperConfig
 
 __all__ = ["IiotMapper"]
 

@@ -17,7 +17,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from contracts.settings import MqttConfig
-from processors.base import RebirthRequest
+from processors.normalize.contract import RebirthRequest
 
 __all__ = ["MqttRebirthPublisher"]
 

@@ -7,7 +7,7 @@ topics are created on first produce. See docs/sharing.md "Principals and ACLs".
 
 from __future__ import annotations
 
-from processors.kafka_security import AclBinding, Operation, PatternType, ResourceType
+from processors.share.kafka_acl_admin import AclBinding, Operation, PatternType, ResourceType
 
 __all__ = ["SERVICES", "grant_acls", "grant_group_prefix", "grant_user", "service_acls"]
 

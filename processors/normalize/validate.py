@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from contracts.dead_letter import ReasonCode
 from contracts.record import RecordValue
-from processors.catalog_view import EntryLike, ItemLike
+from processors.normalize.catalog_view import EntryLike, ItemLike
 
 __all__ = ["DatasetValidator", "RowOutcome", "values_model"]
 

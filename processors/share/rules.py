@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict
 from contracts.record import DatasetRecord, RecordValue, record_id_for
 from contracts.topics import open_topic, share_topic
 from processors.catalog import Catalog, DatasetEntry
-from processors.deidentify import GridCell, RotatingKeyring, grid_cell, time_bucket
+from processors.share.deidentify import GridCell, RotatingKeyring, grid_cell, time_bucket
 
 __all__ = [
     "FORBIDDEN_OPEN_NAMES",

@@ -23,7 +23,8 @@ from contracts.dead_letter import DeadLetter, ReasonCode, Stage
 from contracts.envelope import Envelope, RawRecord
 from contracts.record import DatasetRecord, Provenance, RecordValue, record_id_for
 from processors import __version__
-from processors.base import (
+from processors.normalize.catalog_view import CatalogLike, DeviceLike, EntryLike, RegistryLike
+from processors.normalize.contract import (
     BatchResult,
     Candidate,
     FamilyMapper,
@@ -31,11 +32,10 @@ from processors.base import (
     RebirthRequest,
     RecordRejected,
 )
-from processors.catalog_view import CatalogLike, DeviceLike, EntryLike, RegistryLike
-from processors.dedup import RecentKeys, natural_key
-from processors.pseudonymize import Pseudonymizer
-from processors.quality import QualityConfig, check_identity, timeliness
-from processors.validate import DatasetValidator
+from processors.normalize.dedup import RecentKeys, natural_key
+from processors.normalize.pseudonymize import Pseudonymizer
+from processors.normalize.quality import QualityConfig, check_identity, timeliness
+from processors.normalize.validate import DatasetValidator
 
 __all__ = ["NormalizeProcessor", "dead_letter_for", "ns_to_datetime"]
 

@@ -17,12 +17,12 @@ import re
 from contracts.dead_letter import ReasonCode
 from contracts.envelope import RawRecord
 from contracts.record import GeoPoint, RecordValue
-from processors.base import Candidate, Mapped, RecordRejected
-from processors.catalog_view import DeviceLike
 from processors.codecs.base import CodecError
 from processors.codecs.lorawan.codec import LorawanCodec, LorawanConfig
 from processors.codecs.lorawan.models import LorawanUplink, PayloadCodecName
-from processors.stages import MapperConfig
+from processors.normalize.catalog_view import DeviceLike
+from processors.normalize.contract import Candidate, Mapped, RecordRejected
+from processors.normalize.mapper_table import MapperConfig
 
 __all__ = ["AGRI_DATASETS", "AgriMapper"]
 

@@ -14,8 +14,8 @@ from typing import Protocol
 from contracts.dead_letter import DeadLetter, ReasonCode
 from contracts.envelope import RawRecord
 from contracts.record import DatasetRecord, GeoPoint, RecordValue
-from processors.catalog_view import DeviceLike
 from processors.exceptions import ProcessorError
+from processors.normalize.catalog_view import DeviceLike
 
 __all__ = [
     "BatchResult",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
-from processors.base import BatchResult
+from processors.normalize.contract import BatchResult
 
 __all__ = ["observe_batch"]
 

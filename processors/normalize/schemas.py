@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from contracts.record import DatasetRecord
-from processors.catalog_view import EntryLike
-from processors.validate import values_model
+from processors.normalize.catalog_view import EntryLike
+from processors.normalize.validate import values_model
 
 __all__ = ["dataset_schema", "write_schemas"]
 

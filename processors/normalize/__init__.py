@@ -1,0 +1,1 @@
+"""Normalize service: raw records -> governed, validated dataset records."""

@@ -1,0 +1,1 @@
+"""Per-family mappers: decoded device messages -> dataset candidates."""

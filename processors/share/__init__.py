@@ -1,0 +1,1 @@
+"""Share service: share and open tiers by catalog class, de-identification, grants."""

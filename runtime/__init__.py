@@ -1,0 +1,1 @@
+"""Service runtime shared by every sensegate service: HTTP health/metrics, topic administration."""
