@@ -7,12 +7,14 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE="${SENSEGATE_STATE:-$ROOT/.state}"
 PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
 DIR="$STATE/services"
+# Metrics ports are PORT_BASE+0..3; override the base to run a second stack beside the first.
+PORT_BASE="${SENSEGATE_SERVICES_PORT_BASE:-19100}"
 # name|metrics port|Kafka principal (stack/kafka principals.env key)|command
 SERVICES=(
-  "gateway|19100|GATEWAY|-m gateway"
-  "normalize|19101|NORMALIZER|-m processors normalize"
-  "sink|19102|SINK|-m processors sink"
-  "share|19103|SHARE|-m processors share"
+  "gateway|$PORT_BASE|GATEWAY|-m gateway"
+  "normalize|$((PORT_BASE + 1))|NORMALIZER|-m processors normalize"
+  "sink|$((PORT_BASE + 2))|SINK|-m processors sink"
+  "share|$((PORT_BASE + 3))|SHARE|-m processors share"
 )
 
 die() { echo "services: error: $*" >&2; exit 1; }
