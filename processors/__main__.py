@@ -7,6 +7,8 @@ import importlib
 import logging
 import sys
 
+from contracts.secrets import SettingsError
+
 # name -> (module under processors.cli, one-line help). Each module defines
 # ``add_arguments(parser: argparse.ArgumentParser) -> None`` and ``run(args: argparse.Namespace) -> int``.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -55,7 +57,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"command {unavailable!r} is not available in this build", file=sys.stderr)
         return 2
     run = getattr(args, "_run")  # noqa: B009 - attribute set through set_defaults
-    result: int = run(args)
+    try:
+        result: int = run(args)
+    except SettingsError as exc:
+        # The message names the settings only; nothing secret is echoed.
+        print(f"{args.command}: {exc}", file=sys.stderr)
+        return 2
     return result
 
 

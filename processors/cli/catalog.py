@@ -12,6 +12,7 @@ from typing import Any, TextIO
 import psycopg
 from pydantic_settings import BaseSettings
 
+from contracts.secrets import load_settings
 from contracts.settings import SETTINGS_CONFIG, DbConfig, KafkaConfig
 from processors.catalog import (
     LIST_KINDS,
@@ -178,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if command == "lists":
         return _lists(catalog, args.kind, args.json)
-    settings = CatalogSettings()
+    settings = load_settings(CatalogSettings, eager=False)
     if command == "export-dcat":
         doc = export_dcat(
             catalog,

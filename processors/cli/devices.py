@@ -15,6 +15,7 @@ import psycopg
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
+from contracts.secrets import load_settings
 from contracts.settings import SETTINGS_CONFIG, DbConfig, KafkaConfig
 from processors.catalog import Catalog, CatalogError, load_catalog
 from processors.registry.models import CSV_HEADER, Device
@@ -197,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
     except CatalogError as exc:
         _out(str(exc), sys.stderr)
         return 1
-    settings = DevicesSettings()
+    settings = load_settings(DevicesSettings, eager=False)
     schema = settings.db.schema_name
     command = args.devices_command
     try:

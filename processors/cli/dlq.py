@@ -10,6 +10,7 @@ import json
 from pydantic_settings import BaseSettings
 
 from contracts.dead_letter import ReasonCode
+from contracts.secrets import load_settings
 from contracts.settings import SETTINGS_CONFIG, KafkaConfig
 from contracts.topics import dlq_topic, quarantine_topic
 from processors.dead_letters import read_letters, replay_letters, stats
@@ -47,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the chosen action; returns the exit code."""
-    return asyncio.run(_run(args, DlqSettings()))
+    return asyncio.run(_run(args, load_settings(DlqSettings, eager=False)))
 
 
 async def _run(args: argparse.Namespace, settings: DlqSettings) -> int:

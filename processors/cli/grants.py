@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 from pydantic_settings import BaseSettings
 
+from contracts.secrets import load_settings
 from contracts.settings import SETTINGS_CONFIG, DbConfig, KafkaConfig
 from processors.catalog import load_catalog
 from processors.share.grants import (
@@ -110,7 +111,7 @@ async def _bootstrap(settings: GrantsSettings, args: argparse.Namespace) -> int:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    settings = GrantsSettings()
+    settings = load_settings(GrantsSettings, eager=False)
     if args.action == "bootstrap-principals":
         return await _bootstrap(settings, args)
     catalog = load_catalog(args.catalog)

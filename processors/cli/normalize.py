@@ -20,6 +20,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
+from contracts.secrets import load_settings
 from contracts.settings import SETTINGS_CONFIG, DbConfig, KafkaConfig, MetricsConfig, MqttConfig
 from contracts.topics import FAMILIES
 from processors.normalize.dedup import RecentKeys
@@ -76,7 +77,9 @@ def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit code."""
     from processors.catalog import load_catalog
 
-    settings = NormalizeSettings()
+    settings = load_settings(
+        NormalizeSettings, eager=not (args.print_schemas or args.write_schemas)
+    )
     catalog = load_catalog(settings.catalog_dir)
     if args.print_schemas or args.write_schemas:
         if args.write_schemas:

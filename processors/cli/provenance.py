@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from contracts.secrets import load_settings
 from processors.catalog import load_catalog
 from processors.exceptions import ProcessorError
 from processors.provenance.checkpoint import write_checkpoints
@@ -147,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
                 f"size {proof['tree_size']} signed by key {proof['checkpoint']['key_id']}"
             )
         return 0 if not problems else 1
-    settings = SinkSettings()
+    settings = load_settings(SinkSettings, eager=False)
     try:
         return asyncio.run(_db_action(args, settings))
     except ProcessorError as exc:

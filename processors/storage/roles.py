@@ -1,0 +1,167 @@
+"""PostgreSQL roles per service and their privileges on one schema (applied by every migration run).
+
+The role that runs the migrations owns every table, trigger and function (the *owner*; services
+never log in with it). The service roles get exactly what their code needs; append-only tables get
+SELECT and INSERT only, so UPDATE, DELETE and TRUNCATE fail on privileges before any trigger runs,
+and neither ``ALTER TABLE … DISABLE TRIGGER`` (owner only) nor ``session_replication_role``
+(superuser only) is open to them. Login and passwords are the stack's business (``stack/pgroles.py``);
+a migration run by a role that may create roles creates missing ones without login (tests, compose).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from processors.exceptions import ConfigurationError
+
+__all__ = ["ROLES", "RoleGrants", "apply_grants", "ensure_roles"]
+
+
+@dataclass(frozen=True)
+class RoleGrants:
+    """One service role: table -> privileges, plus the ``datasets`` privileges and functions."""
+
+    name: str
+    purpose: str
+    tables: tuple[tuple[str, str], ...] = ()
+    datasets: str | None = None  # privileges on every dataset table (and its views when SELECT)
+    functions: tuple[str, ...] = ()
+    sequences: bool = False
+
+
+_LOG_APPEND = (("tlog_leaf", "SELECT, INSERT"), ("tlog_checkpoint", "SELECT, INSERT"),
+               ("tlog_head", "SELECT, INSERT, UPDATE"), ("tlog_chain_head", "SELECT, INSERT, UPDATE"))  # fmt: skip
+
+ROLES: tuple[RoleGrants, ...] = (
+    RoleGrants(
+        "sensegate_sink",
+        "the sink service: appends rows, provenance and log leaves; moves its own offsets",
+        tables=(
+            ("provenance", "SELECT, INSERT"),
+            ("ingest_offset", "SELECT, INSERT, UPDATE"),
+            ("catalog_entry", "SELECT"),
+            ("dataset_retention", "SELECT"),
+            *_LOG_APPEND,
+        ),
+        datasets="SELECT, INSERT",
+        functions=(
+            "ensure_month_partition(regclass, timestamptz)",
+            "drop_expired_partitions(regclass, integer, timestamptz)",
+        ),
+    ),
+    RoleGrants(
+        "sensegate_normalize",
+        "the normalize service: reads the device registry",
+        tables=(("device", "SELECT"), ("catalog_entry", "SELECT")),
+    ),
+    RoleGrants(
+        "sensegate_reader",
+        "share/reader: reads the stored datasets and the catalog, nothing else",
+        tables=(("catalog_entry", "SELECT"),),
+        datasets="SELECT",
+    ),
+    RoleGrants(
+        "sensegate_registry",
+        "registry/catalog admin CLIs: devices, catalog, grants, quarantine, corrections",
+        tables=(
+            ("device", "SELECT, INSERT, UPDATE, DELETE"),
+            ("quarantine_replay", "SELECT, INSERT"),
+            ("catalog_entry", "SELECT, INSERT"),
+            ("access_grant", "SELECT, INSERT, UPDATE"),
+            ("access_grant_event", "SELECT, INSERT"),
+            ("correction", "SELECT, INSERT"),
+            ("provenance", "SELECT"),
+            *_LOG_APPEND,
+        ),
+        datasets="SELECT",
+        sequences=True,
+    ),
+    RoleGrants(
+        "sensegate_auditor",
+        "auditor: read-only, for provenance verify and proofs",
+        tables=(("*", "SELECT"),),
+        datasets="SELECT",
+    ),
+)
+
+
+def _can_create_roles(conn: psycopg.Connection) -> bool:
+    row = conn.execute(
+        "SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user"
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def ensure_roles(conn: psycopg.Connection) -> None:
+    """Check every service role exists; create missing ones (NOLOGIN) when allowed to."""
+    have = {
+        r
+        for (r,) in conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE 'sensegate\\_%'")
+    }
+    missing = [r.name for r in ROLES if r.name not in have]
+    if not missing:
+        return
+    if not _can_create_roles(conn):
+        msg = (
+            f"database roles missing: {', '.join(missing)} (the stack creates them: make stack-up)"
+        )
+        raise ConfigurationError(msg)
+    for name in missing:
+        try:
+            with conn.transaction():  # savepoint: a concurrent migration may create it first
+                conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(name)))
+        except psycopg.errors.DuplicateObject:
+            continue
+
+
+def _existing(conn: psycopg.Connection, schema: str) -> tuple[set[str], list[str]]:
+    tables = {
+        r for (r,) in conn.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v') AND NOT c.relispartition",
+            (schema,),
+        )
+    }  # fmt: skip
+    datasets = [
+        name for (name,) in conn.execute(
+            "SELECT DISTINCT name FROM schema_migration WHERE version LIKE 'dataset:%%'"
+        )
+    ]  # fmt: skip
+    return tables, [d for d in datasets if d in tables]
+
+
+def apply_grants(conn: psycopg.Connection, schema: str) -> None:
+    """Reset and grant each role's privileges on ``schema`` (inside the migration transaction)."""
+    ensure_roles(conn)
+    tables, datasets = _existing(conn, schema)
+    s = sql.Identifier(schema)
+    for role in ROLES:
+        r = sql.Identifier(role.name)
+        conn.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA {} FROM {}").format(s, r))
+        conn.execute(sql.SQL("REVOKE ALL ON ALL SEQUENCES IN SCHEMA {} FROM {}").format(s, r))
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(s, r))
+        wanted: dict[str, str] = {}
+        for table, privileges in role.tables:
+            for name in sorted(tables) if table == "*" else [table]:
+                wanted[name] = privileges
+        if role.datasets:
+            for name in datasets:
+                wanted[name] = role.datasets
+                if "SELECT" in role.datasets:
+                    wanted.update({v: "SELECT" for v in (f"{name}_current", f"{name}_hourly")})
+        for name, privileges in sorted(wanted.items()):
+            if name in tables:
+                conn.execute(
+                    sql.SQL("GRANT {} ON {} TO {}").format(
+                        sql.SQL(privileges), sql.Identifier(schema, name), r
+                    )
+                )
+        if role.sequences:
+            conn.execute(sql.SQL("GRANT USAGE ON ALL SEQUENCES IN SCHEMA {} TO {}").format(s, r))
+        for function in role.functions:
+            conn.execute(
+                sql.SQL("GRANT EXECUTE ON FUNCTION {}.{} TO {}").format(s, sql.SQL(function), r)
+            )
