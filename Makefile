@@ -3,6 +3,10 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 STAMP := .venv/.installed-stamp
 PYTEST_ARGS ?=
+STATE := $(or $(SENSEGATE_STATE),$(CURDIR)/.state)
+# Operator tasks (tests, demo, benchmarks) run as the stack's admin principal and owner role:
+# the addresses of stack.env plus secrets/env/operator.env, both written by `make stack-up`.
+AS_OPERATOR := set -a && source $(STATE)/stack.env && source $(STATE)/secrets/env/operator.env && set +a &&
 
 .PHONY: timescale-deps help venv stack-up stack-status stack-down up down status demo test test-unit test-integration lint bench bench-quick clean
 
@@ -39,29 +43,29 @@ down: ## stop the sensegate services (the stack keeps running)
 status: stack-status
 
 demo: up ## run all three simulated device families through the pipeline for about a minute, then summarize
-	$(PY) -m scripts.demo
+	$(AS_OPERATOR) $(PY) -m scripts.demo
 
 timescale-deps: ## npm packages of the TimescaleDB (PGlite) DDL check, into .state/timescale
 	bash scripts/timescale_check.sh --install-only
 
 test: lint stack-up timescale-deps ## ruff, mypy, then the whole test suite (unit + integration) against the real services
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(AS_OPERATOR) $(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: venv ## fast unit tests only (no services)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 test-integration: stack-up ## integration tests against the real stack
-	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+	$(AS_OPERATOR) $(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
 lint: venv ## ruff and mypy
 	.venv/bin/ruff check .
 	.venv/bin/mypy contracts runtime gateway processors simulators scripts stack benchmarks tests
 
 bench: stack-up ## benchmarks: figures next to the machine's own limits
-	$(PY) -m benchmarks
+	$(AS_OPERATOR) $(PY) -m benchmarks
 
 bench-quick: stack-up ## the benchmark in its short mode (< 3 minutes)
-	$(PY) -m benchmarks --quick
+	$(AS_OPERATOR) $(PY) -m benchmarks --quick
 
 clean: stack-down ## stop everything and remove local state
 	rm -rf .state

@@ -38,6 +38,7 @@ from pathlib import Path
 from aiokafka.admin import AIOKafkaAdminClient
 
 from benchmarks.c_publisher import publish_lines
+from runtime.kafka_client import client_kwargs
 
 ROOT = Path(__file__).resolve().parents[1]
 PAYLOAD = 200
@@ -298,7 +299,7 @@ class Bench:
 
 
 async def _delete_topics(bootstrap: str, prefix: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    admin = AIOKafkaAdminClient(**client_kwargs(bootstrap, request_timeout_ms=5000))
     await admin.start()
     try:
         names = [t for t in await admin.list_topics() if t.startswith(prefix)]

@@ -18,6 +18,7 @@ from psycopg import sql
 
 from contracts.settings import KafkaConfig
 from processors.catalog import load_catalog
+from runtime.kafka_client import config_for
 
 ROOT = Path(__file__).resolve().parents[1]
 STATE = Path(os.environ.get("SENSEGATE_STATE", ROOT / ".state"))
@@ -88,9 +89,7 @@ async def _lag(kafka: KafkaConfig, dsn: str) -> tuple[int, int]:
 def _wait_drained(dsn: str, limit_s: float) -> None:
     """Wait until normalize and sink have caught up with everything published (at most limit_s)."""
     print("\n== waiting for normalize and sink to catch up", flush=True)
-    kafka = KafkaConfig(
-        bootstrap_servers=_env().get("SENSEGATE_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:19092")
-    )
+    kafka = config_for(_env()["SENSEGATE_KAFKA__BOOTSTRAP_SERVERS"])
     deadline = time.monotonic() + limit_s
     zero_since: float | None = None
     while time.monotonic() < deadline:

@@ -9,12 +9,12 @@ PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
 DIR="$STATE/services"
 # Metrics ports are PORT_BASE+0..3; override the base to run a second stack beside the first.
 PORT_BASE="${SENSEGATE_SERVICES_PORT_BASE:-19100}"
-# name|metrics port|Kafka principal (stack/kafka principals.env key)|command
+# name|metrics port|secrets (STATE/secrets/env/<name>.env, written by stack/credentials.py)|command
 SERVICES=(
-  "gateway|$PORT_BASE|GATEWAY|-m gateway"
-  "normalize|$((PORT_BASE + 1))|NORMALIZER|-m processors normalize"
-  "sink|$((PORT_BASE + 2))|SINK|-m processors sink"
-  "share|$((PORT_BASE + 3))|SHARE|-m processors share"
+  "gateway|$PORT_BASE|gateway|-m gateway"
+  "normalize|$((PORT_BASE + 1))|normalize|-m processors normalize"
+  "sink|$((PORT_BASE + 2))|sink|-m processors sink"
+  "share|$((PORT_BASE + 3))|share|-m processors share"
 )
 
 die() { echo "services: error: $*" >&2; exit 1; }
@@ -33,31 +33,28 @@ PY
 
 cmd_up() {
   [ -f "$STATE/stack.env" ] || die "the stack is not up (run 'make stack-up')"
-  # shellcheck disable=SC1091
-  source "$STATE/stack.env"
-  local creds="$STATE/kafka/principals.env"
-  [ -s "$creds" ] || die "no service principals in $creds (run 'make stack-up')"
-  # shellcheck disable=SC1090
-  source "$creds"
   mkdir -p "$DIR"
-  local entry name port principal cmd
+  # Re-render the env files: a key rotated since the last start is picked up now.
+  (cd "$ROOT" && SENSEGATE_STATE="$STATE" "$PYTHON" -m stack.credentials env "$STATE" >/dev/null) || die "writing the env files failed"
+  local entry name port secrets cmd
   for entry in "${SERVICES[@]}"; do
-    IFS='|' read -r name port principal cmd <<<"$entry"
+    IFS='|' read -r name port secrets cmd <<<"$entry"
     if pid_alive "$DIR/$name.pid"; then say "$name already running"; continue; fi
-    local user_var="${principal}_SASL_USERNAME" pass_var="${principal}_SASL_PASSWORD"
-    # Each service talks to Kafka as its own least-privilege principal on the SASL listener.
-    # shellcheck disable=SC2086
+    local envfile="$STATE/secrets/env/$secrets.env"
+    [ -s "$envfile" ] || die "no credentials for $name in $envfile (run 'make stack-up')"
+    # A clean environment: the stack's addresses plus this service's own secrets, nothing else
+    # (not the operator's shell, which may hold the admin credentials).
     # Sparkplug birth state (normalize) survives restarts in the state folder; others ignore it.
-    env "SENSEGATE_METRICS__PORT=$port" "SENSEGATE_MAPPERS__SPARKPLUG_STATE_DIR=$DIR/sparkplug-state" \
-      "SENSEGATE_KAFKA__BOOTSTRAP_SERVERS=$SENSEGATE_STACK_KAFKA_SASL_BOOTSTRAP" \
-      "SENSEGATE_KAFKA__SECURITY_PROTOCOL=SASL_PLAINTEXT" "SENSEGATE_KAFKA__SASL_MECHANISM=SCRAM-SHA-512" \
-      "SENSEGATE_KAFKA__SASL_USERNAME=${!user_var}" "SENSEGATE_KAFKA__SASL_PASSWORD=${!pass_var}" \
+    # shellcheck disable=SC2086
+    env -i PATH="$PATH" HOME="${HOME:-/}" LANG="${LANG:-C.UTF-8}" bash -c \
+      'set -a; source "$1"; source "$2"; set +a; shift 2; exec "$@"' _ "$STATE/stack.env" "$envfile" \
+      env "SENSEGATE_METRICS__PORT=$port" "SENSEGATE_MAPPERS__SPARKPLUG_STATE_DIR=$DIR/sparkplug-state" \
       nohup "$PYTHON" $cmd >>"$DIR/$name.log" 2>&1 &
     echo $! >"$DIR/$name.pid"
   done
   local deadline=$((SECONDS + 60))
   for entry in "${SERVICES[@]}"; do
-    IFS='|' read -r name port principal cmd <<<"$entry"
+    IFS='|' read -r name port secrets cmd <<<"$entry"
     until http_ok "http://127.0.0.1:$port/readyz"; do
       pid_alive "$DIR/$name.pid" || { tail -n 20 "$DIR/$name.log" >&2; die "$name exited (log: $DIR/$name.log)"; }
       [ $SECONDS -lt $deadline ] || { tail -n 20 "$DIR/$name.log" >&2; die "$name not ready within 60 s (log: $DIR/$name.log)"; }
@@ -68,9 +65,9 @@ cmd_up() {
 }
 
 cmd_down() {
-  local entry name port principal cmd pid
+  local entry name port secrets cmd pid
   for entry in "${SERVICES[@]}"; do
-    IFS='|' read -r name port principal cmd <<<"$entry"
+    IFS='|' read -r name port secrets cmd <<<"$entry"
     if pid_alive "$DIR/$name.pid"; then
       pid=$(head -n1 "$DIR/$name.pid")
       kill -TERM "$pid" 2>/dev/null || true
@@ -83,9 +80,9 @@ cmd_down() {
 }
 
 cmd_status() {
-  local entry name port principal cmd
+  local entry name port secrets cmd
   for entry in "${SERVICES[@]}"; do
-    IFS='|' read -r name port principal cmd <<<"$entry"
+    IFS='|' read -r name port secrets cmd <<<"$entry"
     if pid_alive "$DIR/$name.pid"; then
       printf '%-12s %-16s running (pid %s)\n' "$name" "metrics :$port" "$(head -n1 "$DIR/$name.pid")"
     else

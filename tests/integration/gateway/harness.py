@@ -27,6 +27,7 @@ from contracts.dead_letter import DeadLetter
 from contracts.envelope import Envelope
 from gateway.app import Gateway
 from gateway.config import GatewaySettings
+from runtime.kafka_client import client_kwargs
 
 ROOT = Path(__file__).resolve().parents[3]
 PAYLOAD_SIZE = 200
@@ -265,7 +266,7 @@ async def read_kafka(
     topics = [f"{prefix}raw.{f}" for f in families] + [f"{prefix}dlq"]
     consumer = AIOKafkaConsumer(
         *topics,
-        bootstrap_servers=bootstrap,
+        **client_kwargs(bootstrap),
         group_id=None,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -295,7 +296,7 @@ async def read_kafka(
 
 async def delete_topics(bootstrap: str, prefix: str) -> None:
     """Remove the topics a test created (best effort)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    admin = AIOKafkaAdminClient(**client_kwargs(bootstrap, request_timeout_ms=5000))
     try:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(admin.start(), 10)

@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
+from runtime.kafka_client import client_kwargs
 from tests.fixtures.services import StackAddresses
 
 
@@ -58,7 +59,7 @@ async def test_gateway_principal_writes_raw_but_not_data(stack: StackAddresses) 
         with pytest.raises(KafkaError):
             await _produce(gateway, "sensegate.data.agri_soil")
     finally:
-        admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+        admin = AIOKafkaAdminClient(**client_kwargs(stack.kafka_bootstrap))
         await admin.start()
         try:
             await admin.delete_topics([raw])

@@ -11,8 +11,9 @@ from psycopg import sql
 from pydantic import SecretStr
 
 from contracts.record import DatasetRecord
-from contracts.settings import DbConfig, KafkaConfig
+from contracts.settings import DbConfig
 from processors.sinks.config import ProvenanceConfig, SinkConfig, SinkSettings
+from runtime.kafka_client import client_kwargs, config_for
 
 
 def sink_settings(
@@ -27,7 +28,7 @@ def sink_settings(
 ) -> SinkSettings:
     """Settings of a test sink: fast batches, short sessions, quick pattern refresh."""
     return SinkSettings(
-        kafka=KafkaConfig(bootstrap_servers=bootstrap, topic_prefix=prefix),
+        kafka=config_for(bootstrap, topic_prefix=prefix),
         db=DbConfig(dsn=SecretStr(dsn), schema_name=schema),
         sink=SinkConfig(
             group_id=group, batch_max_records=batch, batch_timeout_ms=100,
@@ -58,7 +59,7 @@ def sink_env(settings: SinkSettings) -> dict[str, str]:
 
 async def produce(bootstrap: str, prefix: str, records: Sequence[DatasetRecord]) -> None:
     """Send records to their data topics and wait for every acknowledgement."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    producer = AIOKafkaProducer(**client_kwargs(bootstrap), acks="all", linger_ms=5)
     await producer.start()
     try:
         futures = [
