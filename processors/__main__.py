@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "provenance": ("provenance", "verify the tamper-evident log, prove a record, corrections"),
     "grants": ("grants", "access grants for conditionally shared and opened datasets"),
     "dlq": ("dlq", "inspect and replay dead letters"),
+    "keys": ("keys", "rotate, list and prune the pseudonym, share and signing keys"),
 }
 
 
