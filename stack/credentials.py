@@ -190,7 +190,7 @@ def consumer_env(addr: Addresses, consumer: str) -> dict[str, str]:
     if consumer == "share":
         return {**addr.kafka("share"), **_keys(state, KeyKind.SHARE)}
     if consumer == "operator":
-        return {**addr.kafka("admin"), **addr.db("owner"), **_trusted(state)}
+        return {**addr.kafka("admin"), **addr.db("owner")}
     if consumer == "admin":
         return {
             **addr.kafka("admin"),

@@ -27,7 +27,7 @@ from contracts.dead_letter import DeadLetter
 from contracts.envelope import Envelope
 from gateway.app import Gateway
 from gateway.config import GatewaySettings
-from runtime.kafka_client import client_kwargs
+from runtime.kafka_client import client_kwargs, config_for
 
 ROOT = Path(__file__).resolve().parents[3]
 PAYLOAD_SIZE = 200
@@ -57,7 +57,7 @@ def gateway_overrides(
     """Settings document for one test gateway."""
     return {
         "mqtt": {"host": "127.0.0.1", "port": mqtt_port},
-        "kafka": {"bootstrap_servers": kafka, "topic_prefix": prefix},
+        "kafka": {**_kafka_login(kafka), "topic_prefix": prefix},
         "metrics": {"port": metrics_port},
         "gateway": {
             "instance_id": instance,
@@ -86,6 +86,19 @@ async def in_process_gateway(doc: dict[str, Any], ready_s: float = 30) -> AsyncI
     finally:
         gw.request_stop()
         await asyncio.wait_for(task, 60)
+
+
+def _kafka_login(bootstrap: str) -> dict[str, Any]:
+    """The gateway's Kafka section: address and the operator's (or a private broker's) login."""
+    cfg = config_for(bootstrap)
+    return {
+        "bootstrap_servers": bootstrap,
+        "security_protocol": cfg.security_protocol,
+        "sasl_mechanism": cfg.sasl_mechanism,
+        "sasl_username": cfg.sasl_username,
+        "sasl_password": cfg.sasl_password.get_secret_value(),
+        "ssl_cafile": str(cfg.ssl_cafile),
+    }
 
 
 def _flatten(doc: dict[str, Any], prefix: str = "SENSEGATE_") -> dict[str, str]:
