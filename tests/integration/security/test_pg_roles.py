@@ -1,0 +1,130 @@
+"""PostgreSQL as `make stack-up` runs it: TLS only, one role per service, append-only by privilege."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from processors.catalog import Catalog
+from processors.sinks.config import ProvenanceConfig
+from stack.credentials import Addresses
+from tests.fixtures.records import soil_records
+from tests.fixtures.services import StackAddresses, consumer_env
+from tests.integration.provenance.helpers import store
+
+
+def _dsn(stack: StackAddresses, consumer: str) -> str:
+    return consumer_env(stack.state, consumer)["SENSEGATE_DB__DSN"]
+
+
+def _role_dsn(stack: StackAddresses, role: str) -> str:
+    """DSN of ``sensegate_<role>`` with its password from the state folder."""
+    return Addresses.from_state(stack.state).dsn(role)
+
+
+@pytest.fixture
+def sink_conn(stack: StackAddresses, pg_schema: str) -> Iterator[psycopg.Connection]:
+    """An autocommit connection of the sink role, its search path on the test schema."""
+    with psycopg.connect(_dsn(stack, "sink"), autocommit=True) as conn:
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(pg_schema)))
+        yield conn
+
+
+def test_plain_tcp_is_refused_and_tls_is_verified(stack: StackAddresses) -> None:
+    dsn = _dsn(stack, "auditor")
+    assert "sslmode=verify-full" in dsn
+    with pytest.raises(psycopg.OperationalError, match="no encryption"):
+        psycopg.connect(dsn.replace("sslmode=verify-full", "sslmode=disable"), connect_timeout=5)
+    with psycopg.connect(dsn, connect_timeout=5) as conn:
+        row = conn.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()
+        assert row == (True,)
+
+
+def test_no_service_role_is_privileged(stack: StackAddresses) -> None:
+    with psycopg.connect(stack.pg_dsn) as conn:
+        rows = conn.execute(
+            "SELECT rolname, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls FROM pg_roles "
+            "WHERE rolname LIKE 'sensegate%%' AND rolname <> 'sensegate_bootstrap' ORDER BY 1"
+        ).fetchall()
+    names = {r[0] for r in rows}
+    assert {"sensegate_owner", "sensegate_sink", "sensegate_normalize", "sensegate_reader",
+            "sensegate_registry", "sensegate_auditor"} <= names  # fmt: skip
+    assert [r for r in rows if any(r[1:])] == []
+
+
+async def test_sink_role_stores_through_the_real_sink_path(
+    stack: StackAddresses, pg_schema: str, catalog: Catalog, provenance_config: ProvenanceConfig
+) -> None:
+    # Partitions, staging, offsets, log leaves and checkpoints, all as the sink role.
+    result = await store(_dsn(stack, "sink"), pg_schema, catalog, list(soil_records(8)),
+                         provenance_config)  # fmt: skip
+    assert result.stored == 8
+
+
+@pytest.mark.parametrize("table", ["agri_soil", "provenance", "tlog_leaf", "tlog_checkpoint"])
+async def test_sink_role_cannot_change_or_remove_stored_rows(
+    *,
+    stack: StackAddresses,
+    pg_schema: str,
+    catalog: Catalog,
+    provenance_config: ProvenanceConfig,
+    sink_conn: psycopg.Connection,
+    table: str,
+) -> None:
+    await store(_dsn(stack, "sink"), pg_schema, catalog, list(soil_records(4)), provenance_config)
+    t = sql.Identifier(pg_schema, table)
+    assert sink_conn.execute(sql.SQL("SELECT count(*) FROM {}").format(t)).fetchone() != (0,)
+    attempts = {
+        "UPDATE": sql.SQL("UPDATE {} SET period_start = now()" if table.startswith("tlog")
+                          else "UPDATE {} SET ingested_at = now()"),
+        "DELETE": sql.SQL("DELETE FROM {}"),
+        "TRUNCATE": sql.SQL("TRUNCATE {}"),
+    }  # fmt: skip
+    for statement in attempts.values():
+        # Refused by privileges: the append-only trigger is never even reached.
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+            sink_conn.execute(statement.format(t))
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="must be owner"):
+        sink_conn.execute(sql.SQL("ALTER TABLE {} DISABLE TRIGGER ALL").format(t))
+
+
+def test_sink_role_cannot_switch_triggers_off_for_its_session(sink_conn: psycopg.Connection) -> None:
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="session_replication_role"):
+        sink_conn.execute("SET session_replication_role = replica")
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        sink_conn.execute("ALTER ROLE sensegate_sink SET session_replication_role = replica")
+
+
+def test_sink_role_may_not_run_ddl_nor_shorten_retention(
+    stack: StackAddresses, pg_schema: str, sink_conn: psycopg.Connection
+) -> None:
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        sink_conn.execute("CREATE TABLE sneaky (x int)")
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        sink_conn.execute("UPDATE dataset_retention SET retention_days = 1")
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        sink_conn.execute("DROP TABLE agri_soil")
+
+
+@pytest.mark.parametrize(
+    ("consumer", "statement"),
+    [
+        ("normalize", "INSERT INTO device (family, device_id, provider, datasets) "
+                      "VALUES ('agri', 'x', 'p', '{agri_soil}')"),
+        ("normalize", "SELECT count(*) FROM agri_soil"),
+        ("auditor", "DELETE FROM correction"),
+        ("auditor", "INSERT INTO tlog_head VALUES (now(), 0)"),
+        ("reader", "SELECT count(*) FROM tlog_leaf"),
+        ("registry", "UPDATE agri_soil SET battery = 0"),
+    ],
+)  # fmt: skip
+def test_other_roles_stay_in_their_lane(
+    stack: StackAddresses, pg_schema: str, consumer: str, statement: str
+) -> None:
+    with psycopg.connect(_role_dsn(stack, consumer), autocommit=True) as conn:
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(pg_schema)))
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(statement)
