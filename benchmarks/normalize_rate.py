@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import secrets
 import statistics
 import time
 import uuid
@@ -51,7 +52,7 @@ def _processor() -> NormalizeProcessor:
         catalog=load_catalog(),
         registry=DeviceRegistry(devices),
         mappers={"v2x": V2xMapper(), "agri": AgriMapper(), "iiot": IiotMapper()},
-        pseudonymizer=Pseudonymizer({"k": SecretStr("benchmark-key-000001")}, "k"),
+        pseudonymizer=Pseudonymizer({"k": SecretStr(secrets.token_urlsafe(24))}, "k"),
         dedup=RecentKeys(1_000_000),
     )
 

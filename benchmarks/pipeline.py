@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from benchmarks.probe import Probe, create_topics, delete_topics
 from benchmarks.procs import Service, ServiceSet
 from contracts.topics import FAMILIES, data_topic, dlq_topic, quarantine_topic, raw_topic
 from processors.catalog import load_catalog
+from processors.provenance.keys import generate_seed
 
 __all__ = ["RunContext"]
 
@@ -35,6 +37,8 @@ class RunContext:
     work: Path
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     services: ServiceSet = field(init=False)
+    _signing_seed: str = field(default_factory=generate_seed, repr=False)
+    _pseudonym_key: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
 
     def __post_init__(self) -> None:
         self.services = ServiceSet(self.base_env(), self.work)
@@ -61,6 +65,10 @@ class RunContext:
             "SENSEGATE_KAFKA__BOOTSTRAP_SERVERS": self.stack.kafka_bootstrap,
             "SENSEGATE_DB__DSN": self.stack.pg_dsn,
             "SENSEGATE_DB__SCHEMA_NAME": self.schema,
+            # Keys of this run only (never stored): the services refuse to start without them.
+            "SENSEGATE_PSEUDONYM__KEYS": json.dumps({"bench": self._pseudonym_key}),
+            "SENSEGATE_PSEUDONYM__ACTIVE_KEY_ID": "bench",
+            "SENSEGATE_PROVENANCE__SIGNING_KEY": self._signing_seed,
             "PYTHONUNBUFFERED": "1",
         }
 
