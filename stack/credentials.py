@@ -26,6 +26,7 @@ __all__ = [
     "PG_OWNER",
     "Addresses",
     "all_secret_values",
+    "keys_env",
     "password",
     "read_env_file",
     "render_env",
@@ -134,7 +135,8 @@ class Addresses:
         return {"SENSEGATE_DB__DSN": self.dsn(role)}
 
 
-def _keys(state: Path, kind: KeyKind) -> dict[str, str]:
+def keys_env(state: Path, kind: KeyKind) -> dict[str, str]:
+    """The settings that hand the active key of ``kind`` to its one service."""
     ring = Keyring.load(state, kind)
     # Services get the active key only: retired keys stay with the operator until destroyed.
     active = {ring.active_id: ring.active_secret().get_secret_value()}
@@ -177,25 +179,25 @@ def consumer_env(addr: Addresses, consumer: str) -> dict[str, str]:
         return {
             **addr.kafka("normalizer"),
             **addr.db("normalize"),
-            **_keys(state, KeyKind.PSEUDONYM),
+            **keys_env(state, KeyKind.PSEUDONYM),
         }
     if consumer == "sink":
         return {
             **addr.kafka("sink"),
             **addr.db("sink"),
-            **_keys(state, KeyKind.SIGNING),
+            **keys_env(state, KeyKind.SIGNING),
             # The owner migrates at stack-up; the sink role may not run DDL.
             "SENSEGATE_SINK__MIGRATE_ON_START": "false",
         }
     if consumer == "share":
-        return {**addr.kafka("share"), **_keys(state, KeyKind.SHARE)}
+        return {**addr.kafka("share"), **keys_env(state, KeyKind.SHARE)}
     if consumer == "operator":
         return {**addr.kafka("admin"), **addr.db("owner")}
     if consumer == "admin":
         return {
             **addr.kafka("admin"),
             **addr.db("registry"),
-            **_keys(state, KeyKind.SIGNING),
+            **keys_env(state, KeyKind.SIGNING),
             **_trusted(state),
         }
     if consumer == "auditor":

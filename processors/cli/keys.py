@@ -13,11 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from processors.catalog import load_catalog
-from processors.keys import KeyKind, Keyring
+from processors.exceptions import ConfigurationError
+from processors.keys import KeyKind, Keyring, keyring_path
 
 __all__ = ["add_arguments", "retention_of", "run"]
 
@@ -57,8 +59,21 @@ def retention_of(catalog_dir: Path | None = None) -> timedelta:
     return timedelta(days=max(e.retention_days for e in catalog.entries.values()))
 
 
+def _rings(state: Path) -> list[Keyring]:
+    """The keyrings present in the state folder."""
+    return [Keyring.load(state, k) for k in KeyKind if keyring_path(state, k).exists()]
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run one keys action; returns the exit code."""
+    """Run one keys action; returns the exit code (2 with a message when a keyring is missing)."""
+    try:
+        return _run(args)
+    except ConfigurationError as exc:
+        print(f"keys: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     state = args.state or Path(os.environ.get("SENSEGATE_STATE", ROOT / ".state"))
     if args.action == "rotate":
         kind = KeyKind(args.kind)
@@ -74,15 +89,15 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.action == "prune":
         retention = retention_of(args.catalog)
-        for kind in KeyKind:
-            ring = Keyring.load(state, kind)
+        for ring in _rings(state):
+            kind = ring.kind
             gone = ring.prune(retention, args.as_of)
             ring.save(state)
             for key_id in gone:
                 print(f"{kind.value}: destroyed {key_id} (retired over {retention.days} days ago)")
         return 0
-    for kind in KeyKind:
-        ring = Keyring.load(state, kind)
+    for ring in _rings(state):
+        kind = ring.kind
         for key in sorted(ring.keys.values(), key=lambda k: k.created):
             status = "active" if key.key_id == ring.active_id else f"retired {key.retired:%Y-%m-%d}"
             held = "secret" if key.secret is not None else "public only"
