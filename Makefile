@@ -8,7 +8,7 @@ STATE := $(or $(SENSEGATE_STATE),$(CURDIR)/.state)
 # the addresses of stack.env plus secrets/env/operator.env, both written by `make stack-up`.
 AS_OPERATOR := set -a && source $(STATE)/stack.env && source $(STATE)/secrets/env/operator.env && set +a &&
 
-.PHONY: timescale-deps help venv stack-up stack-status stack-down up down status demo test test-unit test-integration lint bench bench-quick clean
+.PHONY: compose-secrets timescale-deps help venv stack-up stack-status stack-down up down status demo test test-unit test-integration lint bench bench-quick clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's/:.*## /\t/' | column -t -s $$'\t'
@@ -44,6 +44,9 @@ status: stack-status
 
 demo: up ## run all three simulated device families through the pipeline for about a minute, then summarize
 	$(AS_OPERATOR) $(PY) -m scripts.demo
+
+compose-secrets: venv ## generate docker-compose's secrets, certificates and per-service env files into .state/compose
+	$(PY) -m stack.compose $(STATE)/compose
 
 timescale-deps: ## npm packages of the TimescaleDB (PGlite) DDL check, into .state/timescale
 	bash scripts/timescale_check.sh --install-only

@@ -11,6 +11,8 @@ from typing import Any
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
+from contracts.secrets import Unset
+
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "docs" / "configuration.md"
 
@@ -33,8 +35,10 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
 HEADER = """# Configuration
 
 Every service reads one settings object from the environment: prefix `SENSEGATE_`, nested fields
-joined by `__` (for example `SENSEGATE_KAFKA__BOOTSTRAP_SERVERS`). Secrets are `SecretStr` and are
-shown here as `***`. Defaults match the native stack (`make stack-up`); `make up` additionally sets
+joined by `__` (for example `SENSEGATE_KAFKA__BOOTSTRAP_SERVERS`). Secrets are `SecretStr` and have
+no default: `make stack-up` generates them and writes each service's own into
+`.state/secrets/env/<service>.env` (see docs/operations.md, "Security"); a service missing one refuses
+to start naming the variable. Defaults match the native stack (`make stack-up`); `make up` additionally sets
 `SENSEGATE_METRICS__PORT` per service (gateway 19100, normalize 19101, sink 19102, share 19103).
 Mapping- and list-valued settings take JSON.
 
@@ -49,6 +53,8 @@ def _default(field: FieldInfo) -> str:
     if field.default_factory is not None:
         return "(see meaning)"
     value = field.get_default(call_default_factory=True)
+    if isinstance(value, Unset):
+        return "(secret, no default)"
     if isinstance(value, SecretStr):
         return "`***`"
     if isinstance(value, BaseModel):

@@ -93,21 +93,26 @@ class Addresses:
     kafka_bootstrap: str
     kafka_sasl_bootstrap: str
     pg_port: int
+    pg_host: str = "127.0.0.1"
+    ca_path: Path | None = None  # where clients find the CA, when not in this state folder
 
     @property
     def ca(self) -> Path:
         """The project CA certificate every client verifies the servers with."""
-        return self.state / "pki" / "ca.crt"
+        return self.ca_path or self.state / "pki" / "ca.crt"
 
     @classmethod
     def from_state(cls, state: Path) -> Addresses:
         """Read the addresses ``stack/stack.sh`` wrote."""
         env = read_env_file(state / "stack.env")
+        ca = env.get("SENSEGATE_STACK_CA")
         return cls(
             state=state,
             kafka_bootstrap=env["SENSEGATE_KAFKA__BOOTSTRAP_SERVERS"],
             kafka_sasl_bootstrap=env["SENSEGATE_STACK_KAFKA_SASL_BOOTSTRAP"],
             pg_port=int(env["SENSEGATE_STACK_PG_PORT"]),
+            pg_host=env.get("SENSEGATE_STACK_PG_HOST", "127.0.0.1"),
+            ca_path=Path(ca) if ca else None,
         )
 
     def kafka(self, principal: str) -> dict[str, str]:
@@ -126,7 +131,7 @@ class Addresses:
         """DSN of role ``sensegate_<role>`` with TLS verified against the project CA."""
         name = PG_BOOTSTRAP if role == "bootstrap" else f"sensegate_{role}"
         return (
-            f"postgresql://{name}:{password(self.state, f'pg-{role}')}@127.0.0.1:{self.pg_port}/"
+            f"postgresql://{name}:{password(self.state, f'pg-{role}')}@{self.pg_host}:{self.pg_port}/"
             f"{database}?sslmode=verify-full&sslrootcert={self.ca}"
         )
 
@@ -206,14 +211,19 @@ def consumer_env(addr: Addresses, consumer: str) -> dict[str, str]:
     raise KeyError(msg)
 
 
-def render_env(state: Path) -> list[Path]:
-    """Write every consumer's env file (0600); returns their paths."""
-    addr = Addresses.from_state(state)
+def render_env(state: Path, addr: Addresses | None = None, *, compose: bool = False) -> list[Path]:
+    """Write every consumer's env file (0600); returns their paths.
+
+    Shell form (``export K='v'``, for stack/services.sh) by default; ``compose`` writes
+    docker-compose ``env_file`` form (``K=v``) to ``secrets/compose/`` instead.
+    """
+    addr = addr or Addresses.from_state(state)
     written = []
     for consumer, what in CONSUMERS.items():
         lines = [f"# {consumer}: {what}. Written by stack/credentials.py; do not commit."]
-        lines += [f"export {k}={shlex.quote(v)}" for k, v in consumer_env(addr, consumer).items()]
-        path = secrets_dir(state) / "env" / f"{consumer}.env"
+        pairs = consumer_env(addr, consumer).items()
+        lines += [f"{k}={v}" if compose else f"export {k}={shlex.quote(v)}" for k, v in pairs]
+        path = secrets_dir(state) / ("compose" if compose else "env") / f"{consumer}.env"
         write_private(path, "\n".join(lines) + "\n")
         written.append(path)
     _java_admin_properties(addr)

@@ -32,16 +32,30 @@ class BrokerPorts:
     controller: int
 
 
-def render(state: Path, ports: BrokerPorts, admin_password: str) -> Path:
-    """Write ``STATE/kafka/server.properties`` and the broker's PEM key store; returns the former."""
+def render(
+    state: Path,
+    ports: BrokerPorts,
+    admin_password: str,
+    *,
+    host: str = "127.0.0.1",
+    bind: str = "127.0.0.1",
+    inside: Path | None = None,
+) -> Path:
+    """Write ``STATE/kafka/server.properties`` and the broker's PEM key store; returns the former.
+
+    ``host`` is the advertised name (also in the certificate), ``bind`` the listening address and
+    ``inside`` where ``state`` is mounted for the broker (docker-compose), when not the same path.
+    """
     folder = state / "kafka"
     (folder / "tls").mkdir(parents=True, exist_ok=True, mode=0o700)
-    pair = pki.issue(state, "kafka", "kafka", hosts=["127.0.0.1", "localhost"])
+    pair = pki.issue(state, "kafka", "kafka", hosts=sorted({host, "127.0.0.1", "localhost"}))
     # Kafka's PEM key store: the private key (PKCS#8, unencrypted) followed by the certificate.
     write_private(folder / "tls" / "broker.pem", pair.key.read_text() + pair.cert.read_text())
     text = TEMPLATE.read_text(encoding="utf-8")
     for key, value in {
-        "STATE": str(state),
+        "STATE": str(inside or state),
+        "HOST": host,
+        "BIND": bind,
         "KAFKA_PORT": str(ports.tls),
         "KAFKA_SASL_PORT": str(ports.sasl),
         "KAFKA_CONTROLLER_PORT": str(ports.controller),
@@ -53,12 +67,20 @@ def render(state: Path, ports: BrokerPorts, admin_password: str) -> Path:
     return out
 
 
-def format_argfile(state: Path, cluster_id: str, admin_password: str) -> Path:
-    """Arguments of ``StorageTool format`` adding the admin's SCRAM credential (KIP-900), 0600."""
-    props = state / "kafka" / "server.properties"
+def format_argfile(
+    state: Path, cluster_id: str, admin_password: str, *, inside: Path | None = None
+) -> Path:
+    """Arguments of ``StorageTool format`` adding the admin's SCRAM credential (KIP-900), 0600.
+
+    With ``inside`` (docker-compose) the file names the mounted path and keeps formatted storage
+    (``--ignore-formatted``), because the container runs it on every start.
+    """
+    props = (inside or state) / "kafka" / "server.properties"
     scram = f"SCRAM-SHA-512=[name={KAFKA_ADMIN},password={admin_password}]"
     args = ["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props),
             "--add-scram", scram]  # fmt: skip
+    if inside is not None:
+        args.append("--ignore-formatted")
     path = state / "kafka" / "format.args"
     write_private(path, "\n".join(f'"{a}"' for a in args) + "\n")
     return path
