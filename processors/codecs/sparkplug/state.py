@@ -98,7 +98,7 @@ class SparkplugHost:
         """Rebuild a node's or device's aliases from a BIRTH replayed from the raw topic.
 
         Unlike live processing this does not touch seq tracking or staleness of other devices.
-        Raises PayloadError or TopicError (ValueErrors) when the input is not a valid BIRTH.
+        Raises PayloadError or TopicError (FormatErrors) when the input is not a valid BIRTH.
         """
         parsed = parse_topic(topic)
         if parsed.message_type not in ("NBIRTH", "DBIRTH"):
@@ -120,7 +120,7 @@ class SparkplugHost:
     def process(self, topic: SparkplugTopic, raw: Any) -> SparkplugMessage:
         """Apply one message (``raw`` is a parsed protobuf Payload) and return the decoded result.
 
-        Raises PayloadError (a ValueError) when the payload content is invalid.
+        Raises PayloadError (a FormatError) when the payload content is invalid.
         """
         mtype = topic.message_type
         node = self._node(topic)

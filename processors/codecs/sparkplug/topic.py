@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from processors.codecs.base import FormatError
+
 __all__ = [
     "NAMESPACE",
     "MessageType",
@@ -26,7 +28,7 @@ _DEVICE_TYPES = frozenset({"DBIRTH", "DDEATH", "DDATA", "DCMD"})
 _FORBIDDEN = frozenset("+#/")
 
 
-class TopicError(ValueError):
+class TopicError(FormatError):
     """The topic is not a valid Sparkplug B topic."""
 
 
