@@ -47,16 +47,6 @@ class SparkplugTopic:
         """``<group>/<edge>``: the edge node this message belongs to (empty for STATE)."""
         return f"{self.group}/{self.edge_node}" if self.group else ""
 
-    @property
-    def device_key(self) -> str:
-        """``<group>/<edge>[/<device>]``: the device id the gateway derives from this topic."""
-        return f"{self.node_key}/{self.device}" if self.device is not None else self.node_key
-
-    @property
-    def is_device_message(self) -> bool:
-        """True for DBIRTH, DDEATH, DDATA and DCMD."""
-        return self.device is not None
-
     def __str__(self) -> str:
         return build_topic(self.message_type, self.group, self.edge_node, self.device, self.host_id)
 
