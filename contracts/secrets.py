@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from contracts.errors import SensegateError
+
 __all__ = [
     "ENV_PREFIX",
     "MissingSettingError",
@@ -30,7 +32,7 @@ ENV_PREFIX = "SENSEGATE_"
 T = TypeVar("T", bound=BaseModel)
 
 
-class SettingsError(Exception):
+class SettingsError(SensegateError):
     """Settings cannot be used; the message names settings, never their values. Not retriable."""
 
     retriable = False
