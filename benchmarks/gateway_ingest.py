@@ -138,6 +138,8 @@ class Bench:
 
     def start_gateway(self, *, wait_ready: bool = True) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SENSEGATE_")}
+        # The operator's Kafka login (operator.env, sourced by the Makefile): no anonymous client.
+        env.update({k: v for k, v in os.environ.items() if k.startswith("SENSEGATE_KAFKA__")})
         env.update(
             {
                 "PYTHONPATH": str(ROOT),
