@@ -61,15 +61,25 @@ def admin_kafka(port: int, state: Path) -> KafkaConfig:
     )
 
 
-async def _probe_kafka(port: int) -> None:
+async def kafka_metadata(config: KafkaConfig) -> None:
+    """One metadata request as ``config``'s principal (raises when refused or unreachable)."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(**admin_kafka(port, _state()).client_kwargs())
+    admin = AIOKafkaAdminClient(**config.client_kwargs())
     await asyncio.wait_for(admin.start(), 5)
     try:
         await asyncio.wait_for(admin.list_topics(), 5)
     finally:
         await admin.close()
+
+
+def kafka_answers(config: KafkaConfig) -> bool:
+    """True when the broker answers a metadata request of ``config``'s principal."""
+    try:
+        asyncio.run(kafka_metadata(config))
+    except Exception:
+        return False
+    return True
 
 
 def main() -> int:
@@ -81,7 +91,7 @@ def main() -> int:
         elif kind == "pg":
             probe_pg(port)
         elif kind == "kafka":
-            asyncio.run(_probe_kafka(port))
+            asyncio.run(kafka_metadata(admin_kafka(port, _state())))
         else:
             return 2
     except Exception:
