@@ -46,3 +46,17 @@ def test_signing_rotation_destroys_the_old_seed_and_keeps_its_public_key(tmp_pat
     assert trusted[0] == old_signer.public_key and len(trusted) == 2
     assert any(verify_signature(k, signature, b"checkpoint before rotation") for k in trusted)
     assert ring.prune(timedelta(days=1), T0 + timedelta(days=9999)) == []
+
+
+def test_share_rotation_changes_the_master_named_in_output_key_ids() -> None:
+    from processors.share.deidentify import RotatingKeyring
+
+    ring = Keyring.new(KeyKind.SHARE, T0)
+    before = RotatingKeyring({ring.active_id: ring.active_secret()}, ring.active_id)
+    ring.rotate(T0 + timedelta(days=1))
+    after = RotatingKeyring({ring.active_id: ring.active_secret()}, ring.active_id)
+    args = {"tier": "share", "dataset": "v2x_participant", "item": "ptc_id", "moment": T0, "epoch_days": 30}
+    old_pseudonym, old_id = before.pseudonym("RSU00008:1", **args)  # type: ignore[arg-type]
+    new_pseudonym, new_id = after.pseudonym("RSU00008:1", **args)  # type: ignore[arg-type]
+    assert old_id.split(":")[0] != new_id.split(":")[0] == ring.active_id
+    assert old_pseudonym != new_pseudonym
