@@ -7,6 +7,8 @@ STATE := $(or $(SENSEGATE_STATE),$(CURDIR)/.state)
 # Operator tasks (tests, demo, benchmarks) run as the stack's admin principal and owner role:
 # the addresses of stack.env plus secrets/env/operator.env, both written by `make stack-up`.
 AS_OPERATOR := set -a && source $(STATE)/stack.env && source $(STATE)/secrets/env/operator.env && set +a &&
+# Tests read the addresses from stack.env themselves (unit tests check the defaults, unset).
+AS_OPERATOR_TESTS := set -a && source $(STATE)/secrets/env/operator.env && set +a &&
 
 .PHONY: compose-secrets timescale-deps help venv stack-up stack-status stack-down up down status demo test test-unit test-integration lint bench bench-quick clean
 
@@ -52,13 +54,13 @@ timescale-deps: ## npm packages of the TimescaleDB (PGlite) DDL check, into .sta
 	bash scripts/timescale_check.sh --install-only
 
 test: lint stack-up timescale-deps ## ruff, mypy, then the whole test suite (unit + integration) against the real services
-	$(AS_OPERATOR) $(PY) -m pytest $(PYTEST_ARGS)
+	$(AS_OPERATOR_TESTS) $(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: venv ## fast unit tests only (no services)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 test-integration: stack-up ## integration tests against the real stack
-	$(AS_OPERATOR) $(PY) -m pytest tests/integration $(PYTEST_ARGS)
+	$(AS_OPERATOR_TESTS) $(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
 lint: venv ## ruff and mypy
 	.venv/bin/ruff check .

@@ -153,6 +153,9 @@ def migrate(
                 "INSERT INTO dataset_retention (storage_table, retention_days) VALUES (%s, %s) "
                 "ON CONFLICT (storage_table) DO UPDATE SET retention_days = EXCLUDED.retention_days",
                 (entry.storage_table, entry.retention_days),
+                # Never server-side prepared: PGlite (the TimescaleDB check) shares one session
+                # between connections, and a statement prepared here would clash with the next.
+                prepare=False,
             )
         # Every run re-applies the service roles' privileges: new dataset tables get theirs.
         apply_grants(conn, schema)

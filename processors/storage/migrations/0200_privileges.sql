@@ -1,5 +1,6 @@
 -- Least privilege (issue 15): the few DDL actions a service role may trigger, as narrow functions.
--- Runs with search_path set to the target schema (default "sensegate"): names stay unqualified.
+-- Runs with search_path set to the target schema (default "sensegate"); calls between the
+-- SECURITY DEFINER functions (pinned search_path) name "sensegate.", which the runner retargets.
 -- Table privileges of the service roles are (re)applied by processors.storage.roles after every
 -- migration run, because dataset tables appear with the catalog.
 
@@ -9,6 +10,19 @@ CREATE TABLE IF NOT EXISTS dataset_retention (
     storage_table  text    PRIMARY KEY,
     retention_days integer NOT NULL CHECK (retention_days >= 1)
 );
+
+-- Schema and name of a partitioned table; refuses anything else (the functions below act on those only).
+CREATE OR REPLACE FUNCTION partitioned_table(parent regclass, OUT nsp text, OUT rel text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    SELECT n.nspname, c.relname INTO nsp, rel
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = parent AND c.relkind = 'p';
+    IF rel IS NULL THEN
+        RAISE EXCEPTION '% is not a partitioned table', parent USING ERRCODE = 'insufficient_privilege';
+    END IF;
+END;
+$$;
 
 -- Create the monthly partition of a partitioned table holding MONTH (UTC); returns its name.
 -- SECURITY DEFINER: runs as the owner, so the sink role gets partitions without owning tables.
@@ -20,12 +34,7 @@ DECLARE
     lo   timestamptz;
     part text;
 BEGIN
-    SELECT n.nspname, c.relname INTO nsp, rel
-      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.oid = parent AND c.relkind = 'p';
-    IF rel IS NULL THEN
-        RAISE EXCEPTION '% is not a partitioned table', parent USING ERRCODE = 'insufficient_privilege';
-    END IF;
+    SELECT p.nsp, p.rel INTO nsp, rel FROM sensegate.partitioned_table(parent) AS p;
     lo := date_trunc('month', month AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
     part := rel || '_p' || to_char(lo AT TIME ZONE 'UTC', 'YYYYMM');
     EXECUTE format('CREATE TABLE IF NOT EXISTS %I.%I PARTITION OF %I.%I FOR VALUES FROM (%L) TO (%L)',
@@ -48,12 +57,7 @@ DECLARE
     starts   timestamptz;
     horizon  timestamptz;
 BEGIN
-    SELECT n.nspname, c.relname INTO nsp, rel
-      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.oid = parent AND c.relkind = 'p';
-    IF rel IS NULL THEN
-        RAISE EXCEPTION '% is not a partitioned table', parent USING ERRCODE = 'insufficient_privilege';
-    END IF;
+    SELECT p.nsp, p.rel INTO nsp, rel FROM sensegate.partitioned_table(parent) AS p;
     EXECUTE format('SELECT retention_days FROM %I.dataset_retention WHERE storage_table = %L', nsp, rel)
        INTO days;
     days := greatest(coalesce(days, 1), retention_days);
