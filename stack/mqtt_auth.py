@@ -152,6 +152,8 @@ def init_broker_files(state: Path) -> str:
 
 
 def _services(state: Path, port: int) -> int:
+    from pydantic import SecretStr
+
     from contracts.settings import MqttConfig
     from processors.registry.broker_auth import BrokerIdentity, DynsecAdmin, new_password
 
@@ -160,7 +162,7 @@ def _services(state: Path, port: int) -> int:
     admin_password = read_env_file(state / "mosquitto" / "broker.env")[
         "SENSEGATE_BROKER__MQTT__PASSWORD"
     ]
-    config = MqttConfig(port=port, username=ADMIN_USERNAME, password=admin_password)  # type: ignore[arg-type]
+    config = MqttConfig(port=port, username=ADMIN_USERNAME, password=SecretStr(admin_password))
     lines = ["# Written by stack/mqtt_auth.py: MQTT identities of the sensegate services."]
     with DynsecAdmin(config) as admin:
         for key, identity in (

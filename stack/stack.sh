@@ -203,6 +203,9 @@ export SENSEGATE_PROVENANCE__SIGNING_KEY=$(cat "$keyfile")
 export SENSEGATE_STACK_MQTT_TLS_PORT=$MQTT_TLS_PORT
 export SENSEGATE_STACK_MQTT_MTLS_PORT=$MQTT_MTLS_PORT
 export SENSEGATE_STACK_MQTT_CA=$STATE/pki/ca.crt
+export SENSEGATE_BROKER__MQTT__PORT=$MQTT_PORT
+export SENSEGATE_BROKER__TLS_PORT=$MQTT_TLS_PORT
+export SENSEGATE_BROKER__MTLS_PORT=$MQTT_MTLS_PORT
 EOF
   # The broker's admin client (device registry CLI: issue and revoke device credentials).
   if [ -f "$STATE/mosquitto/broker.env" ]; then grep '^export ' "$STATE/mosquitto/broker.env" >>"$STATE/stack.env"; fi
