@@ -234,8 +234,14 @@ class DynsecAdmin:
 
     def ensure(self, identity: BrokerIdentity, password: str | None) -> None:
         """Create or replace ``identity``'s role and client (``password`` None: certificate only)."""
-        role = identity.username
-        acls = acls_for(identity)
+        # A random password even for certificate clients: the listeners with passwords then
+        # accept nobody who only holds the certificate.
+        secret = password if password is not None else new_password()
+        self.ensure_client(identity.username, secret, acls_for(identity))
+
+    def ensure_client(self, username: str, password: str, acls: list[dict[str, Any]]) -> None:
+        """Create or replace client ``username`` with a role of the same name holding ``acls``."""
+        role = username
         self._checked({"command": "createRole", "rolename": role}, tolerate="already exists")
         # Replace the ACL set: remove what the role had, then add the current list.
         current = self.run({"command": "getRole", "rolename": role})[0]
@@ -246,15 +252,13 @@ class DynsecAdmin:
         ]
         additions = [{"command": "addRoleACL", "rolename": role, **a} for a in acls]
         self._checked(*removals, *additions)
-        # A random password even for certificate clients: the listener with passwords then
-        # accepts nobody who only holds the certificate.
-        secret = password if password is not None else new_password()
-        self.delete(identity)
+        # Delete first: a replaced credential also ends the sessions opened with the old one.
+        self._checked({"command": "deleteClient", "username": username}, tolerate="not found")
         self._checked(
             {
                 "command": "createClient",
-                "username": identity.username,
-                "password": secret,
+                "username": username,
+                "password": password,
                 "roles": [{"rolename": role}],
             }
         )
