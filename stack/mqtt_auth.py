@@ -151,7 +151,7 @@ def init_broker_files(state: Path) -> str:
     return password
 
 
-def _services(state: Path, port: int) -> int:
+def _services(state: Path, port: int, host: str = "127.0.0.1") -> int:
     from pydantic import SecretStr
 
     from contracts.settings import MqttConfig
@@ -162,7 +162,9 @@ def _services(state: Path, port: int) -> int:
     admin_password = read_env_file(state / "mosquitto" / "broker.env")[
         "SENSEGATE_BROKER__MQTT__PASSWORD"
     ]
-    config = MqttConfig(port=port, username=ADMIN_USERNAME, password=SecretStr(admin_password))
+    config = MqttConfig(
+        host=host, port=port, username=ADMIN_USERNAME, password=SecretStr(admin_password)
+    )
     lines = ["# Written by stack/mqtt_auth.py: MQTT identities of the sensegate services."]
     with DynsecAdmin(config) as admin:
         for key, identity in (
@@ -182,13 +184,15 @@ def _services(state: Path, port: int) -> int:
 
 
 def main(argv: list[str]) -> int:
-    """``init STATE`` or ``services STATE PORT``."""
+    """``init STATE`` or ``services STATE PORT [HOST]``."""
     if len(argv) == 2 and argv[0] == "init":
         init_broker_files(Path(argv[1]))
         return 0
-    if len(argv) == 3 and argv[0] == "services":
-        return _services(Path(argv[1]), int(argv[2]))
-    print("usage: python -m stack.mqtt_auth init STATE | services STATE PORT", file=sys.stderr)
+    if len(argv) in (3, 4) and argv[0] == "services":
+        return _services(Path(argv[1]), int(argv[2]), *argv[3:])
+    print(
+        "usage: python -m stack.mqtt_auth init STATE | services STATE PORT [HOST]", file=sys.stderr
+    )
     return 2
 
 

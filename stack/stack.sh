@@ -115,9 +115,14 @@ start_mosquitto() {
     || { cat "$d/start.log" >&2; die "mosquitto failed to start (log: $d/mosquitto.log)"; }
   wait_for mosquitto 20 "$PYTHON" "$ROOT/stack/probe.py" mqtt "$MQTT_PORT" \
     || die "mosquitto did not accept a connection within 20 s (log: $d/mosquitto.log)"
+  say "mosquitto: anonymous refused; TLS on 127.0.0.1:$MQTT_TLS_PORT, mutual TLS on 127.0.0.1:$MQTT_MTLS_PORT"
+}
+
+# The gateway's and Sparkplug host application's MQTT identities (idempotent; as admin).
+bootstrap_mqtt() {
+  local d="$STATE/mosquitto"
   "$PYTHON" -m stack.mqtt_auth services "$STATE" "$MQTT_PORT" >"$d/bootstrap.log" 2>&1 \
     || { tail -n 20 "$d/bootstrap.log" >&2; die "creating the services' MQTT identities failed"; }
-  say "mosquitto: anonymous refused; TLS on 127.0.0.1:$MQTT_TLS_PORT, mutual TLS on 127.0.0.1:$MQTT_MTLS_PORT"
 }
 
 start_postgres() {
@@ -251,6 +256,7 @@ cmd_up() {
   [ -x "$PYTHON" ] || die "no virtualenv at $ROOT/.venv (run 'make venv' first)"
   install_debian_packages
   start_mosquitto
+  bootstrap_mqtt
   start_postgres
   start_kafka
   bootstrap_kafka
