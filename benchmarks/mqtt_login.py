@@ -18,16 +18,15 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from contracts.settings import MqttConfig
-from processors.registry.broker_auth import DynsecAdmin, new_password
+from processors.registry.broker_auth import (
+    TOOL_PUBLISH,
+    TOOL_SUBSCRIBE,
+    DynsecAdmin,
+    new_password,
+)
 from stack.mqtt_auth import read_env_file
 
 __all__ = ["BenchLogin", "bench_login"]
-
-_ACLS = [
-    {"acltype": "publishClientSend", "topic": "#", "allow": True},
-    {"acltype": "subscribePattern", "topic": "#", "allow": True},
-]
-
 
 @dataclass(frozen=True)
 class BenchLogin:
@@ -70,7 +69,7 @@ def bench_login(env: dict[str, str], port: int) -> BenchLogin:
     username = f"bench:{uuid.uuid4().hex[:8]}"
     secret = new_password()
     with DynsecAdmin(admin) as client:
-        client.ensure_client(username, secret, _ACLS)
+        client.ensure_client(username, secret, [*TOOL_PUBLISH, *TOOL_SUBSCRIBE])
     home = Path(tempfile.mkdtemp(prefix="sgbench-mqtt"))
     for tool in ("mosquitto_pub", "mosquitto_sub"):
         fd = os.open(home / tool, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

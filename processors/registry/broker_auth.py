@@ -24,6 +24,8 @@ from runtime.mqtt_auth import configure_client
 
 __all__ = [
     "GATEWAY_SUBSCRIBE",
+    "TOOL_PUBLISH",
+    "TOOL_SUBSCRIBE",
     "BrokerAdminError",
     "BrokerIdentity",
     "DynsecAdmin",
@@ -52,6 +54,17 @@ GATEWAY_SUBSCRIBE: tuple[str, ...] = (
     "application/+/device/+/event/+",
     "V2X/RSU/#",
     "$SYS/broker/log/#",
+)
+
+
+# Roles of the development tools only (tests, benchmarks on a private or dev broker): any topic.
+TOOL_PUBLISH: tuple[dict[str, Any], ...] = (
+    {"acltype": "publishClientSend", "topic": "#", "allow": True},
+)
+TOOL_SUBSCRIBE: tuple[dict[str, Any], ...] = (
+    {"acltype": "subscribePattern", "topic": "#", "allow": True},
+    {"acltype": "subscribePattern", "topic": "$SYS/broker/log/#", "allow": True},
+    {"acltype": "publishClientReceive", "topic": "$SYS/broker/log/#", "allow": True},
 )
 
 
