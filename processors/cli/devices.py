@@ -82,6 +82,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p = sub.add_parser(name, help=text)
         p.add_argument("family", choices=("v2x", "agri", "iiot"))
         p.add_argument("device_id")
+        if name == "remove":
+            p.add_argument(
+                "--no-broker", action="store_true", help="do not revoke its broker credential"
+            )
     imp = sub.add_parser("import", help="bulk import a CSV (all rows or none)")
     imp.add_argument("csv_file", type=Path)
     imp.add_argument("--dry-run", action="store_true")
@@ -237,7 +241,7 @@ def run(args: argparse.Namespace) -> int:
                 if command == "remove":
                     gone = delete_device(conn, args.family, args.device_id, schema)
                     _out(f"removed {args.family}/{args.device_id}" if gone else "no such device")
-                    if gone and _own_identity(args.family, args.device_id):
+                    if gone and not args.no_broker and _own_identity(args.family, args.device_id):
                         return revoke_or_rotate(conn, settings.broker, args, schema)
                     return 0 if gone else 1
                 found = [

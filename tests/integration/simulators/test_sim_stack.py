@@ -213,8 +213,9 @@ async def test_sparkplug_will_and_rebirth_on_ncmd(
     client.on_message = on_message
     client.on_subscribe = on_subscribe
     client.on_connect = lambda c, *_a: c.subscribe(f"spBv1.0/{group}/#", 1)
-    # the host application both listens and sends NCMD
-    create_login(admin_config(stack), "host", PUBLISH_ANY + SUBSCRIBE_ANY).apply(client)
+    # the host application listens and sends NCMD; the edge node publishes and subscribes to NCMD
+    both = create_login(admin_config(stack), "host", PUBLISH_ANY + SUBSCRIBE_ANY)
+    both.apply(client)
     client.connect(stack.mqtt_host, stack.mqtt_port)
     client.loop_start()
     try:
@@ -223,7 +224,7 @@ async def test_sparkplug_will_and_rebirth_on_ncmd(
             families=("iiot",), devices=1, rate=10.0, duration_s=4.0, seed=3,
             faults={"disconnect": 0.05}, options={"sparkplug_group": group, "sparkplug_qos": "1"},
         )  # fmt: skip
-        run = asyncio.create_task(run_fleet_async(config, _options(stack, mqtt_logins.publisher, tmp_path, speed=1.0)))
+        run = asyncio.create_task(run_fleet_async(config, _options(stack, both, tmp_path, speed=1.0)))
         await asyncio.wait_for(data_seen.wait(), 10)
         births_before = sum("/NBIRTH/" in t for t in seen)
         client.publish(f"spBv1.0/{group}/NCMD/line-01", rebirth_command_payload(), qos=1)
