@@ -92,7 +92,7 @@ def _as_float(value: object) -> float:
     try:
         return float(value)
     except OverflowError:  # an int beyond float: infinitely far out of any range
-        return _INF if value > 0 else -_INF  # type: ignore[operator]
+        return _INF if value > 0 else -_INF
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,7 +54,7 @@ def compiled_decoder(edition: str) -> FrameDecoder | None:
     except ImportError as exc:
         problem = f"not built ({exc}); `make venv` with a C compiler builds it"
     else:
-        if module.ASN1_DIGEST == asn1_digest(list((ASN1_ROOT / edition).glob("*.asn"))):
+        if asn1_digest(list((ASN1_ROOT / edition).glob("*.asn"))) == module.ASN1_DIGEST:
             decode: FrameDecoder = module.decode_frame
             return decode
         problem = "built from other ASN.1 modules than these; reinstall (`make venv`)"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from asn1tools.codecs import per, uper
 
@@ -26,8 +26,9 @@ class _Invalid(ValueError):
     """A value off its type; the message names the path."""
 
 
-def _fail(path: str, text: str) -> None:
-    raise _Invalid(f"{path}: {text}")
+def _fail(path: str, text: str) -> NoReturn:
+    msg = f"{path}: {text}"
+    raise _Invalid(msg)
 
 
 def _integer(t: Any) -> Check:
@@ -161,7 +162,7 @@ def _build(t: Any) -> Check:
 def _frame_checker(edition: str) -> Check:
     from processors.codecs.v2x.schema import FRAME_TYPE, specification
 
-    return _build(specification(edition, "uper").types[FRAME_TYPE]._type)
+    return _build(specification(edition, "uper").types[FRAME_TYPE]._type)  # noqa: SLF001
 
 
 def check_frame(choice: tuple[str, Any], edition: str) -> None:
