@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from processors.codecs.v2x.uper_cgen import asn1_digest
+from processors.exceptions import ConfigurationError
 
 __all__ = ["DecoderSettings", "FrameDecoder", "compiled_decoder", "decoder_name", "module_name"]
 
@@ -60,7 +61,7 @@ def compiled_decoder(edition: str) -> FrameDecoder | None:
         problem = "built from other ASN.1 modules than these; reinstall (`make venv`)"
     if mode == "compiled":
         msg = f"SENSEGATE_V2X_DECODER=compiled but the decoder of {edition} is {problem}"
-        raise ImportError(msg)
+        raise ConfigurationError(msg)
     logger.warning("C-V2X %s: generated UPER decoder %s; decoding with asn1tools", edition, problem)
     return None
 

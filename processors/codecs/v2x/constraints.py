@@ -16,14 +16,15 @@ from asn1tools.codecs import per, uper
 
 from contracts.dead_letter import ReasonCode
 from processors.codecs.base import CodecError
+from processors.exceptions import ProcessorError
 
 __all__ = ["check_frame"]
 
 Check = Callable[[Any, str], None]
 
 
-class _Invalid(ValueError):
-    """A value off its type; the message names the path."""
+class _Invalid(ProcessorError):
+    """A value off its type; the message names the path (becomes a CodecError in ``check_frame``)."""
 
 
 def _fail(path: str, text: str) -> NoReturn:
