@@ -76,7 +76,8 @@ def _uper_rsm(i: int) -> bytes:
     """The ``i``-th RSM with 10 participants as UPER (distinct payloads: no duplicates)."""
     participants = [
         {
-            "ptcType": "motor", "ptcId": (10 * i + k) % 65536, "source": "lidar", "secMark": 1000 * k,
+            "ptcType": "motor", "ptcId": (10 * i + k) % 65536, "source": "lidar",
+            "secMark": (int(time.time() * 1000) - 100 * k) % 60000,  # just now: never "future"
             "pos": {"offsetLL": ("position-LL3", {"lon": 100 * k, "lat": -50 * k})},
             "posConfidence": {"pos": "a1m"}, "speed": 500 + k, "heading": 7200,
             "size": {"width": 180, "length": 450},
