@@ -24,11 +24,9 @@ from simulators.credentials import Login
 from simulators.exceptions import BrokerError
 from simulators.model import Will
 
-__all__ = ["AckEvent", "MqttPublisher"]
+__all__ = ["MqttPublisher"]
 
 logger = logging.getLogger(__name__)
-
-AckEvent = tuple[str, int, bool]  # (connection, mid, failed)
 
 
 @dataclass

@@ -26,7 +26,7 @@ from psycopg import sql
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.settings import MqttConfig
-from processors.catalog.ddl import ensure_schema, render
+from processors.catalog.ddl import render
 from processors.registry.broker_auth import BrokerIdentity, DynsecAdmin, new_password
 
 __all__ = [
@@ -84,8 +84,8 @@ def identity_for(family: str, device_id: str, lorawan_application: str | None) -
 
 
 def _ensure_table(conn: psycopg.Connection[Any], schema: str) -> None:
-    ensure_schema(conn, schema)
     with conn.transaction():
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
         conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))
         conn.execute(sql.SQL(render("0120_broker_credentials.sql")))
 
