@@ -20,6 +20,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from contracts.settings import MqttConfig
+from processors.exceptions import ProcessorError
 from runtime.mqtt_auth import configure_client
 
 __all__ = [
@@ -68,7 +69,7 @@ TOOL_SUBSCRIBE: tuple[dict[str, Any], ...] = (
 )
 
 
-class BrokerAdminError(Exception):
+class BrokerAdminError(ProcessorError):
     """The broker refused or did not answer an administration command (retriable: unanswered)."""
 
     def __init__(self, message: str, *, retriable: bool = False) -> None:
