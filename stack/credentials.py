@@ -17,6 +17,7 @@ from pathlib import Path
 
 from processors.keys import KeyKind, Keyring, write_private
 from processors.share.principals import SERVICES
+from stack import mqtt_auth
 
 __all__ = [
     "CONSUMERS",
@@ -158,6 +159,22 @@ def keys_env(state: Path, kind: KeyKind) -> dict[str, str]:
     return {"SENSEGATE_PROVENANCE__SIGNING_KEY": active[ring.active_id]}
 
 
+def _mqtt(state: Path, identity: str) -> dict[str, str]:
+    """A service's MQTT identity (``GATEWAY``/``HOSTAPP``, stack/mqtt_auth.py), when the stack made one."""
+    known = mqtt_auth.read_env_file(state / "mosquitto" / "services.env")
+    if f"{identity}_MQTT_PASSWORD" not in known:
+        return {}
+    return {
+        "SENSEGATE_MQTT__USERNAME": known[f"{identity}_MQTT_USERNAME"],
+        "SENSEGATE_MQTT__PASSWORD": known[f"{identity}_MQTT_PASSWORD"],
+    }
+
+
+def _broker_admin(state: Path) -> dict[str, str]:
+    """The MQTT broker's admin client (device credentials), for the operator's tools only."""
+    return mqtt_auth.read_env_file(state / "mosquitto" / "broker.env")
+
+
 def _trusted(state: Path) -> dict[str, str]:
     keys = Keyring.load(state, KeyKind.SIGNING).public_keys()
     return {"SENSEGATE_PROVENANCE__TRUSTED_PUBLIC_KEYS": json.dumps(keys)}
@@ -165,12 +182,12 @@ def _trusted(state: Path) -> dict[str, str]:
 
 # consumer -> what it gets; docs/operations.md lists the same table for operators.
 CONSUMERS: dict[str, str] = {
-    "gateway": "Kafka as sensegate-gateway",
-    "normalize": "Kafka as sensegate-normalizer, DB as sensegate_normalize, the pseudonym key",
+    "gateway": "Kafka as sensegate-gateway, its MQTT identity",
+    "normalize": "Kafka as sensegate-normalizer, DB as sensegate_normalize, the pseudonym key, MQTT host-app",
     "sink": "Kafka as sensegate-sink, DB as sensegate_sink, the signing key",
     "share": "Kafka as sensegate-share, the share master key",
-    "operator": "Kafka as sensegate-admin, DB as sensegate_owner (migrations, tests, demo, bench)",
-    "admin": "Kafka as sensegate-admin, DB as sensegate_registry, the signing key (admin CLIs)",
+    "operator": "Kafka admin, DB owner, MQTT broker admin (migrations, tests, demo, bench)",
+    "admin": "Kafka admin, DB as sensegate_registry, MQTT broker admin, the signing key (admin CLIs)",
     "auditor": "DB as sensegate_auditor, the trusted public keys (provenance verify)",
 }
 
@@ -179,12 +196,13 @@ def consumer_env(addr: Addresses, consumer: str) -> dict[str, str]:
     """The variables of one consumer's env file."""
     state = addr.state
     if consumer == "gateway":
-        return addr.kafka("gateway")
+        return {**addr.kafka("gateway"), **_mqtt(state, "GATEWAY")}
     if consumer == "normalize":
         return {
             **addr.kafka("normalizer"),
             **addr.db("normalize"),
             **keys_env(state, KeyKind.PSEUDONYM),
+            **_mqtt(state, "HOSTAPP"),  # Sparkplug rebirth requests
         }
     if consumer == "sink":
         return {
@@ -197,11 +215,12 @@ def consumer_env(addr: Addresses, consumer: str) -> dict[str, str]:
     if consumer == "share":
         return {**addr.kafka("share"), **keys_env(state, KeyKind.SHARE)}
     if consumer == "operator":
-        return {**addr.kafka("admin"), **addr.db("owner")}
+        return {**addr.kafka("admin"), **addr.db("owner"), **_broker_admin(state)}
     if consumer == "admin":
         return {
             **addr.kafka("admin"),
             **addr.db("registry"),
+            **_broker_admin(state),
             **keys_env(state, KeyKind.SIGNING),
             **_trusted(state),
         }
@@ -256,6 +275,11 @@ def all_secret_values(state: Path) -> dict[str, str]:
     folder = secrets_dir(state)
     for path in sorted(folder.glob("*.password")):
         found[path.stem] = path.read_text(encoding="utf-8").strip()
+    mqtt = {
+        **mqtt_auth.read_env_file(state / "mosquitto" / "services.env"),
+        **_broker_admin(state),
+    }
+    found.update({f"mqtt:{k}": v for k, v in mqtt.items() if k.endswith("PASSWORD") and v})
     for kind in KeyKind:
         ring = Keyring.load(state, kind)
         for key in ring.keys.values():
