@@ -21,6 +21,7 @@ import pytest
 
 from processors.__main__ import COMMANDS
 from stack.credentials import all_secret_values, read_env_file
+from tests.fixtures.mqtt_auth import MqttLogins
 from tests.fixtures.services import StackAddresses, consumer_env
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -126,12 +127,14 @@ def running_services(stack: StackAddresses) -> Iterator[list[int]]:
 
 
 def test_demo_run_logs_and_metrics_show_no_secret(
-    stack: StackAddresses, running_services: list[int], tmp_path: Path
+    stack: StackAddresses, running_services: list[int], mqtt_logins: MqttLogins, tmp_path: Path
 ) -> None:
     secrets = all_secret_values(stack.state)
+    # A publisher login that may publish anywhere (the fleet's own credentials are the demo's).
     sim = _python(
         ["-m", "simulators", "mixed", "--devices", "12", "--rate", "60", "--duration", "8",
-         "--seed", "3", "--no-progress", "--log", str(tmp_path / "oracle.jsonl")],
+         "--seed", "3", "--no-progress", "--log", str(tmp_path / "oracle.jsonl"),
+         "--username", mqtt_logins.publisher.username, "--password", mqtt_logins.publisher.password],
         {**os.environ, **_clean_env(stack, None)}, timeout=120,
     )  # fmt: skip
     assert sim.returncode == 0, sim.stderr
