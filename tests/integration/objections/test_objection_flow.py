@@ -183,7 +183,7 @@ async def test_correction_recomputes_the_derived_aggregate(
     prefix = _prefix(pg_schema)
     kafka = KafkaConfig(bootstrap_servers=stack.kafka_bootstrap, topic_prefix=prefix)
     start = time_bucket(datetime.now(UTC) - timedelta(hours=1), 300)
-    rows = participant_records(start, vehicles=16, steps=3)
+    rows = participant_records(start, vehicles=40, steps=2)
     await store(stack.pg_dsn, pg_schema, catalog, rows, provenance_config, prefix=prefix)
     await _publish_tiers(kafka, catalog, rows)
     env = _env(stack, pg_schema, signing_seed, prefix)
