@@ -29,6 +29,7 @@ async def test_witness_detects_rewritten_history(
     signing_seed: str,
     tmp_path: Path,
 ) -> None:
+    prefix = f"w{hashlib.sha256(pg_schema.encode()).hexdigest()[:12]}."
     env = {
         "SENSEGATE_DB__DSN": stack.pg_dsn,
         "SENSEGATE_DB__SCHEMA_NAME": pg_schema,
@@ -36,7 +37,6 @@ async def test_witness_detects_rewritten_history(
         "SENSEGATE_KAFKA__BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
         "SENSEGATE_KAFKA__TOPIC_PREFIX": prefix,
     }
-    prefix = f"w{hashlib.sha256(pg_schema.encode()).hexdigest()[:12]}."
     witness = tmp_path / "witness.jsonl"
     first = list(soil_records(8))
     await store(stack.pg_dsn, pg_schema, catalog, first, provenance_config)
