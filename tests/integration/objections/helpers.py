@@ -64,7 +64,9 @@ def latest_by_key(records: list[Seen]) -> dict[str, Seen]:
     return {r.key: r for r in records}
 
 
-def cli(env: dict[str, str], *args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
+def cli(
+    env: dict[str, str], *args: str, token: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """``python -m processors objections ARGS`` acting as the unit holding ``token``."""
     extra = {"SENSEGATE_OBJECTIONS__TOKEN": token} if token else {}
     return run_cli("objections", *args, env={**env, **extra})

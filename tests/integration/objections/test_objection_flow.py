@@ -102,7 +102,10 @@ async def test_objection_corrects_share_and_open_records(
     refused = cli(env, "decide", case_id, "accept", "--reason", "not mine", token=other)
     assert refused.returncode != 0
     assert "only the provider" in refused.stderr
-    assert cli(env, "decide", case_id, "accept", "--reason", "will verify", token=provider).returncode == 0
+    assert (
+        cli(env, "decide", case_id, "accept", "--reason", "will verify", token=provider).returncode
+        == 0
+    )
     fixed = cli(
         env, "decide", case_id, "correct", "--reason", "probe recalibrated on site",
         "--values", '{"soil_moisture": 17.25}', token=provider,
@@ -131,7 +134,8 @@ async def test_objection_corrects_share_and_open_records(
     signer = Signer.from_text(signing_seed)
     assert verify_signature(signer.public_key, notice["signature"], notice["body"].encode())
     assert {o["topic"] for o in notice["outputs"]} == {
-        f"{prefix}share.agri_soil", f"{prefix}open.agri_soil"
+        f"{prefix}share.agri_soil",
+        f"{prefix}open.agri_soil",
     }
 
     answered = cli(env, "answer", case_id, "--text", "corrected; thank you", token=provider)
@@ -208,7 +212,10 @@ async def test_correction_recomputes_the_derived_aggregate(
         "--claim", "speed misread from the video detector", token=consumer,
     )  # fmt: skip
     case_id = json.loads(made.stdout)["case_id"]
-    assert cli(env, "decide", case_id, "accept", "--reason", "checking", token=provider).returncode == 0
+    assert (
+        cli(env, "decide", case_id, "accept", "--reason", "checking", token=provider).returncode
+        == 0
+    )
     fixed = cli(
         env, "decide", case_id, "correct", "--reason", "speed re-measured",
         "--values", '{"speed": 99.5}', token=provider,

@@ -40,9 +40,7 @@ async def test_witness_detects_rewritten_history(
     witness = tmp_path / "witness.jsonl"
     first = list(soil_records(8))
     await store(stack.pg_dsn, pg_schema, catalog, first, provenance_config)
-    exported = run_cli(
-        "provenance", "witness-export", "--out", str(witness), "--publish", env=env
-    )
+    exported = run_cli("provenance", "witness-export", "--out", str(witness), "--publish", env=env)
     assert exported.returncode == 0, exported.stderr
     seen = [json.loads(line) for line in witness.read_text().splitlines()]
     assert seen
