@@ -27,6 +27,8 @@ from tests.fixtures.records import soil_records
 from tests.fixtures.services import StackAddresses
 from tests.integration.provenance.helpers import store
 
+NOT_A_TOKEN = "not-" + "a-token"
+
 
 def _self_signed(directory: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
@@ -51,7 +53,7 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
 
 
 async def _call(
-    port: int, ctx: ssl.SSLContext, method: str, path: str, body: Any = None,
+    port: int, ctx: ssl.SSLContext, method: str, path: str, body: Any = None, *,
     token: str | None = None,
 ) -> tuple[int, Any]:  # fmt: skip
     reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ctx)
@@ -119,7 +121,9 @@ async def test_api_rules(
                 0
             ] == 401
             assert (
-                await _call(port, ctx, "POST", f"/cases/{case_id}/decision", decision, token="bad")
+                await _call(
+                    port, ctx, "POST", f"/cases/{case_id}/decision", decision, token=NOT_A_TOKEN
+                )
             )[0] == 401
             assert (
                 await _call(

@@ -22,8 +22,8 @@ from contracts.settings import KafkaConfig
 from contracts.topics import data_topic
 from processors.catalog import Catalog, DatasetEntry
 from processors.provenance.keys import Signer, verify_signature
-from processors.share.deidentify import time_bucket
-from processors.share.processor import ShareSettings, run_share
+from processors.share.deidentify import RotatingKeyring, time_bucket
+from processors.share.processor import ShareKeys, ShareSettings, run_share
 from processors.share.rules import OpenRecord, cell_of, open_microdata
 from processors.sinks.config import ProvenanceConfig
 from tests.fixtures.records import soil_records
@@ -168,10 +168,7 @@ def _entry(catalog: Catalog, code: str) -> DatasetEntry:
     return entry
 
 
-def _keyring():  # type: ignore[no-untyped-def]
-    from processors.share.deidentify import RotatingKeyring
-    from processors.share.processor import ShareKeys
-
+def _keyring() -> RotatingKeyring:
     keys = ShareKeys()
     return RotatingKeyring(keys.masters, keys.active_id)
 
