@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,10 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "DatasetRecord",
     "GeoPoint",
-    "OutProvenance",
-    "OutRecord",
     "Provenance",
     "RecordValue",
+    "WireGeoPoint",
+    "WireProvenance",
+    "WireRecord",
+    "decode_wire_record",
     "record_id_for",
 ]
 
@@ -88,12 +90,30 @@ class DatasetRecord(BaseModel):
         return cls.model_validate_json(value)
 
 
-# The normalize stage's output form of the two models above: the same fields in the same order,
-# built without validation (the stage has validated every value column-wise against the catalog)
-# and serialized by msgspec. Building and serializing a record this way costs about a tenth of the
-# pydantic model; tests/unit/contracts/test_out_record.py checks the JSON against the models'.
-class OutProvenance(msgspec.Struct, frozen=True, gc=False):
-    """``Provenance`` as built by the normalize stage (no validation; same JSON)."""
+# The wire form of the models above for the hot paths: msgspec structs with the same fields in the
+# same order, so the same JSON. The normalize stage builds them without validation (it has checked
+# every value column-wise against the catalog) and serializes them; the sink decodes data-topic
+# values into them with msgspec's strict typed decoder (falling back to the pydantic model for what
+# the strict form refuses). tests/unit/contracts/test_wire_record.py compares the JSON with the
+# models'.
+_WIRE = {"frozen": True, "gc": False, "forbid_unknown_fields": True}
+
+
+class WireGeoPoint(msgspec.Struct, **_WIRE):
+    """``GeoPoint`` in wire form."""
+
+    lat: Annotated[float, msgspec.Meta(ge=-90, le=90)]
+    lon: Annotated[float, msgspec.Meta(ge=-180, le=180)]
+    elevation_m: float | None = None
+
+    @classmethod
+    def of(cls, point: GeoPoint | None) -> WireGeoPoint | None:
+        """The wire form of a validated ``GeoPoint`` (None stays None)."""
+        return None if point is None else cls(point.lat, point.lon, point.elevation_m)
+
+
+class WireProvenance(msgspec.Struct, **_WIRE):
+    """``Provenance`` in wire form."""
 
     raw_sha256: str
     device_id: str
@@ -109,8 +129,8 @@ class OutProvenance(msgspec.Struct, frozen=True, gc=False):
     pseudonym_key_id: str | None = None
 
 
-class OutRecord(msgspec.Struct, frozen=True, gc=False):
-    """``DatasetRecord`` as built by the normalize stage (no validation; same JSON)."""
+class WireRecord(msgspec.Struct, kw_only=True, **_WIRE):
+    """``DatasetRecord`` in wire form (same JSON; built without validation by normalize)."""
 
     record_id: str
     dataset: str
@@ -120,9 +140,9 @@ class OutRecord(msgspec.Struct, frozen=True, gc=False):
     observed_at: datetime
     received_at: datetime
     values: dict[str, RecordValue]
-    location: Any  # GeoPoint | None (a pydantic model, encoded by _enc_hook)
-    quality: tuple[str, ...]
-    provenance: OutProvenance
+    location: WireGeoPoint | None = None
+    quality: tuple[str, ...] = ()
+    provenance: WireProvenance
 
     def kafka_key(self) -> bytes:
         """Record key: the entity, so one entity's records keep their order."""
@@ -137,14 +157,9 @@ class OutRecord(msgspec.Struct, frozen=True, gc=False):
         return DatasetRecord.from_kafka_value(self.to_kafka_value())
 
 
-def _enc_hook(value: object) -> Any:
-    if isinstance(value, BaseModel):
-        return value.model_dump()
-    msg = f"cannot serialize {type(value).__name__} in a dataset record"
-    raise TypeError(msg)
-
-
-_encode = msgspec.json.Encoder(enc_hook=_enc_hook).encode
+_encode = msgspec.json.Encoder().encode
+# Strict: a value must already have its JSON type (no string-to-number coercion as in pydantic).
+decode_wire_record = msgspec.json.Decoder(WireRecord).decode
 
 
 def record_id_for(dataset: str, natural_key: str) -> str:

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from contracts.dead_letter import DeadLetter, ReasonCode, Stage
 from contracts.envelope import Envelope, RawRecord
 from contracts.errors import Rejected
-from contracts.record import OutProvenance, OutRecord, RecordValue, record_id_for
+from contracts.record import RecordValue, WireGeoPoint, WireProvenance, WireRecord, record_id_for
 from processors import __version__
 from processors.normalize.catalog_view import CatalogLike, DeviceLike, EntryLike, RegistryLike
 from processors.normalize.contract import (
@@ -215,8 +215,8 @@ class NormalizeProcessor(Processor):
                 )
         return values
 
-    def _build(self, staged: list[_Staged], dead: list[DeadLetter]) -> tuple[list[OutRecord], int]:
-        records: list[OutRecord] = []
+    def _build(self, staged: list[_Staged], dead: list[DeadLetter]) -> tuple[list[WireRecord], int]:
+        records: list[WireRecord] = []
         duplicates = 0
         has_ids: dict[str, bool] = {}
         for s in staged:
@@ -226,7 +226,7 @@ class NormalizeProcessor(Processor):
             env, coords = s.raw.envelope, s.raw.coordinates
             received_at = ns_to_datetime(env.received_ns)
             # one Provenance per message (with or without the key id), shared by its records
-            shared: dict[bool, OutProvenance] = {}
+            shared: dict[bool, WireProvenance] = {}
             for j, cand in enumerate(s.mapped.candidates):
                 entry = s.entries[j]
                 key = natural_key(cand.key_parts)
@@ -241,7 +241,7 @@ class NormalizeProcessor(Processor):
                     )
                 provenance = shared.get(ids)
                 if provenance is None:
-                    provenance = shared[ids] = OutProvenance(
+                    provenance = shared[ids] = WireProvenance(
                         raw_sha256=env.sha256,
                         device_id=env.device_id,
                         gateway_id=env.gateway_id,
@@ -257,7 +257,7 @@ class NormalizeProcessor(Processor):
                     )
                 # No model validation here: every value was checked by the batch validator.
                 records.append(
-                    OutRecord(
+                    WireRecord(
                         record_id=rid,
                         dataset=cand.dataset,
                         catalog_version=entry.version,
@@ -266,7 +266,7 @@ class NormalizeProcessor(Processor):
                         observed_at=ns_to_datetime(cand.observed_ns),
                         received_at=received_at,
                         values=s.values[j],
-                        location=cand.location,
+                        location=WireGeoPoint.of(cand.location),
                         quality=tuple(sorted(set(s.flags[j]))),
                         provenance=provenance,
                     )

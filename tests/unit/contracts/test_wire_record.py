@@ -1,4 +1,4 @@
-"""OutRecord (normalize's unvalidated, msgspec-serialized record) writes what DatasetRecord writes.
+"""WireRecord (built unvalidated by normalize, serialized by msgspec) writes what DatasetRecord writes.
 
 Checked on a generated corpus: the bytes are identical whenever every double is below 1e16 in
 magnitude; above it msgspec writes ``1e16`` where pydantic writes ``1e+16`` (same number), so for
@@ -12,7 +12,15 @@ import json
 import random
 from datetime import UTC, datetime, timedelta
 
-from contracts.record import DatasetRecord, GeoPoint, OutProvenance, OutRecord, Provenance
+from contracts.record import (
+    DatasetRecord,
+    GeoPoint,
+    Provenance,
+    WireGeoPoint,
+    WireProvenance,
+    WireRecord,
+    decode_wire_record,
+)
 
 _TEXT = ["", "a", "é中文", 'q"uote\\slash', "line\nbreak\ttab", "\u2028\x1f", "x" * 70]
 _QUALITY = ["schema_ok", "range_ok", "late", "complete", "partial", "stale"]
@@ -96,7 +104,9 @@ def test_out_record_bytes_match_dataset_record() -> None:
     for fields in corpus:
         prov: dict[str, object] = fields["provenance"]  # type: ignore[assignment]
         old = DatasetRecord(**{**fields, "provenance": Provenance(**prov)}).to_kafka_value()
-        new = OutRecord(**{**fields, "provenance": OutProvenance(**prov)}).to_kafka_value()  # type: ignore[arg-type]
+        wire = {"provenance": WireProvenance(**prov), "location": WireGeoPoint.of(fields["location"])}  # type: ignore[arg-type]
+        new = WireRecord(**{**fields, **wire}).to_kafka_value()  # type: ignore[arg-type]
+        assert decode_wire_record(new).to_kafka_value() == new
         assert DatasetRecord.from_kafka_value(new).to_kafka_value() == old
         assert json.loads(new) == json.loads(old)
         if not _large_double(fields):
@@ -108,7 +118,8 @@ def test_out_record_bytes_match_dataset_record() -> None:
 def test_out_record_to_model_and_key() -> None:
     fields = _corpus(1, seed=7)[0]
     prov: dict[str, object] = fields["provenance"]  # type: ignore[assignment]
-    record = OutRecord(**{**fields, "provenance": OutProvenance(**prov)})  # type: ignore[arg-type]
+    wire = {"provenance": WireProvenance(**prov), "location": WireGeoPoint.of(fields["location"])}  # type: ignore[arg-type]
+    record = WireRecord(**{**fields, **wire})  # type: ignore[arg-type]
     model = record.to_model()
     assert model.record_id == record.record_id and model.values == record.values
     assert record.kafka_key() == model.kafka_key()
