@@ -91,6 +91,13 @@ cmd_exec() {
         SENSEGATE_KAFKA__SASL_USERNAME="${!user_var}" SENSEGATE_KAFKA__SASL_PASSWORD="${!pass_var}"
     fi
     # shellcheck disable=SC2086
+    # Each service's own MQTT identity (stack/mqtt_auth.py): the broker refuses anonymous clients.
+    # shellcheck disable=SC1091
+    source "$STATE/mosquitto/services.env"
+    case "$name" in
+      gateway) export SENSEGATE_MQTT__USERNAME="$GATEWAY_MQTT_USERNAME" SENSEGATE_MQTT__PASSWORD="$GATEWAY_MQTT_PASSWORD" ;;
+      normalize) export SENSEGATE_MQTT__USERNAME="$HOSTAPP_MQTT_USERNAME" SENSEGATE_MQTT__PASSWORD="$HOSTAPP_MQTT_PASSWORD" ;;
+    esac
     exec "$PYTHON" -m $module
   done
   die "unknown service $want"
@@ -99,6 +106,7 @@ cmd_exec() {
 cmd_up() {
   [ -f "$STATE/stack.env" ] || die "the stack is not up (run 'make stack-up')"
   [ -s "$STATE/kafka/principals.env" ] || die "no service principals in $STATE/kafka/principals.env (run 'make stack-up')"
+  [ -s "$STATE/mosquitto/services.env" ] || die "no MQTT service identities (run 'make stack-up')"
   [ -x "$BIN/supervisord" ] || die "supervisord missing in $BIN (run 'make venv')"
   write_conf
   if running; then
