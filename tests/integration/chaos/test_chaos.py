@@ -65,10 +65,13 @@ def _rows(dsn: str) -> int:
         return -1
 
 
-def _build_services(tmp: Path, mqtt_port: int, kafka: str, dsn: str) -> dict[str, Service]:
+def _build_services(
+    tmp: Path, broker: PrivateMosquitto, kafka: str, dsn: str
+) -> dict[str, Service]:
+    gateway, publisher = broker.login("gateway"), broker.login("publisher")
     common = {
         "SENSEGATE_MQTT__HOST": "127.0.0.1",
-        "SENSEGATE_MQTT__PORT": str(mqtt_port),
+        "SENSEGATE_MQTT__PORT": str(broker.port),
         "SENSEGATE_KAFKA__BOOTSTRAP_SERVERS": kafka,
         "SENSEGATE_DB__DSN": dsn,
         "SENSEGATE_PROVENANCE__SIGNING_KEY": base64.b64encode(os.urandom(32)).decode(),
@@ -89,6 +92,8 @@ def _build_services(tmp: Path, mqtt_port: int, kafka: str, dsn: str) -> dict[str
         env = dict(common)
         env["SENSEGATE_METRICS__PORT"] = str(free_port())
         env["SENSEGATE_GATEWAY__INSTANCE_ID"] = f"chaos-{name}"
+        login = gateway if name.startswith("gateway") else publisher  # normalize sends NCMDs
+        env["SENSEGATE_MQTT__USERNAME"], env["SENSEGATE_MQTT__PASSWORD"] = login.username, login.password
         services[name] = Service(name, args, env, tmp)
     return services
 
@@ -164,7 +169,8 @@ async def test_pipeline_under_chaos(
 ) -> None:
     """Every PUBACKed message stored exactly once or dead-lettered; nothing unexpected."""
     broker, kafka, pg = private_mosquitto(), private_kafka(), private_postgres
-    services = _build_services(tmp_path, broker.port, kafka.bootstrap, pg.dsn)
+    services = _build_services(tmp_path, broker, kafka.bootstrap, pg.dsn)
+    publisher = broker.login("publisher")
     env = services["sink-a"].env
     schedule = Schedule()
     sup = Supervisor(services, schedule)
@@ -193,6 +199,7 @@ async def test_pipeline_under_chaos(
             "--duration", str(DURATION_S), "--seed", str(SEED), "--qos", "1",
             "--sparkplug-qos", "1", "--faults", "duplicate=0.02,malformed=0.01",
             "--host", "127.0.0.1", "--port", str(broker.port), "--log", str(log),
+            "--username", publisher.username, "--password", publisher.password,
             "--no-progress", "--ack-timeout", "60",
         ], env, DURATION_S + 300))  # fmt: skip
         await asyncio.to_thread(

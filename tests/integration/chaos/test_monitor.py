@@ -19,17 +19,19 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from pydantic import SecretStr
 
-from contracts.settings import DbConfig, KafkaConfig, MetricsConfig, MqttConfig
+from contracts.settings import DbConfig, KafkaConfig, MetricsConfig
 from runtime.monitor import LAG, SYS_GAUGES, SYS_VALUES, MonitorConfig, MonitorSettings, run_monitor
 from tests.fixtures.private_stack import PrivateMosquitto
 from tests.fixtures.services import StackAddresses
 
 
-def _park_session_and_flood(port: int, count: int) -> None:
+def _park_session_and_flood(broker: PrivateMosquitto, count: int) -> None:
     """A persistent QoS 1 subscriber goes away; ``count`` QoS 1 messages are published for it."""
     props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.SessionExpiryInterval = 3600
+    port = broker.port
     sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="parked", protocol=mqtt.MQTTv5)
+    broker.login("gateway").apply(sub)
     sub.connect("127.0.0.1", port, clean_start=False, properties=props)
     sub.loop_start()
     sub.subscribe("w5/#", qos=1)[1]
@@ -37,6 +39,7 @@ def _park_session_and_flood(port: int, count: int) -> None:
     sub.disconnect()
     sub.loop_stop()
     pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="flood", protocol=mqtt.MQTTv5)
+    broker.login("publisher").apply(pub)
     pub.connect("127.0.0.1", port)
     pub.loop_start()
     for i in range(count):
@@ -52,7 +55,7 @@ async def test_broker_drops_and_stage_lag_are_exported(
 ) -> None:
     """15 of 20 PUBACKed messages dropped by the broker: the gauge says 15; group lag 6 of 10."""
     broker = private_mosquitto("max_queued_messages 5", "sys_interval 1")
-    await asyncio.to_thread(_park_session_and_flood, broker.port, 20)
+    await asyncio.to_thread(_park_session_and_flood, broker, 20)
     topic, group = unique_name("mon"), unique_name("mon-g")
     producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap, acks="all")
     await producer.start()
@@ -68,7 +71,7 @@ async def test_broker_drops_and_stage_lag_are_exported(
     finally:
         await consumer.stop()
     settings = MonitorSettings(
-        mqtt=MqttConfig(host="127.0.0.1", port=broker.port),
+        mqtt=broker.admin,  # $SYS is readable by the broker's admin identity only
         kafka=KafkaConfig(bootstrap_servers=stack.kafka_bootstrap),
         db=DbConfig(dsn=SecretStr(stack.pg_dsn)),
         metrics=MetricsConfig(port=0),

@@ -14,7 +14,6 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from contracts.settings import MqttConfig
 from gateway.config import GatewayConfig
 from gateway.mqtt_bridge import ConnectionEvent, MqttBridge
 from tests.fixtures.private_stack import PrivateMosquitto
@@ -24,9 +23,10 @@ pytestmark = pytest.mark.fault
 KEEPALIVE_S = 5  # the smallest the settings allow; the broker drops a silent client after 7.5 s
 
 
-def _publish(port: int, topic: str, count: int) -> None:
+def _publish(broker: PrivateMosquitto, topic: str, count: int) -> None:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="ka-pub", protocol=mqtt.MQTTv5)
-    client.connect("127.0.0.1", port)
+    broker.login("publisher").apply(client)
+    client.connect("127.0.0.1", broker.port)
     client.loop_start()
     try:
         for i in range(count):
@@ -48,7 +48,7 @@ async def test_held_paho_thread_keeps_the_connection(
         max_in_flight=1,  # queue_capacity 2: the third message holds paho's thread
     )
     bridge = MqttBridge(
-        MqttConfig(host="127.0.0.1", port=broker.port, keepalive_s=KEEPALIVE_S),
+        broker.login("gateway").config().model_copy(update={"keepalive_s": KEEPALIVE_S}),
         cfg,
         asyncio.get_running_loop(),
         events.append,
@@ -59,7 +59,7 @@ async def test_held_paho_thread_keeps_the_connection(
         while not bridge.connected:
             assert time.monotonic() < deadline, "bridge did not connect"
             await asyncio.sleep(0.05)
-        await asyncio.to_thread(_publish, broker.port, "ka/d1/up", 6)
+        await asyncio.to_thread(_publish, broker, "ka/d1/up", 6)
         first = await asyncio.wait_for(bridge.take(), 10)
         # Hold every slot (never released) for three keepalive periods.
         await asyncio.sleep(3 * KEEPALIVE_S)
