@@ -183,7 +183,7 @@ async def test_pipeline_under_chaos(
             ["simulators", "registry-csv", "--devices", str(DEVICES), "--seed", str(SEED)], env
         )
         (tmp_path / "fleet.csv").write_text(fleet)
-        run_cli(["processors", "devices", "import", str(tmp_path / "fleet.csv")], env)
+        run_cli(["processors", "devices", "import", "--no-broker", str(tmp_path / "fleet.csv")], env)
         for name, svc in services.items():
             if name != "sink-a":
                 svc.start()
