@@ -39,7 +39,7 @@ PG_OWNER = "sensegate_owner"
 PG_DATABASE = "sensegate"
 # Password files: kafka-<principal key> and pg-<role suffix>.
 KAFKA_PASSWORDS = ("admin", *SERVICES)
-PG_PASSWORDS = ("bootstrap", "owner", "sink", "normalize", "reader", "registry", "auditor")
+PG_PASSWORDS = ("bootstrap", "owner", "sink", "normalize", "reader", "registry", "monitor", "auditor")
 
 
 def secrets_dir(state: Path) -> Path:
@@ -186,6 +186,7 @@ CONSUMERS: dict[str, str] = {
     "normalize": "Kafka as sensegate-normalizer, DB as sensegate_normalize, the pseudonym key, MQTT host-app",
     "sink": "Kafka as sensegate-sink, DB as sensegate_sink, the signing key",
     "share": "Kafka as sensegate-share, the share master key",
+    "monitor": "Kafka as sensegate-monitor (describe only), DB as sensegate_monitor (offsets)",
     "operator": "Kafka admin, DB owner, MQTT broker admin (migrations, tests, demo, bench)",
     "admin": "Kafka admin, DB as sensegate_registry, MQTT broker admin, the signing key (admin CLIs)",
     "auditor": "DB as sensegate_auditor, the trusted public keys (provenance verify)",
@@ -214,6 +215,8 @@ def consumer_env(addr: Addresses, consumer: str) -> dict[str, str]:
         }
     if consumer == "share":
         return {**addr.kafka("share"), **keys_env(state, KeyKind.SHARE)}
+    if consumer == "monitor":
+        return {**addr.kafka("monitor"), **addr.db("monitor")}
     if consumer == "operator":
         return {**addr.kafka("admin"), **addr.db("owner"), **_broker_admin(state)}
     if consumer == "admin":

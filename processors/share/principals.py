@@ -21,6 +21,8 @@ SERVICES: dict[str, tuple[str, str | None]] = {
     "normalizer": ("sensegate-normalizer", "sensegate-normalize"),
     "sink": ("sensegate-sink", "sensegate-sink"),
     "share": ("sensegate-share", "sensegate-share"),
+    # runtime.monitor: lag of the pipeline's groups; it describes, never reads a record.
+    "monitor": ("sensegate-monitor", None),
 }
 
 
@@ -56,6 +58,9 @@ def service_acls(service: str, prefix: str = "sensegate.") -> list[AclBinding]:
             + _topics(who, f"{prefix}open.", _PRE, write)
             + dlq
         )
+    elif service == "monitor":
+        acls = _topics(who, prefix, _PRE, (_D,))
+        acls.append(AclBinding(who, _G, "sensegate-", _PRE, _D))
     else:  # pragma: no cover - SERVICES lookup above already raised KeyError
         acls = []
     if group is not None:

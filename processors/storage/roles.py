@@ -80,6 +80,11 @@ ROLES: tuple[RoleGrants, ...] = (
         sequences=True,
     ),
     RoleGrants(
+        "sensegate_monitor",
+        "runtime.monitor: the sink's stored offsets, to report its lag",
+        tables=(("ingest_offset", "SELECT"),),
+    ),
+    RoleGrants(
         "sensegate_auditor",
         "auditor: read-only, for provenance verify and proofs",
         tables=(("*", "SELECT"),),
