@@ -149,3 +149,42 @@ def test_demo_run_logs_and_metrics_show_no_secret(
         if path.is_file():
             texts[str(path)] = path.read_text(errors="replace")
     assert {where: _leaks(text, secrets) for where, text in texts.items() if _leaks(text, secrets)} == {}
+
+
+# Which secret-bearing settings each running service may hold (stack/services.sh + its env file).
+_EXPECTED = {
+    "gateway": {"SENSEGATE_KAFKA__SASL_PASSWORD", "SENSEGATE_MQTT__PASSWORD"},
+    "normalize": {
+        "SENSEGATE_KAFKA__SASL_PASSWORD",
+        "SENSEGATE_DB__DSN",
+        "SENSEGATE_PSEUDONYM__KEYS",
+        "SENSEGATE_MQTT__PASSWORD",
+    },
+    "sink": {"SENSEGATE_KAFKA__SASL_PASSWORD", "SENSEGATE_DB__DSN", "SENSEGATE_PROVENANCE__SIGNING_KEY"},
+    "share": {"SENSEGATE_KAFKA__SASL_PASSWORD", "SENSEGATE_SHARE_KEYS__MASTERS"},
+    "monitor": {"SENSEGATE_KAFKA__SASL_PASSWORD", "SENSEGATE_DB__DSN"},
+}
+_SECRET_SETTINGS = {s for names in _EXPECTED.values() for s in names} | {
+    "SENSEGATE_BROKER__MQTT__PASSWORD", "SENSEGATE_PROVENANCE__TRUSTED_PUBLIC_KEYS",
+}  # fmt: skip
+
+
+def test_each_running_service_holds_only_its_own_secrets(
+    stack: StackAddresses, running_services: list[int]
+) -> None:
+    conf = stack.state / "services" / "supervisord.conf"
+    secrets = all_secret_values(stack.state)
+    for service, expected in _EXPECTED.items():
+        pid = subprocess.run(
+            [str(Path(sys.executable).parent / "supervisorctl"), "-c", str(conf), "pid", service],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        environ = dict(
+            item.split("=", 1)
+            for item in Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0")
+            if "=" in item
+        )
+        assert {k for k in environ if k in _SECRET_SETTINGS} == expected, service
+        assert environ.get("SENSEGATE_KAFKA__SASL_USERNAME") != "sensegate-admin", service
+        held = set(_leaks("\n".join(environ.values()), secrets))
+        assert len(held) == len(expected), (service, sorted(held))
