@@ -17,6 +17,7 @@ from contracts.dead_letter import DeadLetter, ReasonCode
 from processors.catalog import Catalog
 from processors.sinks.gaps import GAP_RECORDS
 from processors.sinks.service import SinkService
+from runtime.kafka_client import client_kwargs
 from tests.fixtures.records import soil_records
 from tests.fixtures.services import StackAddresses
 from tests.integration.sinks.helpers import count_rows, produce, sink_settings, wait_until
@@ -33,7 +34,7 @@ async def _run_until(service: SinkService, check: Callable[[], bool]) -> None:
 
 
 async def _delete_all(bootstrap: str, topic: str) -> int:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(topic, **client_kwargs(bootstrap))
     await consumer.start()
     try:
         parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
@@ -41,7 +42,7 @@ async def _delete_all(bootstrap: str, topic: str) -> int:
         starts = await consumer.beginning_offsets(parts)
     finally:
         await consumer.stop()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**client_kwargs(bootstrap))
     await admin.start()
     try:
         await admin.delete_records({tp: RecordsToDelete(ends[tp]) for tp in parts})
@@ -77,7 +78,7 @@ async def test_deleted_records_become_offset_gap_dead_letters(
     )
     assert GAP_RECORDS.labels(topic)._value.get() - before == 100
     consumer = AIOKafkaConsumer(
-        f"{prefix}dlq", bootstrap_servers=stack.kafka_bootstrap, auto_offset_reset="earliest"
+        f"{prefix}dlq", **client_kwargs(stack.kafka_bootstrap), auto_offset_reset="earliest"
     )
     await consumer.start()
     try:
