@@ -106,9 +106,9 @@ def test_help_config_and_refusals_show_no_secret(stack: StackAddresses) -> None:
         assert _leaks(proc.stdout + proc.stderr, secrets) == [], proc.args
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def running_services(stack: StackAddresses) -> Iterator[list[int]]:
-    """The four services through stack/services.sh (started here unless already up)."""
+    """The services through stack/services.sh (started once here unless already up)."""
     env = {**os.environ, "SENSEGATE_STATE": str(stack.state)}
     status = subprocess.run(["bash", "stack/services.sh", "status"], cwd=ROOT, env=env,
                             capture_output=True, text=True, check=True).stdout  # fmt: skip
