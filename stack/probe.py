@@ -7,6 +7,7 @@ from ``SENSEGATE_STATE``): neither answers an anonymous client.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import sys
 from pathlib import Path
@@ -74,11 +75,16 @@ async def kafka_metadata(config: KafkaConfig) -> None:
 
 
 def kafka_answers(config: KafkaConfig) -> bool:
-    """True when the broker answers a metadata request of ``config``'s principal."""
-    try:
-        asyncio.run(kafka_metadata(config))
-    except Exception:
-        return False
+    """True when the broker answers a metadata request of ``config``'s principal.
+
+    The probe runs its own event loop in a worker thread, so callers inside a running loop
+    (async tests starting a private broker) can use it too.
+    """
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        try:
+            pool.submit(asyncio.run, kafka_metadata(config)).result()
+        except Exception:
+            return False
     return True
 
 
