@@ -47,7 +47,7 @@ class RouteConfig(BaseModel):
         return value
 
 
-# Defaults for the three real layouts (formats.md §1.6, §2.1, §3.1).
+# Defaults for the three real layouts (docs/gateway.md, default routes).
 DEFAULT_ROUTES: tuple[RouteConfig, ...] = (
     # Sparkplug host STATE: the device id is the host application id.
     RouteConfig(filter="spBv1.0/STATE/+", family="iiot", device="{2}"),

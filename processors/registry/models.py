@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 __all__ = ["CSV_HEADER", "Device", "device_id_problem"]
 
-# Header of the bulk-import CSV (interfaces.md §3); also the column order of ``devices list --csv``.
+# Bulk-import CSV header (docs/catalog.md §7); also the column order of ``devices list --csv``.
 CSV_HEADER: tuple[str, ...] = (
     "family",
     "device_id",
