@@ -106,3 +106,17 @@ def test_cited_rule_ids_are_defined() -> None:
     undefined = {rule: where[:3] for rule, where in cited.items() if rule not in defined}
     assert undefined == {}
     assert {"W2", "W3", "C1", "C16", "P1", "F19"} <= cited.keys()
+
+
+def test_every_package_is_in_the_architecture_folder_map() -> None:
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    mapped = set(re.findall(r"^\| `([\w/]+/)` \|", text, re.M))
+    packages = {
+        f"{p.parent.relative_to(ROOT).as_posix()}/"
+        for p in SOURCES
+        if p.name == "__init__.py" and p.parent != ROOT
+    }
+    # test packages are mapped by their top folders (tests/unit/, tests/integration/, ...)
+    packages = {p for p in packages if not p.startswith("tests/") or p.count("/") == 2}
+    packages.discard("tests/")
+    assert sorted(packages - mapped) == []
