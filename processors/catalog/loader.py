@@ -12,8 +12,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from processors.catalog.derived import derived_problems
 from processors.catalog.exceptions import CatalogError
 from processors.catalog.models import DatasetEntry
+from processors.catalog.sources import overlap_problems
 
 __all__ = ["DEFAULT_CATALOG_DIR", "Catalog", "catalog_from_entries", "load_catalog", "parse_entry"]
 
@@ -73,7 +75,9 @@ def _cross_entry_problems(entries: Iterable[DatasetEntry]) -> list[str]:
     by_code = {e.code: e for e in entries}
     tables: dict[str, str] = {}
     owners: dict[str, tuple[str, str]] = {}
+    out += overlap_problems(entries)
     for entry in entries:
+        out += derived_problems(entry, by_code)
         other = tables.setdefault(entry.storage_table, entry.code)
         if other != entry.code:
             out.append(f"{entry.code}: storage_table {entry.storage_table!r} is used by {other}")
