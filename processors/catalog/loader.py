@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from processors.catalog.derived import derived_problems
 from processors.catalog.exceptions import CatalogError
+from processors.catalog.geofence import SensitiveArea, load_geofences
 from processors.catalog.models import DatasetEntry
 from processors.catalog.sources import overlap_problems
 
@@ -30,6 +31,7 @@ class Catalog:
 
     entries: Mapping[str, DatasetEntry]
     source: Path | None = field(default=None, compare=False)
+    geofences: tuple[SensitiveArea, ...] = ()
 
     def get(self, code: str) -> DatasetEntry | None:
         """The entry with this dataset code, if catalogued."""
@@ -98,8 +100,12 @@ def _cross_entry_problems(entries: Iterable[DatasetEntry]) -> list[str]:
     return out
 
 
-def catalog_from_entries(entries: Iterable[DatasetEntry], source: Path | None = None) -> Catalog:
-    """Build a catalog from validated entries, enforcing the cross-entry rules."""
+def catalog_from_entries(
+    entries: Iterable[DatasetEntry],
+    source: Path | None = None,
+    geofences: tuple[SensitiveArea, ...] = (),
+) -> Catalog:
+    """Build a catalog from validated entries (and C15 sensitive areas), enforcing cross-entry rules."""
     entries = list(entries)
     problems: list[str] = []
     seen: set[str] = set()
@@ -112,7 +118,7 @@ def catalog_from_entries(entries: Iterable[DatasetEntry], source: Path | None = 
         msg = f"catalog rejected ({len(problems)} problem(s))"
         raise CatalogError(msg, tuple(problems))
     ordered = {e.code: e for e in sorted(entries, key=lambda e: e.code)}
-    return Catalog(entries=MappingProxyType(ordered), source=source)
+    return Catalog(entries=MappingProxyType(ordered), source=source, geofences=geofences)
 
 
 def load_catalog(path: Path | None = None) -> Catalog:
@@ -141,8 +147,13 @@ def load_catalog(path: Path | None = None) -> Catalog:
         if file.stem != entry.code:
             problems.append(f"{file.name}: file name must be the dataset code ({entry.code}.yaml)")
         entries.append(entry)
+    geofences: tuple[SensitiveArea, ...] = ()
     try:
-        catalog = catalog_from_entries(entries, source=root)
+        geofences = load_geofences(root) if root.is_dir() else ()
+    except CatalogError as exc:
+        problems += exc.problems
+    try:
+        catalog = catalog_from_entries(entries, source=root, geofences=geofences)
     except CatalogError as exc:
         problems += exc.problems
     if problems:

@@ -105,6 +105,13 @@ class SensitiveAreaPolicy(BaseModel):
     action: Literal["drop", "generalize"] = "drop"
     cell_m: Annotated[int, Field(ge=1000)] | None = None
 
+    @model_validator(mode="after")
+    def _cell_for_generalize(self) -> SensitiveAreaPolicy:
+        if self.action == "generalize" and self.cell_m is None:
+            msg = "C15: sensitive_areas.cell_m: action 'generalize' needs cell_m (>= 1000)"
+            raise ValueError(msg)
+        return self
+
 
 class AccessTerms(BaseModel):
     """Conditions of a restricted share or open class (共享/开放条件, 范围, 用途, 方式, 依据)."""
