@@ -218,6 +218,9 @@ class DatasetEntry(BaseModel):
         default=None, description="F19: why a class is looser than its data kind's default"
     )
     sensitive_areas: SensitiveAreaPolicy = SensitiveAreaPolicy()
+    security_measures: tuple[str, ...] = Field(
+        default=(), description="F34: measures beyond those the services enforce by class"
+    )
     deidentification: DeidProfile
     # series
     feature_of_interest: Name
