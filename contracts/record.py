@@ -75,6 +75,9 @@ class DatasetRecord(BaseModel):
     location: GeoPoint | None = None
     quality: tuple[str, ...] = ()
     provenance: Provenance
+    # Set only on a superseding record (share tier): the id of the signed correction event that
+    # replaced the earlier version of this record id; left out of the JSON when unset.
+    supersedes: str | None = None
 
     def kafka_key(self) -> bytes:
         """Record key: the entity, so one entity's records keep their order."""
@@ -82,6 +85,8 @@ class DatasetRecord(BaseModel):
 
     def to_kafka_value(self) -> bytes:
         """Serialize to the JSON value carried on the data topic."""
+        if self.supersedes is None:
+            return self.model_dump_json(exclude={"supersedes"}).encode()
         return self.model_dump_json().encode()
 
     @classmethod
