@@ -33,6 +33,7 @@ from contracts.topics import open_topic, share_topic
 from processors.catalog import Catalog, DatasetEntry
 from processors.catalog.policy import CLASS_ORDER
 from processors.share.deidentify import GridCell, RotatingKeyring, grid_cell, time_bucket
+from processors.share.fences import position_of
 
 __all__ = [
     "FORBIDDEN_OPEN_NAMES",
@@ -241,15 +242,6 @@ def withheld_items(entry: DatasetEntry, tier: Literal["share", "open"]) -> froze
     )
 
 
-def _position(record: DatasetRecord) -> tuple[float, float] | None:
-    if record.location is not None:
-        return record.location.lat, record.location.lon
-    lat, lon = record.values.get("lat"), record.values.get("lon")
-    if isinstance(lat, int | float) and isinstance(lon, int | float):
-        return float(lat), float(lon)
-    return None
-
-
 def cell_of(record: DatasetRecord, entry: DatasetEntry) -> GridCell | None:
     """The grid cell the profile generalises this record's position to (None: position dropped)."""
     profile = entry.deidentification
@@ -258,7 +250,7 @@ def cell_of(record: DatasetRecord, entry: DatasetEntry) -> GridCell | None:
         rule = profile.rule_for(item.name)
         if item.sensitivity == "location" and rule is not None and rule.action == "grid":
             size = max(size or 0, rule.cell_size_m or 0) or None
-    where = _position(record)
+    where = position_of(record)
     if size is None or where is None:
         return None
     return grid_cell(where[0], where[1], size)
