@@ -135,6 +135,12 @@ def _faults(
     kill("sink-a")
     time.sleep(5)
     kill("share")
+    time.sleep(4)
+    # While the devices publish: they and the gateways reconnect to their persisted sessions.
+    broker.stop(signal.SIGTERM)
+    schedule.note("Mosquitto stopped gracefully (SIGTERM saves its persistence)")
+    broker.start()
+    schedule.note("Mosquitto started again")
     time.sleep(5)
     kafka.stop(signal.SIGKILL)
     schedule.note("SIGKILL Kafka")
@@ -154,11 +160,6 @@ def _faults(
     time.sleep(3 * PRODUCE_TIMEOUT_S)
     kafka.proc.send_signal(signal.SIGCONT)
     schedule.note("SIGCONT Kafka")
-    time.sleep(8)
-    broker.stop(signal.SIGTERM)
-    schedule.note("Mosquitto stopped gracefully (SIGTERM saves its persistence)")
-    broker.start()
-    schedule.note("Mosquitto started again")
 
 
 async def test_pipeline_under_chaos(
@@ -205,6 +206,7 @@ async def test_pipeline_under_chaos(
         await asyncio.to_thread(
             functools.partial(_faults, services, sup, schedule, kafka=kafka, broker=broker, pg=pg)
         )
+        schedule.note("fault schedule finished")
         await publish
         schedule.note("publishing finished")
         # Quiescence: the stored row count unchanged for 20 s (bounded).
