@@ -15,6 +15,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -23,6 +24,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from simulators import FleetConfig, RunOptions, run_fleet_async
 from tests.fixtures.mqtt_auth import MqttLogin
 from tests.fixtures.private_stack import PrivateMosquitto
 
@@ -187,3 +189,25 @@ def test_non_shared_persistent_subscription_survives_graceful_restart(
     assert publish(pub, "restart/plain/x", ["p4"]) == {"p4": SUCCESS}
     assert sub.take(1) == [("p4", False)]
     sub.lose_connection()
+
+
+async def test_simulator_counts_acks_without_subscribers(
+    private_mosquitto: Callable[..., PrivateMosquitto], tmp_path: Path
+) -> None:
+    """PUBACK 0x10 stays an ``ok`` outcome (the device was told so) but is counted apart."""
+    broker = private_mosquitto()
+    login = broker.login("publisher")
+    options = RunOptions(
+        port=broker.port,
+        username=login.username,
+        password=login.password,
+        speed=0.0,
+        progress=False,
+        log_path=tmp_path / "run.log",
+        ack_timeout_s=20.0,
+    )
+    config = FleetConfig(families=("v2x",), devices=1, rate=20.0, duration_s=1.0, seed=5)
+    summary = await run_fleet_async(config, options)  # nobody subscribes on this broker
+    assert summary.published > 0
+    assert summary.outcomes["ok"] == summary.no_subscribers == summary.published
+    assert summary.refused == 0
