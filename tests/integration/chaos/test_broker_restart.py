@@ -128,31 +128,39 @@ def publish(login: MqttLogin, topic: str, payloads: list[str]) -> dict[str, int]
     return codes
 
 
-def _restart(broker: PrivateMosquitto, subscribers: list[Subscriber]) -> None:
-    broker.stop(signal.SIGTERM)  # graceful: the persistence file is written
-    for sub in subscribers:
-        sub.lose_connection()
+def _restart_with_unacked(
+    broker: PrivateMosquitto, client_id: str, topic_filter: str, topic: str, tag: str
+) -> tuple[MqttLogin, Subscriber]:
+    """A subscriber holding two received, unacknowledged messages when the broker is restarted
+    gracefully (SIGTERM writes the persistence file); returns the publisher login and it."""
+    pub = broker.login("publisher")
+    sub = Subscriber(broker.login("gateway"), client_id, topic_filter)
+    sub.connect(subscribe=True)
+    sub.ack = False  # in flight at SIGTERM: received, not acknowledged
+    first = [f"{tag}0", f"{tag}1"]
+    assert publish(pub, topic, first) == dict.fromkeys(first, SUCCESS)
+    assert sorted(p for p, _ in sub.take(2)) == first
+    broker.stop(signal.SIGTERM)
+    sub.lose_connection()
     broker.start()
+    sub.ack = True
+    return pub, sub
 
 
 def test_shared_subscription_is_not_restored_after_graceful_restart(
     private_mosquitto: Callable[..., PrivateMosquitto],
 ) -> None:
     """Session and unacked messages come back; the $share subscription does not (PUBACK 0x10)."""
-    broker = private_mosquitto()
-    pub, sub_login = broker.login("publisher"), broker.login("gateway")
-    sub = Subscriber(sub_login, "restart-shared", "$share/grp/restart/shared/#")
-    sub.connect(subscribe=True)
-    sub.ack = False  # in flight at SIGTERM: received, not acknowledged
-    assert publish(pub, "restart/shared/x", ["s0", "s1"]) == {"s0": SUCCESS, "s1": SUCCESS}
-    assert sorted(p for p, _ in sub.take(2)) == ["s0", "s1"]
-
-    _restart(broker, [sub])
+    pub, sub = _restart_with_unacked(
+        private_mosquitto(),
+        "restart-shared",
+        "$share/grp/restart/shared/#",
+        "restart/shared/x",
+        "s",
+    )
     # Published after the restart, before the subscriber is back: nobody matches, dropped.
     after = publish(pub, "restart/shared/x", ["s2", "s3"])
     assert after == {"s2": NO_MATCHING_SUBSCRIBERS, "s3": NO_MATCHING_SUBSCRIBERS}
-
-    sub.ack = True
     sub.connect(subscribe=False)
     assert sub.session_present is True
     # The unacked messages are redelivered (DUP set); s2 and s3 never come.
@@ -171,18 +179,10 @@ def test_non_shared_persistent_subscription_survives_graceful_restart(
     private_mosquitto: Callable[..., PrivateMosquitto],
 ) -> None:
     """A non-shared subscription is restored: messages published before the reconnect are kept."""
-    broker = private_mosquitto()
-    pub, sub_login = broker.login("publisher"), broker.login("gateway")
-    sub = Subscriber(sub_login, "restart-plain", "restart/plain/#")
-    sub.connect(subscribe=True)
-    sub.ack = False
-    assert publish(pub, "restart/plain/x", ["p0", "p1"]) == {"p0": SUCCESS, "p1": SUCCESS}
-    assert sorted(p for p, _ in sub.take(2)) == ["p0", "p1"]
-
-    _restart(broker, [sub])
+    pub, sub = _restart_with_unacked(
+        private_mosquitto(), "restart-plain", "restart/plain/#", "restart/plain/x", "p"
+    )
     assert publish(pub, "restart/plain/x", ["p2", "p3"]) == {"p2": SUCCESS, "p3": SUCCESS}
-
-    sub.ack = True
     sub.connect(subscribe=False)  # no SUBSCRIBE: the restored session must deliver by itself
     assert sub.session_present is True
     assert sorted(sub.take(4)) == [("p0", True), ("p1", True), ("p2", False), ("p3", False)]
