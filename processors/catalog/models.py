@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from contracts.families import FamilyName
 from processors.catalog.rules import entry_problems
 
 __all__ = [
@@ -36,7 +37,6 @@ AccessClass = Literal["unconditional", "conditional", "none"]
 DataCategory = Literal["public", "enterprise", "personal"]
 Grade = Literal["core", "important", "general"]
 DeidAction = Literal["drop", "hmac", "grid", "time_bucket", "keep"]
-Family = Literal["v2x", "agri", "iiot"]
 
 _SQL_NAME = r"^[a-z][a-z0-9_]{0,62}$"
 Name = Annotated[str, Field(pattern=_SQL_NAME)]
@@ -143,7 +143,7 @@ class DatasetEntry(BaseModel):
     # identity
     code: Code
     version: Annotated[int, Field(ge=1)]
-    family: Family
+    family: FamilyName
     name: Text
     name_zh: str | None = None
     abstract: Text

@@ -15,6 +15,7 @@ import psycopg
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
+from contracts.families import FAMILY_NAMES
 from contracts.settings import SETTINGS_CONFIG, DbConfig, KafkaConfig
 from processors.catalog import Catalog, CatalogError, load_catalog
 from processors.registry.models import CSV_HEADER, Device
@@ -42,7 +43,7 @@ class DevicesSettings(BaseSettings):
 
 
 def _device_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("family", choices=("v2x", "agri", "iiot"))
+    parser.add_argument("family", choices=FAMILY_NAMES)
     parser.add_argument("device_id")
     parser.add_argument(
         "--provider", help="provider unit (default: the datasets' catalog provider)"
@@ -67,11 +68,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="devices_command", metavar="ACTION", required=True)
     _device_options(sub.add_parser("add", help="register (or replace) one device"))
     listing = sub.add_parser("list", help="registered devices (database, then file-only)")
-    listing.add_argument("--family", choices=("v2x", "agri", "iiot"))
+    listing.add_argument("--family", choices=FAMILY_NAMES)
     listing.add_argument("--csv", action="store_true", help="print in the import CSV format")
     for name, text in (("show", "one device as JSON"), ("remove", "delete one device")):
         p = sub.add_parser(name, help=text)
-        p.add_argument("family", choices=("v2x", "agri", "iiot"))
+        p.add_argument("family", choices=FAMILY_NAMES)
         p.add_argument("device_id")
     imp = sub.add_parser("import", help="bulk import a CSV (all rows or none)")
     imp.add_argument("csv_file", type=Path)
