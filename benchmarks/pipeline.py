@@ -110,8 +110,9 @@ class RunContext:
             env["SENSEGATE_MQTT__PORT"] = str(mqtt_port)
         return self.services.start(name, ["-m", "gateway"], env)
 
-    def start_normalize(self, name: str, tag: str, families: str = "v2x,agri,iiot") -> Service:
-        """Start a normalize process for ``families`` with its own consumer group."""
+    def start_normalize(self, name: str, tag: str, families: str = "") -> Service:
+        """Start a normalize process for ``families`` (comma list, default all) with its own group."""
+        families = families or ",".join(FAMILY_NAMES)
         group = self.normalize_group(tag, "all" if "," in families else families)
         env = {
             "SENSEGATE_KAFKA__TOPIC_PREFIX": self.prefix(tag),
