@@ -25,7 +25,7 @@ from processors.cli.device_credentials import (
     issue_for,
     revoke_or_rotate,
 )
-from processors.registry.credentials import BrokerSettings
+from processors.registry.credentials import BrokerSettings, identity_for
 from processors.registry.models import CSV_HEADER, Device
 from processors.registry.quarantine import approve_device, list_quarantined
 from processors.registry.store import (
@@ -110,7 +110,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _own_identity(family: str, device_id: str) -> bool:
     # An RSU, or a whole edge node, is its own broker identity; a LoRaWAN device shares its
     # application's, a Sparkplug device its node's: removing one device leaves those to revoke.
-    return family == "v2x" or (family == "iiot" and device_id.count("/") == 1)
+    try:
+        return identity_for(family, device_id, None).name == device_id
+    except ValueError:  # published through an application identity (no name given here)
+        return False
 
 
 def _out(text: str, stream: TextIO | None = None) -> None:
