@@ -20,9 +20,9 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
+from contracts.families import FAMILY_NAMES
 from contracts.secrets import load_settings
 from contracts.settings import SETTINGS_CONFIG, DbConfig, KafkaConfig, MetricsConfig, MqttConfig
-from contracts.topics import FAMILIES
 from processors.normalize.dedup import RecentKeys
 from processors.normalize.mapper_table import MapperConfig, build_mappers, open_registry
 from processors.normalize.processor import NormalizeProcessor
@@ -61,7 +61,7 @@ class NormalizeSettings(BaseSettings):
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the normalize command."""
     parser.add_argument(
-        "--families", default=",".join(FAMILIES), help="comma-separated families (default: all)"
+        "--families", default=",".join(FAMILY_NAMES), help="comma-separated families (default: all)"
     )
     parser.add_argument("--group", default=None, help="consumer group id (default from settings)")
     parser.add_argument("--max-batch", type=int, default=None, help="records per poll")
@@ -90,9 +90,9 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(docs, indent=2, ensure_ascii=False))
         return 0
     families = tuple(f.strip() for f in args.families.split(",") if f.strip())
-    unknown = sorted(set(families) - set(FAMILIES))
+    unknown = sorted(set(families) - set(FAMILY_NAMES))
     if unknown:
-        logger.error("unknown families: %s (known: %s)", unknown, ", ".join(FAMILIES))
+        logger.error("unknown families: %s (known: %s)", unknown, ", ".join(FAMILY_NAMES))
         return 2
     updates: dict[str, object] = {"families": families}
     if args.group:

@@ -1,7 +1,7 @@
 """Quarantine of unregistered devices: list what waits, approve a device and replay its messages.
 
 The normalizer writes every message of an unregistered device to ``<prefix>quarantine`` as a
-DeadLetter with reason ``unknown_device`` (interfaces.md §3). Approval registers the device in the
+DeadLetter with reason ``unknown_device`` (docs/catalog.md §8). Approval registers the device in the
 database first (running registries reload on the NOTIFY), waits ``settle_s`` so they have, then
 re-produces each quarantined raw envelope byte for byte to ``<prefix>raw.<family>`` and records the
 quarantine coordinates it replayed, so a second approval does not replay them again.
@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from psycopg import sql
 
 from contracts.dead_letter import DeadLetter, ReasonCode
+from contracts.families import FAMILIES
 from contracts.settings import DbConfig, KafkaConfig
 from contracts.topics import quarantine_topic, raw_topic
 from processors.dead_letters import StoredLetter, envelope_of
@@ -77,7 +78,8 @@ def matches_device(envelope: dict[str, Any], family: str, device_id: str) -> boo
     if envelope.get("family") != family:
         return False
     sender = str(envelope.get("device_id", ""))
-    return sender == device_id or (family == "iiot" and sender.startswith(device_id + "/"))
+    described = FAMILIES.find(family)
+    return described.covers(device_id, sender) if described else sender == device_id
 
 
 async def _positions(consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> list[int]:
