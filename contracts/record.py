@@ -2,7 +2,8 @@
 
 Kafka form: key = ``entity_id`` (UTF-8), value = the model's JSON (``DatasetRecord.to_kafka_value``).
 Values are in the catalog's canonical units (UCUM codes declared per item in the catalog), so a record
-carries no units itself. Personal identifiers are pseudonymized before a record is built
+carries no units itself (values a device profile converted keep their original value and unit in
+``provenance.source_values``). Personal identifiers are pseudonymized before a record is built
 (``entity_id`` and any identifier items); ``provenance.pseudonym_key_id`` names the key used.
 """
 
@@ -14,7 +15,14 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["DatasetRecord", "GeoPoint", "Provenance", "RecordValue", "record_id_for"]
+__all__ = [
+    "DatasetRecord",
+    "GeoPoint",
+    "Provenance",
+    "RecordValue",
+    "SourceValue",
+    "record_id_for",
+]
 
 RecordValue = float | int | str | bool | None
 
@@ -27,6 +35,17 @@ class GeoPoint(BaseModel):
     lat: Annotated[float, Field(ge=-90, le=90)]
     lon: Annotated[float, Field(ge=-180, le=180)]
     elevation_m: float | None = None
+
+
+class SourceValue(BaseModel):
+    """A value as the device sent it, kept when its profile scaled or converted it for an item."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    item: str
+    field: str
+    value: float
+    unit: str | None = None
 
 
 class Provenance(BaseModel):
@@ -46,6 +65,10 @@ class Provenance(BaseModel):
     codec_version: str
     processor_version: str
     pseudonym_key_id: str | None = None
+    # device profile (``name@version``) that mapped the payload's fields to items, if any
+    profile: str | None = None
+    # original value and unit of every item the profile scaled or converted
+    source_values: tuple[SourceValue, ...] = ()
 
 
 class DatasetRecord(BaseModel):

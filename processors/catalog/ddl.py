@@ -1,4 +1,4 @@
-"""Apply the catalog's and registry's own SQL (processors/storage/migrations/01xx) idempotently.
+"""Apply the catalog's, registry's and profiles' own SQL (processors/storage/migrations/01xx) idempotently.
 
 The storage migration runner applies the same files in its numbered sequence; this module exists so
 the catalog and registry CLIs work against a database the runner has not visited yet, and so tests
@@ -19,7 +19,7 @@ from psycopg import sql
 __all__ = ["MIGRATIONS_DIR", "OWN_MIGRATIONS", "ensure_schema", "ensure_schema_async", "render"]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "storage" / "migrations"
-OWN_MIGRATIONS: tuple[str, ...] = ("0100_catalog.sql", "0110_devices.sql")
+OWN_MIGRATIONS: tuple[str, ...] = ("0100_catalog.sql", "0110_devices.sql", "0120_profiles.sql")
 
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -51,8 +51,10 @@ SELECT (SELECT count(*) FROM pg_trigger t
           JOIN pg_class c ON c.oid = t.tgrelid
           JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE n.nspname = %(s)s
-           AND t.tgname IN ('catalog_entry_append_only', 'device_notify')) = 2
+           AND t.tgname IN ('catalog_entry_append_only', 'device_notify',
+                            'device_profile_append_only')) = 3
    AND to_regclass(quote_ident(%(s)s) || '.quarantine_replay') IS NOT NULL
+   AND to_regclass(quote_ident(%(s)s) || '.device_health_day') IS NOT NULL
 """
 
 

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from contracts.dead_letter import DeadLetter, ReasonCode
 from contracts.envelope import RawRecord
-from contracts.record import DatasetRecord, GeoPoint, RecordValue
+from contracts.record import DatasetRecord, GeoPoint, RecordValue, SourceValue
 from processors.exceptions import ProcessorError
 from processors.normalize.catalog_view import DeviceLike
 
@@ -70,6 +70,9 @@ class Candidate:
     flags: tuple[str, ...] = ()
     # identity of the sender as carried inside the payload, checked against the topic's device id
     payload_device_id: str | None = None
+    # device profile (name@version) that mapped the values, and the originals it converted
+    profile: str | None = None
+    source_values: tuple[SourceValue, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,13 +11,18 @@ import importlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from contracts.settings import DbConfig
 from processors.exceptions import ConfigurationError
 from processors.normalize.catalog_view import RegistryLike
 from processors.normalize.contract import FamilyMapper
+
+if TYPE_CHECKING:
+    from processors.catalog import Catalog
+    from processors.profiles import ProfileBook
 
 __all__ = ["MAPPERS", "MapperConfig", "build_mappers", "open_registry"]
 
@@ -29,30 +34,12 @@ class MapperConfig(BaseModel):
 
     sparkplug_state_dir: Path | None = None  # birth state cache; None keeps it in memory
     v2x_default_edition: str | None = None  # used when a device entry names none
-    # dataset -> LPP channel -> catalog item, for Cayenne LPP probes (fields "<type>_<channel>")
-    lpp_channels: dict[str, dict[int, str]] = Field(
-        default_factory=lambda: {
-            "agri_soil": {
-                1: "soil_temperature",
-                2: "soil_moisture",
-                3: "soil_ec",
-                4: "soil_ph",
-                5: "battery",
-            },
-            "agri_weather": {
-                1: "air_temperature",
-                2: "air_humidity",
-                3: "illuminance",
-                4: "barometric_pressure",
-                5: "rainfall",
-                6: "battery",
-            },
-        },
-        description="dataset -> Cayenne LPP channel -> catalog item (JSON)",
-    )
+    # device profiles (profiles/*.yaml); None: the repository's profiles directory
+    profiles_dir: Path | None = None
+    catalog_dir: Path | None = None  # catalog the profiles are checked against
 
 
-# family -> "module:class"; each class takes a MapperConfig
+# family -> "module:class"; each class takes a MapperConfig and keyword ``profiles`` and ``catalog``
 MAPPERS: dict[str, str] = {
     "v2x": "processors.normalize.mappers.v2x:V2xMapper",
     "agri": "processors.normalize.mappers.agri:AgriMapper",
@@ -60,8 +47,18 @@ MAPPERS: dict[str, str] = {
 }
 
 
-def build_mappers(families: tuple[str, ...], config: MapperConfig) -> dict[str, FamilyMapper]:
-    """Instantiate the mappers of ``families``; an unknown family is a configuration error."""
+def build_mappers(
+    families: tuple[str, ...],
+    config: MapperConfig,
+    *,
+    profiles: ProfileBook | None = None,
+    catalog: Catalog | None = None,
+) -> dict[str, FamilyMapper]:
+    """Instantiate the mappers of ``families``; an unknown family is a configuration error.
+
+    ``profiles`` is shared by the mappers (and refreshed from the database by the caller); without
+    it each mapper loads the profile files itself.
+    """
     mappers: dict[str, FamilyMapper] = {}
     for family in families:
         target = MAPPERS.get(family)
@@ -69,10 +66,10 @@ def build_mappers(families: tuple[str, ...], config: MapperConfig) -> dict[str, 
             msg = f"no mapper registered for family {family!r}"
             raise ConfigurationError(msg)
         module_name, _, class_name = target.partition(":")
-        factory: Callable[[MapperConfig], FamilyMapper] = getattr(
+        factory: Callable[..., FamilyMapper] = getattr(
             importlib.import_module(module_name), class_name
         )
-        mappers[family] = factory(config)
+        mappers[family] = factory(config, profiles=profiles, catalog=catalog)
     return mappers
 
 

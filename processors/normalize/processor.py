@@ -243,6 +243,8 @@ class NormalizeProcessor:
                     codec_version=s.mapped.codec_version,
                     processor_version=__version__,
                     pseudonym_key_id=self._pseudo.key_id if has_ids else None,
+                    profile=cand.profile,
+                    source_values=cand.source_values,
                 )
                 records.append(
                     DatasetRecord(

@@ -21,6 +21,8 @@ CSV_HEADER: tuple[str, ...] = (
     "industrial_id",
     "lat",
     "lon",
+    "profile",
+    "profile_version",
 )
 
 _DEV_EUI = re.compile(r"^[0-9a-f]{16}$")
@@ -61,6 +63,9 @@ class Device(BaseModel):
     industrial_id: str | None = None
     lat: Annotated[float, Field(ge=-90, le=90)] | None = None
     lon: Annotated[float, Field(ge=-180, le=180)] | None = None
+    # device profile (profiles/*.yaml) and the registered version the device is bound to
+    profile: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.-]{1,62}$")] | None = None
+    profile_version: Annotated[int, Field(ge=1)] | None = None
 
     @field_validator("datasets", mode="before")
     @classmethod
@@ -80,6 +85,9 @@ class Device(BaseModel):
             raise ValueError(msg)
         if self.family != "v2x" and (self.v2x_edition is not None or self.v2x_framing):
             msg = f"v2x_edition and v2x_framing apply to v2x devices only, not {self.family}"
+            raise ValueError(msg)
+        if self.profile_version is not None and self.profile is None:
+            msg = "profile_version needs a profile"
             raise ValueError(msg)
         if (self.lat is None) != (self.lon is None):
             msg = "lat and lon are given together or not at all"
@@ -104,4 +112,6 @@ class Device(BaseModel):
             "industrial_id": self.industrial_id or "",
             "lat": "" if self.lat is None else repr(self.lat),
             "lon": "" if self.lon is None else repr(self.lon),
+            "profile": self.profile or "",
+            "profile_version": "" if self.profile_version is None else str(self.profile_version),
         }

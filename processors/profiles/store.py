@@ -1,0 +1,138 @@
+"""Register device profiles in PostgreSQL (``<schema>.device_profile``) with versions.
+
+Same rules as the catalog: a definition already registered under its declared version is left
+alone; a changed definition gets the next version above the highest registered, so a device bound
+to a version keeps exactly the mapping it was bound to. Rows are append-only (0120_profiles.sql).
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from processors.catalog.ddl import ensure_schema
+from processors.profiles.exceptions import ProfileRegistrationError
+from processors.profiles.models import Profile
+
+__all__ = [
+    "ProfileRegistration",
+    "fetch_profiles",
+    "fetch_profiles_async",
+    "register_profiles",
+    "registered_version",
+]
+
+logger = logging.getLogger(__name__)
+
+Action = Literal["unchanged", "registered", "new_version"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileRegistration:
+    """Outcome for one profile: the version now in force and what registration did."""
+
+    name: str
+    declared_version: int
+    version: int
+    action: Action
+
+
+def _table(schema: str) -> sql.Composed:
+    return sql.SQL("{}.device_profile").format(sql.Identifier(schema))
+
+
+def _register_one(conn: psycopg.Connection[Any], profile: Profile, schema: str) -> ProfileRegistration:
+    digest = profile.content_sha256()
+    table = _table(schema)
+    key = zlib.crc32(f"sensegate-profile:{schema}:{profile.name}".encode()) & 0x7FFFFFFF
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+    rows = conn.execute(
+        sql.SQL("SELECT version, content_sha256 FROM {} WHERE name = %s").format(table),
+        (profile.name,),
+    ).fetchall()
+    known = {int(v): str(h) for v, h in rows}
+    if known.get(profile.version) == digest:
+        return ProfileRegistration(profile.name, profile.version, profile.version, "unchanged")
+    # The same definition registered under another version is that version (no new row).
+    same = [v for v, h in known.items() if h == digest]
+    if same:
+        return ProfileRegistration(profile.name, profile.version, max(same), "unchanged")
+    top = max(known, default=0)
+    action: Action
+    if profile.version <= top:
+        version, action = top + 1, "new_version"
+    else:
+        version, action = profile.version, "registered"
+    stored = profile.model_copy(update={"version": version})
+    conn.execute(
+        sql.SQL(
+            "INSERT INTO {} (name, version, family, codec, dataset, definition, content_sha256)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s)"
+        ).format(table),
+        (
+            profile.name,
+            version,
+            profile.family,
+            profile.codec,
+            profile.dataset,
+            Jsonb(stored.definition()),
+            digest,
+        ),
+    )
+    logger.info("profile %s registered as version %d (%s)", profile.name, version, action)
+    return ProfileRegistration(profile.name, profile.version, version, action)
+
+
+def register_profiles(
+    conn: psycopg.Connection[Any], profiles: Iterable[Profile], schema: str = "sensegate"
+) -> list[ProfileRegistration]:
+    """Register profiles in one transaction (validate them against the catalog first)."""
+    try:
+        ensure_schema(conn, schema)
+        with conn.transaction():
+            return [_register_one(conn, p, schema) for p in profiles]
+    except psycopg.Error as exc:
+        msg = f"profile registration failed: {exc}"
+        raise ProfileRegistrationError(msg) from exc
+
+
+def _select(schema: str) -> sql.Composed:
+    return sql.SQL("SELECT definition, version FROM {} ORDER BY name, version").format(
+        _table(schema)
+    )
+
+
+def _profile(definition: dict[str, Any], version: int) -> Profile:
+    return Profile.model_validate({**definition, "version": version})
+
+
+def fetch_profiles(conn: psycopg.Connection[Any], schema: str = "sensegate") -> list[Profile]:
+    """Every registered profile version."""
+    ensure_schema(conn, schema)
+    return [_profile(d, int(v)) for d, v in conn.execute(_select(schema)).fetchall()]
+
+
+async def fetch_profiles_async(
+    conn: psycopg.AsyncConnection[Any], schema: str = "sensegate"
+) -> list[Profile]:
+    """Async twin of ``fetch_profiles`` (the table must exist)."""
+    cur = await conn.execute(_select(schema))
+    return [_profile(d, int(v)) for d, v in await cur.fetchall()]
+
+
+def registered_version(
+    conn: psycopg.Connection[Any], name: str, schema: str = "sensegate"
+) -> int | None:
+    """The highest registered version of profile ``name``, or None when it is not registered."""
+    ensure_schema(conn, schema)
+    row = conn.execute(
+        sql.SQL("SELECT max(version) FROM {} WHERE name = %s").format(_table(schema)), (name,)
+    ).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
