@@ -12,7 +12,7 @@ import psycopg
 from pydantic_settings import BaseSettings
 
 from contracts.settings import SETTINGS_CONFIG, DbConfig
-from processors.catalog import CatalogError, load_catalog
+from processors.catalog import Catalog, CatalogError, load_catalog
 from processors.cli.catalog import write_back_version
 from processors.profiles import DEFAULT_PROFILES_DIR, Profile, ProfileError, load_profiles
 from processors.profiles.store import fetch_profiles, register_profiles
@@ -60,10 +60,10 @@ def _line(p: Profile, origin: str) -> str:
     return f"{p.name:28} v{p.version:<3} {p.family:5} {p.codec:22} {datasets:26} [{origin}]"
 
 
-def _register(args: argparse.Namespace, profiles: tuple[Profile, ...]) -> int:
+def _register(args: argparse.Namespace, profiles: tuple[Profile, ...], catalog: Catalog) -> int:
     settings = ProfilesSettings()
     with psycopg.connect(settings.db.dsn.get_secret_value()) as conn:
-        results = register_profiles(conn, profiles, settings.db.schema_name)
+        results = register_profiles(conn, profiles, catalog, settings.db.schema_name)
     base: Path = args.path or args.profiles or DEFAULT_PROFILES_DIR
     for r in results:
         _out(f"{r.name}: version {r.version} ({r.action}, declared {r.declared_version})")
@@ -116,7 +116,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         catalog = load_catalog(args.catalog)
         path = getattr(args, "path", None) or args.profiles
-        profiles = load_profiles(path, catalog)
+        # validate checks against the catalog here; register leaves it to register_profiles,
+        # which refuses the whole set with the same findings
+        check = catalog if args.profiles_command != "register" else None
+        profiles = load_profiles(path, check)
     except (CatalogError, ProfileError) as exc:
         _out(str(exc), sys.stderr)
         return 1
@@ -126,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
             _out(f"{len(profiles)} profiles valid against catalog of {len(catalog)} datasets")
             return 0
         if command == "register":
-            return _register(args, profiles)
+            return _register(args, profiles, catalog)
         if command == "list":
             return _list(args, profiles)
         return _show(args, profiles)

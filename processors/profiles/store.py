@@ -18,8 +18,10 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from processors.catalog.ddl import ensure_schema
-from processors.profiles.exceptions import ProfileRegistrationError
+from processors.catalog import Catalog
+from processors.profiles.exceptions import ProfileError, ProfileRegistrationError
 from processors.profiles.models import Profile
+from processors.profiles.validation import profile_problems
 
 __all__ = [
     "ProfileRegistration",
@@ -91,9 +93,20 @@ def _register_one(conn: psycopg.Connection[Any], profile: Profile, schema: str) 
 
 
 def register_profiles(
-    conn: psycopg.Connection[Any], profiles: Iterable[Profile], schema: str = "sensegate"
+    conn: psycopg.Connection[Any],
+    profiles: Iterable[Profile],
+    catalog: Catalog,
+    schema: str = "sensegate",
 ) -> list[ProfileRegistration]:
-    """Register profiles in one transaction (validate them against the catalog first)."""
+    """Register profiles in one transaction; all or none, and none that breaks a catalog rule.
+
+    Raises ProfileError naming every refused field (units that cannot match, unknown items).
+    """
+    profiles = list(profiles)
+    problems = [p for profile in profiles for p in profile_problems(profile, catalog)]
+    if problems:
+        msg = f"registration refused ({len(problems)} problem(s)); nothing registered"
+        raise ProfileError(msg, tuple(problems))
     try:
         ensure_schema(conn, schema)
         with conn.transaction():
