@@ -17,6 +17,8 @@ from pydantic_settings import BaseSettings
 
 from contracts.settings import SETTINGS_CONFIG, DbConfig, KafkaConfig
 from processors.catalog import Catalog, CatalogError, load_catalog
+from processors.profiles import Profile
+from processors.profiles.store import fetch_profiles
 from processors.registry.models import CSV_HEADER, Device
 from processors.registry.quarantine import approve_device, list_quarantined
 from processors.registry.store import (
@@ -27,7 +29,7 @@ from processors.registry.store import (
     parse_devices_csv,
     upsert_devices,
 )
-from processors.registry.validation import device_problems
+from processors.registry.validation import device_problems, profile_binding_problems
 
 __all__ = ["DevicesSettings", "add_arguments", "run"]
 
@@ -49,6 +51,10 @@ def _device_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--datasets", help="';'-separated dataset codes (default: the family's datasets)"
+    )
+    parser.add_argument(
+        "--profile",
+        help="device profile NAME or NAME@VERSION (default version: the highest registered)",
     )
     parser.add_argument("--codec")
     parser.add_argument("--v2x-edition")
@@ -91,9 +97,13 @@ def _out(text: str, stream: TextIO | None = None) -> None:
     (stream or sys.stdout).write(text + "\n")
 
 
-def _device_from_args(args: argparse.Namespace, catalog: Catalog) -> Device:
+def _device_from_args(
+    args: argparse.Namespace, catalog: Catalog, profile: Profile | None = None
+) -> Device:
     if args.datasets:
         datasets = tuple(d.strip() for d in args.datasets.split(";") if d.strip())
+    elif profile is not None:
+        datasets = profile.datasets
     else:
         datasets = tuple(e.code for e in catalog.for_family(args.family))
     provider = args.provider
@@ -111,7 +121,66 @@ def _device_from_args(args: argparse.Namespace, catalog: Catalog) -> Device:
         industrial_id=args.industrial_id,
         lat=args.lat,
         lon=args.lon,
+        profile=profile.name if profile else None,
+        profile_version=profile.version if profile else None,
     )
+
+
+def _registered_profiles(settings: DevicesSettings) -> list[Profile]:
+    with _with_db(settings) as conn:
+        return fetch_profiles(conn, settings.db.schema_name)
+
+
+def _resolve_profile(ref: str, registered: Sequence[Profile]) -> Profile | str:
+    """The registered profile ``NAME`` or ``NAME@VERSION``, or why there is none."""
+    name, _, version = ref.partition("@")
+    known = [p for p in registered if p.name == name]
+    if version:
+        known = [p for p in known if str(p.version) == version]
+    if not known:
+        return (
+            f"profile {ref} is not registered; register it first with "
+            "`python -m processors profiles register` (see `profiles list`)"
+        )
+    return max(known, key=lambda p: p.version)
+
+
+def _bind_profiles(
+    devices: Sequence[Device], registered: Sequence[Profile]
+) -> tuple[list[Device], list[str]]:
+    """Bind each device's profile to a registered version (the highest when none is given)."""
+    bound: list[Device] = []
+    problems: list[str] = []
+    for d in devices:
+        if d.profile is None:
+            bound.append(d)
+            continue
+        ref = d.profile if d.profile_version is None else f"{d.profile}@{d.profile_version}"
+        found = _resolve_profile(ref, registered)
+        if isinstance(found, str):
+            problems.append(f"{d.family}/{d.device_id}: {found}")
+            continue
+        pinned = d.model_copy(update={"profile_version": found.version})
+        problems += profile_binding_problems(pinned, found)
+        bound.append(pinned)
+    return bound, problems
+
+
+def _device_and_problems(
+    args: argparse.Namespace, settings: DevicesSettings, catalog: Catalog
+) -> tuple[Device, list[str]]:
+    """The device the options describe (bound to its registered profile) and what it breaks."""
+    profile = None
+    if args.profile:
+        resolved = _resolve_profile(args.profile, _registered_profiles(settings))
+        if isinstance(resolved, str):
+            return _device_from_args(args, catalog), [resolved]
+        profile = resolved
+    device = _device_from_args(args, catalog, profile)
+    problems = device_problems(device, catalog)
+    if profile is not None:
+        problems += profile_binding_problems(device, profile)
+    return device, problems
 
 
 def _checked(devices: Sequence[Device], catalog: Catalog) -> list[str]:
@@ -148,6 +217,9 @@ def _list(args: argparse.Namespace, settings: DevicesSettings) -> int:
 def _import(args: argparse.Namespace, settings: DevicesSettings, catalog: Catalog) -> int:
     devices, problems = parse_devices_csv(args.csv_file.read_text(encoding="utf-8"))
     problems += _checked(devices, catalog)
+    if any(d.profile for d in devices):
+        devices, bind_problems = _bind_profiles(devices, _registered_profiles(settings))
+        problems += bind_problems
     if problems:
         for p in problems:
             _out(p, sys.stderr)
@@ -174,8 +246,7 @@ def _quarantine(args: argparse.Namespace, settings: DevicesSettings, catalog: Ca
                 )
             _out(f"{len(found)} unregistered devices")
         return 0
-    device = _device_from_args(args, catalog)
-    problems = device_problems(device, catalog)
+    device, problems = _device_and_problems(args, settings, catalog)
     if problems:
         for p in problems:
             _out(p, sys.stderr)
@@ -202,15 +273,15 @@ def run(args: argparse.Namespace) -> int:
     command = args.devices_command
     try:
         if command == "add":
-            device = _device_from_args(args, catalog)
-            problems = device_problems(device, catalog)
+            device, problems = _device_and_problems(args, settings, catalog)
             if problems:
                 for p in problems:
                     _out(p, sys.stderr)
                 return 1
             with _with_db(settings) as conn:
                 upsert_devices(conn, [device], schema=schema)
-            _out(f"registered {device.family}/{device.device_id}")
+            bound = f" with profile {device.profile}@{device.profile_version}" if args.profile else ""
+            _out(f"registered {device.family}/{device.device_id}{bound}")
             return 0
         if command == "list":
             return _list(args, settings)

@@ -6,7 +6,12 @@ Usage: ``book = ProfileBook(load_profiles(catalog=catalog)); plan = compile_prof
 from __future__ import annotations
 
 from processors.profiles.exceptions import MappingRefused, ProfileError, ProfileRegistrationError
-from processors.profiles.loader import DEFAULT_PROFILES_DIR, ProfileBook, load_profiles, parse_profile
+from processors.profiles.loader import (
+    DEFAULT_PROFILES_DIR,
+    ProfileBook,
+    load_profiles,
+    parse_profile,
+)
 from processors.profiles.mapping import (
     ProfilePlan,
     ProfileValues,

@@ -103,7 +103,9 @@ def load_profiles(path: Path | None = None, catalog: Catalog | None = None) -> t
             problems += exc.problems
             continue
         if file.stem != profile.name:
-            problems.append(f"{file.name}: file name must be the profile name ({profile.name}.yaml)")
+            problems.append(
+                f"{file.name}: file name must be the profile name ({profile.name}.yaml)"
+            )
         if catalog is not None:
             problems += [f"{file.name}: {p}" for p in profile_problems(profile, catalog)]
         profiles.append(profile)

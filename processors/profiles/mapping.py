@@ -98,9 +98,7 @@ def compile_profile(profile: Profile, catalog: Catalog) -> ProfilePlan:
         if p.spec.channel is not None:
             by_channel.setdefault(p.spec.channel, []).append(p)
     by_path = {(p.spec.path or p.spec.metric or ""): p for p in plans if p.spec.channel is None}
-    return ProfilePlan(
-        profile, tuple(plans), {k: tuple(v) for k, v in by_channel.items()}, by_path
-    )
+    return ProfilePlan(profile, tuple(plans), {k: tuple(v) for k, v in by_channel.items()}, by_path)
 
 
 class _Builder:
@@ -127,7 +125,9 @@ class _Builder:
         stored: RecordValue = value
         if fp.integer:
             if not float(value).is_integer():
-                detail = f"profile {key}: {fp.spec.source} -> {fp.item} needs an integer, got {value}"
+                detail = (
+                    f"profile {key}: {fp.spec.source} -> {fp.item} needs an integer, got {value}"
+                )
                 raise MappingRefused(ReasonCode.PROFILE_MISMATCH, detail)
             stored = int(value)
         self.values.setdefault(fp.dataset, {})[fp.item] = stored

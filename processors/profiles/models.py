@@ -46,8 +46,11 @@ def parse_duration_s(text: str) -> float:
         msg = f"not an ISO 8601 day-time duration: {text!r}"
         raise ValueError(msg)
     parts = {k: float(v) for k, v in m.groupdict().items() if v}
-    return parts.get("d", 0) * 86400 + parts.get("h", 0) * 3600 + parts.get("m", 0) * 60 + parts.get(
-        "s", 0
+    return (
+        parts.get("d", 0) * 86400
+        + parts.get("h", 0) * 3600
+        + parts.get("m", 0) * 60
+        + parts.get("s", 0)
     )
 
 

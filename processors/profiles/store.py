@@ -17,8 +17,8 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from processors.catalog.ddl import ensure_schema
 from processors.catalog import Catalog
+from processors.catalog.ddl import ensure_schema
 from processors.profiles.exceptions import ProfileError, ProfileRegistrationError
 from processors.profiles.models import Profile
 from processors.profiles.validation import profile_problems
@@ -50,7 +50,9 @@ def _table(schema: str) -> sql.Composed:
     return sql.SQL("{}.device_profile").format(sql.Identifier(schema))
 
 
-def _register_one(conn: psycopg.Connection[Any], profile: Profile, schema: str) -> ProfileRegistration:
+def _register_one(
+    conn: psycopg.Connection[Any], profile: Profile, schema: str
+) -> ProfileRegistration:
     digest = profile.content_sha256()
     table = _table(schema)
     key = zlib.crc32(f"sensegate-profile:{schema}:{profile.name}".encode()) & 0x7FFFFFFF

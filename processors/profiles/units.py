@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["UNITS", "UnitInfo", "convert", "conversion_problem", "quantity_of"]
+__all__ = ["UNITS", "UnitInfo", "conversion_problem", "convert", "quantity_of"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -114,8 +114,10 @@ class AgriMapper:
         except CodecError as exc:
             raise RecordRejected(exc.reason, exc.detail) from exc
         try:
-            mapped = map_lpp(plan, up.lpp) if profile.codec == "cayenne_lpp" else map_fields(
-                plan, up.fields
+            mapped = (
+                map_lpp(plan, up.lpp)
+                if profile.codec == "cayenne_lpp"
+                else map_fields(plan, up.fields)
             )
         except MappingRefused as exc:
             raise RecordRejected(exc.reason, exc.detail) from exc
@@ -127,7 +129,7 @@ class AgriMapper:
         codec_name = f"{codec.name}/{up.source}/{up.applied_codec}"
         return Mapped(cands, codec_name, codec.version)
 
-    def _candidates(  # noqa: PLR0913, PLR0917 - one call site, all parts of one uplink
+    def _candidates(  # noqa: PLR0917 - one call site, all parts of one uplink
         self,
         raw: RawRecord,
         device: DeviceLike,

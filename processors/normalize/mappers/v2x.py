@@ -60,6 +60,7 @@ def _drop_none(values: dict[str, RecordValue]) -> dict[str, RecordValue]:
 # Message types whose own time stamp has minute precision at best.
 _MINUTE_ONLY = frozenset({"map", "rsi"})
 
+
 class V2xMapper:
     """Decodes with a codec per (edition, framing) from the device entry; caches compiled codecs."""
 
@@ -147,7 +148,7 @@ class V2xMapper:
             cands = [dataclasses.replace(c, payload_device_id=claimed) for c in cands]
         return Mapped(tuple(cands), f"{codec.name}/{msg.edition}/{msg.encoding}", codec.version)
 
-    def _participants(  # noqa: PLR0913, PLR0917 - the parts of one decoded message
+    def _participants(
         self,
         msg: V2xMessage,
         env: Envelope,

@@ -13,12 +13,12 @@ from contracts.dead_letter import ReasonCode
 from processors.catalog import Catalog, load_catalog
 from processors.codecs.sparkplug import DataType, MetricSpec, birth_payload, encode_payload
 from processors.normalize.mappers.agri import AgriMapper
-from processors.profiles import ProfileBook, load_profiles, parse_profile
 from processors.normalize.mappers.iiot import IiotMapper
 from processors.normalize.mappers.v2x import V2xMapper
 from processors.normalize.processor import NormalizeProcessor
 from processors.normalize.pseudonymize import Pseudonymizer
 from processors.normalize.quality import QualityConfig
+from processors.profiles import ProfileBook, load_profiles, parse_profile
 from tests.fixtures.normalize import (
     FakeRegistry,
     TestDevice,

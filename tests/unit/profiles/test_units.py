@@ -33,7 +33,9 @@ def test_conversions(value: float, source: str, target: str, expected: float) ->
 
 def test_quantities_never_cross() -> None:
     assert quantity_of("%") != quantity_of("1")  # a bare number is not a percentage
-    assert conversion_problem("Cel", "%") == "'Cel' measures temperature but '%' measures percentage"
+    assert (
+        conversion_problem("Cel", "%") == "'Cel' measures temperature but '%' measures percentage"
+    )
     assert conversion_problem("%", "uS/cm") is not None
     assert conversion_problem("degC", "Cel") == "unit 'degC' is not a known UCUM code"
     with pytest.raises(ValueError, match="measures"):
