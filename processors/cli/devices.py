@@ -1,4 +1,4 @@
-"""``python -m processors devices add|list|show|remove|import|sync|validate|quarantine``: device registry."""
+"""``python -m processors devices add|list|show|remove|import|sync|validate|health|quarantine``."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings
 
 from contracts.settings import SETTINGS_CONFIG, DbConfig, KafkaConfig
 from processors.catalog import Catalog, CatalogError, load_catalog
+from processors.cli.health import add_health_arguments, run_health
 from processors.profiles import Profile
 from processors.profiles.store import fetch_profiles
 from processors.registry.models import CSV_HEADER, Device
@@ -83,6 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     imp.add_argument("csv_file", type=Path)
     imp.add_argument("--dry-run", action="store_true")
     sub.add_parser("sync", help="write the registry file's devices to the database")
+    add_health_arguments(sub.add_parser("health", help="per device: last seen, completeness, gaps"))
     sub.add_parser("validate", help="check the registry file against the catalog")
     quarantine = sub.add_parser("quarantine", help="messages of unregistered devices")
     qsub = quarantine.add_subparsers(dest="quarantine_command", metavar="ACTION", required=True)
@@ -280,11 +282,15 @@ def run(args: argparse.Namespace) -> int:
                 return 1
             with _with_db(settings) as conn:
                 upsert_devices(conn, [device], schema=schema)
-            bound = f" with profile {device.profile}@{device.profile_version}" if args.profile else ""
+            bound = (
+                f" with profile {device.profile}@{device.profile_version}" if args.profile else ""
+            )
             _out(f"registered {device.family}/{device.device_id}{bound}")
             return 0
         if command == "list":
             return _list(args, settings)
+        if command == "health":
+            return run_health(args, settings.db, catalog)
         if command in ("show", "remove"):
             with _with_db(settings) as conn:
                 if command == "remove":

@@ -10,18 +10,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import signal
 import socket
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import psycopg
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
 from contracts.settings import SETTINGS_CONFIG, DbConfig, KafkaConfig, MetricsConfig, MqttConfig
 from contracts.topics import FAMILIES
+from processors.health.report import expected_interval
+from processors.health.service import HealthService
+from processors.health.tracker import HealthTracker
 from processors.normalize.dedup import RecentKeys
 from processors.normalize.mapper_table import MapperConfig, build_mappers, open_registry
 from processors.normalize.processor import NormalizeProcessor
@@ -30,10 +37,15 @@ from processors.normalize.quality import QualityConfig
 from processors.normalize.rebirth import MqttRebirthPublisher
 from processors.normalize.runner import NormalizeRunner, RunnerConfig
 from processors.normalize.schemas import dataset_schema, write_schemas
+from processors.profiles import ProfileBook, load_profiles
+from processors.profiles.store import refresh_book
 from runtime.http_endpoint import HealthServer
 from runtime.topic_admin import ensure_topics, pipeline_topics
 
-__all__ = ["NormalizeSettings", "add_arguments", "run"]
+if TYPE_CHECKING:
+    from processors.catalog import Catalog
+
+__all__ = ["NormalizeSettings", "add_arguments", "run", "watch_profiles"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +67,8 @@ class NormalizeSettings(BaseSettings):
     catalog_dir: Path | None = None
     registry_refresh_s: float = Field(default=5.0, gt=0)
     rebirth: bool = True
+    health_flush_s: float = Field(default=15.0, gt=0)  # device health to PostgreSQL
+    health_window_s: int = Field(default=300, gt=0)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -101,6 +115,31 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+@asynccontextmanager
+async def watch_profiles(
+    catalog: Catalog, settings: NormalizeSettings, *, refresh_s: float
+) -> AsyncIterator[ProfileBook]:
+    """Profiles from the files plus every registered version, re-read from the database."""
+    book = ProfileBook(load_profiles(settings.mappers.profiles_dir, catalog))
+    dsn, schema = settings.db.dsn.get_secret_value(), settings.db.schema_name
+
+    async def refresh() -> None:
+        while True:
+            try:
+                await refresh_book(book, dsn, schema)
+            except (psycopg.Error, OSError) as exc:
+                logger.warning("registered profiles not refreshed (%s); keeping %d", exc, len(book))
+            await asyncio.sleep(refresh_s)
+
+    task = asyncio.create_task(refresh(), name="profile-refresh")
+    try:
+        yield book
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def serve(settings: NormalizeSettings, runner_config: RunnerConfig, catalog: object) -> None:
     """Run the normalize service until SIGINT/SIGTERM."""
     stop = asyncio.Event()
@@ -120,16 +159,41 @@ async def serve(settings: NormalizeSettings, runner_config: RunnerConfig, catalo
             )
             await rebirth.start()
             stack.push_async_callback(rebirth.stop)
+        book = await stack.enter_async_context(
+            watch_profiles(catalog, settings, refresh_s=settings.registry_refresh_s)  # type: ignore[arg-type]
+        )
+        devices = getattr(registry, "devices", tuple)
+        health = HealthService(
+            HealthTracker(
+                {e.code: e.family for e in catalog},  # type: ignore[attr-defined]
+                window_s=settings.health_window_s,
+            ),
+            devices,
+            lambda d: expected_interval(d, book, catalog),  # type: ignore[arg-type]
+            dsn=settings.db.dsn.get_secret_value(),
+            schema=settings.db.schema_name,
+            flush_s=settings.health_flush_s,
+        )
+        await stack.enter_async_context(health)
         processor = NormalizeProcessor(
             catalog=catalog,  # type: ignore[arg-type]
             registry=registry,
-            mappers=build_mappers(runner_config.families, settings.mappers),
+            mappers=build_mappers(
+                runner_config.families,
+                settings.mappers,
+                profiles=book,
+                catalog=catalog,  # type: ignore[arg-type]
+            ),
             pseudonymizer=Pseudonymizer.from_config(settings.pseudonym),
             quality=settings.quality,
             dedup=RecentKeys(settings.dedup_cache_size),
         )
         runner = NormalizeRunner(
-            kafka=settings.kafka, config=runner_config, processor=processor, rebirth=rebirth
+            kafka=settings.kafka,
+            config=runner_config,
+            processor=processor,
+            rebirth=rebirth,
+            on_delivered=health.observe,
         )
         await stack.enter_async_context(runner)
         await stack.enter_async_context(HealthServer(settings.metrics, lambda: runner.ready))

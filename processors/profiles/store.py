@@ -18,8 +18,9 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from processors.catalog import Catalog
-from processors.catalog.ddl import ensure_schema
+from processors.catalog.ddl import ensure_schema, ensure_schema_async
 from processors.profiles.exceptions import ProfileError, ProfileRegistrationError
+from processors.profiles.loader import ProfileBook
 from processors.profiles.models import Profile
 from processors.profiles.validation import profile_problems
 
@@ -27,6 +28,7 @@ __all__ = [
     "ProfileRegistration",
     "fetch_profiles",
     "fetch_profiles_async",
+    "refresh_book",
     "register_profiles",
     "registered_version",
 ]
@@ -151,3 +153,12 @@ def registered_version(
         sql.SQL("SELECT max(version) FROM {} WHERE name = %s").format(_table(schema)), (name,)
     ).fetchone()
     return None if row is None or row[0] is None else int(row[0])
+
+
+async def refresh_book(book: ProfileBook, dsn: str, schema: str = "sensegate") -> int:
+    """Add every registered profile version to ``book``; returns how many the database holds."""
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        await ensure_schema_async(conn, schema)
+        profiles = await fetch_profiles_async(conn, schema)
+    book.add(profiles)
+    return len(profiles)
