@@ -98,7 +98,5 @@ def test_fcnt_gaps_show_as_incompleteness_and_stopped_device_as_silent(catalog: 
     assert not a.silent
     assert b.silent  # stopped after fCnt 3, i.e. more than 3 intervals ago
     assert b.silent_s is not None and b.silent_s > 3 * 900
-    never = build_report(
-        [soil("70b3d57ed0050003")], {}, lambda d: 900.0, now=now, period_s=3600
-    )
+    never = build_report([soil("70b3d57ed0050003")], {}, lambda d: 900.0, now=now, period_s=3600)
     assert never[0].silent and never[0].last_seen is None
