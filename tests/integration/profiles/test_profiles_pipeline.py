@@ -77,7 +77,7 @@ def _object_up(eui: str, f_cnt: int, obj: dict[str, Any]) -> bytes:
     return json.dumps(doc).encode()
 
 
-async def test_profiles_end_to_end(
+async def test_profiles_end_to_end(  # noqa: PLR0917 - one scenario; pytest fixtures
     stack: StackAddresses,
     pg_schema: str,
     catalog: Catalog,
