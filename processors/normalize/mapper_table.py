@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.settings import DbConfig
 from processors.exceptions import ConfigurationError
@@ -34,9 +34,12 @@ class MapperConfig(BaseModel):
 
     sparkplug_state_dir: Path | None = None  # birth state cache; None keeps it in memory
     v2x_default_edition: str | None = None  # used when a device entry names none
-    # device profiles (profiles/*.yaml); None: the repository's profiles directory
-    profiles_dir: Path | None = None
-    catalog_dir: Path | None = None  # catalog the profiles are checked against
+    profiles_dir: Path | None = Field(
+        default=None, description="device profiles directory (default: the repository's profiles/)"
+    )
+    catalog_dir: Path | None = Field(
+        default=None, description="catalog the profiles are checked against (default: catalog/)"
+    )
 
 
 # family -> "module:class"; each class takes a MapperConfig and keyword ``profiles`` and ``catalog``

@@ -134,7 +134,8 @@ def test_a_channel_only_mapping_fails_the_value_check() -> None:
         "agri_weather": {1: "air_temperature", 2: "air_humidity", 3: "illuminance",
                          4: "barometric_pressure", 5: "rainfall", 6: "battery"},
     }  # fmt: skip
-    expected, stored = [], {}
+    expected: list[tuple[str, str, dict[str, float]]] = []
+    stored: dict[str, dict[str, dict[str, float | None]]] = {}
     msgs = _messages("agri", devices=12, agri_encoding="lpp")
     for m in msgs:
         if not m.expected_values:
