@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from processors.catalog import Catalog
 from processors.health.store import HealthRow
+from processors.normalize.catalog_view import DeviceLike
 from processors.profiles import ProfileBook, parse_duration_s
 
-__all__ = ["SILENT_INTERVALS", "DeviceHealth", "DeviceInfo", "build_report", "expected_interval"]
+__all__ = ["SILENT_INTERVALS", "DeviceHealth", "build_report", "expected_interval"]
 
 SILENT_INTERVALS = 3
 
@@ -60,41 +60,7 @@ class DeviceHealth:
         return {r: n / self.messages for r, n in sorted(self.dead_letters.items())}
 
 
-class DeviceInfo(Protocol):
-    """Structural view of a registry device (what the report needs)."""
-
-    @property
-    def family(self) -> str:
-        """Device family."""
-        ...
-
-    @property
-    def device_id(self) -> str:
-        """Registered device id."""
-        ...
-
-    @property
-    def provider(self) -> str:
-        """Provider unit."""
-        ...
-
-    @property
-    def datasets(self) -> tuple[str, ...]:
-        """Datasets the device feeds."""
-        ...
-
-    @property
-    def profile(self) -> str | None:
-        """Bound profile name."""
-        ...
-
-    @property
-    def profile_version(self) -> int | None:
-        """Bound profile version."""
-        ...
-
-
-def expected_interval(device: DeviceInfo, profiles: ProfileBook, catalog: Catalog) -> float | None:
+def expected_interval(device: DeviceLike, profiles: ProfileBook, catalog: Catalog) -> float | None:
     """Seconds between a device's messages: its profile's sampling interval, else its datasets'."""
     if device.profile:
         profile = profiles.get(device.profile, device.profile_version)
@@ -109,9 +75,9 @@ def expected_interval(device: DeviceInfo, profiles: ProfileBook, catalog: Catalo
 
 
 def build_report(
-    devices: Iterable[DeviceInfo],
+    devices: Iterable[DeviceLike],
     rows: Mapping[tuple[str, str], HealthRow],
-    interval_of: Callable[[DeviceInfo], float | None],
+    interval_of: Callable[[DeviceLike], float | None],
     *,
     now: datetime,
     period_s: float,
@@ -119,7 +85,11 @@ def build_report(
 ) -> list[DeviceHealth]:
     """Health of every registered device over the last ``period_s`` seconds."""
     out: list[DeviceHealth] = []
+    devices = list(devices)
+    nodes = {d.device_id for d in devices if d.family == "iiot" and d.device_id.count("/") == 1}
     for d in devices:
+        if d.family == "iiot" and d.device_id.rsplit("/", 1)[0] in nodes and d.device_id not in nodes:
+            continue  # a Sparkplug device is counted under its registered edge node
         row = rows.get((d.family, d.device_id))
         interval = interval_of(d)
         last = row.last_seen if row else None

@@ -18,9 +18,9 @@ import psycopg
 from prometheus_client import Counter, Gauge
 
 from contracts.dead_letter import DeadLetter
-from processors.health.report import DeviceInfo
 from processors.health.store import flush_deltas
 from processors.health.tracker import HealthTracker
+from processors.normalize.catalog_view import DeviceLike
 from processors.normalize.contract import BatchResult
 
 __all__ = ["HealthService"]
@@ -56,8 +56,8 @@ class HealthService:
     def __init__(
         self,
         tracker: HealthTracker,
-        devices: Callable[[], Iterable[DeviceInfo]],
-        interval_of: Callable[[DeviceInfo], float | None],
+        devices: Callable[[], Iterable[DeviceLike]],
+        interval_of: Callable[[DeviceLike], float | None],
         *,
         dsn: str | None,
         schema: str = "sensegate",

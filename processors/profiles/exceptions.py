@@ -2,33 +2,27 @@
 
 ProcessorError
  ├── ConfigurationError
- │    └── ProfileError              a profile file is invalid or breaks a catalog rule (fatal)
- │         └── ProfileRegistrationError  the database refused a registration
+ │    └── catalog.CatalogError
+ │         └── ProfileError         a profile file is invalid or breaks a catalog rule (fatal)
+ │              └── ProfileRegistrationError  the database refused a registration
  └── MappingRefused                 one message does not fit its profile (per record)
 """
 
 from __future__ import annotations
 
 from contracts.dead_letter import ReasonCode
-from processors.exceptions import ConfigurationError, ProcessorError
+from processors.catalog.exceptions import CatalogError
+from processors.exceptions import ProcessorError
 
 __all__ = ["MappingRefused", "ProfileError", "ProfileRegistrationError"]
 
 
-class ProfileError(ConfigurationError):
-    """A profile cannot be used; ``problems`` lists every finding, one line each."""
+class ProfileError(CatalogError):
+    """A profile cannot be used; ``problems`` lists every finding, one line each.
 
-    retriable = False
-
-    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
-        self.message = message
-        self.problems = problems or (message,)
-
-    def __str__(self) -> str:
-        if self.problems == (self.message,):
-            return self.message
-        return "\n  - ".join((self.message, *self.problems))
+    Profiles are governance as code beside the catalog, so they share its error (and its
+    one-pass listing of every problem).
+    """
 
 
 class ProfileRegistrationError(ProfileError):

@@ -13,10 +13,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from processors.catalog import Catalog
+from processors.catalog.loader import yaml_documents
 from processors.profiles.exceptions import ProfileError
 from processors.profiles.models import Profile
 from processors.profiles.validation import profile_problems
@@ -88,15 +88,9 @@ def load_profiles(path: Path | None = None, catalog: Catalog | None = None) -> t
     listing every problem of every file.
     """
     root = path or DEFAULT_PROFILES_DIR
-    files = [root] if root.is_file() else sorted(root.glob("*.yaml"))
-    problems: list[str] = []
+    docs, problems = yaml_documents(root)
     profiles: list[Profile] = []
-    for file in files:
-        try:
-            doc = yaml.safe_load(file.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            problems.append(f"{file.name}: unreadable: {exc}")
-            continue
+    for file, doc in docs:
         try:
             profile = parse_profile(doc, file.name)
         except ProfileError as exc:

@@ -11,7 +11,7 @@ import logging
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -19,6 +19,7 @@ from psycopg.types.json import Jsonb
 
 from processors.catalog import Catalog
 from processors.catalog.ddl import ensure_schema, ensure_schema_async
+from processors.catalog.store import Action, choose_version
 from processors.profiles.exceptions import ProfileError, ProfileRegistrationError
 from processors.profiles.loader import ProfileBook
 from processors.profiles.models import Profile
@@ -34,9 +35,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-Action = Literal["unchanged", "registered", "new_version"]
-
 
 @dataclass(frozen=True, slots=True)
 class ProfileRegistration:
@@ -64,18 +62,13 @@ def _register_one(
         (profile.name,),
     ).fetchall()
     known = {int(v): str(h) for v, h in rows}
-    if known.get(profile.version) == digest:
-        return ProfileRegistration(profile.name, profile.version, profile.version, "unchanged")
     # The same definition registered under another version is that version (no new row).
-    same = [v for v, h in known.items() if h == digest]
-    if same:
+    same = [v for v, h in known.items() if h == digest and v != profile.version]
+    if same and known.get(profile.version) != digest:
         return ProfileRegistration(profile.name, profile.version, max(same), "unchanged")
-    top = max(known, default=0)
-    action: Action
-    if profile.version <= top:
-        version, action = top + 1, "new_version"
-    else:
-        version, action = profile.version, "registered"
+    version, action = choose_version(known, profile.version, digest)
+    if action == "unchanged":
+        return ProfileRegistration(profile.name, profile.version, version, action)
     stored = profile.model_copy(update={"version": version})
     conn.execute(
         sql.SQL(
