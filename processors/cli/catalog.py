@@ -22,6 +22,7 @@ from processors.catalog import (
     register_catalog,
 )
 from processors.catalog.dcat import DEFAULT_BASE_IRI, export_dcat
+from processors.storage.connect import run_with_connection
 
 __all__ = ["CatalogSettings", "add_arguments", "run", "write_back_version"]
 
@@ -136,10 +137,9 @@ def _lists(catalog: Catalog, kind: str | None, as_json: bool) -> int:
 
 
 def _register(catalog: Catalog, settings: CatalogSettings, write_back: bool) -> int:
-    dsn = settings.db.dsn.get_secret_value()
+    dsn, schema = settings.db.dsn.get_secret_value(), settings.db.schema_name
     try:
-        with psycopg.connect(dsn) as conn:
-            results = register_catalog(conn, catalog, settings.db.schema_name)
+        results = run_with_connection(dsn, lambda conn: register_catalog(conn, catalog, schema))
     except (CatalogError, psycopg.Error) as exc:
         _out(f"registration failed: {exc}", sys.stderr)
         return 1

@@ -7,16 +7,19 @@ import json
 import re
 import sys
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 
 from contracts.settings import DbConfig
 from processors.catalog import Catalog
 from processors.health.report import DeviceHealth, build_report, expected_interval
-from processors.health.store import fetch_health
-from processors.profiles import ProfileBook, load_profiles, parse_duration_s
+from processors.health.store import HealthRow, fetch_health
+from processors.profiles import Profile, ProfileBook, load_profiles, parse_duration_s
 from processors.profiles.store import fetch_profiles
+from processors.registry.models import Device
 from processors.registry.store import fetch_devices
+from processors.storage.connect import run_with_connection
 
 __all__ = ["add_health_arguments", "parse_span_s", "run_health"]
 
@@ -68,13 +71,19 @@ def _line(h: DeviceHealth) -> str:
 def run_health(args: argparse.Namespace, db: DbConfig, catalog: Catalog) -> int:
     """Print the health report; exit code 0 (silence is reported, not an error of the command)."""
     now = datetime.now(UTC)
-    with psycopg.connect(db.dsn.get_secret_value()) as conn:
-        devices = [
-            d for d in fetch_devices(conn, db.schema_name) if args.family in (None, d.family)
-        ]
-        rows = fetch_health(conn, now - timedelta(seconds=args.period), db.schema_name)
-        book = ProfileBook(load_profiles(catalog=catalog))
-        book.add(fetch_profiles(conn, db.schema_name))
+    since = now - timedelta(seconds=args.period)
+
+    async def read(
+        conn: psycopg.AsyncConnection[Any],
+    ) -> tuple[list[Device], dict[tuple[str, str], HealthRow], list[Profile]]:
+        devices = await fetch_devices(conn, db.schema_name)
+        profiles = await fetch_profiles(conn, db.schema_name)
+        return devices, await fetch_health(conn, since, db.schema_name), profiles
+
+    stored, rows, registered = run_with_connection(db.dsn.get_secret_value(), read)
+    devices = [d for d in stored if args.family in (None, d.family)]
+    book = ProfileBook(load_profiles(catalog=catalog))
+    book.add(registered)
     report = build_report(
         devices,
         rows,

@@ -16,6 +16,7 @@ from processors.catalog import Catalog, CatalogError, load_catalog
 from processors.cli.catalog import write_back_version
 from processors.profiles import DEFAULT_PROFILES_DIR, Profile, ProfileError, load_profiles
 from processors.profiles.store import fetch_profiles, register_profiles
+from processors.storage.connect import run_with_connection
 
 __all__ = ["ProfilesSettings", "add_arguments", "run"]
 
@@ -62,8 +63,10 @@ def _line(p: Profile, origin: str) -> str:
 
 def _register(args: argparse.Namespace, profiles: tuple[Profile, ...], catalog: Catalog) -> int:
     settings = ProfilesSettings()
-    with psycopg.connect(settings.db.dsn.get_secret_value()) as conn:
-        results = register_profiles(conn, profiles, catalog, settings.db.schema_name)
+    results = run_with_connection(
+        settings.db.dsn.get_secret_value(),
+        lambda conn: register_profiles(conn, profiles, catalog, settings.db.schema_name),
+    )
     base: Path = args.path or args.profiles or DEFAULT_PROFILES_DIR
     for r in results:
         _out(f"{r.name}: version {r.version} ({r.action}, declared {r.declared_version})")
@@ -75,16 +78,22 @@ def _register(args: argparse.Namespace, profiles: tuple[Profile, ...], catalog: 
     return 0
 
 
+def _registered() -> list[Profile]:
+    settings = ProfilesSettings()
+    return run_with_connection(
+        settings.db.dsn.get_secret_value(),
+        lambda conn: fetch_profiles(conn, settings.db.schema_name),
+    )
+
+
 def _list(args: argparse.Namespace, files: tuple[Profile, ...]) -> int:
     rows: dict[tuple[str, int], tuple[Profile, str]] = {
         (p.name, p.version): (p, "file") for p in files
     }
     if not args.files:
-        settings = ProfilesSettings()
-        with psycopg.connect(settings.db.dsn.get_secret_value()) as conn:
-            for p in fetch_profiles(conn, settings.db.schema_name):
-                origin = "registered" if (p.name, p.version) not in rows else "registered, file"
-                rows[(p.name, p.version)] = (p, origin)
+        for p in _registered():
+            origin = "registered" if (p.name, p.version) not in rows else "registered, file"
+            rows[(p.name, p.version)] = (p, origin)
     for key in sorted(rows):
         _out(_line(*rows[key]))
     _out(f"{len(rows)} profile versions")
@@ -94,13 +103,9 @@ def _list(args: argparse.Namespace, files: tuple[Profile, ...]) -> int:
 def _show(args: argparse.Namespace, files: tuple[Profile, ...]) -> int:
     found = [p for p in files if p.name == args.name and args.version in (None, p.version)]
     try:
-        settings = ProfilesSettings()
-        with psycopg.connect(settings.db.dsn.get_secret_value()) as conn:
-            found += [
-                p
-                for p in fetch_profiles(conn, settings.db.schema_name)
-                if p.name == args.name and args.version in (None, p.version)
-            ]
+        found += [
+            p for p in _registered() if p.name == args.name and args.version in (None, p.version)
+        ]
     except psycopg.OperationalError as exc:
         _out(f"database not reachable ({exc}); showing the file", sys.stderr)
     if not found:

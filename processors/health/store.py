@@ -14,7 +14,7 @@ from psycopg.types.json import Jsonb
 
 from processors.health.tracker import HealthDelta
 
-__all__ = ["HealthRow", "fetch_health", "fetch_health_async", "flush_deltas"]
+__all__ = ["HealthRow", "fetch_health", "flush_deltas"]
 
 
 def _ts(ns: int) -> datetime:
@@ -125,19 +125,10 @@ def _row(r: Sequence[Any]) -> HealthRow:
     )
 
 
-def fetch_health(
-    conn: psycopg.Connection[Any], since: datetime, schema: str = "sensegate"
-) -> dict[tuple[str, str], HealthRow]:
-    """Per device totals of the windows seen since ``since``."""
-    stmt = sql.SQL(_SELECT).format(table=sql.Identifier(schema, "device_health"))
-    rows = conn.execute(stmt, {"since": since}).fetchall()
-    return {(str(r[0]), str(r[1])): _row(r) for r in rows}
-
-
-async def fetch_health_async(
+async def fetch_health(
     conn: psycopg.AsyncConnection[Any], since: datetime, schema: str = "sensegate"
 ) -> dict[tuple[str, str], HealthRow]:
-    """Async twin of ``fetch_health``."""
+    """Per device totals of the windows seen since ``since``."""
     stmt = sql.SQL(_SELECT).format(table=sql.Identifier(schema, "device_health"))
     cur = await conn.execute(stmt, {"since": since})
     return {(str(r[0]), str(r[1])): _row(r) for r in await cur.fetchall()}

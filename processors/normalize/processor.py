@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from contracts.dead_letter import DeadLetter, ReasonCode, Stage
 from contracts.envelope import Envelope, RawRecord
+from contracts.errors import Rejected
 from contracts.record import DatasetRecord, Provenance, RecordValue, record_id_for
 from processors import __version__
 from processors.normalize.catalog_view import CatalogLike, DeviceLike, EntryLike, RegistryLike
@@ -29,6 +30,7 @@ from processors.normalize.contract import (
     Candidate,
     FamilyMapper,
     Mapped,
+    Processor,
     RebirthRequest,
     RecordRejected,
 )
@@ -72,7 +74,7 @@ class _Staged:
     values: list[dict[str, RecordValue]] = field(default_factory=list)
 
 
-class NormalizeProcessor:
+class NormalizeProcessor(Processor):
     """The normalize stage as a pure batch map (see module docstring).
 
     Not thread-safe: mappers keep protocol state and the de-duplication cache is mutable; use one
@@ -114,8 +116,9 @@ class NormalizeProcessor:
                 mapped = self._map(raw, device)
                 rebirths.extend(mapped.rebirths)
                 entries = [self._govern(c, device, env) for c in mapped.candidates]
-            except RecordRejected as exc:
-                rebirths.extend(exc.rebirths)
+            except Rejected as exc:
+                if isinstance(exc, RecordRejected):
+                    rebirths.extend(exc.rebirths)
                 dead.append(dead_letter_for(raw, exc.reason, exc.detail))
                 continue
             staged.append(_Staged(raw, mapped, entries))

@@ -5,12 +5,12 @@ ProcessorError
  │    └── catalog.CatalogError
  │         └── ProfileError         a profile file is invalid or breaks a catalog rule (fatal)
  │              └── ProfileRegistrationError  the database refused a registration
- └── MappingRefused                 one message does not fit its profile (per record)
+ └── MappingRefused                 one message does not fit its profile (also a Rejected)
 """
 
 from __future__ import annotations
 
-from contracts.dead_letter import ReasonCode
+from contracts.errors import Rejected
 from processors.catalog.exceptions import CatalogError
 from processors.exceptions import ProcessorError
 
@@ -29,12 +29,5 @@ class ProfileRegistrationError(ProfileError):
     """Registering profiles in PostgreSQL failed."""
 
 
-class MappingRefused(ProcessorError):
-    """One message's fields do not fit its profile; per record, never retriable."""
-
-    retriable = False
-
-    def __init__(self, reason: ReasonCode, detail: str) -> None:
-        super().__init__(f"{reason.value}: {detail}")
-        self.reason = reason
-        self.detail = detail
+class MappingRefused(ProcessorError, Rejected):
+    """One message's fields do not fit its profile; per record, never retriable (a dead letter)."""

@@ -18,7 +18,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from processors.catalog import Catalog
-from processors.catalog.ddl import ensure_schema, ensure_schema_async
+from processors.catalog.ddl import ensure_schema
 from processors.catalog.store import Action, choose_version
 from processors.profiles.exceptions import ProfileError, ProfileRegistrationError
 from processors.profiles.loader import ProfileBook
@@ -28,10 +28,8 @@ from processors.profiles.validation import profile_problems
 __all__ = [
     "ProfileRegistration",
     "fetch_profiles",
-    "fetch_profiles_async",
     "refresh_book",
     "register_profiles",
-    "registered_version",
 ]
 
 logger = logging.getLogger(__name__)
@@ -50,18 +48,18 @@ def _table(schema: str) -> sql.Composed:
     return sql.SQL("{}.device_profile").format(sql.Identifier(schema))
 
 
-def _register_one(
-    conn: psycopg.Connection[Any], profile: Profile, schema: str
+async def _register_one(
+    conn: psycopg.AsyncConnection[Any], profile: Profile, schema: str
 ) -> ProfileRegistration:
     digest = profile.content_sha256()
     table = _table(schema)
     key = zlib.crc32(f"sensegate-profile:{schema}:{profile.name}".encode()) & 0x7FFFFFFF
-    conn.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
-    rows = conn.execute(
+    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+    cur = await conn.execute(
         sql.SQL("SELECT version, content_sha256 FROM {} WHERE name = %s").format(table),
         (profile.name,),
-    ).fetchall()
-    known = {int(v): str(h) for v, h in rows}
+    )
+    known = {int(v): str(h) for v, h in await cur.fetchall()}
     # The same definition registered under another version is that version (no new row).
     same = [v for v, h in known.items() if h == digest and v != profile.version]
     if same and known.get(profile.version) != digest:
@@ -70,7 +68,7 @@ def _register_one(
     if action == "unchanged":
         return ProfileRegistration(profile.name, profile.version, version, action)
     stored = profile.model_copy(update={"version": version})
-    conn.execute(
+    await conn.execute(
         sql.SQL(
             "INSERT INTO {} (name, version, family, codec, dataset, definition, content_sha256)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s)"
@@ -89,8 +87,8 @@ def _register_one(
     return ProfileRegistration(profile.name, profile.version, version, action)
 
 
-def register_profiles(
-    conn: psycopg.Connection[Any],
+async def register_profiles(
+    conn: psycopg.AsyncConnection[Any],
     profiles: Iterable[Profile],
     catalog: Catalog,
     schema: str = "sensegate",
@@ -105,9 +103,9 @@ def register_profiles(
         msg = f"registration refused ({len(problems)} problem(s)); nothing registered"
         raise ProfileError(msg, tuple(problems))
     try:
-        ensure_schema(conn, schema)
-        with conn.transaction():
-            return [_register_one(conn, p, schema) for p in profiles]
+        await ensure_schema(conn, schema)
+        async with conn.transaction():
+            return [await _register_one(conn, p, schema) for p in profiles]
     except psycopg.Error as exc:
         msg = f"profile registration failed: {exc}"
         raise ProfileRegistrationError(msg) from exc
@@ -123,35 +121,18 @@ def _profile(definition: dict[str, Any], version: int) -> Profile:
     return Profile.model_validate({**definition, "version": version})
 
 
-def fetch_profiles(conn: psycopg.Connection[Any], schema: str = "sensegate") -> list[Profile]:
-    """Every registered profile version."""
-    ensure_schema(conn, schema)
-    return [_profile(d, int(v)) for d, v in conn.execute(_select(schema)).fetchall()]
-
-
-async def fetch_profiles_async(
+async def fetch_profiles(
     conn: psycopg.AsyncConnection[Any], schema: str = "sensegate"
 ) -> list[Profile]:
-    """Async twin of ``fetch_profiles`` (the table must exist)."""
+    """Every registered profile version (creates the tables if missing)."""
+    await ensure_schema(conn, schema)
     cur = await conn.execute(_select(schema))
     return [_profile(d, int(v)) for d, v in await cur.fetchall()]
-
-
-def registered_version(
-    conn: psycopg.Connection[Any], name: str, schema: str = "sensegate"
-) -> int | None:
-    """The highest registered version of profile ``name``, or None when it is not registered."""
-    ensure_schema(conn, schema)
-    row = conn.execute(
-        sql.SQL("SELECT max(version) FROM {} WHERE name = %s").format(_table(schema)), (name,)
-    ).fetchone()
-    return None if row is None or row[0] is None else int(row[0])
 
 
 async def refresh_book(book: ProfileBook, dsn: str, schema: str = "sensegate") -> int:
     """Add every registered profile version to ``book``; returns how many the database holds."""
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-        await ensure_schema_async(conn, schema)
-        profiles = await fetch_profiles_async(conn, schema)
+        profiles = await fetch_profiles(conn, schema)
     book.add(profiles)
     return len(profiles)

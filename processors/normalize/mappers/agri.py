@@ -18,14 +18,12 @@ from contracts.dead_letter import ReasonCode
 from contracts.envelope import RawRecord
 from contracts.record import GeoPoint, RecordValue
 from processors.catalog import Catalog, load_catalog
-from processors.codecs.base import CodecError
 from processors.codecs.lorawan.codec import LorawanCodec, LorawanConfig
 from processors.codecs.lorawan.models import LorawanUplink, PayloadCodecName
 from processors.normalize.catalog_view import DeviceLike
 from processors.normalize.contract import Candidate, Mapped, RecordRejected
 from processors.normalize.mapper_table import MapperConfig
 from processors.profiles import (
-    MappingRefused,
     Profile,
     ProfileBook,
     ProfileError,
@@ -109,18 +107,11 @@ class AgriMapper:
             why = f"is bound to profile {profile.key} of family {profile.family}"
             raise RecordRejected(ReasonCode.NO_PROFILE, no_profile_detail(device, why))
         codec = self._codecs[_PAYLOAD[profile.codec]]
-        try:
-            up = codec.decode(env.payload, env)
-        except CodecError as exc:
-            raise RecordRejected(exc.reason, exc.detail) from exc
-        try:
-            mapped = (
-                map_lpp(plan, up.lpp)
-                if profile.codec == "cayenne_lpp"
-                else map_fields(plan, up.fields)
-            )
-        except MappingRefused as exc:
-            raise RecordRejected(exc.reason, exc.detail) from exc
+        up = codec.decode(env.payload, env)  # a CodecError passes: it is a Rejected
+        # a MappingRefused passes too: it is a Rejected with its own reason
+        mapped = (
+            map_lpp(plan, up.lpp) if profile.codec == "cayenne_lpp" else map_fields(plan, up.fields)
+        )
         observed_ns = env.received_ns
         moment = up.time or next((r.time for r in up.rx if r.time is not None), None)
         if moment is not None:
