@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -100,3 +101,29 @@ def test_fcnt_gaps_show_as_incompleteness_and_stopped_device_as_silent(catalog: 
     assert b.silent_s is not None and b.silent_s > 3 * 900
     never = build_report([soil("70b3d57ed0050003")], {}, lambda d: 900.0, now=now, period_s=3600)
     assert never[0].silent and never[0].last_seen is None
+
+
+def test_metrics_are_bounded_to_top_n_devices() -> None:
+    from prometheus_client import REGISTRY
+
+    from processors.health.service import HealthService
+
+    devices = [soil(f"70b3d57ed00700{i:02x}") for i in range(25)]
+    service = HealthService(
+        HealthTracker({"agri_soil": "agri"}), lambda: devices, lambda d: 900.0, dsn=None, top_n=5
+    )
+    silent = service.refresh(now_ns=time.time_ns() + 3 * 3600 * SEC)
+    assert len(silent) == 25
+    per_device = [
+        s
+        for m in REGISTRY.collect()
+        if m.name == "sensegate_device_silent_seconds"
+        for s in m.samples
+    ]
+    assert len(per_device) == 5  # only the top N carry a device label
+    assert (
+        REGISTRY.get_sample_value(
+            "sensegate_devices_silent", {"dataset": "agri_soil", "provider": "jl_agri_bureau"}
+        )
+        == 25
+    )
