@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_CATALOG_DIR",
     "Catalog",
     "catalog_from_entries",
+    "format_validation",
     "load_catalog",
     "parse_entry",
     "yaml_documents",
@@ -51,7 +52,8 @@ class Catalog:
         return tuple(e for e in self if e.family == family)
 
 
-def _format_validation(where: str, exc: ValidationError) -> list[str]:
+def format_validation(where: str, exc: ValidationError) -> list[str]:
+    """One line per pydantic error, prefixed with ``where`` and the field path."""
     out = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"])
@@ -69,7 +71,7 @@ def parse_entry(doc: Any, where: str = "<entry>") -> DatasetEntry:
     try:
         return DatasetEntry.model_validate(doc)
     except ValidationError as exc:
-        problems = tuple(_format_validation(where, exc))
+        problems = tuple(format_validation(where, exc))
         msg = f"{where}: invalid catalog entry ({len(problems)} problem(s))"
         raise CatalogError(msg, problems) from exc
 

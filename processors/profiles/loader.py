@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from processors.catalog import Catalog
-from processors.catalog.loader import yaml_documents
+from processors.catalog.loader import format_validation, yaml_documents
 from processors.profiles.exceptions import ProfileError
 from processors.profiles.models import Profile
 from processors.profiles.validation import profile_problems
@@ -36,11 +36,7 @@ def parse_profile(doc: Any, where: str = "<profile>") -> Profile:
     try:
         return Profile.model_validate(doc)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"])
-            text = str(err["msg"]).removeprefix("Value error, ")
-            problems.append(f"{where}: {loc + ': ' if loc else ''}{text}")
+        problems = format_validation(where, exc)
         msg = f"{where}: invalid profile ({len(problems)} problem(s))"
         raise ProfileError(msg, tuple(problems)) from exc
 
