@@ -18,6 +18,7 @@ from processors.profiles.mapping import (
     compile_profile,
     map_fields,
     map_lpp,
+    no_profile_detail,
 )
 from processors.profiles.models import CODECS_BY_FAMILY, FieldMap, Profile, parse_duration_s
 from processors.profiles.validation import profile_problems
@@ -37,6 +38,7 @@ __all__ = [
     "load_profiles",
     "map_fields",
     "map_lpp",
+    "no_profile_detail",
     "parse_duration_s",
     "parse_profile",
     "profile_problems",

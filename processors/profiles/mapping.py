@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from contracts.dead_letter import ReasonCode
 from contracts.record import RecordValue, SourceValue
@@ -22,7 +23,15 @@ from processors.profiles.models import FieldMap, Profile
 from processors.profiles.units import convert
 from processors.profiles.validation import field_unit, profile_problems
 
-__all__ = ["FieldPlan", "ProfilePlan", "ProfileValues", "compile_profile", "map_fields", "map_lpp"]
+__all__ = [
+    "FieldPlan",
+    "ProfilePlan",
+    "ProfileValues",
+    "compile_profile",
+    "map_fields",
+    "map_lpp",
+    "no_profile_detail",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +74,23 @@ class ProfileValues:
     values: dict[str, dict[str, RecordValue]]
     sources: dict[str, tuple[SourceValue, ...]] = field(default_factory=dict)
     unmapped: tuple[str, ...] = ()
+
+
+class _Device(Protocol):
+    @property
+    def family(self) -> str: ...
+
+    @property
+    def device_id(self) -> str: ...
+
+
+def no_profile_detail(device: _Device, why: str) -> str:
+    """Dead-letter detail for a device without a usable profile, naming the fixing command."""
+    return (
+        f"device {device.family}/{device.device_id} {why}; bind one with `python -m processors "
+        f"devices add {device.family} {device.device_id} --profile NAME` "
+        "(see `python -m processors profiles list`)"
+    )
 
 
 def compile_profile(profile: Profile, catalog: Catalog) -> ProfilePlan:

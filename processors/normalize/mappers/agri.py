@@ -33,9 +33,10 @@ from processors.profiles import (
     load_profiles,
     map_fields,
     map_lpp,
+    no_profile_detail,
 )
 
-__all__ = ["AgriMapper", "no_profile_detail"]
+__all__ = ["AgriMapper"]
 
 # profile codec -> what the LoRaWAN codec decodes ("none": the network server's object)
 _PAYLOAD: dict[str, PayloadCodecName] = {
@@ -44,15 +45,6 @@ _PAYLOAD: dict[str, PayloadCodecName] = {
     "network_server_object": "none",
 }
 _RADIO = ("f_cnt", "rssi", "snr")
-
-
-def no_profile_detail(device: DeviceLike, why: str) -> str:
-    """Dead-letter detail for a device without a usable profile, naming the fixing command."""
-    return (
-        f"device {device.family}/{device.device_id} {why}; bind one with `python -m processors "
-        f"devices add {device.family} {device.device_id} --profile NAME` "
-        "(see `python -m processors profiles list`)"
-    )
 
 
 class AgriMapper:

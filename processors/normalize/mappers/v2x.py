@@ -38,7 +38,7 @@ from processors.normalize.catalog_view import DeviceLike
 from processors.normalize.contract import Candidate, Mapped, RecordRejected
 from processors.normalize.mapper_table import MapperConfig
 from processors.normalize.quality import distance_m
-from processors.profiles import Profile, ProfileBook, load_profiles
+from processors.profiles import Profile, ProfileBook, load_profiles, no_profile_detail
 
 __all__ = ["V2xMapper"]
 
@@ -88,8 +88,6 @@ class V2xMapper:
         version = device.profile_version
         profile = self._profiles.get(name, version)
         if profile is None or profile.family != "v2x":
-            from processors.normalize.mappers.agri import no_profile_detail
-
             why = f"is bound to profile {name}, which is not a registered v2x profile"
             raise RecordRejected(ReasonCode.NO_PROFILE, no_profile_detail(device, why))
         return profile
