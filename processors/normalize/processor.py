@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from contracts.dead_letter import DeadLetter, ReasonCode, Stage
 from contracts.envelope import Envelope, RawRecord
 from contracts.errors import Rejected
-from contracts.record import DatasetRecord, Provenance, RecordValue, record_id_for
+from contracts.record import DatasetRecord, Provenance, RecordValue, SourceValue, record_id_for
 from processors import __version__
 from processors.normalize.catalog_view import CatalogLike, DeviceLike, EntryLike, RegistryLike
 from processors.normalize.contract import (
@@ -220,11 +220,15 @@ class NormalizeProcessor(Processor):
     ) -> tuple[list[DatasetRecord], int]:
         records: list[DatasetRecord] = []
         duplicates = 0
+        has_ids: dict[str, bool] = {}
         for s in staged:
             if s.rejection is not None:
                 dead.append(dead_letter_for(s.raw, *s.rejection))
                 continue
             env, coords = s.raw.envelope, s.raw.coordinates
+            # one Provenance per message (with or without the key id, per profile conversion),
+            # shared by its records
+            shared: dict[tuple[bool, str | None, tuple[SourceValue, ...]], Provenance] = {}
             for j, cand in enumerate(s.mapped.candidates):
                 entry = s.entries[j]
                 key = natural_key(cand.key_parts)
@@ -232,23 +236,30 @@ class NormalizeProcessor(Processor):
                 if self._dedup.check_and_add(rid):
                     duplicates += 1
                     continue
-                has_ids = any(i.sensitivity == "identifier" for i in entry.items)
-                provenance = Provenance(
-                    raw_sha256=env.sha256,
-                    device_id=env.device_id,
-                    gateway_id=env.gateway_id,
-                    mqtt_topic=env.topic,
-                    received_ns=env.received_ns,
-                    kafka_topic=coords.topic,
-                    kafka_partition=coords.partition,
-                    kafka_offset=coords.offset,
-                    codec=s.mapped.codec,
-                    codec_version=s.mapped.codec_version,
-                    processor_version=__version__,
-                    pseudonym_key_id=self._pseudo.key_id if has_ids else None,
-                    profile=cand.profile,
-                    source_values=cand.source_values,
-                )
+                ids = has_ids.get(entry.code)
+                if ids is None:
+                    ids = has_ids[entry.code] = any(
+                        i.sensitivity == "identifier" for i in entry.items
+                    )
+                share_key = (ids, cand.profile, cand.source_values)
+                provenance = shared.get(share_key)
+                if provenance is None:
+                    provenance = shared[share_key] = Provenance(
+                        raw_sha256=env.sha256,
+                        device_id=env.device_id,
+                        gateway_id=env.gateway_id,
+                        mqtt_topic=env.topic,
+                        received_ns=env.received_ns,
+                        kafka_topic=coords.topic,
+                        kafka_partition=coords.partition,
+                        kafka_offset=coords.offset,
+                        codec=s.mapped.codec,
+                        codec_version=s.mapped.codec_version,
+                        processor_version=__version__,
+                        pseudonym_key_id=self._pseudo.key_id if ids else None,
+                        profile=cand.profile,
+                        source_values=cand.source_values,
+                    )
                 records.append(
                     DatasetRecord(
                         record_id=rid,

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from contracts.dead_letter import ReasonCode
 from contracts.envelope import Envelope
 from processors.codecs.base import Codec, CodecError
+from processors.codecs.v2x.compiled import compiled_decoder
 from processors.codecs.v2x.extract import build_message
 from processors.codecs.v2x.framing import VendorHeader, split_vendor_frame
 from processors.codecs.v2x.jsonforms import load_json, to_frames
@@ -71,6 +72,7 @@ class V2xCodec(Codec[V2xMessage]):
     def __init__(self, config: V2xCodecConfig | None = None, **options: Any) -> None:
         self.config = config or V2xCodecConfig(**options)
         specification(self.config.edition, "uper")  # compile now, not on the first message
+        compiled_decoder(self.config.edition)  # and pick the UPER decoder (may refuse to start)
 
     def decode(self, payload: bytes, envelope: Envelope) -> V2xMessage:
         """Decode one payload; a JSON document carrying several RSMs is merged into one message."""
