@@ -19,7 +19,7 @@ from psycopg import sql
 __all__ = ["MIGRATIONS_DIR", "OWN_MIGRATIONS", "ensure_schema", "render"]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "storage" / "migrations"
-OWN_MIGRATIONS: tuple[str, ...] = ("0100_catalog.sql", "0110_devices.sql", "0120_profiles.sql")
+OWN_MIGRATIONS: tuple[str, ...] = ("0100_catalog.sql", "0110_devices.sql", "0130_profiles.sql")
 
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 

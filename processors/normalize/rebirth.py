@@ -18,6 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from contracts.settings import MqttConfig
 from processors.normalize.contract import RebirthRequest
+from runtime.mqtt_auth import configure_client
 
 __all__ = ["MqttRebirthPublisher"]
 
@@ -50,11 +51,7 @@ class MqttRebirthPublisher:
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=self._client_id, protocol=mqtt.MQTTv5
         )
-        if self._config.username:
-            password = self._config.password.get_secret_value() if self._config.password else None
-            client.username_pw_set(self._config.username, password)
-        if self._config.tls:
-            client.tls_set()
+        configure_client(client, self._config)
         client.connect_async(self._config.host, self._config.port, self._config.keepalive_s)
         client.loop_start()
         self._client = client

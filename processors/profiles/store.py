@@ -2,7 +2,7 @@
 
 Same rules as the catalog: a definition already registered under its declared version is left
 alone; a changed definition gets the next version above the highest registered, so a device bound
-to a version keeps exactly the mapping it was bound to. Rows are append-only (0120_profiles.sql).
+to a version keeps exactly the mapping it was bound to. Rows are append-only (0130_profiles.sql).
 """
 
 from __future__ import annotations

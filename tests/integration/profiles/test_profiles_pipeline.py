@@ -107,9 +107,10 @@ async def test_profiles_end_to_end(  # noqa: PLR0917 - one scenario; pytest fixt
         ).fetchall()
     assert ("bad-probe",) not in names
     # binding: datasets default to the profile's (soil + weather for the issue's probe)
-    out = _cli(env, "devices", "add", "agri", ISSUE, "--profile", "soil-mth-lpp")
+    # --no-broker: this test is about bindings; broker credentials have their own tests
+    out = _cli(env, "devices", "add", "agri", ISSUE, "--profile", "soil-mth-lpp", "--no-broker")
     assert "with profile soil-mth-lpp@1" in out
-    _cli(env, "devices", "add", "agri", FAHR, "--profile", "sim-soil-c-lpp@1")
+    _cli(env, "devices", "add", "agri", FAHR, "--profile", "sim-soil-c-lpp@1", "--no-broker")
     csv = tmp_path / "devices.csv"
     csv.write_text(
         "family,device_id,provider,datasets,codec,v2x_edition,v2x_framing,industrial_id,lat,lon,"
@@ -119,8 +120,10 @@ async def test_profiles_end_to_end(  # noqa: PLR0917 - one scenario; pytest fixt
         f"agri,{NONE},jl_agri_bureau,agri_soil,chirpstack_lpp,,false,,,,,\n",
         encoding="utf-8",
     )
-    assert "imported 3 devices" in _cli(env, "devices", "import", str(csv))
-    unknown = run_cli("devices", "add", "agri", NONE, "--profile", "no-such-probe", env=env)
+    assert "imported 3 devices" in _cli(env, "devices", "import", str(csv), "--no-broker")
+    unknown = run_cli(
+        "devices", "add", "agri", NONE, "--profile", "no-such-probe", "--no-broker", env=env
+    )
     assert unknown.returncode == 1 and "profiles register" in unknown.stderr
 
     prefix = unique_name("p") + "."
