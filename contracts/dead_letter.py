@@ -39,6 +39,7 @@ class ReasonCode(StrEnum):
     ENVELOPE_INVALID = "envelope_invalid"
     FRAMING_ERROR = "framing_error"
     DECODE_ERROR = "decode_error"
+    DUPLICATE_KEY = "duplicate_key"
     UNSUPPORTED_MESSAGE = "unsupported_message"
     # validation and quality
     SCHEMA_INVALID = "schema_invalid"
@@ -49,6 +50,7 @@ class ReasonCode(StrEnum):
     TOO_OLD = "too_old"
     IDENTITY_MISMATCH = "identity_mismatch"
     PROFILE_MISMATCH = "profile_mismatch"
+    CONFLICTING_DUPLICATE = "conflicting_duplicate"
     # governance
     UNKNOWN_DEVICE = "unknown_device"
     NO_PROFILE = "no_profile"
@@ -58,6 +60,7 @@ class ReasonCode(StrEnum):
     SPARKPLUG_NO_BIRTH = "sparkplug_no_birth"
     # storage
     DATA_REJECTED = "data_rejected"
+    OFFSET_GAP = "offset_gap"
     # sharing
     OPEN_RELEASE_BLOCKED = "open_release_blocked"
 

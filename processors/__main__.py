@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "devices": ("devices", "device registry: add, list, show, remove, import, health, quarantine"),
     "profiles": ("profiles", "device profiles: validate, register, list, show"),
     "provenance": ("provenance", "verify the tamper-evident log, prove a record, corrections"),
+    "objections": ("objections", "objections to shared or opened records (Art. 30)"),
     "grants": ("grants", "access grants for conditionally shared and opened datasets"),
     "dlq": ("dlq", "inspect and replay dead letters"),
 }

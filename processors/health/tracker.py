@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from contracts.dead_letter import DeadLetter
-from contracts.record import DatasetRecord
+from contracts.record import WireRecord
 from processors.normalize.contract import BatchResult
 
 __all__ = ["HealthDelta", "HealthTracker", "counter_of", "counter_step"]
@@ -52,7 +52,7 @@ class HealthDelta:
         self.last_seen_ns = max(self.last_seen_ns, received_ns)
 
 
-def counter_of(record: DatasetRecord) -> tuple[str, int, int | None] | None:
+def counter_of(record: WireRecord) -> tuple[str, int, int | None] | None:
     """The device's message counter carried by ``record``: (stream, value, modulus) or None.
 
     Streams: LoRaWAN ``f_cnt`` (32-bit, a decrease is a reset), V2X ``msg_cnt`` per message type
@@ -113,7 +113,7 @@ class HealthTracker:
     ) -> dict[DeviceKey, int]:
         """Count one delivered batch; returns the counter gaps it revealed, per device."""
         gaps: dict[DeviceKey, int] = {}
-        messages: dict[tuple[str, int, int], list[DatasetRecord]] = {}
+        messages: dict[tuple[str, int, int], list[WireRecord]] = {}
         for record in result.records:
             p = record.provenance
             messages.setdefault((p.kafka_topic, p.kafka_partition, p.kafka_offset), []).append(
@@ -134,7 +134,7 @@ class HealthTracker:
             delta.dead_letters[letter.reason.value] += 1
         return gaps
 
-    def _message(self, records: list[DatasetRecord]) -> tuple[DeviceKey, int] | None:
+    def _message(self, records: list[WireRecord]) -> tuple[DeviceKey, int] | None:
         first = records[0]
         p = first.provenance
         family = self._family_of.get(first.dataset, "")

@@ -14,7 +14,7 @@ from typing import Protocol
 from contracts.dead_letter import DeadLetter, ReasonCode
 from contracts.envelope import RawRecord
 from contracts.errors import Rejected
-from contracts.record import DatasetRecord, GeoPoint, RecordValue, SourceValue
+from contracts.record import GeoPoint, RecordValue, WireRecord, WireSourceValue
 from processors.codecs.sparkplug.models import RebirthRequest
 from processors.exceptions import ProcessorError
 from processors.normalize.catalog_view import DeviceLike
@@ -59,7 +59,7 @@ class Candidate:
     payload_device_id: str | None = None
     # device profile (name@version) that mapped the values, and the originals it converted
     profile: str | None = None
-    source_values: tuple[SourceValue, ...] = ()
+    source_values: tuple[WireSourceValue, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +91,7 @@ class FamilyMapper(Protocol):
 class BatchResult:
     """Outputs of one processed batch; the runner produces all of them before committing offsets."""
 
-    records: tuple[DatasetRecord, ...] = ()
+    records: tuple[WireRecord, ...] = ()
     dead_letters: tuple[DeadLetter, ...] = ()
     quarantined: tuple[DeadLetter, ...] = ()
     rebirths: tuple[RebirthRequest, ...] = ()

@@ -22,7 +22,14 @@ from datetime import UTC, datetime, timedelta
 from contracts.dead_letter import DeadLetter, ReasonCode, Stage
 from contracts.envelope import Envelope, RawRecord
 from contracts.errors import Rejected
-from contracts.record import DatasetRecord, Provenance, RecordValue, SourceValue, record_id_for
+from contracts.record import (
+    RecordValue,
+    WireGeoPoint,
+    WireProvenance,
+    WireRecord,
+    WireSourceValue,
+    record_id_for,
+)
 from processors import __version__
 from processors.normalize.catalog_view import CatalogLike, DeviceLike, EntryLike, RegistryLike
 from processors.normalize.contract import (
@@ -39,7 +46,7 @@ from processors.normalize.pseudonymize import Pseudonymizer
 from processors.normalize.quality import QualityConfig, check_identity, timeliness
 from processors.normalize.validate import DatasetValidator
 
-__all__ = ["NormalizeProcessor", "dead_letter_for", "ns_to_datetime"]
+__all__ = ["NormalizeProcessor", "conflict_letter", "dead_letter_for", "ns_to_datetime"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +69,15 @@ def dead_letter_for(raw: RawRecord, reason: ReasonCode, detail: str) -> DeadLett
         envelope=raw.envelope.metadata(),
         coordinates={"topic": c.topic, "partition": c.partition, "offset": c.offset},
     )
+
+
+def conflict_letter(raw: RawRecord, record_id: str, first_sha256: str, sha256: str) -> DeadLetter:
+    """Dead letter of a message whose natural key was already taken by a different payload (B12)."""
+    detail = (
+        f"record {record_id} was already produced from payload sha256 {first_sha256}; "
+        f"this payload has sha256 {sha256}"
+    )
+    return dead_letter_for(raw, ReasonCode.CONFLICTING_DUPLICATE, detail)
 
 
 @dataclass(slots=True)
@@ -215,10 +231,8 @@ class NormalizeProcessor(Processor):
                 )
         return values
 
-    def _build(
-        self, staged: list[_Staged], dead: list[DeadLetter]
-    ) -> tuple[list[DatasetRecord], int]:
-        records: list[DatasetRecord] = []
+    def _build(self, staged: list[_Staged], dead: list[DeadLetter]) -> tuple[list[WireRecord], int]:
+        records: list[WireRecord] = []
         duplicates = 0
         has_ids: dict[str, bool] = {}
         for s in staged:
@@ -226,15 +240,22 @@ class NormalizeProcessor(Processor):
                 dead.append(dead_letter_for(s.raw, *s.rejection))
                 continue
             env, coords = s.raw.envelope, s.raw.coordinates
+            received_at = ns_to_datetime(env.received_ns)
             # one Provenance per message (with or without the key id, per profile conversion),
             # shared by its records
-            shared: dict[tuple[bool, str | None, tuple[SourceValue, ...]], Provenance] = {}
+            shared: dict[tuple[bool, str | None, tuple[WireSourceValue, ...]], WireProvenance] = {}
+            conflicted = False
             for j, cand in enumerate(s.mapped.candidates):
                 entry = s.entries[j]
                 key = natural_key(cand.key_parts)
                 rid = record_id_for(cand.dataset, key)
-                if self._dedup.check_and_add(rid):
-                    duplicates += 1
+                prior = self._dedup.remember(rid, env.sha256)
+                if prior is not None:
+                    if prior != env.sha256 and not conflicted:
+                        conflicted = True  # one dead letter per message, however many records
+                        dead.append(conflict_letter(s.raw, rid, prior, env.sha256))
+                    elif prior == env.sha256:
+                        duplicates += 1
                     continue
                 ids = has_ids.get(entry.code)
                 if ids is None:
@@ -244,7 +265,7 @@ class NormalizeProcessor(Processor):
                 share_key = (ids, cand.profile, cand.source_values)
                 provenance = shared.get(share_key)
                 if provenance is None:
-                    provenance = shared[share_key] = Provenance(
+                    provenance = shared[share_key] = WireProvenance(
                         raw_sha256=env.sha256,
                         device_id=env.device_id,
                         gateway_id=env.gateway_id,
@@ -260,17 +281,18 @@ class NormalizeProcessor(Processor):
                         profile=cand.profile,
                         source_values=cand.source_values,
                     )
+                # No model validation here: every value was checked by the batch validator.
                 records.append(
-                    DatasetRecord(
+                    WireRecord(
                         record_id=rid,
                         dataset=cand.dataset,
                         catalog_version=entry.version,
                         entity_id=cand.entity_id,
                         natural_key=key,
                         observed_at=ns_to_datetime(cand.observed_ns),
-                        received_at=ns_to_datetime(env.received_ns),
+                        received_at=received_at,
                         values=s.values[j],
-                        location=cand.location,
+                        location=WireGeoPoint.of(cand.location),
                         quality=tuple(sorted(set(s.flags[j]))),
                         provenance=provenance,
                     )

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from contracts.dead_letter import ReasonCode
-from contracts.record import RecordValue, SourceValue
+from contracts.record import RecordValue, WireSourceValue
 from processors.catalog import Catalog
 from processors.codecs.lorawan.lpp import LppReading
 from processors.profiles.exceptions import MappingRefused, ProfileError
@@ -72,7 +72,7 @@ class ProfileValues:
     """Item values per dataset, original values of transformed items, and unmapped field names."""
 
     values: dict[str, dict[str, RecordValue]]
-    sources: dict[str, tuple[SourceValue, ...]] = field(default_factory=dict)
+    sources: dict[str, tuple[WireSourceValue, ...]] = field(default_factory=dict)
     unmapped: tuple[str, ...] = ()
 
 
@@ -131,7 +131,7 @@ class _Builder:
     def __init__(self, plan: ProfilePlan) -> None:
         self.plan = plan
         self.values: dict[str, dict[str, RecordValue]] = {}
-        self.sources: dict[str, list[SourceValue]] = {}
+        self.sources: dict[str, list[WireSourceValue]] = {}
         self.unmapped: list[str] = []
 
     def put(self, fp: FieldPlan, raw: float) -> None:
@@ -159,7 +159,7 @@ class _Builder:
         self.values.setdefault(fp.dataset, {})[fp.item] = stored
         if fp.transforms:
             self.sources.setdefault(fp.dataset, []).append(
-                SourceValue(item=fp.item, field=fp.spec.source, value=raw, unit=fp.source_unit)
+                WireSourceValue(item=fp.item, field=fp.spec.source, value=raw, unit=fp.source_unit)
             )
 
     def result(self, found: int) -> ProfileValues:

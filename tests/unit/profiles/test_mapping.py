@@ -13,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 from contracts.dead_letter import ReasonCode
-from contracts.record import DatasetRecord, SourceValue
+from contracts.record import WireRecord, WireSourceValue
 from processors.catalog import Catalog, load_catalog
 from processors.normalize.contract import BatchResult
 from processors.normalize.mappers.agri import AgriMapper
@@ -42,7 +42,7 @@ def run(catalog: Catalog, profile: str, payload: bytes, datasets: tuple[str, ...
     return proc.process([raw_record(payload, device_id=EUI)])
 
 
-def by_dataset(result: BatchResult) -> dict[str, DatasetRecord]:
+def by_dataset(result: BatchResult) -> dict[str, WireRecord]:
     assert not result.dead_letters, result.dead_letters
     return {r.dataset: r for r in result.records}
 
@@ -99,7 +99,7 @@ def test_fahrenheit_lpp_lands_in_celsius_with_original_kept(catalog: Catalog) ->
     assert soil.values["soil_temperature"] == pytest.approx(10.5)
     assert soil.values["soil_ec"] == 812.0
     assert soil.provenance.source_values == (
-        SourceValue(item="soil_temperature", field="channel 3 (analog_input)", value=50.9,
+        WireSourceValue(item="soil_temperature", field="channel 3 (analog_input)", value=50.9,
                     unit="[degF]"),
     )  # fmt: skip
 
