@@ -19,7 +19,12 @@ from psycopg import sql
 __all__ = ["MIGRATIONS_DIR", "OWN_MIGRATIONS", "ensure_schema", "render"]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "storage" / "migrations"
-OWN_MIGRATIONS: tuple[str, ...] = ("0100_catalog.sql", "0110_devices.sql", "0130_profiles.sql")
+OWN_MIGRATIONS: tuple[str, ...] = (
+    "0100_catalog.sql",
+    "0110_devices.sql",
+    "0111_device_family_open.sql",
+    "0130_profiles.sql",
+)
 
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -54,7 +59,12 @@ SELECT (SELECT count(*) FROM pg_trigger t
            AND t.tgname IN ('catalog_entry_append_only', 'device_notify',
                             'device_profile_append_only')) = 3
    AND to_regclass(quote_ident(%(s)s) || '.quarantine_replay') IS NOT NULL
-   AND to_regclass(quote_ident(%(s)s) || '.device_health_day') IS NOT NULL
+OWN_MIGRATIONS: tuple[str, ...] = (
+    "0100_catalog.sql",
+    "0110_devices.sql",
+    "0111_device_family_open.sql",
+    "0130_profiles.sql",
+)
 """
 
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from contracts.families import FamilyName
 from processors.catalog.policy import kind_defaults
 from processors.catalog.rules import entry_problems
 
@@ -40,7 +41,6 @@ AccessClass = Literal["unconditional", "conditional", "none"]
 DataCategory = Literal["public", "enterprise", "personal"]
 Grade = Literal["core", "important", "general"]
 DeidAction = Literal["drop", "hmac", "grid", "time_bucket", "keep"]
-Family = Literal["v2x", "agri", "iiot"]
 
 _SQL_NAME = r"^[a-z][a-z0-9_]{0,62}$"
 Name = Annotated[str, Field(pattern=_SQL_NAME)]
@@ -181,7 +181,7 @@ class DatasetEntry(BaseModel):
     # identity
     code: Code
     version: Annotated[int, Field(ge=1)]
-    family: Family
+    family: FamilyName
     name: Text
     name_zh: str | None = None
     abstract: Text

@@ -24,8 +24,8 @@ import psycopg
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
+from contracts.families import FAMILY_NAMES
 from contracts.settings import SETTINGS_CONFIG, DbConfig, KafkaConfig, MetricsConfig, MqttConfig
-from contracts.topics import FAMILIES
 from processors.health.report import expected_interval
 from processors.health.service import HealthService
 from processors.health.tracker import HealthTracker
@@ -78,7 +78,7 @@ class NormalizeSettings(BaseSettings):
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the normalize command."""
     parser.add_argument(
-        "--families", default=",".join(FAMILIES), help="comma-separated families (default: all)"
+        "--families", default=",".join(FAMILY_NAMES), help="comma-separated families (default: all)"
     )
     parser.add_argument("--group", default=None, help="consumer group id (default from settings)")
     parser.add_argument("--max-batch", type=int, default=None, help="records per poll")
@@ -105,9 +105,9 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(docs, indent=2, ensure_ascii=False))
         return 0
     families = tuple(f.strip() for f in args.families.split(",") if f.strip())
-    unknown = sorted(set(families) - set(FAMILIES))
+    unknown = sorted(set(families) - set(FAMILY_NAMES))
     if unknown:
-        logger.error("unknown families: %s (known: %s)", unknown, ", ".join(FAMILIES))
+        logger.error("unknown families: %s (known: %s)", unknown, ", ".join(FAMILY_NAMES))
         return 2
     updates: dict[str, object] = {"families": families}
     if args.group:

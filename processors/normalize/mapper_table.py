@@ -1,20 +1,20 @@
-"""Explicit registry of the normalize stage's per-family mappers, and the device-registry opener.
+"""The normalize stage's per-family mappers, built from the family registry, and the registry opener.
 
-The runner never discovers mappers by import side effects: ``MAPPERS`` names them, and
-``build_mappers`` builds the ones a deployment runs. (Not to be confused with the device registry
-package ``processors.registry``.)
+The runner never discovers mappers by import side effects: each ``DeviceFamily``
+(``contracts/families/``) names its mapper, and ``build_mappers`` builds the ones a deployment
+runs. (Not to be confused with the device registry package ``processors.registry``.)
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.families import FAMILIES, load_reference
 from contracts.settings import DbConfig
 from processors.exceptions import ConfigurationError
 from processors.normalize.catalog_view import RegistryLike
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from processors.catalog import Catalog
     from processors.profiles import ProfileBook
 
-__all__ = ["MAPPERS", "MapperConfig", "build_mappers", "open_registry"]
+__all__ = ["MapperConfig", "build_mappers", "open_registry"]
 
 
 class MapperConfig(BaseModel):
@@ -42,14 +42,6 @@ class MapperConfig(BaseModel):
     )
 
 
-# family -> "module:class"; each class takes a MapperConfig and keyword ``profiles`` and ``catalog``
-MAPPERS: dict[str, str] = {
-    "v2x": "processors.normalize.mappers.v2x:V2xMapper",
-    "agri": "processors.normalize.mappers.agri:AgriMapper",
-    "iiot": "processors.normalize.mappers.iiot:IiotMapper",
-}
-
-
 def build_mappers(
     families: tuple[str, ...],
     config: MapperConfig,
@@ -59,20 +51,23 @@ def build_mappers(
 ) -> dict[str, FamilyMapper]:
     """Instantiate the mappers of ``families``; an unknown family is a configuration error.
 
-    ``profiles`` is shared by the mappers (and refreshed from the database by the caller); without
-    it each mapper loads the profile files itself.
+    Each family names its mapper in its ``DeviceFamily`` (``contracts/families/``); the mapper is
+    imported here, so a deployment loads only the codecs of the families it runs. Every mapper
+    takes the MapperConfig and keyword ``profiles`` (shared, refreshed from the database by the
+    caller; without it a mapper loads the profile files itself) and ``catalog``.
     """
     mappers: dict[str, FamilyMapper] = {}
     for family in families:
-        target = MAPPERS.get(family)
-        if target is None:
+        described = FAMILIES.find(family)
+        if described is None:
             msg = f"no mapper registered for family {family!r}"
             raise ConfigurationError(msg)
-        module_name, _, class_name = target.partition(":")
-        factory: Callable[..., FamilyMapper] = getattr(
-            importlib.import_module(module_name), class_name
-        )
-        mappers[family] = factory(config, profiles=profiles, catalog=catalog)
+        factory = cast(Callable[..., FamilyMapper], load_reference(described.mapper))
+        mapper = factory(config, profiles=profiles, catalog=catalog)
+        if mapper.family != family:
+            msg = f"{described.mapper} maps family {mapper.family!r}, not {family!r}"
+            raise ConfigurationError(msg)
+        mappers[family] = mapper
     return mappers
 
 
