@@ -59,12 +59,10 @@ SELECT (SELECT count(*) FROM pg_trigger t
            AND t.tgname IN ('catalog_entry_append_only', 'device_notify',
                             'device_profile_append_only')) = 3
    AND to_regclass(quote_ident(%(s)s) || '.quarantine_replay') IS NOT NULL
-OWN_MIGRATIONS: tuple[str, ...] = (
-    "0100_catalog.sql",
-    "0110_devices.sql",
-    "0111_device_family_open.sql",
-    "0130_profiles.sql",
-)
+   AND to_regclass(quote_ident(%(s)s) || '.device_health_day') IS NOT NULL
+   AND EXISTS (SELECT 1 FROM pg_constraint k
+                 JOIN pg_namespace n ON n.oid = k.connamespace
+                WHERE n.nspname = %(s)s AND k.conname = 'device_family_name')
 """
 
 
