@@ -156,6 +156,22 @@ class BufferedClient(mqtt.Client):
         self._rbuf_sock: object = None
         # Called on paho's thread for each QoS 0/1 PUBLISH of MQTT v5 (instead of on_message).
         self.on_publish_fields: Callable[[PublishFields], None] | None = None
+        # Called on paho's thread as it ends: with the exception that ended it, or None.
+        self.on_thread_exit: Callable[[BaseException | None], None] | None = None
+
+    def _thread_main(self) -> None:
+        # paho's network thread (loop_start): an exception from a callback ends it silently for
+        # the event loop, which would keep waiting for messages; report every exit instead.
+        report = self.on_thread_exit
+        if report is None:
+            super()._thread_main()
+            return
+        try:
+            super()._thread_main()
+        except BaseException as exc:  # handed to the reporter, which logs it
+            report(exc)
+        else:
+            report(None)
 
     # paho reads 1 byte, then the length byte by byte, then the body: serve those from a buffer.
     def _sock_recv(self, bufsize: int) -> bytes:

@@ -10,9 +10,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import psycopg
-from pydantic_settings import BaseSettings
 
-from contracts.settings import SETTINGS_CONFIG, DbConfig, KafkaConfig
 from processors.catalog import (
     LIST_KINDS,
     Catalog,
@@ -22,17 +20,9 @@ from processors.catalog import (
     register_catalog,
 )
 from processors.catalog.dcat import DEFAULT_BASE_IRI, export_dcat
+from processors.cli.settings import AdminSettings
 
-__all__ = ["CatalogSettings", "add_arguments", "run", "write_back_version"]
-
-
-class CatalogSettings(BaseSettings):
-    """Settings of the catalog command (environment, ``SENSEGATE_`` prefix)."""
-
-    model_config = SETTINGS_CONFIG
-
-    db: DbConfig = DbConfig()
-    kafka: KafkaConfig = KafkaConfig()
+__all__ = ["add_arguments", "run", "write_back_version"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -135,7 +125,7 @@ def _lists(catalog: Catalog, kind: str | None, as_json: bool) -> int:
     return 0
 
 
-def _register(catalog: Catalog, settings: CatalogSettings, write_back: bool) -> int:
+def _register(catalog: Catalog, settings: AdminSettings, write_back: bool) -> int:
     dsn = settings.db.dsn.get_secret_value()
     try:
         with psycopg.connect(dsn) as conn:
@@ -178,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if command == "lists":
         return _lists(catalog, args.kind, args.json)
-    settings = CatalogSettings()
+    settings = AdminSettings()
     if command == "export-dcat":
         doc = export_dcat(
             catalog,

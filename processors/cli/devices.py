@@ -13,10 +13,9 @@ from typing import Any, TextIO
 
 import psycopg
 from pydantic import ValidationError
-from pydantic_settings import BaseSettings
 
-from contracts.settings import SETTINGS_CONFIG, DbConfig, KafkaConfig
 from processors.catalog import Catalog, CatalogError, load_catalog
+from processors.cli.settings import AdminSettings
 from processors.registry.models import CSV_HEADER, Device
 from processors.registry.quarantine import approve_device, list_quarantined
 from processors.registry.store import (
@@ -29,16 +28,7 @@ from processors.registry.store import (
 )
 from processors.registry.validation import device_problems
 
-__all__ = ["DevicesSettings", "add_arguments", "run"]
-
-
-class DevicesSettings(BaseSettings):
-    """Settings of the devices command (environment, ``SENSEGATE_`` prefix)."""
-
-    model_config = SETTINGS_CONFIG
-
-    db: DbConfig = DbConfig()
-    kafka: KafkaConfig = KafkaConfig()
+__all__ = ["add_arguments", "run"]
 
 
 def _device_options(parser: argparse.ArgumentParser) -> None:
@@ -125,11 +115,11 @@ def _print_csv(devices: Sequence[Device]) -> None:
         writer.writerow(d.to_row())
 
 
-def _with_db(settings: DevicesSettings) -> psycopg.Connection[Any]:
+def _with_db(settings: AdminSettings) -> psycopg.Connection[Any]:
     return psycopg.connect(settings.db.dsn.get_secret_value())
 
 
-def _list(args: argparse.Namespace, settings: DevicesSettings) -> int:
+def _list(args: argparse.Namespace, settings: AdminSettings) -> int:
     file_devices, _ = load_devices_yaml(args.registry_file)
     with _with_db(settings) as conn:
         db_devices = fetch_devices(conn, settings.db.schema_name)
@@ -145,7 +135,7 @@ def _list(args: argparse.Namespace, settings: DevicesSettings) -> int:
     return 0
 
 
-def _import(args: argparse.Namespace, settings: DevicesSettings, catalog: Catalog) -> int:
+def _import(args: argparse.Namespace, settings: AdminSettings, catalog: Catalog) -> int:
     devices, problems = parse_devices_csv(args.csv_file.read_text(encoding="utf-8"))
     problems += _checked(devices, catalog)
     if problems:
@@ -162,7 +152,7 @@ def _import(args: argparse.Namespace, settings: DevicesSettings, catalog: Catalo
     return 0
 
 
-def _quarantine(args: argparse.Namespace, settings: DevicesSettings, catalog: Catalog) -> int:
+def _quarantine(args: argparse.Namespace, settings: AdminSettings, catalog: Catalog) -> int:
     if args.quarantine_command == "list":
         found = asyncio.run(list_quarantined(settings.kafka))
         if args.json:
@@ -197,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
     except CatalogError as exc:
         _out(str(exc), sys.stderr)
         return 1
-    settings = DevicesSettings()
+    settings = AdminSettings()
     schema = settings.db.schema_name
     command = args.devices_command
     try:

@@ -1,4 +1,4 @@
-"""Explicit registry of the normalize stage's per-family mappers, and the device-registry opener.
+"""Explicit registry of the normalize stage's per-family mappers.
 
 The runner never discovers mappers by import side effects: ``MAPPERS`` names them, and
 ``build_mappers`` builds the ones a deployment runs. (Not to be confused with the device registry
@@ -8,18 +8,15 @@ package ``processors.registry``.)
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.settings import DbConfig
 from processors.exceptions import ConfigurationError
-from processors.normalize.catalog_view import RegistryLike
 from processors.normalize.contract import FamilyMapper
 
-__all__ = ["MAPPERS", "MapperConfig", "build_mappers", "open_registry"]
+__all__ = ["MAPPERS", "MapperConfig", "build_mappers"]
 
 
 class MapperConfig(BaseModel):
@@ -74,12 +71,3 @@ def build_mappers(families: tuple[str, ...], config: MapperConfig) -> dict[str, 
         )
         mappers[family] = factory(config)
     return mappers
-
-
-@asynccontextmanager
-async def open_registry(db: DbConfig, *, refresh_s: float) -> AsyncIterator[RegistryLike]:
-    """The PostgreSQL-backed device registry, refreshed in the background while the block runs."""
-    from processors.registry import DeviceRegistry
-
-    async with DeviceRegistry.from_file(db=db, refresh_interval_s=refresh_s) as registry:
-        yield registry
