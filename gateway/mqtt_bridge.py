@@ -81,7 +81,7 @@ class MqttBridge:
         on_thread_exit: Callable[[BaseException | None], None] | None = None,
     ) -> None:
         self._mqtt = mqtt_config
-        self._on_thread_exit = on_thread_exit
+        self._on_thread_exit = on_thread_exit  # told when paho's thread ends other than by stop()
         self._cfg = config
         self._loop = loop
         self._on_event = on_event
@@ -125,7 +125,7 @@ class MqttBridge:
         client.on_message = self._handle_message  # paho's own path: not v5 QoS 0/1 (unused)
         client.on_publish_fields = self._handle_fields
         client.on_subscribe = self._handle_subscribe
-        client.on_thread_exit = self._thread_exited if self._on_thread_exit else None
+        client.on_thread_exit = self._on_thread_exit
         return client
 
     def start(self) -> None:
@@ -218,12 +218,6 @@ class MqttBridge:
             sock.close()
 
     # --- paho thread -------------------------------------------------------------------------
-
-    def _thread_exited(self, error: BaseException | None) -> None:
-        # After stop() the thread is meant to end; any other end (or any exception) is reported.
-        report = self._on_thread_exit
-        if report is not None and (error is not None or not self._closing):
-            report(error)
 
     def _post_event(self, event: ConnectionEvent) -> None:
         with contextlib.suppress(RuntimeError):  # loop closed during shutdown

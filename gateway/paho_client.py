@@ -27,6 +27,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.exception import MalformedPacket
 
+from runtime.mqtt_thread import ReportingClient
+
 __all__ = ["BufferedClient", "MalformedPublish", "PublishFields", "decode_publish"]
 
 _READ_CHUNK = 65536
@@ -147,8 +149,11 @@ def decode_publish(header: int, packet: bytes | bytearray) -> PublishFields:
     )
 
 
-class BufferedClient(mqtt.Client):
-    """paho ``Client`` with buffered reads, a lean v5 PUBLISH path and batched PUBACKs."""
+class BufferedClient(ReportingClient):
+    """paho ``Client`` with buffered reads, a lean v5 PUBLISH path and batched PUBACKs.
+
+    The end of its network thread is reported to ``on_thread_exit`` (runtime.mqtt_thread).
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -156,22 +161,6 @@ class BufferedClient(mqtt.Client):
         self._rbuf_sock: object = None
         # Called on paho's thread for each QoS 0/1 PUBLISH of MQTT v5 (instead of on_message).
         self.on_publish_fields: Callable[[PublishFields], None] | None = None
-        # Called on paho's thread as it ends: with the exception that ended it, or None.
-        self.on_thread_exit: Callable[[BaseException | None], None] | None = None
-
-    def _thread_main(self) -> None:
-        # paho's network thread (loop_start): an exception from a callback ends it silently for
-        # the event loop, which would keep waiting for messages; report every exit instead.
-        report = self.on_thread_exit
-        if report is None:
-            super()._thread_main()
-            return
-        try:
-            super()._thread_main()
-        except BaseException as exc:  # handed to the reporter, which logs it
-            report(exc)
-        else:
-            report(None)
 
     # paho reads 1 byte, then the length byte by byte, then the body: serve those from a buffer.
     def _sock_recv(self, bufsize: int) -> bytes:

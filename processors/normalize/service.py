@@ -1,7 +1,8 @@
 """The normalize service: wires the device registry, mappers and processor to the Kafka runner.
 
-Supervised (runtime.supervise): the consume loop and the registry's refresh task; when one of them
-ends unexpectedly the service logs it, turns /readyz red, stops and ``serve`` raises ServiceFailed.
+Supervised (runtime.supervise): the consume loop, the registry's refresh task and the rebirth
+publisher's MQTT thread; when one of them ends unexpectedly the service logs it, turns /readyz red,
+stops and ``serve`` raises ServiceFailed.
 """
 
 from __future__ import annotations
@@ -43,7 +44,9 @@ async def serve(settings: NormalizeSettings, runner_config: RunnerConfig, catalo
         rebirth = None
         if settings.rebirth and "iiot" in runner_config.families:
             rebirth = MqttRebirthPublisher(
-                settings.mqtt, client_id=f"sensegate-normalize-{socket.gethostname()}"
+                settings.mqtt,
+                client_id=f"sensegate-normalize-{socket.gethostname()}",
+                on_thread_exit=supervisor.thread_reporter("rebirth-mqtt-thread"),
             )
             await rebirth.start()
             stack.push_async_callback(rebirth.stop)

@@ -121,3 +121,23 @@ def test_paho_thread_reports_the_exception_that_ended_it(stack: StackAddresses) 
     assert len(reports) == 1
     assert isinstance(reports[0], ValueError)
     assert str(reports[0]) == "handler bug"
+
+
+def test_paho_thread_ended_by_disconnect_reports_nothing(stack: StackAddresses) -> None:
+    reports: list[BaseException | None] = []
+    connected = threading.Event()
+    client = BufferedClient(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=f"sup-{uuid.uuid4().hex[:8]}",
+        protocol=mqtt.MQTTv5,
+    )
+    client.on_thread_exit = reports.append
+    client.on_connect = lambda *_a: connected.set()
+    client.connect(stack.mqtt_host, stack.mqtt_port)
+    client.loop_start()
+    assert connected.wait(30)
+    thread = client._thread
+    client.disconnect()
+    client.loop_stop()  # joins paho's thread
+    assert thread is not None and not thread.is_alive()
+    assert reports == []

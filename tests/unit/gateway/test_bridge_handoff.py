@@ -84,18 +84,3 @@ async def test_paho_message_path_hands_over_the_same_fields() -> None:
     )
     assert (second.mid, second.topic, second.retain) == (8, first.topic, False)
 
-
-async def test_end_of_paho_thread_is_reported_unless_stop_asked_for_it() -> None:
-    loop = asyncio.get_running_loop()
-    ends: list[BaseException | None] = []
-    bridge = MqttBridge(
-        MqttConfig(), GatewayConfig(), loop, lambda _e: None, on_thread_exit=ends.append
-    )
-    hook = bridge._client.on_thread_exit  # what BufferedClient calls as paho's thread ends
-    assert hook is not None
-    hook(None)  # the thread returned while the bridge was meant to run
-    bridge.stop()  # never started: only marks the bridge as closing
-    hook(None)  # the end stop() asks for: not a failure
-    boom = ValueError("callback bug")
-    hook(boom)  # an exception always is
-    assert ends == [None, boom]
