@@ -41,7 +41,7 @@ class Supervisor:
     def __init__(self, service: str) -> None:
         self.service = service
         self._stop = asyncio.Event()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._owned: set[asyncio.Task[Any]] = set()  # spawned here: ended by close()
         self._failure: BaseException | None = None
         self._failed_in = ""
 
@@ -83,12 +83,13 @@ class Supervisor:
     def spawn(
         self, coro: Coroutine[Any, Any, Any], *, name: str, ends: Ends = "never"
     ) -> asyncio.Task[Any]:
-        """Run ``coro`` as a supervised task of the running loop."""
-        return self.watch(asyncio.create_task(coro, name=name), ends=ends)
+        """Run ``coro`` as a supervised task of the running loop; ``close`` ends it."""
+        task = asyncio.create_task(coro, name=name)
+        self._owned.add(task)
+        return self.watch(task, ends=ends)
 
     def watch(self, task: asyncio.Task[Any], *, ends: Ends = "never") -> asyncio.Task[Any]:
-        """Supervise a task created elsewhere (e.g. by a component that owns it)."""
-        self._tasks.add(task)
+        """Supervise a task that a component owns and ends itself (e.g. a refresh task)."""
         task.add_done_callback(functools.partial(self._done, ends))
         return task
 
@@ -119,7 +120,7 @@ class Supervisor:
         self._stop.set()
 
     def _done(self, ends: Ends, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
+        self._owned.discard(task)
         if task.cancelled():
             if not self.stopping:
                 self.fail(TaskEnded(f"{task.get_name()} was cancelled"), task.get_name())
@@ -135,9 +136,12 @@ class Supervisor:
             self.fail(TaskEnded(f"{name} returned while the service was running"), name)
 
     async def close(self, grace_s: float = 0.0) -> None:
-        """Stop: let the tasks end by themselves for up to ``grace_s``, then cancel the rest."""
+        """Stop: let spawned tasks end by themselves for up to ``grace_s``, then cancel the rest.
+
+        Watched tasks are left to the components that own them (their ``stop``).
+        """
         self._stop.set()
-        tasks = set(self._tasks)
+        tasks = set(self._owned)
         if tasks and grace_s > 0:
             await asyncio.wait(tasks, timeout=grace_s)
         await cancel_all(tasks)

@@ -38,7 +38,7 @@ __all__ = ["Grant", "GrantError", "GrantService", "ensure_grant_schema", "grant_
 
 logger = logging.getLogger(__name__)
 
-MIGRATION = Path(__file__).resolve().parent / "storage" / "migrations" / "0150_grants.sql"
+MIGRATION = Path(__file__).resolve().parents[1] / "storage" / "migrations" / "0150_grants.sql"
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 

@@ -126,6 +126,16 @@ async def test_watch_adopts_a_task_created_elsewhere() -> None:
     assert sup.failure is boom
 
 
+async def test_close_leaves_a_watched_task_to_its_owner() -> None:
+    sup = Supervisor("svc")
+    owned_elsewhere = sup.watch(asyncio.create_task(_forever(), name="refresh"))
+    await sup.close(grace_s=5)  # returns at once: nothing of its own to wait for
+    assert not owned_elsewhere.done()
+    owned_elsewhere.cancel()  # the owner's stop(), while the service is stopping
+    await asyncio.wait({owned_elsewhere})
+    assert sup.healthy
+
+
 async def test_thread_reporter_fails_on_exception_or_early_end_but_not_while_stopping() -> None:
     sup = Supervisor("svc")
     report = sup.thread_reporter("worker-thread")
