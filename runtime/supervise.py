@@ -17,7 +17,6 @@ import functools
 import logging
 import signal
 from collections.abc import Callable, Coroutine
-from types import TracebackType
 from typing import Any, Literal
 
 from runtime.exceptions import ServiceFailed, TaskEnded
@@ -155,12 +154,7 @@ class Supervisor:
     async def __aenter__(self) -> Supervisor:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
         # A task's failure, re-raised while the service unwinds (e.g. by the owner awaiting the
         # task), is reported once, as ServiceFailed.
