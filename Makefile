@@ -9,7 +9,8 @@ PYTEST_ARGS ?=
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's/:.*## /\t/' | column -t -s $$'\t'
 
-$(STAMP): pyproject.toml
+# setup.py builds the generated C UPER decoders from the ASN.1 modules (optional without a compiler)
+$(STAMP): pyproject.toml setup.py processors/codecs/v2x/uper_cgen.py $(wildcard processors/codecs/v2x/asn1/*/*.asn)
 	@command -v python3 >/dev/null || { echo "python3 (3.11+) is required" >&2; exit 1; }
 	@test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install -q --upgrade pip

@@ -18,6 +18,9 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from contracts.dead_letter import ReasonCode
+from contracts.errors import Rejected
+
 __all__ = [
     "ENVELOPE_FORMAT_VERSION",
     "Envelope",
@@ -37,8 +40,11 @@ def _json_pairs(pairs: tuple[tuple[str, str], ...]) -> bytes:
     return json.dumps([list(p) for p in pairs], ensure_ascii=False).encode()
 
 
-class EnvelopeFormatError(ValueError):
-    """A Kafka record does not carry a valid sensegate envelope."""
+class EnvelopeFormatError(Rejected):
+    """A Kafka record does not carry a valid sensegate envelope (reason ``envelope_invalid``)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(ReasonCode.ENVELOPE_INVALID, detail)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,15 +1,22 @@
-"""Root of sensegate's error tree; every package's own root derives from it.
+"""Root of sensegate's error tree: every project exception derives from ``SensegateError``.
 
-SensegateError                 retriable: bool (class-level policy flag)
- ├── gateway.exceptions.GatewayError
- ├── processors.exceptions.ProcessorError
- │    └── processors.codecs.base.CodecError (per-record, carries a reason code)
- └── simulators.exceptions.SimulatorError
+SensegateError                              retriable: bool (class-level policy flag)
+ ├── Rejected(reason, detail)               one input becomes a dead letter; never retriable
+ │    └── contracts.envelope.EnvelopeFormatError
+ ├── gateway.exceptions.GatewayError        root of the gateway package
+ ├── processors.exceptions.ProcessorError   root of the processors package; its rejections
+ │                                          (CodecError, RecordRejected, RowRejected) are also Rejected
+ └── simulators.exceptions.SimulatorError   root of the simulators package
+
+Each package's own tree is drawn in its exceptions module. No project exception derives from
+``ValueError`` or another built-in error outside this tree (tests/unit/contracts/test_error_tree.py).
 """
 
 from __future__ import annotations
 
-__all__ = ["SensegateError"]
+from contracts.dead_letter import ReasonCode
+
+__all__ = ["Rejected", "SensegateError"]
 
 
 class SensegateError(Exception):
@@ -19,3 +26,18 @@ class SensegateError(Exception):
     """
 
     retriable: bool = False
+
+
+class Rejected(SensegateError):
+    """One input cannot be used; the stage writes a dead letter with ``reason`` and ``detail``.
+
+    Per input and never retriable: retrying the same bytes gives the same answer. A package's
+    rejection derives from its package root as well, e.g. ``CodecError(ProcessorError, Rejected)``.
+    """
+
+    retriable = False
+
+    def __init__(self, reason: ReasonCode, detail: str) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason = reason
+        self.detail = detail

@@ -78,8 +78,6 @@ class DbConfig(BaseModel):
     schema_name: str = Field(
         default="sensegate", description="database schema of all sensegate tables"
     )
-    pool_min: int = Field(default=1, ge=1, description="minimum pooled connections")
-    pool_max: int = Field(default=4, ge=1, description="maximum pooled connections")
 
 
 class MetricsConfig(BaseModel):

@@ -3,8 +3,9 @@
 GatewayError(SensegateError)          retriable: bool policy flag
  ├── ConfigurationError               invalid settings or routes; fatal at start-up
  ├── RouteError                       a route pattern or template is malformed (configuration time)
- └── ProduceError                     a Kafka send failed or its outcome is unknown; retriable
-      └── ProduceTimeoutError         the send did not resolve within the produce timeout (indefinite)
+ ├── ProduceError                     a Kafka send failed or its outcome is unknown; retriable
+ │    └── ProduceTimeoutError         the send did not resolve within the produce timeout (indefinite)
+ └── paho_client.MalformedPublish     a PUBLISH breaks the MQTT v5 layout; also paho's MalformedPacket
 """
 
 from __future__ import annotations

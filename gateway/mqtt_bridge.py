@@ -211,12 +211,6 @@ class MqttBridge:
             self._client.disconnect(properties=props)
             self._client.loop_stop()
 
-    def abort(self) -> None:
-        """Drop the connection without DISCONNECT (tests of the reconnect path)."""
-        sock = self._client.socket()
-        if sock is not None:
-            sock.close()
-
     # --- paho thread -------------------------------------------------------------------------
 
     def _post_event(self, event: ConnectionEvent) -> None:

@@ -27,6 +27,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.exception import MalformedPacket
 
+from gateway.exceptions import GatewayError
 from runtime.mqtt_thread import ReportingClient
 
 __all__ = ["BufferedClient", "MalformedPublish", "PublishFields", "decode_publish"]
@@ -42,8 +43,11 @@ _STRING_PROPERTY = frozenset({0x03, 0x08, 0x09})  # content type, response topic
 _VARINT_PROPERTY = 0x0B  # subscription identifier
 
 
-class MalformedPublish(MalformedPacket):
-    """A PUBLISH that does not follow the MQTT v5 layout (paho's reader then drops the connection)."""
+class MalformedPublish(GatewayError, MalformedPacket):
+    """A PUBLISH that does not follow the MQTT v5 layout (paho's reader then drops the connection).
+
+    Also a paho ``MalformedPacket``: that is the type paho's read loop catches to drop the connection.
+    """
 
 
 @dataclass(frozen=True, slots=True)

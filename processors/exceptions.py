@@ -1,9 +1,23 @@
-"""Error root of the processors package.
+"""Error root of the processors package: every processors error derives from ``ProcessorError``.
 
 ProcessorError(SensegateError)
- ├── codecs.base.CodecError        per-record decoding failure, carries a ReasonCode
- ├── ConfigurationError            bad settings or catalog; fatal at start-up
- └── StorageError                  retriable flag set from the SQLSTATE class (sinks.sqlstate)
+ ├── ConfigurationError                 bad settings, catalog or registry; fatal at start-up
+ │    └── catalog.exceptions.CatalogError
+ │         └── RegistrationError
+ ├── StorageError                       retriable per SQLSTATE, decided in sinks.sqlstate alone
+ │    └── sinks.writer.OffsetConflictError
+ ├── codecs.base.CodecError             + Rejected: the payload cannot be decoded
+ │    └── registry.industrial_id.IdentifierError
+ ├── codecs.base.FormatError            a codec parser's finding, mapped by the codec to a CodecError
+ │    └── LppError, JsonLimitError, UplinkSchemaError (lorawan); TopicError, PayloadError (sparkplug)
+ ├── normalize.contract.RecordRejected  + Rejected: an input yields no records
+ ├── normalize.runner.DeliveryError     retriable: outputs not acknowledged in time
+ ├── sinks.rows.RowRejected             + Rejected: a consumed record cannot be stored
+ ├── provenance: CanonicalError, ProofError, CorrectionError
+ └── share: GrantError, KafkaSecurityError (retriable for the broker's transient codes)
+
+"+ Rejected" marks the per-input rejections: they also derive from ``contracts.errors.Rejected``,
+so each carries ``reason`` and ``detail`` for its dead letter and is never retriable.
 """
 
 from __future__ import annotations

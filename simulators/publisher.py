@@ -22,11 +22,9 @@ from paho.mqtt.reasoncodes import ReasonCode
 from simulators.exceptions import BrokerError
 from simulators.model import Will
 
-__all__ = ["AckEvent", "MqttPublisher"]
+__all__ = ["MqttPublisher"]
 
 logger = logging.getLogger(__name__)
-
-AckEvent = tuple[str, int, bool]  # (connection, mid, failed)
 
 
 @dataclass

@@ -27,10 +27,8 @@ from processors.catalog.models import (
 from processors.catalog.store import (
     RegistrationResult,
     is_registered,
-    is_registered_async,
     register_catalog,
     registered_versions,
-    registered_versions_async,
 )
 
 __all__ = [
@@ -54,10 +52,8 @@ __all__ = [
     "catalog_from_entries",
     "compute_list",
     "is_registered",
-    "is_registered_async",
     "load_catalog",
     "parse_entry",
     "register_catalog",
     "registered_versions",
-    "registered_versions_async",
 ]

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-__all__ = ["MIGRATIONS_DIR", "OWN_MIGRATIONS", "ensure_schema", "ensure_schema_async", "render"]
+__all__ = ["MIGRATIONS_DIR", "OWN_MIGRATIONS", "ensure_schema", "render"]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "storage" / "migrations"
 OWN_MIGRATIONS: tuple[str, ...] = ("0100_catalog.sql", "0110_devices.sql")
@@ -62,23 +62,8 @@ def _lock_key(schema: str) -> int:
     return zlib.crc32(f"sensegate-ddl:{schema}".encode()) & 0x7FFFFFFF
 
 
-def ensure_schema(conn: psycopg.Connection[Any], schema: str = "sensegate") -> None:
+async def ensure_schema(conn: psycopg.AsyncConnection[Any], schema: str = "sensegate") -> None:
     """Create the catalog and registry tables in ``schema`` if missing (one transaction)."""
-    with conn.transaction():
-        row = conn.execute(_PRESENT, {"s": schema}).fetchone()
-        if row is not None and row[0]:
-            return
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(schema),))
-        for stmt in _prologue(schema):
-            conn.execute(stmt)
-        for name in OWN_MIGRATIONS:
-            conn.execute(sql.SQL(render(name)))
-
-
-async def ensure_schema_async(
-    conn: psycopg.AsyncConnection[Any], schema: str = "sensegate"
-) -> None:
-    """Async twin of ``ensure_schema``."""
     async with conn.transaction():
         cur = await conn.execute(_PRESENT, {"s": schema})
         row = await cur.fetchone()

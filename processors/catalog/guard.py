@@ -16,7 +16,7 @@ import psycopg
 
 from contracts.dead_letter import ReasonCode
 from processors.catalog.loader import Catalog
-from processors.catalog.store import registered_versions_async
+from processors.catalog.store import registered_versions
 
 __all__ = ["CatalogGuard", "Refusal"]
 
@@ -57,7 +57,7 @@ class CatalogGuard:
 
     async def refresh(self, conn: psycopg.AsyncConnection[Any], schema: str = "sensegate") -> None:
         """Reload registered versions from the database."""
-        self.replace_registered(await registered_versions_async(conn, schema))
+        self.replace_registered(await registered_versions(conn, schema))
 
     def check(self, dataset: str, version: int) -> Refusal | None:
         """None when (dataset, version) may be stored, else the refusal to dead-letter."""

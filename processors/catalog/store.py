@@ -3,7 +3,8 @@
 Registration is idempotent: an entry whose definition (everything but its version number) is
 already registered under its declared version is left alone; a changed definition gets a new
 version, one above the highest registered, so stored records can always cite the exact definition
-that was in force. Rows are append-only (see 0100_catalog.sql).
+that was in force. Rows are append-only (see 0100_catalog.sql). The functions are async; the CLI
+runs them through ``processors.storage.connect.run_with_connection``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from processors.catalog.ddl import ensure_schema, ensure_schema_async
+from processors.catalog.ddl import ensure_schema
 from processors.catalog.exceptions import RegistrationError
 from processors.catalog.loader import Catalog
 from processors.catalog.models import DatasetEntry
@@ -25,11 +26,9 @@ from processors.catalog.models import DatasetEntry
 __all__ = [
     "RegistrationResult",
     "is_registered",
-    "is_registered_async",
     "register_catalog",
     "register_entry",
     "registered_versions",
-    "registered_versions_async",
 ]
 
 logger = logging.getLogger(__name__)
@@ -52,21 +51,21 @@ def _table(schema: str) -> sql.Composed:
     return sql.SQL("{}.catalog_entry").format(sql.Identifier(schema))
 
 
-def register_entry(
-    conn: psycopg.Connection[Any], entry: DatasetEntry, schema: str = "sensegate"
+async def register_entry(
+    conn: psycopg.AsyncConnection[Any], entry: DatasetEntry, schema: str = "sensegate"
 ) -> RegistrationResult:
     """Register one entry inside the caller's transaction (see module docstring for versioning)."""
     digest = entry.content_sha256()
     table = _table(schema)
-    conn.execute(
+    await conn.execute(
         "SELECT pg_advisory_xact_lock(%s)",
         (zlib.crc32(f"sensegate-catalog:{schema}:{entry.code}".encode()) & 0x7FFFFFFF,),
     )
-    rows = conn.execute(
+    cur = await conn.execute(
         sql.SQL("SELECT version, content_sha256 FROM {} WHERE code = %s").format(table),
         (entry.code,),
-    ).fetchall()
-    known = {int(v): str(h) for v, h in rows}
+    )
+    known = {int(v): str(h) for v, h in await cur.fetchall()}
     if known.get(entry.version) == digest:
         return RegistrationResult(entry.code, entry.version, entry.version, "unchanged", digest)
     top = max(known, default=0)
@@ -76,7 +75,7 @@ def register_entry(
     else:
         version, action = entry.version, "registered"
     stored = entry.model_copy(update={"version": version})
-    conn.execute(
+    await conn.execute(
         sql.SQL(
             "INSERT INTO {} (code, version, definition, content_sha256, provider, grade,"
             " share_class, open_class) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
@@ -102,52 +101,33 @@ def register_entry(
     return RegistrationResult(entry.code, entry.version, version, action, digest)
 
 
-def register_catalog(
-    conn: psycopg.Connection[Any], catalog: Catalog, schema: str = "sensegate"
+async def register_catalog(
+    conn: psycopg.AsyncConnection[Any], catalog: Catalog, schema: str = "sensegate"
 ) -> list[RegistrationResult]:
     """Register every entry in one transaction; creates the table first if it is missing."""
     try:
-        ensure_schema(conn, schema)
-        with conn.transaction():
-            return [register_entry(conn, entry, schema) for entry in catalog]
+        await ensure_schema(conn, schema)
+        async with conn.transaction():
+            return [await register_entry(conn, entry, schema) for entry in catalog]
     except psycopg.Error as exc:
         msg = f"catalog registration failed: {exc}"
         raise RegistrationError(msg) from exc
 
 
-def registered_versions(
-    conn: psycopg.Connection[Any], schema: str = "sensegate"
-) -> frozenset[tuple[str, int]]:
-    """Every registered (code, version)."""
-    rows = conn.execute(sql.SQL("SELECT code, version FROM {}").format(_table(schema))).fetchall()
-    return frozenset((str(c), int(v)) for c, v in rows)
-
-
-def is_registered(
-    conn: psycopg.Connection[Any], code: str, version: int, schema: str = "sensegate"
-) -> bool:
-    """Whether ``code`` is registered with exactly ``version``."""
-    row = conn.execute(
-        sql.SQL("SELECT 1 FROM {} WHERE code = %s AND version = %s").format(_table(schema)),
-        (code, version),
-    ).fetchone()
-    return row is not None
-
-
-async def registered_versions_async(
+async def registered_versions(
     conn: psycopg.AsyncConnection[Any], schema: str = "sensegate"
 ) -> frozenset[tuple[str, int]]:
-    """Async twin of ``registered_versions``; creates the table if missing."""
-    await ensure_schema_async(conn, schema)
+    """Every registered (code, version); creates the table if missing."""
+    await ensure_schema(conn, schema)
     cur = await conn.execute(sql.SQL("SELECT code, version FROM {}").format(_table(schema)))
     rows = await cur.fetchall()
     return frozenset((str(c), int(v)) for c, v in rows)
 
 
-async def is_registered_async(
+async def is_registered(
     conn: psycopg.AsyncConnection[Any], code: str, version: int, schema: str = "sensegate"
 ) -> bool:
-    """Async twin of ``is_registered``."""
+    """Whether ``code`` is registered with exactly ``version``."""
     cur = await conn.execute(
         sql.SQL("SELECT 1 FROM {} WHERE code = %s AND version = %s").format(_table(schema)),
         (code, version),

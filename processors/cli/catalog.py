@@ -21,6 +21,7 @@ from processors.catalog import (
 )
 from processors.catalog.dcat import DEFAULT_BASE_IRI, export_dcat
 from processors.cli.settings import AdminSettings
+from processors.storage.connect import run_with_connection
 
 __all__ = ["add_arguments", "run", "write_back_version"]
 
@@ -126,10 +127,9 @@ def _lists(catalog: Catalog, kind: str | None, as_json: bool) -> int:
 
 
 def _register(catalog: Catalog, settings: AdminSettings, write_back: bool) -> int:
-    dsn = settings.db.dsn.get_secret_value()
+    dsn, schema = settings.db.dsn.get_secret_value(), settings.db.schema_name
     try:
-        with psycopg.connect(dsn) as conn:
-            results = register_catalog(conn, catalog, settings.db.schema_name)
+        results = run_with_connection(dsn, lambda conn: register_catalog(conn, catalog, schema))
     except (CatalogError, psycopg.Error) as exc:
         _out(f"registration failed: {exc}", sys.stderr)
         return 1

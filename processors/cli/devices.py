@@ -7,11 +7,12 @@ import asyncio
 import csv
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 import psycopg
+from psycopg import AsyncConnection
 from pydantic import ValidationError
 
 from processors.catalog import Catalog, CatalogError, load_catalog
@@ -27,8 +28,11 @@ from processors.registry.store import (
     upsert_devices,
 )
 from processors.registry.validation import device_problems
+from processors.storage.connect import run_with_connection
 
 __all__ = ["add_arguments", "run"]
+
+T = TypeVar("T")
 
 
 def _device_options(parser: argparse.ArgumentParser) -> None:
@@ -115,14 +119,13 @@ def _print_csv(devices: Sequence[Device]) -> None:
         writer.writerow(d.to_row())
 
 
-def _with_db(settings: AdminSettings) -> psycopg.Connection[Any]:
-    return psycopg.connect(settings.db.dsn.get_secret_value())
+def _db(settings: AdminSettings, action: Callable[[AsyncConnection[Any]], Awaitable[T]]) -> T:
+    return run_with_connection(settings.db.dsn.get_secret_value(), action)
 
 
 def _list(args: argparse.Namespace, settings: AdminSettings) -> int:
     file_devices, _ = load_devices_yaml(args.registry_file)
-    with _with_db(settings) as conn:
-        db_devices = fetch_devices(conn, settings.db.schema_name)
+    db_devices = _db(settings, lambda conn: fetch_devices(conn, settings.db.schema_name))
     merged = {d.key: ("file", d) for d in file_devices}
     merged.update((d.key, ("db", d)) for d in db_devices)
     rows = [(o, d) for k, (o, d) in sorted(merged.items()) if args.family in (None, d.family)]
@@ -146,8 +149,8 @@ def _import(args: argparse.Namespace, settings: AdminSettings, catalog: Catalog)
     if args.dry_run:
         _out(f"{len(devices)} devices valid (dry run, nothing written)")
         return 0
-    with _with_db(settings) as conn:
-        n = upsert_devices(conn, devices, origin="csv", schema=settings.db.schema_name)
+    schema = settings.db.schema_name
+    n = _db(settings, lambda conn: upsert_devices(conn, devices, origin="csv", schema=schema))
     _out(f"imported {n} devices")
     return 0
 
@@ -198,21 +201,19 @@ def run(args: argparse.Namespace) -> int:
                 for p in problems:
                     _out(p, sys.stderr)
                 return 1
-            with _with_db(settings) as conn:
-                upsert_devices(conn, [device], schema=schema)
+            _db(settings, lambda conn: upsert_devices(conn, [device], schema=schema))
             _out(f"registered {device.family}/{device.device_id}")
             return 0
         if command == "list":
             return _list(args, settings)
-        if command in ("show", "remove"):
-            with _with_db(settings) as conn:
-                if command == "remove":
-                    gone = delete_device(conn, args.family, args.device_id, schema)
-                    _out(f"removed {args.family}/{args.device_id}" if gone else "no such device")
-                    return 0 if gone else 1
-                found = [
-                    d for d in fetch_devices(conn, schema) if d.key == (args.family, args.device_id)
-                ]
+        if command == "remove":
+            family, device_id = args.family, args.device_id
+            gone = _db(settings, lambda conn: delete_device(conn, family, device_id, schema))
+            _out(f"removed {args.family}/{args.device_id}" if gone else "no such device")
+            return 0 if gone else 1
+        if command == "show":
+            stored = _db(settings, lambda conn: fetch_devices(conn, schema))
+            found = [d for d in stored if d.key == (args.family, args.device_id)]
             if not found:
                 file_devices, _ = load_devices_yaml(args.registry_file)
                 found = [d for d in file_devices if d.key == (args.family, args.device_id)]
@@ -233,8 +234,9 @@ def run(args: argparse.Namespace) -> int:
             if command == "validate":
                 _out(f"registry file valid: {len(devices)} devices")
                 return 0
-            with _with_db(settings) as conn:
-                n = upsert_devices(conn, devices, origin="yaml", schema=schema)
+            n = _db(
+                settings, lambda conn: upsert_devices(conn, devices, origin="yaml", schema=schema)
+            )
             _out(f"synced {n} devices from {args.registry_file}")
             return 0
         return _quarantine(args, settings, catalog)

@@ -1,7 +1,8 @@
 """The codec contract: bytes plus envelope metadata in, typed messages or a CodecError out.
 
 A codec never raises anything but ``CodecError``, whatever the bytes; callers turn a CodecError into a
-dead letter with its ``reason`` code.
+dead letter with its ``reason`` code. Each codec subclasses ``Codec`` explicitly, so mypy checks it.
+Parsers inside a codec raise their own ``FormatError``; the codec maps each to a reason code.
 """
 
 from __future__ import annotations
@@ -10,24 +11,21 @@ from typing import Protocol, TypeVar
 
 from pydantic import BaseModel
 
-from contracts.dead_letter import ReasonCode
 from contracts.envelope import Envelope
+from contracts.errors import Rejected
 from processors.exceptions import ProcessorError
 
-__all__ = ["Codec", "CodecError", "DecodedT_co"]
+__all__ = ["Codec", "CodecError", "DecodedT_co", "FormatError"]
 
 DecodedT_co = TypeVar("DecodedT_co", bound=BaseModel, covariant=True)
 
 
-class CodecError(ProcessorError):
-    """The payload cannot be decoded; per-record and never retriable."""
+class CodecError(ProcessorError, Rejected):
+    """The payload cannot be decoded; per-record and never retriable, carries the reason code."""
 
-    retriable = False
 
-    def __init__(self, reason: ReasonCode, detail: str) -> None:
-        super().__init__(f"{reason.value}: {detail}")
-        self.reason = reason
-        self.detail = detail
+class FormatError(ProcessorError):
+    """Bytes or a document break a wire format; a codec turns it into a CodecError with a reason."""
 
 
 class Codec(Protocol[DecodedT_co]):

@@ -13,7 +13,9 @@ from typing import Protocol
 
 from contracts.dead_letter import DeadLetter, ReasonCode
 from contracts.envelope import RawRecord
+from contracts.errors import Rejected
 from contracts.record import DatasetRecord, GeoPoint, RecordValue
+from processors.codecs.sparkplug.models import RebirthRequest
 from processors.exceptions import ProcessorError
 from processors.normalize.catalog_view import DeviceLike
 
@@ -28,29 +30,14 @@ __all__ = [
 ]
 
 
-class RecordRejected(ProcessorError):
-    """One input cannot become records; per-record, never retriable, carries the reason code."""
-
-    retriable = False
+class RecordRejected(ProcessorError, Rejected):
+    """One input cannot become records; it may still carry rebirth requests to publish."""
 
     def __init__(
         self, reason: ReasonCode, detail: str, *, rebirths: tuple[RebirthRequest, ...] = ()
     ) -> None:
-        super().__init__(f"{reason.value}: {detail}")
-        self.reason = reason
-        self.detail = detail
+        super().__init__(reason, detail)
         self.rebirths = rebirths
-
-
-@dataclass(frozen=True, slots=True)
-class RebirthRequest:
-    """Ask a Sparkplug edge node to re-publish its births: publish ``payload`` (an NCMD) to ``topic``."""
-
-    group: str
-    edge_node: str
-    reason: str
-    topic: str
-    payload: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +72,8 @@ class Mapped:
 class FamilyMapper(Protocol):
     """Decodes one family's raw records (codec chosen from the device entry) into candidates.
 
-    ``map`` raises only RecordRejected; it may keep per-device protocol state (Sparkplug births),
+    ``map`` raises only ``Rejected`` (a RecordRejected, or the codec's CodecError as it comes);
+    it may keep per-device protocol state (Sparkplug births),
     so one mapper instance belongs to one processor and is used from one thread.
     """
 
@@ -109,8 +97,16 @@ class BatchResult:
 
 
 class Processor(Protocol):
-    """A pure, synchronous batch map; never raises for bad input, never does I/O."""
+    """A pure, synchronous batch map; never raises for bad input, never does I/O.
+
+    The runner depends on this contract only; ``NormalizeProcessor`` subclasses it explicitly so
+    mypy checks the implementation against it.
+    """
 
     def process(self, batch: Sequence[RawRecord]) -> BatchResult:
         """Turn one batch of raw records into records, rejections and side actions."""
+        ...
+
+    def forget(self, result: BatchResult) -> None:
+        """Undo the state ``process`` kept for ``result`` (its outputs were not delivered)."""
         ...

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from contracts.dead_letter import DeadLetter, ReasonCode, Stage
 from contracts.envelope import Envelope, RawRecord
+from contracts.errors import Rejected
 from contracts.record import DatasetRecord, Provenance, RecordValue, record_id_for
 from processors import __version__
 from processors.normalize.catalog_view import CatalogLike, DeviceLike, EntryLike, RegistryLike
@@ -29,6 +30,7 @@ from processors.normalize.contract import (
     Candidate,
     FamilyMapper,
     Mapped,
+    Processor,
     RebirthRequest,
     RecordRejected,
 )
@@ -72,7 +74,7 @@ class _Staged:
     values: list[dict[str, RecordValue]] = field(default_factory=list)
 
 
-class NormalizeProcessor:
+class NormalizeProcessor(Processor):
     """The normalize stage as a pure batch map (see module docstring).
 
     Not thread-safe: mappers keep protocol state and the de-duplication cache is mutable; use one
@@ -114,8 +116,9 @@ class NormalizeProcessor:
                 mapped = self._map(raw, device)
                 rebirths.extend(mapped.rebirths)
                 entries = [self._govern(c, device, env) for c in mapped.candidates]
-            except RecordRejected as exc:
-                rebirths.extend(exc.rebirths)
+            except Rejected as exc:
+                if isinstance(exc, RecordRejected):
+                    rebirths.extend(exc.rebirths)
                 dead.append(dead_letter_for(raw, exc.reason, exc.detail))
                 continue
             staged.append(_Staged(raw, mapped, entries))
@@ -217,11 +220,14 @@ class NormalizeProcessor:
     ) -> tuple[list[DatasetRecord], int]:
         records: list[DatasetRecord] = []
         duplicates = 0
+        has_ids: dict[str, bool] = {}
         for s in staged:
             if s.rejection is not None:
                 dead.append(dead_letter_for(s.raw, *s.rejection))
                 continue
             env, coords = s.raw.envelope, s.raw.coordinates
+            # one Provenance per message (with or without the key id), shared by its records
+            shared: dict[bool, Provenance] = {}
             for j, cand in enumerate(s.mapped.candidates):
                 entry = s.entries[j]
                 key = natural_key(cand.key_parts)
@@ -229,21 +235,27 @@ class NormalizeProcessor:
                 if self._dedup.check_and_add(rid):
                     duplicates += 1
                     continue
-                has_ids = any(i.sensitivity == "identifier" for i in entry.items)
-                provenance = Provenance(
-                    raw_sha256=env.sha256,
-                    device_id=env.device_id,
-                    gateway_id=env.gateway_id,
-                    mqtt_topic=env.topic,
-                    received_ns=env.received_ns,
-                    kafka_topic=coords.topic,
-                    kafka_partition=coords.partition,
-                    kafka_offset=coords.offset,
-                    codec=s.mapped.codec,
-                    codec_version=s.mapped.codec_version,
-                    processor_version=__version__,
-                    pseudonym_key_id=self._pseudo.key_id if has_ids else None,
-                )
+                ids = has_ids.get(entry.code)
+                if ids is None:
+                    ids = has_ids[entry.code] = any(
+                        i.sensitivity == "identifier" for i in entry.items
+                    )
+                provenance = shared.get(ids)
+                if provenance is None:
+                    provenance = shared[ids] = Provenance(
+                        raw_sha256=env.sha256,
+                        device_id=env.device_id,
+                        gateway_id=env.gateway_id,
+                        mqtt_topic=env.topic,
+                        received_ns=env.received_ns,
+                        kafka_topic=coords.topic,
+                        kafka_partition=coords.partition,
+                        kafka_offset=coords.offset,
+                        codec=s.mapped.codec,
+                        codec_version=s.mapped.codec_version,
+                        processor_version=__version__,
+                        pseudonym_key_id=self._pseudo.key_id if ids else None,
+                    )
                 records.append(
                     DatasetRecord(
                         record_id=rid,

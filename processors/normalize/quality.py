@@ -38,9 +38,6 @@ class QualityConfig(BaseModel):
     max_age_s: float = Field(default=7 * 86400.0, gt=0, description="older than this: too old")
     too_old: Literal["flag", "reject"] = "flag"
     out_of_range: Literal["flag", "reject"] = "reject"
-    max_participant_distance_m: float = Field(
-        default=3000.0, gt=0, description="V2X participant farther from the RSU is implausible"
-    )
 
 
 def timeliness(

@@ -23,14 +23,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.dead_letter import DeadLetter, ReasonCode, Stage
+from contracts.dead_letter import DeadLetter, Stage
 from contracts.envelope import Envelope, EnvelopeFormatError, KafkaCoordinates, RawRecord
 from contracts.settings import KafkaConfig
 from contracts.topics import FAMILIES, data_topic, dlq_topic, quarantine_topic, raw_topic
 from processors.exceptions import ProcessorError
 from processors.normalize import metrics
-from processors.normalize.contract import BatchResult, RebirthRequest
-from processors.normalize.processor import NormalizeProcessor
+from processors.normalize.contract import BatchResult, Processor, RebirthRequest
 
 __all__ = ["NormalizeRunner", "RunnerConfig", "to_raw_records"]
 
@@ -73,8 +72,8 @@ def to_raw_records(
             meta = {k: v.decode("utf-8", "replace") for k, v in headers}
             dead.append(
                 DeadLetter(
-                    reason=ReasonCode.ENVELOPE_INVALID,
-                    detail=str(exc),
+                    reason=exc.reason,
+                    detail=exc.detail,
                     stage=Stage.NORMALIZE,
                     payload=msg.value or b"",
                     envelope={"headers": meta, "key": (msg.key or b"").decode("utf-8", "replace")},
@@ -105,7 +104,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class NormalizeRunner:
-    """Consumer-group service around a NormalizeProcessor (see module docstring for guarantees).
+    """Consumer-group service around a ``Processor`` (see module docstring for guarantees).
 
     ``start``/``stop`` are idempotent; ``stop`` never runs during a batch (it takes the batch lock).
     """
@@ -115,7 +114,7 @@ class NormalizeRunner:
         *,
         kafka: KafkaConfig,
         config: RunnerConfig,
-        processor: NormalizeProcessor,
+        processor: Processor,
         rebirth: RebirthHandler | None = None,
     ) -> None:
         self._kafka = kafka

@@ -1,9 +1,12 @@
-"""Batch validation of record values against catalog items: pydantic TypeAdapter, then numpy checks.
+"""Batch validation of record values against catalog items, column by column, without pydantic.
 
-Per dataset, one pydantic model is generated from the catalog items (strict types, unknown items
-forbidden) and a whole batch of value mappings is validated with one ``TypeAdapter``. Finiteness,
-required items and catalog ranges are then checked column by column with numpy. Every row gets
-either a refusal (reason + detail) or its validated values plus quality flags.
+A batch of value mappings becomes one column per catalog item; required items, finiteness, strict
+types (the rules of the generated pydantic model: a double takes an int or float but no bool, an
+integer only an int, text only a string from the item's enum if it has one), unknown items and
+catalog ranges are then checked per column with numpy masks. Every row gets either a refusal
+(reason + detail, the first problem in that order) or its values plus quality flags.
+``values_model`` (pydantic) stays for the published JSON Schema of the values, and
+``tests/unit/normalize/test_validate_batch.py`` checks that both flag the same values.
 """
 
 from __future__ import annotations
@@ -13,11 +16,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from contracts.dead_letter import ReasonCode
 from contracts.record import RecordValue
-from processors.normalize.catalog_view import EntryLike, ItemLike
+from processors.normalize.catalog_view import EntryLike
 
 __all__ = ["DatasetValidator", "RowOutcome", "values_model"]
 
@@ -65,69 +68,138 @@ def values_model(entry: EntryLike) -> type[BaseModel]:
     return model
 
 
+_TYPE_WORDS = {"double": "a valid number", "integer": "a valid integer", "text": "a valid string",
+               "boolean": "a valid boolean"}
+_INF = float("inf")
+
+
+def _type_ok(kind: str, enum: frozenset[str] | None) -> Any:
+    """Predicate of a present value of an item of ``kind`` (the strict pydantic rules)."""
+    if kind == "double":
+        return lambda v: isinstance(v, int | float) and not isinstance(v, bool)
+    if kind == "integer":
+        return lambda v: isinstance(v, int) and not isinstance(v, bool)
+    if kind == "boolean":
+        return lambda v: isinstance(v, bool)
+    if enum is not None:
+        return lambda v: isinstance(v, str) and v in enum
+    return lambda v: isinstance(v, str)
+
+
+def _as_float(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return float("nan")
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond float: infinitely far out of any range
+        return _INF if value > 0 else -_INF
+
+
+@dataclass(frozen=True, slots=True)
+class _Column:
+    name: str
+    kind: str
+    required: bool
+    numeric: bool
+    low: float
+    high: float
+    high_exclusive: bool
+    type_ok: Any
+    enum: frozenset[str] | None
+
+
 class DatasetValidator:
     """Validates batches of value mappings for one dataset; stateless after construction."""
 
     def __init__(self, entry: EntryLike, *, out_of_range: str = "reject") -> None:
         self.entry = entry
-        self._model = values_model(entry)
-        self._adapter: TypeAdapter[list[BaseModel]] = TypeAdapter(list[self._model])  # type: ignore[name-defined]
-        self._items: tuple[ItemLike, ...] = tuple(entry.items)
-        self._numeric = tuple(i for i in self._items if i.type in ("double", "integer"))
-        self._required = tuple(i.name for i in self._items if i.required)
+        columns = []
+        for item in entry.items:
+            if item.type not in _TYPE_WORDS:
+                msg = f"dataset {entry.code}: item {item.name} has unknown type {item.type!r}"
+                raise ValueError(msg)
+            raw_enum = getattr(item, "enum", None)
+            enum = frozenset(raw_enum) if raw_enum and item.type == "text" else None
+            columns.append(_Column(
+                name=item.name, kind=item.type, required=item.required,
+                numeric=item.type in ("double", "integer"),
+                low=-_INF if item.min is None else float(item.min),
+                high=_INF if item.max is None else float(item.max),
+                high_exclusive=bool(getattr(item, "max_exclusive", False)),
+                type_ok=_type_ok(item.type, enum), enum=enum,
+            ))  # fmt: skip
+        self._columns = tuple(columns)
+        self._names = frozenset(c.name for c in columns)
         self._reject_range = out_of_range == "reject"
 
     def validate(self, rows: Sequence[Mapping[str, RecordValue]]) -> list[RowOutcome]:
         """Validate ``rows`` together; the result has one outcome per row, in order."""
         n = len(rows)
-        outcomes: list[RowOutcome | None] = [None] * n
-        # 1. required items and finiteness first: NaN must be reported as such, not as a type error
+        refusals: dict[int, tuple[ReasonCode, str]] = {}
+        raw = {c.name: [row.get(c.name) for row in rows] for c in self._columns}
         present = {
-            item.name: np.fromiter(
-                (row.get(item.name) is not None for row in rows), dtype=bool, count=n
-            )
-            for item in self._items
+            name: np.fromiter((v is not None for v in col), dtype=bool, count=n)
+            for name, col in raw.items()
         }
-        for name in self._required:
-            for i in np.flatnonzero(~present[name]).tolist():
-                outcomes[i] = RowOutcome({}, (), ReasonCode.MISSING_REQUIRED, f"{name} is missing")
-        columns: dict[str, np.ndarray[Any, np.dtype[np.float64]]] = {}
-        for item in self._numeric:
-            col = np.fromiter((_as_float(row.get(item.name)) for row in rows), np.float64, n)
-            columns[item.name] = col
-            bad = present[item.name] & ~np.isfinite(col) & ~_non_numeric(rows, item.name)
+        # 1. required items (the last missing one is named, as before), then finiteness
+        for c in self._columns:
+            if c.required:
+                for i in np.flatnonzero(~present[c.name]).tolist():
+                    refusals[i] = (ReasonCode.MISSING_REQUIRED, f"{c.name} is missing")
+        numbers: dict[str, np.ndarray[Any, np.dtype[np.float64]]] = {}
+        for c in self._columns:
+            if not c.numeric:
+                continue
+            col = numbers[c.name] = np.fromiter(map(_as_float, raw[c.name]), np.float64, n)
+            numeric = np.fromiter(
+                (isinstance(v, int | float) and not isinstance(v, bool) for v in raw[c.name]),
+                dtype=bool, count=n,
+            )  # fmt: skip
+            for i in np.flatnonzero(numeric & ~np.isfinite(col)).tolist():
+                if i not in refusals:
+                    detail = f"{c.name} is not finite ({raw[c.name][i]!r})"
+                    refusals[i] = (ReasonCode.VALUE_NOT_FINITE, detail)
+        # 2. strict types per column, then items the catalog does not know
+        for c in self._columns:
+            ok = c.type_ok
+            bad = np.fromiter((v is not None and not ok(v) for v in raw[c.name]), bool, n)
             for i in np.flatnonzero(bad).tolist():
-                if outcomes[i] is None:
-                    detail = f"{item.name} is not finite ({rows[i].get(item.name)!r})"
-                    outcomes[i] = RowOutcome({}, (), ReasonCode.VALUE_NOT_FINITE, detail)
-        # 2. types and unknown items, one TypeAdapter call for the rows still standing
-        standing = [i for i in range(n) if outcomes[i] is None]
-        models = self._validate_types(rows, standing, outcomes)
-        # 3. catalog ranges, vectorized per column
+                if i not in refusals:
+                    refusals[i] = (ReasonCode.SCHEMA_INVALID, self._type_detail(c, raw[c.name][i]))
+        names = self._names
+        for i, row in enumerate(rows):
+            if i not in refusals and not names.issuperset(row):
+                extra = next(k for k in row if k not in names)
+                refusals[i] = (ReasonCode.SCHEMA_INVALID, f"{extra}: Extra inputs are not permitted")
+        # 3. catalog ranges, vectorized per column; the first item out of range is named
         range_bad = np.zeros(n, dtype=bool)
         range_detail: dict[int, str] = {}
-        for item in self._numeric:
-            col = columns[item.name]
-            low = -np.inf if item.min is None else float(item.min)
-            high = np.inf if item.max is None else float(item.max)
-            above = col >= high if getattr(item, "max_exclusive", False) else col > high
-            out = present[item.name] & np.isfinite(col) & ((col < low) | above)
+        for c in self._columns:
+            if not c.numeric:
+                continue
+            col = numbers[c.name]
+            above = col >= c.high if c.high_exclusive else col > c.high
+            out = present[c.name] & np.isfinite(col) & ((col < c.low) | above)
             for i in np.flatnonzero(out & ~range_bad).tolist():
-                range_detail[i] = f"{item.name}={float(col[i])!r} outside [{low}, {high}]"
+                range_detail[i] = f"{c.name}={float(col[i])!r} outside [{c.low}, {c.high}]"
             range_bad |= out
         all_present = np.ones(n, dtype=bool)
         for mask in present.values():
             all_present &= mask
+        doubles = tuple(c.name for c in self._columns if c.kind == "double")
         result: list[RowOutcome] = []
-        for i in range(n):
-            done = outcomes[i]
-            if done is not None:
-                result.append(done)
+        for i, row in enumerate(rows):
+            refused = refusals.get(i)
+            if refused is not None:
+                result.append(RowOutcome({}, (), *refused))
                 continue
             if range_bad[i] and self._reject_range:
                 result.append(RowOutcome({}, (), ReasonCode.OUT_OF_RANGE, range_detail[i]))
                 continue
-            values = models[i].model_dump(exclude_none=True)
+            values = {c.name: row[c.name] for c in self._columns if row.get(c.name) is not None}
+            for name in doubles:  # a double item given an int stores a float, as pydantic did
+                if name in values and type(values[name]) is not float:
+                    values[name] = float(values[name])  # type: ignore[arg-type]
             flags = (
                 "schema_ok",
                 "range_violation" if range_bad[i] else "range_ok",
@@ -136,47 +208,9 @@ class DatasetValidator:
             result.append(RowOutcome(values, flags))
         return result
 
-    def _validate_types(
-        self,
-        rows: Sequence[Mapping[str, RecordValue]],
-        standing: list[int],
-        outcomes: list[RowOutcome | None],
-    ) -> dict[int, BaseModel]:
-        batch = [dict(rows[i]) for i in standing]
-        try:
-            models = self._adapter.validate_python(batch)
-            return dict(zip(standing, models, strict=True))
-        except ValidationError as exc:
-            bad: dict[int, str] = {}
-            for err in exc.errors(include_url=False):
-                pos = err["loc"][0] if err["loc"] else None
-                if isinstance(pos, int) and pos not in bad:
-                    field = ".".join(str(p) for p in err["loc"][1:])
-                    bad[pos] = f"{field}: {err['msg']}"
-            if not bad:  # an error we cannot place: refuse the rows rather than loop
-                bad = {pos: str(exc) for pos in range(len(standing))}
-            for pos, detail in bad.items():
-                outcomes[standing[pos]] = RowOutcome({}, (), ReasonCode.SCHEMA_INVALID, detail)
-            rest = [i for i in standing if outcomes[i] is None]
-            if not rest:
-                return {}
-            return self._validate_types(rows, rest, outcomes)
-
-
-def _as_float(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return float("nan")
-    return float(value)
-
-
-def _non_numeric(rows: Sequence[Mapping[str, RecordValue]], name: str) -> np.ndarray[Any, Any]:
-    """Rows whose value is present but not a number: left to the type check, not to finiteness."""
-    return np.fromiter(
-        (
-            (v := row.get(name)) is not None
-            and (isinstance(v, bool) or not isinstance(v, int | float))
-            for row in rows
-        ),
-        dtype=bool,
-        count=len(rows),
-    )
+    @staticmethod
+    def _type_detail(c: _Column, value: object) -> str:
+        if c.enum is not None and isinstance(value, str):
+            options = " or ".join(repr(e) for e in sorted(c.enum))
+            return f"{c.name}: Input should be {options}"
+        return f"{c.name}: Input should be {_TYPE_WORDS[c.kind]}"

@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from typing import Any
 
+from processors.exceptions import ProcessorError
+
 __all__ = [
     "CanonicalError",
     "canonical_bytes",
@@ -34,7 +36,7 @@ __all__ = [
 _string = encode_basestring
 
 
-class CanonicalError(ValueError):
+class CanonicalError(ProcessorError):
     """A value has no canonical form (non-finite double, naive timestamp, unsupported type)."""
 
 
@@ -138,7 +140,8 @@ def _fast_default(value: Any) -> Any:
     raise CanonicalError(msg)
 
 
-# Sorted keys, no whitespace, non-ASCII literal, floats by repr, NaN/inf refused (ValueError).
+# Sorted keys, no whitespace, non-ASCII literal, floats by repr, NaN/inf refused (ValueError,
+# which canonical_bytes answers with the reference encoder's CanonicalError).
 _encoder = json.JSONEncoder(
     ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":"),
     default=_fast_default, check_circular=False,
@@ -161,7 +164,7 @@ def canonical_bytes(value: Any) -> bytes:
     """The canonical UTF-8 JSON bytes of ``value`` (see module docstring)."""
     try:
         return _fast(value).encode("utf-8")
-    except (ValueError, TypeError):
+    except (CanonicalError, ValueError, TypeError):
         # Non-finite doubles and other refusals: the reference encoder raises the precise error.
         return reference_bytes(value)
 

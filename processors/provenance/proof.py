@@ -15,7 +15,13 @@ from psycopg import AsyncConnection, sql
 
 from processors.catalog import Catalog
 from processors.exceptions import ProcessorError
-from processors.provenance.canonical import canonical_bytes, iso_utc, sha256_hex, to_json_types
+from processors.provenance.canonical import (
+    CanonicalError,
+    canonical_bytes,
+    iso_utc,
+    sha256_hex,
+    to_json_types,
+)
 from processors.provenance.keys import verify_signature
 from processors.provenance.log import LEAF_COLUMNS, leaf_doc
 from processors.provenance.merkle import inclusion_proof, leaf_hash, root_from_inclusion
@@ -128,6 +134,6 @@ def verify_proof(proof: dict[str, Any], trusted_public_key: str | None = None) -
             problems.append("checkpoint signature invalid")
         if trusted_public_key is not None and cp["public_key"] != trusted_public_key:
             problems.append("checkpoint signed by a key other than the trusted one")
-    except (KeyError, TypeError, ValueError) as exc:
+    except (CanonicalError, KeyError, TypeError, ValueError) as exc:
         problems.append(f"malformed proof: {exc!r}")
     return problems

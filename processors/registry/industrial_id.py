@@ -30,7 +30,6 @@ __all__ = [
     "IndustrialIdStr",
     "identifier_problem",
     "is_valid_industrial_id",
-    "parse_identifier",
     "parse_industrial_id",
 ]
 
@@ -124,10 +123,6 @@ def identifier_problem(text: str) -> str | None:
     except IdentifierError as exc:
         return exc.detail
     return None
-
-
-parse_identifier = parse_industrial_id
-"""Alias of ``parse_industrial_id``."""
 
 
 def _pydantic_check(text: str) -> str:

@@ -22,7 +22,6 @@ from psycopg import sql
 from contracts.dead_letter import DeadLetter, ReasonCode
 from contracts.settings import DbConfig, KafkaConfig
 from contracts.topics import quarantine_topic, raw_topic
-from processors.catalog.ddl import ensure_schema
 from processors.dead_letters import StoredLetter, envelope_of
 from processors.registry.models import Device
 from processors.registry.store import upsert_devices
@@ -146,20 +145,20 @@ async def list_quarantined(kafka: KafkaConfig) -> list[QuarantinedDevice]:
     return sorted(found.values(), key=lambda d: (-d.messages, d.family, d.device_id))
 
 
-def _replayed_coordinates(
-    conn: psycopg.Connection[Any], schema: str, topic: str
+async def _replayed_coordinates(
+    conn: psycopg.AsyncConnection[Any], schema: str, topic: str
 ) -> set[tuple[int, int]]:
-    rows = conn.execute(
+    cur = await conn.execute(
         sql.SQL(
             'SELECT partition, "offset" FROM {}.quarantine_replay WHERE quarantine_topic = %s'
         ).format(sql.Identifier(schema)),
         (topic,),
-    ).fetchall()
-    return {(int(p), int(o)) for p, o in rows}
+    )
+    return {(int(p), int(o)) for p, o in await cur.fetchall()}
 
 
-def _record_replayed(
-    conn: psycopg.Connection[Any],
+async def _record_replayed(
+    conn: psycopg.AsyncConnection[Any],
     schema: str,
     topic: str,
     done: Iterable[tuple[StoredLetter, str]],
@@ -181,8 +180,8 @@ def _record_replayed(
         )
         for s, target in done
     ]
-    with conn.transaction(), conn.cursor() as cur:
-        cur.executemany(stmt, rows)
+    async with conn.transaction(), conn.cursor() as cur:
+        await cur.executemany(stmt, rows)
 
 
 async def approve_device(
@@ -195,12 +194,10 @@ async def approve_device(
     """Register ``device`` (already validated by the caller) and replay its quarantined messages."""
     schema = db.schema_name
     topic = quarantine_topic(kafka.topic_prefix)
-    # psycopg's sync API inside a short CLI coroutine: these are a handful of quick statements.
-    with psycopg.connect(db.dsn.get_secret_value()) as conn:
-        ensure_schema(conn, schema)
-        upsert_devices(conn, [device], origin="quarantine", schema=schema)
-        conn.commit()
-        done_before = _replayed_coordinates(conn, schema, topic)
+    async with await psycopg.AsyncConnection.connect(db.dsn.get_secret_value()) as conn:
+        await upsert_devices(conn, [device], origin="quarantine", schema=schema)
+        await conn.commit()
+        done_before = await _replayed_coordinates(conn, schema, topic)
     await asyncio.sleep(settle_s)
     letters = [
         s
@@ -234,8 +231,8 @@ async def approve_device(
     finally:
         await producer.stop()
     if sent:
-        with psycopg.connect(db.dsn.get_secret_value()) as conn:
-            _record_replayed(conn, schema, topic, sent)
+        async with await psycopg.AsyncConnection.connect(db.dsn.get_secret_value()) as conn:
+            await _record_replayed(conn, schema, topic, sent)
     logger.info(
         "approved %s/%s: replayed %d, %d replayed before, %d without envelope",
         device.family,

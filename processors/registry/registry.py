@@ -14,9 +14,9 @@ import psycopg
 from psycopg import sql
 
 from contracts.settings import DbConfig
-from processors.catalog.ddl import ensure_schema_async
+from processors.catalog.ddl import ensure_schema
 from processors.registry.models import Device
-from processors.registry.store import fetch_devices_async, load_devices_yaml
+from processors.registry.store import fetch_devices, load_devices_yaml
 
 __all__ = ["DeviceRegistry"]
 
@@ -133,7 +133,7 @@ class DeviceRegistry:
     # -- refresh -------------------------------------------------------------------------------
 
     async def _reload(self, conn: psycopg.AsyncConnection[Any], schema: str) -> None:
-        rows = await fetch_devices_async(conn, schema)
+        rows = await fetch_devices(conn, schema, ensure=False)  # _listen ensured it
         merged = dict(self._code)
         merged.update((d.key, d) for d in rows)
         self._snapshot = MappingProxyType(merged)
@@ -162,7 +162,7 @@ class DeviceRegistry:
 
     async def _listen(self, dsn: str, schema: str) -> None:
         async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-            await ensure_schema_async(conn, schema)
+            await ensure_schema(conn, schema)
             channel = sql.Identifier(f"{schema}.device")
             await conn.execute(sql.SQL("LISTEN {}").format(channel))
             await self._reload(conn, schema)

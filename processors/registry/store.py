@@ -1,4 +1,8 @@
-"""Device rows in PostgreSQL (``<schema>.device``), the YAML registry file and the CSV import format."""
+"""Device rows in PostgreSQL (``<schema>.device``), the YAML registry file and the CSV import format.
+
+The database functions are async; the CLI runs them through
+``processors.storage.connect.run_with_connection``.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,6 @@ __all__ = [
     "delete_device",
     "device_from_row",
     "fetch_devices",
-    "fetch_devices_async",
     "load_devices_yaml",
     "parse_devices_csv",
     "upsert_devices",
@@ -48,15 +51,15 @@ def device_from_row(row: tuple[Any, ...]) -> Device:
     return Device.model_validate(doc)
 
 
-def upsert_devices(
-    conn: psycopg.Connection[Any],
+async def upsert_devices(
+    conn: psycopg.AsyncConnection[Any],
     devices: Iterable[Device],
     *,
     origin: str = "cli",
     schema: str = "sensegate",
 ) -> int:
     """Insert or replace devices in one transaction; returns how many rows were written."""
-    ensure_schema(conn, schema)
+    await ensure_schema(conn, schema)
     cols = sql.SQL(", ").join(sql.Identifier(c) for c in (*_COLUMNS, "origin"))
     updates = sql.SQL(", ").join(
         sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in (*_COLUMNS[2:], "origin")
@@ -83,34 +86,30 @@ def upsert_devices(
         )
         for d in devices
     ]
-    with conn.transaction(), conn.cursor() as cur:
-        cur.executemany(stmt, rows)
+    async with conn.transaction(), conn.cursor() as cur:
+        await cur.executemany(stmt, rows)
     return len(rows)
 
 
-def delete_device(
-    conn: psycopg.Connection[Any], family: str, device_id: str, schema: str = "sensegate"
+async def delete_device(
+    conn: psycopg.AsyncConnection[Any], family: str, device_id: str, schema: str = "sensegate"
 ) -> bool:
     """Remove one device row; returns whether it existed."""
-    ensure_schema(conn, schema)
-    with conn.transaction():
-        cur = conn.execute(
+    await ensure_schema(conn, schema)
+    async with conn.transaction():
+        cur = await conn.execute(
             sql.SQL("DELETE FROM {} WHERE family = %s AND device_id = %s").format(_table(schema)),
             (family, device_id),
         )
         return cur.rowcount > 0
 
 
-def fetch_devices(conn: psycopg.Connection[Any], schema: str = "sensegate") -> list[Device]:
-    """Every device row of the database."""
-    ensure_schema(conn, schema)
-    return [device_from_row(r) for r in conn.execute(_select(schema)).fetchall()]
-
-
-async def fetch_devices_async(
-    conn: psycopg.AsyncConnection[Any], schema: str = "sensegate"
+async def fetch_devices(
+    conn: psycopg.AsyncConnection[Any], schema: str = "sensegate", *, ensure: bool = True
 ) -> list[Device]:
-    """Async twin of ``fetch_devices`` (the table must exist)."""
+    """Every device row of the database; ``ensure=False`` skips creating missing tables."""
+    if ensure:
+        await ensure_schema(conn, schema)
     cur = await conn.execute(_select(schema))
     return [device_from_row(r) for r in await cur.fetchall()]
 

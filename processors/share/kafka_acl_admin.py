@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 from types import TracebackType
@@ -356,15 +356,3 @@ class KafkaSecurityAdmin:
                         )
                     )
         return sorted(found)
-
-
-def principal_of(user: str) -> str:
-    """Kafka principal string of a SCRAM user name."""
-    return f"User:{user}"
-
-
-def bindings_for(
-    principal: str, specs: Sequence[tuple[ResourceType, str, PatternType, Operation]]
-) -> list[AclBinding]:
-    """Expand (resource type, name, pattern, operation) tuples into bindings for one principal."""
-    return [AclBinding(principal, rt, name, pt, op) for rt, name, pt, op in specs]

@@ -18,9 +18,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from contracts.dead_letter import ReasonCode
+from contracts.errors import Rejected
 from contracts.record import DatasetRecord, RecordValue, record_id_for
 from processors.catalog import Catalog, DatasetEntry
 from processors.catalog.models import Item
+from processors.exceptions import ProcessorError
 from processors.provenance.rowdocs import PROVENANCE_COLUMNS, data_columns
 from processors.sinks.base import SinkInput
 
@@ -40,13 +42,8 @@ _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class RowRejected(ValueError):
-    """A record cannot be stored; carries the dead-letter reason."""
-
-    def __init__(self, reason: ReasonCode, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
+class RowRejected(ProcessorError, Rejected):
+    """A record cannot be stored; carries the dead-letter reason and detail."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.dead_letter import ReasonCode
 from contracts.envelope import Envelope
-from processors.codecs.base import CodecError
+from processors.codecs.base import Codec, CodecError, FormatError
 from processors.codecs.lorawan.jsonsafe import JsonLimitError, load_bounded
 from processors.codecs.lorawan.lpp import LppError, LppReading, decode_lpp
 from processors.codecs.lorawan.models import FieldValue, LorawanUplink, PayloadCodecName
@@ -49,7 +49,7 @@ class LorawanConfig(BaseModel):
     lpp_fports: tuple[int, ...] | None = None
 
 
-class LorawanCodec:
+class LorawanCodec(Codec[LorawanUplink]):
     """Stateless decoder of LoRaWAN uplinks; ``decode`` raises only CodecError."""
 
     name = "lorawan"
@@ -72,7 +72,7 @@ class LorawanCodec:
             raise CodecError(reason, str(exc)) from exc
         except UplinkSchemaError as exc:
             raise CodecError(ReasonCode.SCHEMA_INVALID, str(exc)) from exc
-        except (LppError, ValueError, TypeError, OverflowError, RecursionError) as exc:
+        except (FormatError, ValueError, TypeError, OverflowError, RecursionError) as exc:
             raise CodecError(ReasonCode.DECODE_ERROR, str(exc)) from exc
         except Exception as exc:
             # Last line of defence of the codec contract: log the unexpected failure as a bug.

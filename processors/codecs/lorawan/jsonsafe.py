@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from processors.codecs.base import FormatError
+
 __all__ = ["JsonLimitError", "load_bounded"]
 
 
-class JsonLimitError(ValueError):
+class JsonLimitError(FormatError):
     """The document is too large, too deep, or not JSON (``too_large`` says which)."""
 
     def __init__(self, message: str, *, too_large: bool = False) -> None:

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
 
+from processors.codecs.base import FormatError
+
 __all__ = ["LPP_TYPES", "LppError", "LppReading", "LppType", "decode_lpp", "encode_lpp"]
 
 
-class LppError(ValueError):
+class LppError(FormatError):
     """The bytes are not a valid Cayenne LPP frame."""
 
 

@@ -11,12 +11,13 @@ import binascii
 from datetime import datetime
 from typing import Any
 
+from processors.codecs.base import FormatError
 from processors.codecs.lorawan.models import RxInfo
 
 __all__ = ["UplinkSchemaError", "detect_source", "parse_chirpstack_v4", "parse_tts_v3"]
 
 
-class UplinkSchemaError(ValueError):
+class UplinkSchemaError(FormatError):
     """A network-server document lacks a required field or has one of the wrong type."""
 
 

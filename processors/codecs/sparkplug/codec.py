@@ -7,9 +7,9 @@ import logging
 
 from contracts.dead_letter import ReasonCode
 from contracts.envelope import Envelope
-from processors.codecs.base import CodecError
+from processors.codecs.base import Codec, CodecError, FormatError
 from processors.codecs.sparkplug.models import HostState, SparkplugMessage
-from processors.codecs.sparkplug.payload import PayloadError, parse_protobuf
+from processors.codecs.sparkplug.payload import parse_protobuf
 from processors.codecs.sparkplug.state import SparkplugHost
 from processors.codecs.sparkplug.store import BirthStore
 from processors.codecs.sparkplug.topic import SparkplugTopic, TopicError, parse_topic
@@ -22,7 +22,7 @@ DEFAULT_MAX_PAYLOAD = 1 << 20
 _MAX_STATE_BYTES = 4096
 
 
-class SparkplugCodec:
+class SparkplugCodec(Codec[SparkplugMessage]):
     """Decodes Sparkplug B 3.0 messages as a host application (see ``state.SparkplugHost``).
 
     Stateful: keep one instance per consumer and feed it messages in partition order. ``decode``
@@ -60,7 +60,7 @@ class SparkplugCodec:
             return _state_message(topic, payload)
         try:
             return self.host.process(topic, parse_protobuf(payload))
-        except (PayloadError, ValueError, TypeError, OverflowError) as exc:
+        except (FormatError, ValueError, TypeError, OverflowError) as exc:
             raise CodecError(ReasonCode.DECODE_ERROR, str(exc)) from exc
         except RecursionError as exc:
             raise CodecError(ReasonCode.DECODE_ERROR, "payload nested too deeply") from exc

@@ -180,9 +180,10 @@ class HostState(BaseModel):
 
 
 class RebirthRequest(BaseModel):
-    """Action for the normalizer: publish ``payload`` to ``topic`` (QoS 0, not retained).
+    """Action for the normalizer: ask edge node ``group/edge_node`` to re-publish its births.
 
-    The payload is an NCMD with ``Node Control/Rebirth`` = true for the edge node ``group/edge_node``.
+    The normalizer publishes ``payload``, an NCMD with ``Node Control/Rebirth`` = true, to ``topic``
+    (processors/normalize/rebirth.py); ``reason`` says why, for the log.
     """
 
     model_config = _FROZEN

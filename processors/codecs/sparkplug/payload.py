@@ -1,6 +1,6 @@
 """Sparkplug B protobuf payload to typed models (pure; no host state).
 
-Every malformed input raises ``PayloadError`` (a ValueError); the codec turns it into a CodecError.
+Every malformed input raises ``PayloadError`` (a FormatError); the codec turns it into a CodecError.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 
 from google.protobuf.message import DecodeError
 
+from processors.codecs.base import FormatError
 from processors.codecs.sparkplug import sparkplug_b_pb2 as pb
 from processors.codecs.sparkplug.datatypes import (
     ARRAY_TYPES,
@@ -45,7 +46,7 @@ AliasResolver = Callable[[int], "tuple[str, int] | None"]
 PayloadMessage: Any = pb.Payload  # type: ignore[attr-defined]
 
 
-class PayloadError(ValueError):
+class PayloadError(FormatError):
     """The bytes are not a valid Sparkplug B payload."""
 
 

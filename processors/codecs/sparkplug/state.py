@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from processors.codecs.sparkplug.encode import (
@@ -44,30 +44,16 @@ Aliases = dict[int, tuple[str, int]]
 
 
 @dataclass(slots=True)
-class _Device:
-    aliases: Aliases = field(default_factory=dict)
-    birth_timestamp: int | None = None
-    stale: bool = False
-    online: bool = True
-
-
-@dataclass(slots=True)
 class _Node:
-    group: str
-    edge_node: str
-    birth_known: bool = False
-    bd_seq: int | None = None
-    birth_timestamp: int | None = None
-    stale: bool = True
-    online: bool = False
+    """A node's live state: ``snap`` is what the store keeps; the rest is never persisted."""
+
+    snap: NodeSnapshot
     last_seq: int | None = None
-    aliases: Aliases = field(default_factory=dict)
-    devices: dict[str, _Device] = field(default_factory=dict)
     rebirth_sent_at: float | None = None
 
     def mark_stale(self) -> None:
-        self.stale = True
-        for dev in self.devices.values():
+        self.snap.stale = True
+        for dev in self.snap.devices.values():
             dev.stale = True
 
 
@@ -87,18 +73,18 @@ class SparkplugHost:
         self._nodes: dict[str, _Node] = {}
         if store is not None:
             for key, snap in store.load_all().items():
-                self._nodes[key] = _from_snapshot(snap)
+                self._nodes[key] = _Node(snap)
 
     def snapshot(self, node_key: str) -> NodeSnapshot | None:
-        """Current persisted form of a node's state, or None if the node is unknown."""
+        """A copy of a node's persisted state, or None if the node is unknown."""
         node = self._nodes.get(node_key)
-        return _to_snapshot(node) if node is not None else None
+        return node.snap.model_copy(deep=True) if node is not None else None
 
     def restore_birth(self, topic: str, payload: bytes) -> None:
         """Rebuild a node's or device's aliases from a BIRTH replayed from the raw topic.
 
         Unlike live processing this does not touch seq tracking or staleness of other devices.
-        Raises PayloadError or TopicError (ValueErrors) when the input is not a valid BIRTH.
+        Raises PayloadError or TopicError (FormatErrors) when the input is not a valid BIRTH.
         """
         parsed = parse_topic(topic)
         if parsed.message_type not in ("NBIRTH", "DBIRTH"):
@@ -106,21 +92,20 @@ class SparkplugHost:
             raise PayloadError(msg)
         decoded = decode_payload(payload)
         node = self._node(parsed)
+        snap = node.snap
         if parsed.device is None:
-            node.aliases = _aliases(decoded.metrics)
-            node.bd_seq = _bd_seq(decoded.metrics)
-            node.birth_timestamp = decoded.timestamp
-            node.birth_known, node.stale, node.online = True, False, True
+            snap.aliases = _aliases(decoded.metrics)
+            snap.bd_seq = _bd_seq(decoded.metrics)
+            snap.birth_timestamp = decoded.timestamp
+            snap.birth_known, snap.stale, snap.online = True, False, True
         else:
-            node.devices[parsed.device] = _Device(
-                aliases=_aliases(decoded.metrics), birth_timestamp=decoded.timestamp
-            )
+            snap.devices[parsed.device] = _device(decoded)
         self._save(node)
 
     def process(self, topic: SparkplugTopic, raw: Any) -> SparkplugMessage:
         """Apply one message (``raw`` is a parsed protobuf Payload) and return the decoded result.
 
-        Raises PayloadError (a ValueError) when the payload content is invalid.
+        Raises PayloadError (a FormatError) when the payload content is invalid.
         """
         mtype = topic.message_type
         node = self._node(topic)
@@ -128,11 +113,12 @@ class SparkplugHost:
             return self._nbirth(topic, node, decode_payload(raw))
         if mtype == "NDEATH":
             return self._ndeath(topic, node, decode_payload(raw))
-        device = node.devices.get(topic.device) if topic.device is not None else None
+        snap = node.snap
+        device = snap.devices.get(topic.device) if topic.device is not None else None
         if mtype == "DBIRTH":
             decoded = decode_payload(raw)
         else:
-            table = node.aliases if topic.device is None else (device.aliases if device else {})
+            table = snap.aliases if topic.device is None else (device.aliases if device else {})
             decoded = decode_payload(raw, table.get)
         seq_status: SeqStatus = "untracked"
         rebirth: RebirthRequest | None = None
@@ -142,16 +128,16 @@ class SparkplugHost:
                 node.mark_stale()
                 self._save(node)
                 rebirth = self._rebirth(node, f"seq gap at {decoded.seq}")
-        if mtype in _SEQ_TYPES and (not node.birth_known or not node.online):
-            if not node.stale:
+        if mtype in _SEQ_TYPES and (not snap.birth_known or not snap.online):
+            if not snap.stale:
                 node.mark_stale()
             rebirth = rebirth or self._rebirth(node, f"{mtype} without a current NBIRTH")
         birth_known = True
         if mtype == "DBIRTH":
             assert topic.device is not None  # noqa: S101 - D* topics always carry a device
-            newer = _Device(aliases=_aliases(decoded.metrics), birth_timestamp=decoded.timestamp)
-            newer.stale = node.stale
-            node.devices[topic.device] = device = newer
+            newer = _device(decoded)
+            newer.stale = snap.stale
+            snap.devices[topic.device] = device = newer
             self._save(node)
         elif mtype == "DDATA" and device is None:
             birth_known = False
@@ -160,10 +146,10 @@ class SparkplugHost:
             device.online, device.stale = False, True
             self._save(node)
         elif mtype == "NDATA":
-            birth_known = node.birth_known
+            birth_known = snap.birth_known
         if decoded.unresolved_aliases:
             birth_known = False
-        stale = node.stale or (device.stale if device is not None else topic.device is not None)
+        stale = snap.stale or (device.stale if device is not None else topic.device is not None)
         if mtype in ("NCMD", "DCMD"):
             stale = False
         return _message(
@@ -180,13 +166,14 @@ class SparkplugHost:
     def _nbirth(
         self, topic: SparkplugTopic, node: _Node, decoded: DecodedPayload
     ) -> SparkplugMessage:
-        node.aliases = _aliases(decoded.metrics)
-        node.bd_seq = _bd_seq(decoded.metrics)
-        node.birth_timestamp = decoded.timestamp
-        node.birth_known, node.stale, node.online = True, False, True
+        snap = node.snap
+        snap.aliases = _aliases(decoded.metrics)
+        snap.bd_seq = _bd_seq(decoded.metrics)
+        snap.birth_timestamp = decoded.timestamp
+        snap.birth_known, snap.stale, snap.online = True, False, True
         node.last_seq = decoded.seq % _SEQ_MOD if decoded.seq is not None else None
         node.rebirth_sent_at = None
-        for dev in node.devices.values():
+        for dev in snap.devices.values():
             # A DBIRTH may precede its NBIRTH after a broker restart; only older ones are stale.
             dev.stale = dev.birth_timestamp is None or (
                 decoded.timestamp is not None and dev.birth_timestamp < decoded.timestamp
@@ -197,18 +184,19 @@ class SparkplugHost:
     def _ndeath(
         self, topic: SparkplugTopic, node: _Node, decoded: DecodedPayload
     ) -> SparkplugMessage:
+        snap = node.snap
         bd_seq = _bd_seq(decoded.metrics)
-        current = node.birth_known and (
-            node.bd_seq is None or bd_seq is None or bd_seq == node.bd_seq
+        current = snap.birth_known and (
+            snap.bd_seq is None or bd_seq is None or bd_seq == snap.bd_seq
         )
         if not current:
             return _message(
-                topic, decoded, birth_known=node.birth_known, stale=node.stale, ignored=True
+                topic, decoded, birth_known=snap.birth_known, stale=snap.stale, ignored=True
             )
-        node.online = False
+        snap.online = False
         node.last_seq = None
         node.mark_stale()
-        for dev in node.devices.values():
+        for dev in snap.devices.values():
             dev.online = False
         self._save(node)
         return _message(topic, decoded, birth_known=True, stale=True)
@@ -218,8 +206,12 @@ class SparkplugHost:
     def _node(self, topic: SparkplugTopic) -> _Node:
         node = self._nodes.get(topic.node_key)
         if node is None:
-            node = _Node(group=topic.group, edge_node=topic.edge_node)
-            self._nodes[topic.node_key] = node
+            # A node first seen without its birth: unknown aliases, offline, stale until NBIRTH.
+            snap = NodeSnapshot(
+                group=topic.group, edge_node=topic.edge_node,
+                birth_known=False, stale=True, online=False,
+            )  # fmt: skip
+            node = self._nodes[topic.node_key] = _Node(snap)
         return node
 
     @staticmethod
@@ -243,21 +235,29 @@ class SparkplugHost:
         if node.rebirth_sent_at is not None and now - node.rebirth_sent_at < self._interval:
             return None
         node.rebirth_sent_at = now
+        group, edge_node = node.snap.group, node.snap.edge_node
         return RebirthRequest(
-            group=node.group,
-            edge_node=node.edge_node,
-            topic=build_topic("NCMD", node.group, node.edge_node),
+            group=group,
+            edge_node=edge_node,
+            topic=build_topic("NCMD", group, edge_node),
             payload=rebirth_command_payload(),
             reason=reason,
         )
 
     def _save(self, node: _Node) -> None:
-        if self._store is not None and node.birth_known:
-            self._store.save(_to_snapshot(node))
+        if self._store is not None and node.snap.birth_known:
+            self._store.save(node.snap)
 
 
 def _aliases(metrics: tuple[Metric, ...]) -> Aliases:
     return {m.alias: (m.name, m.datatype) for m in metrics if m.alias is not None and m.name}
+
+
+def _device(decoded: DecodedPayload) -> DeviceSnapshot:
+    # model_construct: the aliases are built typed here, validating them again would only cost.
+    return DeviceSnapshot.model_construct(
+        aliases=_aliases(decoded.metrics), birth_timestamp=decoded.timestamp
+    )
 
 
 def _bd_seq(metrics: tuple[Metric, ...]) -> int | None:
@@ -297,48 +297,4 @@ def _message(
         ignored=ignored,
         unresolved_aliases=decoded.unresolved_aliases,
         rebirth=rebirth,
-    )
-
-
-def _to_snapshot(node: _Node) -> NodeSnapshot:
-    return NodeSnapshot(
-        group=node.group,
-        edge_node=node.edge_node,
-        bd_seq=node.bd_seq,
-        birth_timestamp=node.birth_timestamp,
-        birth_known=node.birth_known,
-        stale=node.stale,
-        online=node.online,
-        aliases=dict(node.aliases),
-        devices={
-            name: DeviceSnapshot(
-                aliases=dict(d.aliases),
-                birth_timestamp=d.birth_timestamp,
-                stale=d.stale,
-                online=d.online,
-            )
-            for name, d in node.devices.items()
-        },
-    )
-
-
-def _from_snapshot(snap: NodeSnapshot) -> _Node:
-    return _Node(
-        group=snap.group,
-        edge_node=snap.edge_node,
-        birth_known=snap.birth_known,
-        bd_seq=snap.bd_seq,
-        birth_timestamp=snap.birth_timestamp,
-        stale=snap.stale,
-        online=snap.online,
-        aliases=dict(snap.aliases),
-        devices={
-            name: _Device(
-                aliases=dict(d.aliases),
-                birth_timestamp=d.birth_timestamp,
-                stale=d.stale,
-                online=d.online,
-            )
-            for name, d in snap.devices.items()
-        },
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote, unquote
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 __all__ = [
     "BirthStore",
@@ -29,20 +29,22 @@ logger = logging.getLogger(__name__)
 
 
 class DeviceSnapshot(BaseModel):
-    """Persisted birth state of one device: alias -> (name, datatype code)."""
+    """Persisted birth state of one device: alias -> (name, datatype code).
 
-    model_config = ConfigDict(frozen=True)
+    Mutable: ``SparkplugHost`` keeps its live state in these models and updates them in place.
+    """
 
-    aliases: dict[int, tuple[str, int]] = {}
+    aliases: dict[int, tuple[str, int]] = Field(default_factory=dict)
     birth_timestamp: int | None = None
     stale: bool = False
     online: bool = True
 
 
 class NodeSnapshot(BaseModel):
-    """Persisted birth state of one edge node and its devices (``seq`` is deliberately not kept)."""
+    """Persisted birth state of one edge node and its devices (``seq`` is deliberately not kept).
 
-    model_config = ConfigDict(frozen=True)
+    Mutable like ``DeviceSnapshot``; ``SparkplugHost.snapshot`` hands out copies.
+    """
 
     group: str
     edge_node: str
@@ -51,8 +53,8 @@ class NodeSnapshot(BaseModel):
     birth_known: bool = True
     stale: bool = False
     online: bool = True
-    aliases: dict[int, tuple[str, int]] = {}
-    devices: dict[str, DeviceSnapshot] = {}
+    aliases: dict[int, tuple[str, int]] = Field(default_factory=dict)
+    devices: dict[str, DeviceSnapshot] = Field(default_factory=dict)
 
     @property
     def node_key(self) -> str:
@@ -68,7 +70,7 @@ class BirthStore(Protocol):
         ...
 
     def save(self, snapshot: NodeSnapshot) -> None:
-        """Replace the snapshot of ``snapshot.node_key``."""
+        """Replace the snapshot of ``snapshot.node_key``; serialize now, keep no reference to it."""
         ...
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from processors.codecs.base import FormatError
+
 __all__ = [
     "NAMESPACE",
     "MessageType",
@@ -26,7 +28,7 @@ _DEVICE_TYPES = frozenset({"DBIRTH", "DDEATH", "DDATA", "DCMD"})
 _FORBIDDEN = frozenset("+#/")
 
 
-class TopicError(ValueError):
+class TopicError(FormatError):
     """The topic is not a valid Sparkplug B topic."""
 
 
@@ -44,16 +46,6 @@ class SparkplugTopic:
     def node_key(self) -> str:
         """``<group>/<edge>``: the edge node this message belongs to (empty for STATE)."""
         return f"{self.group}/{self.edge_node}" if self.group else ""
-
-    @property
-    def device_key(self) -> str:
-        """``<group>/<edge>[/<device>]``: the device id the gateway derives from this topic."""
-        return f"{self.node_key}/{self.device}" if self.device is not None else self.node_key
-
-    @property
-    def is_device_message(self) -> bool:
-        """True for DBIRTH, DDEATH, DDATA and DCMD."""
-        return self.device is not None
 
     def __str__(self) -> str:
         return build_topic(self.message_type, self.group, self.edge_node, self.device, self.host_id)

@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from contracts.dead_letter import ReasonCode
 from contracts.envelope import Envelope
-from processors.codecs.base import CodecError
+from processors.codecs.base import Codec, CodecError
+from processors.codecs.v2x.compiled import compiled_decoder
 from processors.codecs.v2x.extract import build_message
 from processors.codecs.v2x.framing import VendorHeader, split_vendor_frame
 from processors.codecs.v2x.jsonforms import load_json, to_frames
@@ -62,7 +63,7 @@ class V2xCodecConfig(BaseModel):
         return value
 
 
-class V2xCodec:
+class V2xCodec(Codec[V2xMessage]):
     """Decoder of CSAE 53 day-one messages for one driver/edition (see ``V2xCodecConfig``)."""
 
     name = "v2x"
@@ -71,14 +72,7 @@ class V2xCodec:
     def __init__(self, config: V2xCodecConfig | None = None, **options: Any) -> None:
         self.config = config or V2xCodecConfig(**options)
         specification(self.config.edition, "uper")  # compile now, not on the first message
-
-    @classmethod
-    def for_device(cls, device: Any) -> V2xCodec:
-        """Codec for a registry ``Device`` (uses its ``v2x_edition`` and ``v2x_framing``)."""
-        return cls(V2xCodecConfig(
-            edition=getattr(device, "v2x_edition", None) or DEFAULT_EDITION,
-            framing=bool(getattr(device, "v2x_framing", False)),
-        ))
+        compiled_decoder(self.config.edition)  # and pick the UPER decoder (may refuse to start)
 
     def decode(self, payload: bytes, envelope: Envelope) -> V2xMessage:
         """Decode one payload; a JSON document carrying several RSMs is merged into one message."""

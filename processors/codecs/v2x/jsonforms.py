@@ -10,7 +10,9 @@ Accepted shapes (formats.md §1.7):
 * A bare message body with the standard's names, e.g. ``{"msgCnt": .., "participants": [..]}``,
   when the message type is known from the MQTT topic (``V2X/RSU/{id}/{MSG}/UP``).
 
-Oversized or deeply nested documents are refused before any conversion.
+Oversized or deeply nested documents are refused before any conversion. Each rendering maps
+straight to the MessageFrame value and is checked against the ASN.1 constraints (``constraints``),
+never encoded to UPER and decoded again.
 """
 
 from __future__ import annotations
@@ -20,12 +22,8 @@ from typing import Any
 
 from contracts.dead_letter import ReasonCode
 from processors.codecs.base import CodecError
-from processors.codecs.v2x.schema import (
-    FRAME_ALTERNATIVES,
-    FrameValue,
-    encode_frame,
-    frame_from_jer,
-)
+from processors.codecs.v2x.constraints import check_frame
+from processors.codecs.v2x.schema import FRAME_ALTERNATIVES, FrameValue, frame_from_jer
 
 __all__ = ["TOPIC_MESSAGE_TYPES", "load_json", "message_type_from_topic", "to_frames"]
 
@@ -130,14 +128,14 @@ def _openv2x_rsms(document: dict[str, Any], edition: str) -> list[FrameValue]:
             raise CodecError(ReasonCode.SCHEMA_INVALID, "an RSM needs at least one participant")
         # a platform may forward more than one ParticipantList's worth: split like an RSU would
         for start in range(0, len(participants), _MAX_PARTICIPANTS):
-            frame = {"rsmFrame": {
+            body = {
                 "msgCnt": rsm.get("msgCnt", document.get("msgCnt", 0)),
                 "id": _rsu_id(rsm.get("id", document.get("id"))),
                 "refPos": ref_pos,
                 "participants": participants[start:start + _MAX_PARTICIPANTS],
-            }}
-            encode_frame(frame, edition)  # constraint check: same ranges as UPER
-            frames.append(frame)
+            }
+            check_frame(("rsmFrame", body), edition)  # the same ranges as UPER
+            frames.append({"rsmFrame": body})
     return frames
 
 

@@ -1,4 +1,4 @@
-"""Every C-V2X scale factor, sentinel and time resolution, in one place, vectorised with numpy.
+"""Every C-V2X scale factor, sentinel and time resolution the codec uses, in one place, vectorised.
 
 Functions take array-likes of raw CSAE integers and return float64 arrays in engineering units;
 sentinel values ("unavailable", "unknown") become NaN. Times are resolved to Unix epoch
@@ -25,7 +25,6 @@ __all__ = [
     "lane_width_m",
     "lat_deg",
     "lon_deg",
-    "offset_deg",
     "priority_level",
     "radius_m",
     "resolve_dsecond",
@@ -37,7 +36,6 @@ __all__ = [
     "time_mark_s",
     "vehicle_height_m",
     "vert_offset_m",
-    "yaw_rate_dps",
 ]
 
 Floats = NDArray[np.float64]
@@ -52,7 +50,6 @@ HEIGHT_M = 0.05  # VehicleHeight: 5 cm
 RADIUS_M = 0.1
 TIME_MARK_S = 0.1
 ACCEL_MPS2 = 0.01
-YAW_DPS = 0.01
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
 
@@ -85,11 +82,6 @@ def lat_deg(raw: ArrayLike) -> Floats:
 def lon_deg(raw: ArrayLike) -> Floats:
     """Longitude in degrees (1e-7 degree units; 1800000001 = unavailable)."""
     return _scaled(raw, DEG_PER_LSB, [LON_UNAVAILABLE])
-
-
-def offset_deg(raw: ArrayLike) -> Floats:
-    """A lat/lon offset from refPos in degrees (OffsetLL-B12..B24, 1e-7 degree units)."""
-    return _scaled(raw, DEG_PER_LSB)
 
 
 def elevation_m(raw: ArrayLike) -> Floats:
@@ -156,11 +148,6 @@ def time_mark_s(raw: ArrayLike) -> Floats:
 def acceleration_mps2(raw: ArrayLike) -> Floats:
     """Longitudinal/lateral acceleration in m/s^2 (0.01 units; 2001 = unavailable)."""
     return _scaled(raw, ACCEL_MPS2, [ACCEL_UNAVAILABLE])
-
-
-def yaw_rate_dps(raw: ArrayLike) -> Floats:
-    """Yaw rate in degrees per second (0.01 units)."""
-    return _scaled(raw, YAW_DPS)
 
 
 def resolve_dsecond(dsecond: ArrayLike, reference_ms: int) -> NDArray[np.int64]:

@@ -2,7 +2,9 @@
 
 Each edition is a directory of ASN.1 modules under ``asn1/<edition>/``. A specification is compiled
 once per process and codec (``uper`` or ``jer``) and cached; compiling takes a few hundred
-milliseconds, decoding a frame well under one. Every failure surfaces as ``CodecError``.
+milliseconds. UPER decoding goes through the C decoder generated from the same modules when it is
+built (``compiled.py``), else through asn1tools; both give the same values. Every failure surfaces
+as ``CodecError``.
 
 Frame values follow asn1tools' Python form for the inner message (OCTET STRING as ``bytes``, CHOICE as
 ``(alternative, value)``, BIT STRING as ``(bytes, bit_count)``); at the top level the MessageFrame
@@ -22,6 +24,8 @@ from asn1tools.codecs import uper as asn1tools_uper
 
 from contracts.dead_letter import ReasonCode
 from processors.codecs.base import CodecError
+from processors.codecs.v2x.compiled import compiled_decoder
+from processors.codecs.v2x.constraints import check_frame
 
 __all__ = [
     "DEFAULT_EDITION",
@@ -94,7 +98,7 @@ def encode_frame(value: FrameValue | tuple[str, Any], edition: str = DEFAULT_EDI
 
 
 def _decode_with_length(spec: Any, body: bytes) -> tuple[tuple[str, Any], int]:
-    """Decode a MessageFrame and report the octets used (asn1tools has no UPER decode_with_length).
+    """Decode a MessageFrame with asn1tools and report the octets used (it has no UPER decode_with_length).
 
     Uses asn1tools' UPER decoder directly (pinned to 0.169.x in pyproject.toml); falls back to a
     plain decode, which cannot see trailing bytes, if that internal layout ever changes.
@@ -120,9 +124,10 @@ def decode_frame(body: bytes, edition: str = DEFAULT_EDITION) -> FrameValue:
         msg = f"UPER body of {len(body)} bytes exceeds {MAX_UPER_BODY}"
         raise CodecError(ReasonCode.PAYLOAD_TOO_LARGE, msg)
     spec = specification(edition, "uper")
+    fast = compiled_decoder(edition)
     try:
-        (name, inner), used = _decode_with_length(spec, body)
-    except Exception as exc:  # random bytes raise more than asn1tools.DecodeError
+        (name, inner), used = fast(body) if fast is not None else _decode_with_length(spec, body)
+    except Exception as exc:  # random bytes raise more than asn1tools.DecodeError (C: ValueError)
         msg = f"UPER decode as {edition} failed: {type(exc).__name__}: {exc}"
         raise CodecError(ReasonCode.DECODE_ERROR, msg) from exc
     if any(body[used:]):
@@ -154,12 +159,11 @@ def frame_from_jer(document: dict[str, Any], edition: str = DEFAULT_EDITION) -> 
     try:
         text = json.dumps(document).encode()
         choice = spec.decode(FRAME_TYPE, text)
-        # JER decoding does not check constraints; a UPER round trip does.
-        uper = specification(edition, "uper")
-        uper.encode(FRAME_TYPE, choice, check_constraints=True)
     except Exception as exc:
         msg = f"JER {name} does not fit {edition}: {type(exc).__name__}: {exc}"
         raise CodecError(ReasonCode.SCHEMA_INVALID, msg) from exc
+    # JER decoding does not check constraints; the checker does, without a UPER round trip.
+    check_frame(choice, edition)
     return {choice[0]: choice[1]}
 
 

@@ -17,7 +17,6 @@ import re
 from contracts.dead_letter import ReasonCode
 from contracts.envelope import RawRecord
 from contracts.record import GeoPoint, RecordValue
-from processors.codecs.base import CodecError
 from processors.codecs.lorawan.codec import LorawanCodec, LorawanConfig
 from processors.codecs.lorawan.models import LorawanUplink, PayloadCodecName
 from processors.normalize.catalog_view import DeviceLike
@@ -56,10 +55,7 @@ class AgriMapper:
         """Decode one uplink and build its single candidate."""
         env = raw.envelope
         codec = self._codecs[payload_codec(device.codec)]
-        try:
-            up = codec.decode(env.payload, env)
-        except CodecError as exc:
-            raise RecordRejected(exc.reason, exc.detail) from exc
+        up = codec.decode(env.payload, env)  # a CodecError passes: it is a Rejected
         dataset, values, unmapped = self._values(up, device)
         rx = up.best_rx
         if up.f_cnt is not None:

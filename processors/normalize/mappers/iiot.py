@@ -13,7 +13,6 @@ from __future__ import annotations
 from contracts.dead_letter import ReasonCode
 from contracts.envelope import RawRecord
 from contracts.record import RecordValue
-from processors.codecs.base import CodecError
 from processors.codecs.sparkplug import JsonFileBirthStore, SparkplugCodec, SparkplugMessage
 from processors.normalize.catalog_view import DeviceLike
 from processors.normalize.contract import Candidate, Mapped, RebirthRequest, RecordRejected
@@ -40,10 +39,7 @@ class IiotMapper:
         """Decode one Sparkplug message and build a candidate per metric."""
         env = raw.envelope
         codec = self._codec
-        try:
-            msg = codec.decode(env.payload, env)
-        except CodecError as exc:
-            raise RecordRejected(exc.reason, exc.detail) from exc
+        msg = codec.decode(env.payload, env)  # a CodecError passes: it is a Rejected
         rebirths = _rebirths(msg)
         if msg.message_type not in _RECORD_TYPES or msg.ignored:
             return Mapped((), codec.name, codec.version, rebirths)
@@ -100,7 +96,4 @@ class IiotMapper:
 
 
 def _rebirths(msg: SparkplugMessage) -> tuple[RebirthRequest, ...]:
-    req = msg.rebirth
-    if req is None:
-        return ()
-    return (RebirthRequest(req.group, req.edge_node, req.reason, req.topic, req.payload),)
+    return () if msg.rebirth is None else (msg.rebirth,)

@@ -24,7 +24,6 @@ from pydantic import ValidationError
 from contracts.dead_letter import ReasonCode
 from contracts.envelope import Envelope, RawRecord
 from contracts.record import GeoPoint, RecordValue
-from processors.codecs.base import CodecError
 from processors.codecs.v2x.codec import V2xCodec, V2xCodecConfig
 from processors.codecs.v2x.model import V2xMessage
 from processors.normalize.catalog_view import DeviceLike
@@ -78,10 +77,7 @@ class V2xMapper:
         """Decode one RSU payload and build its candidates."""
         env = raw.envelope
         codec = self._codec(device)
-        try:
-            msg = codec.decode(env.payload, env)
-        except CodecError as exc:
-            raise RecordRejected(exc.reason, exc.detail) from exc
+        msg = codec.decode(env.payload, env)  # a CodecError passes: it is a Rejected
         claimed = _claimed_sender(msg, env.device_id)
         anchored = msg.framing is not None or msg.moy is not None
         event_ns = _ns(msg.event_time, env.received_ns)

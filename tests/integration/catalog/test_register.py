@@ -14,7 +14,6 @@ from processors.catalog import (
     CatalogGuard,
     RegistrationError,
     is_registered,
-    is_registered_async,
     load_catalog,
     parse_entry,
     register_catalog,
@@ -35,17 +34,17 @@ def schema(stack: StackAddresses, unique_name: Callable[[str], str]) -> Iterator
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
 
 
-def test_register_is_idempotent_and_versions_changes(
+async def test_register_is_idempotent_and_versions_changes(
     stack: StackAddresses, schema: str, tmp_path: Path
 ) -> None:
     root = tmp_path / "catalog"
     shutil.copytree(CATALOG, root)
     catalog = load_catalog(root)
-    with psycopg.connect(stack.pg_dsn) as conn:
-        first = register_catalog(conn, catalog, schema)
+    async with await psycopg.AsyncConnection.connect(stack.pg_dsn) as conn:
+        first = await register_catalog(conn, catalog, schema)
         assert {r.action for r in first} == {"registered"}
-        assert all(is_registered(conn, e.code, e.version, schema) for e in catalog)
-        again = register_catalog(conn, catalog, schema)
+        assert all([await is_registered(conn, e.code, e.version, schema) for e in catalog])
+        again = await register_catalog(conn, catalog, schema)
         assert {r.action for r in again} == {"unchanged"}
 
         # Change one definition without touching its version: it gets version 2.
@@ -54,18 +53,19 @@ def test_register_is_idempotent_and_versions_changes(
             text.replace("retention_days: 1825", "retention_days: 1000")
         )
         changed = load_catalog(root)
-        results = {r.code: r for r in register_catalog(conn, changed, schema)}
+        results = {r.code: r for r in await register_catalog(conn, changed, schema)}
         assert results["agri_soil"].action == "new_version"
         assert results["agri_soil"].version == 2
         assert results["agri_weather"].action == "unchanged"
-        assert is_registered(conn, "agri_soil", 2, schema)
-        assert not is_registered(conn, "agri_soil", 3, schema)
-        row = conn.execute(
+        assert await is_registered(conn, "agri_soil", 2, schema)
+        assert not await is_registered(conn, "agri_soil", 3, schema)
+        cur = await conn.execute(
             sql.SQL(
                 "SELECT definition, content_sha256 FROM {}.catalog_entry WHERE code = %s AND version = 2"
             ).format(sql.Identifier(schema)),
             ("agri_soil",),
-        ).fetchone()
+        )
+        row = await cur.fetchone()
         assert row is not None
         assert row[0]["retention_days"] == 1000 and row[0]["version"] == 2
         assert row[1] == changed.entries["agri_soil"].content_sha256()
@@ -74,47 +74,47 @@ def test_register_is_idempotent_and_versions_changes(
         assert write_back_version(root, "agri_soil", 2)
         synced = load_catalog(root)
         assert synced.entries["agri_soil"].version == 2
-        assert {r.action for r in register_catalog(conn, synced, schema)} == {"unchanged"}
+        assert {r.action for r in await register_catalog(conn, synced, schema)} == {"unchanged"}
 
         # A declared version above the registered ones is taken as is.
         bumped = parse_entry(
             synced.entries["agri_weather"].definition() | {"version": 5, "abstract": "x"}
         )
-        with conn.transaction():
-            result = register_entry(conn, bumped, schema)
+        async with conn.transaction():
+            result = await register_entry(conn, bumped, schema)
         assert (result.action, result.version) == ("registered", 5)
 
-        guard = CatalogGuard(synced, registered_versions(conn, schema))
+        guard = CatalogGuard(synced, await registered_versions(conn, schema))
         assert guard.is_allowed("agri_soil", 1) and guard.is_allowed("agri_soil", 2)
         assert not guard.is_allowed("agri_soil", 3)
 
 
-def test_history_is_append_only(stack: StackAddresses, schema: str) -> None:
+async def test_history_is_append_only(stack: StackAddresses, schema: str) -> None:
     catalog = load_catalog()
-    with psycopg.connect(stack.pg_dsn) as conn:
-        register_catalog(conn, catalog, schema)
+    async with await psycopg.AsyncConnection.connect(stack.pg_dsn) as conn:
+        await register_catalog(conn, catalog, schema)
         table = sql.SQL("{}.catalog_entry").format(sql.Identifier(schema))
         with pytest.raises(psycopg.errors.RestrictViolation, match="append-only"):
-            conn.execute(sql.SQL("UPDATE {} SET grade = 'core'").format(table))
-        conn.rollback()
+            await conn.execute(sql.SQL("UPDATE {} SET grade = 'core'").format(table))
+        await conn.rollback()
         with pytest.raises(psycopg.errors.RestrictViolation, match="append-only"):
-            conn.execute(sql.SQL("DELETE FROM {}").format(table))
-        conn.rollback()
+            await conn.execute(sql.SQL("DELETE FROM {}").format(table))
+        await conn.rollback()
 
 
-def test_registration_error_is_wrapped(stack: StackAddresses) -> None:
-    conn = psycopg.connect(stack.pg_dsn)
-    conn.close()
+async def test_registration_error_is_wrapped(stack: StackAddresses) -> None:
+    conn = await psycopg.AsyncConnection.connect(stack.pg_dsn)
+    await conn.close()
     with pytest.raises(RegistrationError, match="registration failed"):
-        register_catalog(conn, load_catalog(), "sensegate")
+        await register_catalog(conn, load_catalog(), "sensegate")
 
 
 async def test_async_lookup(stack: StackAddresses, schema: str) -> None:
-    with psycopg.connect(stack.pg_dsn) as conn:
-        register_catalog(conn, load_catalog(), schema)
+    async with await psycopg.AsyncConnection.connect(stack.pg_dsn) as conn:
+        await register_catalog(conn, load_catalog(), schema)
     async with await psycopg.AsyncConnection.connect(stack.pg_dsn) as aconn:
-        assert await is_registered_async(aconn, "v2x_participant", 1, schema)
-        assert not await is_registered_async(aconn, "v2x_participant", 9, schema)
+        assert await is_registered(aconn, "v2x_participant", 1, schema)
+        assert not await is_registered(aconn, "v2x_participant", 9, schema)
         guard = CatalogGuard(load_catalog(), registered=())
         await guard.refresh(aconn, schema)
         assert guard.is_allowed("iiot_metric", 1)

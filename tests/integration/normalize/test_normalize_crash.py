@@ -61,8 +61,8 @@ async def test_kill_9_mid_stream_loses_and_duplicates_nothing(
     stack: StackAddresses, unique_name: Callable[[str], str]
 ) -> None:
     prefix, schema, group = unique_name("sg") + ".", unique_name("reg"), unique_name("g")
-    with psycopg.connect(stack.pg_dsn, autocommit=True) as conn:
-        upsert_devices(conn, [d for d in DEVICES if d.family == "agri"], schema=schema)
+    async with await psycopg.AsyncConnection.connect(stack.pg_dsn, autocommit=True) as conn:
+        await upsert_devices(conn, [d for d in DEVICES if d.family == "agri"], schema=schema)
     try:
         items = []
         expected = set()

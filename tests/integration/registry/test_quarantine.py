@@ -112,8 +112,8 @@ async def test_approve_replays_quarantined_messages_once(
     )
     result = await approve_device(kafka, db, device, settle_s=0)
     assert (result.replayed, result.already_replayed, result.not_replayable) == (3, 0, 0)
-    with psycopg.connect(stack.pg_dsn) as conn:
-        assert device in fetch_devices(conn, schema)
+    async with await psycopg.AsyncConnection.connect(stack.pg_dsn) as conn:
+        assert device in await fetch_devices(conn, schema)
 
     replayed = await read_all(kafka, raw_topic(kafka.topic_prefix, "agri"), expected=3)
     assert sorted(replayed, key=lambda e: e.received_ns) == mine  # byte for byte, metadata kept

@@ -20,6 +20,7 @@ from processors.registry import (
     fetch_devices,
     upsert_devices,
 )
+from processors.storage.connect import run_with_connection
 from tests.fixtures.services import StackAddresses
 
 
@@ -51,8 +52,8 @@ async def test_changes_reach_a_running_registry(stack: StackAddresses, schema: s
         assert reg.generation >= 1
         assert reg.lookup("v2x", "JL-CC-0007") is not None  # from the registry file
         assert reg.lookup("agri", "ab00000000000001") is None
-        with psycopg.connect(stack.pg_dsn) as conn:
-            upsert_devices(conn, [soil("ab00000000000001")], schema=schema)
+        async with await psycopg.AsyncConnection.connect(stack.pg_dsn) as conn:
+            await upsert_devices(conn, [soil("ab00000000000001")], schema=schema)
         await until(reg, lambda: reg.lookup("agri", "ab00000000000001") is not None)
 
         # The database overrides the file for the same device.
@@ -62,13 +63,13 @@ async def test_changes_reach_a_running_registry(stack: StackAddresses, schema: s
             provider="jl_traffic_police",
             datasets=("v2x_signal_phase",),
         )
-        with psycopg.connect(stack.pg_dsn) as conn:
-            upsert_devices(conn, [override], schema=schema)
+        async with await psycopg.AsyncConnection.connect(stack.pg_dsn) as conn:
+            await upsert_devices(conn, [override], schema=schema)
         await until(reg, lambda: reg.lookup("v2x", "JL-CC-0007") == override)
 
-        with psycopg.connect(stack.pg_dsn) as conn:
-            assert delete_device(conn, "agri", "ab00000000000001", schema)
-            assert not delete_device(conn, "agri", "ab00000000000001", schema)
+        async with await psycopg.AsyncConnection.connect(stack.pg_dsn) as conn:
+            assert await delete_device(conn, "agri", "ab00000000000001", schema)
+            assert not await delete_device(conn, "agri", "ab00000000000001", schema)
         await until(reg, lambda: reg.lookup("agri", "ab00000000000001") is None)
 
 
@@ -116,12 +117,12 @@ def test_cli_add_show_import_remove(
     )
     assert main(["devices", "import", str(bad)]) == 1
     assert "nothing written" in capsys.readouterr().err
-    with psycopg.connect(stack.pg_dsn) as conn:
-        assert len(fetch_devices(conn, schema)) == 1
+    assert len(run_with_connection(stack.pg_dsn, lambda conn: fetch_devices(conn, schema))) == 1
     assert main(["devices", "import", str(good)]) == 0
     assert "imported 52 devices" in capsys.readouterr().out
-    with psycopg.connect(stack.pg_dsn) as conn:
-        stored = {d.key: d for d in fetch_devices(conn, schema)}
+    stored = {
+        d.key: d for d in run_with_connection(stack.pg_dsn, lambda c: fetch_devices(c, schema))
+    }
     assert len(stored) == 53
     assert stored[("v2x", "RSU-9")].v2x_framing is True
     assert stored[("v2x", "RSU-9")].datasets == ("v2x_participant", "v2x_signal_phase")
