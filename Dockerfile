@@ -4,6 +4,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY contracts ./contracts
 COPY runtime ./runtime
+COPY stack ./stack
 COPY gateway ./gateway
 COPY processors ./processors
 COPY simulators ./simulators

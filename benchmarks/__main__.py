@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import fleet, limits
+from benchmarks.mqtt_login import bench_login
 from benchmarks.phases import FULL, QUICK, Sizes, run_e2e, run_stages
 from benchmarks.pipeline import RunContext
 from benchmarks.plot import write_plot
@@ -169,11 +170,17 @@ def main(argv: list[str] | None = None) -> int:
     progress = Progress(enabled=not args.no_progress)
     # SIGTERM behaves like Ctrl-C so the finally blocks stop every process the run started
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # The broker refuses anonymous clients: every process and C client of the run inherits a
+    # throwaway benchmark login (benchmarks/mqtt_login.py).
+    login = bench_login(dict(os.environ), int(os.environ.get("SENSEGATE_MQTT__PORT", "11883")))
+    os.environ.update(login.env())
     try:
         results = asyncio.run(_run(args, progress))
     except KeyboardInterrupt:
         print("interrupted: processes stopped, topics and schema removed", file=sys.stderr)
         return 130
+    finally:
+        login.close()
     json_path, png = _write(results, args.out)
     print()
     print(f"sensegate benchmark ({results['mode']}, run {results['run_id']}, {results['wall_s']} s, "

@@ -17,9 +17,19 @@ CHUNK_LINES = 50_000
 
 
 def publish_lines(
-    port: int, topic: str, source: Path, qos: int, *, v5: bool = False, timeout_s: float = 600
+    port: int,
+    topic: str,
+    source: Path,
+    qos: int,
+    *,
+    v5: bool = False,
+    timeout_s: float = 600,
+    env: dict[str, str] | None = None,
 ) -> None:
-    """Publish every line of ``source`` as one message (newline stripped), in order."""
+    """Publish every line of ``source`` as one message (newline stripped), in order.
+
+    ``env``: the C client's environment (e.g. ``XDG_CONFIG_HOME`` of its login options file).
+    """
     cmd = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", str(qos), "-t", topic, "-l"]
     if v5:
         cmd += ["-V", "5"]
@@ -28,7 +38,7 @@ def publish_lines(
         for line in fh:
             chunk.append(line)
             if len(chunk) == CHUNK_LINES:
-                subprocess.run(cmd, input=b"".join(chunk), check=True, timeout=timeout_s)
+                subprocess.run(cmd, input=b"".join(chunk), check=True, timeout=timeout_s, env=env)
                 chunk = []
     if chunk:
-        subprocess.run(cmd, input=b"".join(chunk), check=True, timeout=timeout_s)
+        subprocess.run(cmd, input=b"".join(chunk), check=True, timeout=timeout_s, env=env)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import os
 import subprocess
 import sys
 import tempfile
@@ -103,6 +104,8 @@ async def publish(
     """
     options = RunOptions(
         host="127.0.0.1", port=mqtt_port, speed=speed, log_path=log_path, progress=False,
+        username=os.environ.get("SENSEGATE_MQTT__USERNAME"),
+        password=os.environ.get("SENSEGATE_MQTT__PASSWORD"),
         run_id=client_prefix, client_prefix=client_prefix, ack_timeout_s=30.0, max_pending=2000,
     )
     return await asyncio.to_thread(asyncio.run, run_items(items, options))

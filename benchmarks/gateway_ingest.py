@@ -6,8 +6,10 @@ sessions. Then each drains the same backlog alone: the C client ``mosquitto_sub`
 receipt), rated from the receive stamps of its first and last message, and the gateway (acks only
 after Kafka ``acks=all``), rated from its first to its last PUBACK (acked counter polled every
 20 ms), so neither figure includes process start-up. This is repeated ``--rounds`` times and the
-median ratio printed. Finally a backlog of 10 x N messages is drained by the gateway while its RSS
-is sampled.
+median ratio printed. Every client authenticates (a throwaway benchmark identity, as the broker
+refuses anonymous clients); a second gateway session drains the same backlog over the broker's TLS
+listener, so the TLS cost is printed as a ratio of the same run. Finally a backlog of 10 x N
+messages is drained by the gateway while its RSS is sampled.
 
 Topics ``sensegate-bench/<run>/RSU/UP`` are routed (as v2x) by a route of the benchmark's gateway
 only, so a platform gateway on the same broker never sees them.
@@ -38,6 +40,7 @@ from pathlib import Path
 from aiokafka.admin import AIOKafkaAdminClient
 
 from benchmarks.c_publisher import publish_lines
+from benchmarks.mqtt_login import BenchLogin, bench_login
 
 ROOT = Path(__file__).resolve().parents[1]
 PAYLOAD = 200
@@ -102,6 +105,11 @@ class Bench:
     def __init__(self, messages: int) -> None:
         env = _stack_env()
         self.mqtt_port = int(env.get("SENSEGATE_MQTT__PORT", "11883"))
+        self.tls_port = int(env.get("SENSEGATE_STACK_MQTT_TLS_PORT", "18883"))
+        state = Path(env.get("SENSEGATE_STATE", ROOT / ".state"))
+        self.ca = Path(env.get("SENSEGATE_STACK_MQTT_CA", state / "pki" / "ca.crt"))
+        self.login: BenchLogin = bench_login(env, self.mqtt_port)
+        self.c_env = {**os.environ, "XDG_CONFIG_HOME": str(self.login.config_home)}
         self.kafka = env.get("SENSEGATE_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:19092")
         self.n = messages
         self.tok = uuid.uuid4().hex[:8]
@@ -132,20 +140,29 @@ class Bench:
                 head = f"{tag}-{i}|"
                 fh.write(head + "x" * (PAYLOAD - len(head)) + "\n")
         start = time.monotonic()
-        publish_lines(self.mqtt_port, topic, lines, 1, v5=True)
+        publish_lines(self.mqtt_port, topic, lines, 1, v5=True, env=self.c_env)
         return time.monotonic() - start
 
-    def start_gateway(self, *, wait_ready: bool = True) -> None:
+    def start_gateway(self, *, wait_ready: bool = True, tls: bool = False) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SENSEGATE_")}
+        # The TLS gateway is a session of its own (instance id): the broker queues the same
+        # backlog for it, drained after the password-only one.
+        subs = [self.topic] if tls else [self.topic, self.overload_topic]
+        env.update(self.login.env())
+        if tls:
+            env.update(
+                {"SENSEGATE_MQTT__TLS": "true", "SENSEGATE_MQTT__TLS_CA_FILE": str(self.ca)}
+            )
         env.update(
             {
                 "PYTHONPATH": str(ROOT),
-                "SENSEGATE_MQTT__PORT": str(self.mqtt_port),
+                "SENSEGATE_MQTT__PORT": str(self.tls_port if tls else self.mqtt_port),
                 "SENSEGATE_KAFKA__BOOTSTRAP_SERVERS": self.kafka,
                 "SENSEGATE_KAFKA__TOPIC_PREFIX": self.prefix,
                 "SENSEGATE_METRICS__PORT": str(self.metrics_port),
-                "SENSEGATE_GATEWAY__INSTANCE_ID": f"bench-{self.tok}",
-                "SENSEGATE_GATEWAY__SUBSCRIPTIONS": f'["{self.topic}", "{self.overload_topic}"]',
+                "SENSEGATE_GATEWAY__INSTANCE_ID": f"bench-{self.tok}" + ("-tls" if tls else ""),
+                "SENSEGATE_GATEWAY__SUBSCRIPTIONS": json.dumps(subs),
+                "SENSEGATE_GATEWAY__BROKER_AUDIT": "false",
                 "SENSEGATE_GATEWAY__ROUTES": json.dumps(
                     [{"filter": f"{BENCH_ROOT}/+/RSU/UP", "family": "v2x", "device": "{1}"}]
                 ),
@@ -209,7 +226,7 @@ class Bench:
         start = time.monotonic()
         out = subprocess.run(
             self._sub_cmd("-C", str(target), "-F", "%U\\n"),
-            check=True, capture_output=True, text=True, timeout=600,
+            check=True, capture_output=True, text=True, timeout=600, env=self.c_env,
         )  # fmt: skip
         wall = time.monotonic() - start
         stamps = [float(x) for x in out.stdout.split()]
@@ -228,12 +245,16 @@ class Bench:
             check=False,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env=self.c_env,
         )
+        self.start_gateway(tls=True)
+        self.stop_gateway()
         self.start_gateway()
         idle_rss = _rss_kb(self.gw.pid) if self.gw else 0
         self.stop_gateway()
         c_rates: list[float] = []
         gw_rates: list[float] = []
+        tls_rates: list[float] = []
         rss_n = 0
         for r in range(1, rounds + 1):
             pub_s = self.load(self.topic, n, f"a{r}")
@@ -254,17 +275,32 @@ class Bench:
                 f"(wall {g.wall_s:.2f}s, clock from ack {g.first}) "
                 f"= {100 * g.rate / c.rate:.0f}% of the C client"
             )
+            self.start_gateway(wait_ready=False, tls=True)
+            t = self.drain_gateway(n)
+            self.stop_gateway()
+            tls_rates.append(t.rate)
+            print(
+                f"  gateway over TLS (same backlog): {t.rate:10,.0f} msg/s first->last ack "
+                f"= {100 * t.rate / g.rate:.0f}% of the password-only listener"
+            )
         self._end_session(self.sub_id)  # the C client's: it would go on queueing
         c_med, gw_med = statistics.median(c_rates), statistics.median(gw_rates)
+        tls_med = statistics.median(tls_rates)
         print(
             f"median: C {c_med:,.0f} msg/s, gateway {gw_med:,.0f} msg/s, "
             f"ratio {100 * gw_med / c_med:.0f}%"
+        )
+        print(
+            f"median over TLS: gateway {tls_med:,.0f} msg/s = "
+            f"{100 * tls_med / gw_med:.0f}% of the password-only listener (TLS cost)"
         )
         print(f"gateway RSS: idle {idle_rss / 1024:.1f} MiB, draining N {rss_n / 1024:.1f} MiB")
         result: dict[str, float] = {
             "c_msg_per_s": round(c_med, 1),
             "gateway_msg_per_s": round(gw_med, 1),
             "ratio": round(gw_med / c_med, 4) if c_med else 0.0,
+            "gateway_tls_msg_per_s": round(tls_med, 1),
+            "tls_ratio": round(tls_med / gw_med, 4) if gw_med else 0.0,
             "rss_idle_mib": round(idle_rss / 1024, 1),
             "rss_drain_mib": round(rss_n / 1024, 1),
         }
@@ -288,12 +324,15 @@ class Bench:
             ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.mqtt_port), "-V", "5",
              "-i", client_id, "-t", self.topic, "-E", "-x", "0"],
             check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30,
+            env=self.c_env,
         )  # fmt: skip
 
     def cleanup(self) -> None:
         self.stop_gateway()
         self._end_session(f"sensegate-gw-bench-{self.tok}")
+        self._end_session(f"sensegate-gw-bench-{self.tok}-tls")
         shutil.rmtree(self.tmp, ignore_errors=True)
+        self.login.close()
         asyncio.run(_delete_topics(self.kafka, self.prefix))
 
 

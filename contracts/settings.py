@@ -7,6 +7,7 @@ Defaults match the native stack (``stack/stack.sh``).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -27,10 +28,19 @@ class MqttConfig(BaseModel):
 
     host: str = Field(default="127.0.0.1", description="MQTT broker host")
     port: int = Field(default=11883, ge=1, le=65535, description="MQTT broker port")
-    username: str | None = Field(default=None, description="MQTT user name (none: anonymous)")
+    username: str | None = Field(
+        default=None, description="MQTT user name (the broker refuses anonymous clients)"
+    )
     password: SecretStr | None = Field(default=None, description="MQTT password")
     keepalive_s: int = Field(default=30, ge=5, description="MQTT keep-alive in seconds")
     tls: bool = Field(default=False, description="connect with TLS")
+    tls_ca_file: Path | None = Field(
+        default=None, description="CA certificate the broker's certificate must chain to (TLS)"
+    )
+    tls_cert_file: Path | None = Field(
+        default=None, description="client certificate for mutual TLS (its CN is the user name)"
+    )
+    tls_key_file: Path | None = Field(default=None, description="private key of tls_cert_file")
 
 
 class KafkaConfig(BaseModel):

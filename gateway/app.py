@@ -20,6 +20,7 @@ from prometheus_client import Counter
 
 from contracts.dead_letter import ReasonCode
 from gateway.acks import AckTracker, Ticket
+from gateway.broker_audit import BrokerAudit, LogFileAudit
 from gateway.config import GatewaySettings
 from gateway.exceptions import ProduceError, ProduceTimeoutError
 from gateway.forward import Outgoing, RecordBuilder
@@ -154,10 +155,28 @@ class Gateway:
         ready_wait.cancel()
         if not supervisor.stopping:
             bridge.start()
+        audit: BrokerAudit | LogFileAudit | None = None
+        if self._cfg.broker_log_file is not None:
+            audit = LogFileAudit(
+                self._cfg.broker_log_file,
+                self.metrics.broker_refusals,
+                on_thread_exit=supervisor.thread_reporter("broker-log-audit"),
+            )
+            audit.start()
+        elif self._cfg.broker_audit:
+            audit = BrokerAudit(
+                self.settings.mqtt,
+                f"{self._cfg.effective_client_id}-audit",
+                self.metrics.broker_refusals,
+                on_thread_exit=supervisor.thread_reporter("broker-audit-thread"),
+            )
+            audit.start()
         dispatcher = supervisor.spawn(self._dispatch_loop(bridge), name="gateway-dispatch")
         sweeper = supervisor.spawn(self._sweep(), name="gateway-produce-sweeper")
         await stop_wait
         await self._shutdown(bridge, dispatcher, sweeper)
+        if audit is not None:
+            await asyncio.to_thread(audit.stop)
         await supervisor.close()
         supervisor.check()
 

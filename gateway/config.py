@@ -7,6 +7,7 @@ Environment: ``SENSEGATE_<SECTION>__<FIELD>``, e.g. ``SENSEGATE_GATEWAY__MAX_IN_
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -64,6 +65,14 @@ class GatewayConfig(BaseModel):
         description="producer batch size per partition (aiokafka max_batch_size)",
     )
     drain_timeout_s: float = Field(default=30.0, ge=0)
+    broker_audit: bool = Field(
+        default=True, description="count the broker's refusals from $SYS/broker/log (metric)"
+    )
+    broker_log_file: Path | None = Field(
+        default=None,
+        description="count refusals from this broker log file instead (same host; with the "
+        "broker at log_type debug this includes denied PUBLISHes)",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
 

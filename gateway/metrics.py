@@ -52,6 +52,12 @@ class GatewayMetrics:
             "Reconnects without a session present (queued messages may be lost: W6)",
             registry=r,
         )
+        self.broker_refusals = Counter(
+            "sensegate_gateway_broker_refusals",
+            "Clients the broker refused or disconnected, from its log lines (gateway/broker_audit.py)",
+            ["reason"],
+            registry=r,
+        )
         self.producer_recreated = Counter(
             "sensegate_gateway_producer_recreated", "Kafka producer re-creations", registry=r
         )

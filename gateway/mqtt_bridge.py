@@ -34,6 +34,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from contracts.settings import MqttConfig
 from gateway.config import GatewayConfig
 from gateway.paho_client import BufferedClient, PublishFields
+from runtime.mqtt_auth import configure_client
 
 __all__ = ["ConnectionEvent", "Inbound", "MqttBridge"]
 
@@ -115,11 +116,7 @@ class MqttBridge:
             reconnect_on_failure=True,
         )
         client.reconnect_delay_set(self._cfg.reconnect_min_s, self._cfg.reconnect_max_s)
-        if self._mqtt.username:
-            password = self._mqtt.password.get_secret_value() if self._mqtt.password else None
-            client.username_pw_set(self._mqtt.username, password)
-        if self._mqtt.tls:
-            client.tls_set()
+        configure_client(client, self._mqtt)
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message  # paho's own path: not v5 QoS 0/1 (unused)

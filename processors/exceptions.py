@@ -14,7 +14,8 @@ ProcessorError(SensegateError)
  ├── normalize.runner.DeliveryError     retriable: outputs not acknowledged in time
  ├── sinks.rows.RowRejected             + Rejected: a consumed record cannot be stored
  ├── provenance: CanonicalError, ProofError, CorrectionError
- └── share: GrantError, KafkaSecurityError (retriable for the broker's transient codes)
+ ├── share: GrantError, KafkaSecurityError (retriable for the broker's transient codes)
+ └── registry.broker_auth.BrokerAdminError  retriable when the MQTT broker did not answer
 
 "+ Rejected" marks the per-input rejections: they also derive from ``contracts.errors.Rejected``,
 so each carries ``reason`` and ``detail`` for its dead letter and is never retriable.

@@ -133,6 +133,15 @@ def _show_provenance(dsn: str) -> str | None:
     return str(data[0])
 
 
+def _lorawan_application(devices: int, seed: int) -> str:
+    """The application id under which the simulated network server publishes the agri fleet."""
+    from simulators.agri import AgriFleet
+    from simulators.api import FleetConfig, build_fleets
+
+    fleets = build_fleets(FleetConfig(devices=devices, seed=seed), 0)
+    return next(f.application_id for f in fleets if isinstance(f, AgriFleet))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the demo; returns the oracle's exit code."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -169,9 +178,23 @@ def main(argv: list[str] | None = None) -> int:
         capture=True,
     )
     fleet_csv.write_text(fleet)
+    # The broker refuses anonymous clients: registering the fleet issues one credential per
+    # RSU, per LoRaWAN network-server application and per Sparkplug edge node (shown once,
+    # written 0600); the simulators then publish each device's data with its own identity.
+    credentials = run_dir / f"fleet-credentials-{stamp}.json"
     _run(
-        "register the fleet in the device registry",
-        ["-m", "processors", "devices", "import", str(fleet_csv)],
+        "register the fleet in the device registry and issue its broker credentials",
+        [
+            "-m",
+            "processors",
+            "devices",
+            "import",
+            str(fleet_csv),
+            "--lorawan-application",
+            _lorawan_application(args.devices, args.seed),
+            "--credentials-out",
+            str(credentials),
+        ],
     )
     time.sleep(6)  # the running normalizer picks the registry change up through NOTIFY/polling
 
@@ -194,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
             faults,
             "--log",
             str(log),
+            "--credentials",
+            str(credentials),
             "--no-progress",
         ],
     )

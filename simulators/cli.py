@@ -19,6 +19,7 @@ from simulators.api import (
     run_fleet,
     verify,
 )
+from simulators.credentials import CredentialBook
 from simulators.exceptions import SimulatorError
 from simulators.faults import DEFAULT_OVERSIZE_BYTES, FAULT_NAMES, parse_faults
 from simulators.record import DEFAULT_FILTERS, record
@@ -57,6 +58,13 @@ def _add_broker(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--password", default=os.environ.get("SENSEGATE_MQTT__PASSWORD"), help="MQTT password"
     )
+    p.add_argument(
+        "--credentials",
+        type=Path,
+        help="issued device credentials (devices import --credentials-out): each device "
+        "publishes with its own identity",
+    )
+    p.add_argument("--tls-ca", type=Path, help="connect over TLS trusting this CA certificate")
 
 
 def _add_output(p: argparse.ArgumentParser) -> None:
@@ -195,6 +203,8 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
         save_path=args.save,
         ack_timeout_s=args.ack_timeout,
         progress=not args.no_progress,
+        credentials=CredentialBook.load(args.credentials) if args.credentials else None,
+        tls_ca=args.tls_ca,
     )
 
 
@@ -262,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
                     args.file,
                     args.host,
                     args.port,
+                    username=args.username,
+                    password=args.password,
                     filters=filters,
                     duration_s=args.duration,
                     max_messages=args.messages,

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -19,6 +20,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from simulators.credentials import Login
 from simulators.exceptions import BrokerError
 from simulators.model import Will
 
@@ -49,6 +51,7 @@ class MqttPublisher:
         username: str | None = None,
         password: str | None = None,
         max_inflight: int = 200,
+        tls_ca: Path | None = None,
     ) -> None:
         self._host = host
         self._port = port
@@ -59,6 +62,7 @@ class MqttPublisher:
         self._username = username
         self._password = password
         self._max_inflight = max_inflight
+        self._tls_ca = tls_ca
         self._conns: dict[str, _Conn] = {}
         self._loop = asyncio.get_running_loop()
 
@@ -66,10 +70,12 @@ class MqttPublisher:
         safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
         return f"{self._prefix}-{safe}"[:120]
 
-    async def open(self, name: str, will: Will | None = None, subscribe: str = "") -> None:
-        """Connect (or reconnect) ``name`` with ``will``; waits for CONNACK."""
+    async def open(
+        self, name: str, will: Will | None = None, subscribe: str = "", login: Login | None = None
+    ) -> None:
+        """Connect (or reconnect) ``name`` with ``will`` (as ``login``); waits for CONNACK."""
         old = self._conns.get(name)
-        client = old.client if old is not None else self._new_client(name)
+        client = old.client if old is not None else self._new_client(name, login)
         if will is not None:
             client.will_clear()
             client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
@@ -109,7 +115,7 @@ class MqttPublisher:
         if subscribe:
             client.subscribe(subscribe, qos=1)
 
-    def _new_client(self, name: str) -> mqtt.Client:
+    def _new_client(self, name: str, login: Login | None) -> mqtt.Client:
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=self._client_id(name),
@@ -117,8 +123,12 @@ class MqttPublisher:
         )
         client.max_inflight_messages_set(self._max_inflight)
         client.max_queued_messages_set(0)
-        if self._username:
+        if login is not None:
+            client.username_pw_set(login.username, login.password)
+        elif self._username:
             client.username_pw_set(self._username, self._password)
+        if self._tls_ca is not None:
+            client.tls_set(ca_certs=str(self._tls_ca))
 
         def on_publish(_c: mqtt.Client, _u: object, mid: int, rc: ReasonCode, _p: object) -> None:
             self._loop.call_soon_threadsafe(self._on_ack, name, mid, bool(rc.is_failure))
@@ -158,6 +168,10 @@ class MqttPublisher:
             msg = f"publish on {name} failed: {mqtt.error_string(info.rc)}"
             raise BrokerError(msg)
         return int(info.mid)
+
+    def names(self, prefix: str) -> list[str]:
+        """Opened connections whose name starts with ``prefix``."""
+        return [n for n in self._conns if n.startswith(prefix)]
 
     def has(self, name: str) -> bool:
         """True when ``name`` has been opened."""

@@ -36,6 +36,8 @@ async def record(
     duration_s: float = 60.0,
     max_messages: int | None = None,
     ready: asyncio.Event | None = None,
+    username: str | None = None,
+    password: str | None = None,
 ) -> int:
     """Record until ``duration_s`` passes or ``max_messages`` arrive; returns the count written."""
     loop = asyncio.get_running_loop()
@@ -66,6 +68,8 @@ async def record(
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2, client_id=f"sgsim-rec-{time.time_ns()}", protocol=mqtt.MQTTv5
     )
+    if username:
+        client.username_pw_set(username, password)
     client.on_message = on_message
     client.on_connect = on_connect
     client.on_subscribe = on_subscribe

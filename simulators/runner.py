@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from simulators.credentials import CredentialBook, Login
 from simulators.exceptions import BrokerError
-from simulators.model import Control, SimItem, SimMessage
+from simulators.model import MAIN_CONNECTION, Control, SimItem, SimMessage
 from simulators.oracle import LogEntry, OutcomeLog
 from simulators.publisher import MqttPublisher
 from simulators.replay import ReplayWriter
@@ -47,6 +48,10 @@ class RunOptions:
     progress: bool = True
     run_id: str = ""
     client_prefix: str = "sgsim"
+    # Issued device credentials (simulators/credentials.py); None: every connection uses
+    # username/password above.
+    credentials: CredentialBook | None = None
+    tls_ca: Path | None = None
 
 
 @dataclass
@@ -56,6 +61,7 @@ class RunSummary:
     run_id: str
     published: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
+    refused: int = 0  # PUBACK with a failure reason code (e.g. 0x87 not authorized)
     by_family: Counter[str] = field(default_factory=Counter)
     by_kind: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
@@ -72,6 +78,7 @@ class RunSummary:
             "by_family": dict(self.by_family),
             "by_kind": dict(self.by_kind),
             "faults": dict(self.faults),
+            "refused": self.refused,
             "wall_s": round(self.wall_s, 3),
             "rate_msg_s": round(self.published / self.wall_s, 1) if self.wall_s else None,
             "log": self.log_path,
@@ -86,6 +93,8 @@ class RunSummary:
             "  outcomes: " + ", ".join(f"{k}={v}" for k, v in sorted(self.outcomes.items())),
             "  families: " + ", ".join(f"{k}={v}" for k, v in sorted(self.by_family.items())),
         ]
+        if self.refused:
+            lines.append(f"  refused by the broker (PUBACK reason >= 0x80): {self.refused}")
         if self.faults:
             lines.append(
                 "  faults:   " + ", ".join(f"{k}={v}" for k, v in sorted(self.faults.items()))
@@ -172,6 +181,7 @@ async def run_items(
 
     def on_ack(conn: str, mid: int, failed: bool) -> None:
         key = (conn, mid)
+        summary.refused += failed and key in pending
         if key in pending:
             qos = pending[key][1].qos
             resolve(key, "fail" if failed else ("ok" if qos > 0 else "info"))
@@ -184,7 +194,9 @@ async def run_items(
         on_command=on_command,
         username=options.username,
         password=options.password,
+        tls_ca=options.tls_ca,
     )
+    book = options.credentials
     t0 = time.monotonic()
     first_t: int | None = None
     count = 0
@@ -200,7 +212,7 @@ async def run_items(
             if writer is not None:
                 writer.write(item)
             if isinstance(item, Control):
-                await _control(publisher, item, run_id, count, log=log, summary=summary)
+                await _control(publisher, item, run_id, count, log=log, summary=summary, book=book)
                 count += 1
                 continue
             msg = item
@@ -225,17 +237,19 @@ async def run_items(
             summary.by_kind[msg.kind] += 1
             if msg.fault:
                 summary.faults[msg.fault] += 1
-            if not msg.publish:
+            connection, login = _route(msg, book)
+            if not msg.publish or (book is not None and login is None):
+                # not sent: an injected gap, or no identity of the fleet may publish this topic
                 log.write(_with(entry, "fail", None))
                 summary.outcomes["fail"] += 1
                 continue
-            if not publisher.has(msg.connection):
-                await publisher.open(msg.connection)
+            if not publisher.has(connection):
+                await publisher.open(connection, login=login)
             while len(pending) >= options.max_pending:
                 drained.clear()
                 await drained.wait()
             mid = publisher.publish(
-                msg.connection,
+                connection,
                 msg.topic,
                 msg.payload,
                 msg.qos,
@@ -243,7 +257,7 @@ async def run_items(
                 message_id=message_id,
             )
             summary.published += 1
-            pending[(msg.connection, mid)] = (entry, msg)
+            pending[(connection, mid)] = (entry, msg)
             progress.update(summary.published, acked, len(pending))
             # let paho's callbacks reach the loop even when publishing flat out
             if summary.published % 200 == 0:
@@ -267,6 +281,19 @@ async def run_items(
             writer.close()
         summary.wall_s = time.monotonic() - t0
     return summary
+
+
+def _route(msg: SimMessage, book: CredentialBook | None) -> tuple[str, Login | None]:
+    """The connection (and login) that sends ``msg``.
+
+    With issued credentials the shared main connection splits into one per identity (by topic).
+    """
+    if book is None:
+        return msg.connection, None
+    if msg.connection != MAIN_CONNECTION:
+        return msg.connection, book.for_connection(msg.connection)
+    login = book.for_topic(msg.topic)
+    return (f"{MAIN_CONNECTION}|{login.username}" if login else msg.connection), login
 
 
 def _with(entry: LogEntry, outcome: str, t_ack: int | None) -> LogEntry:
@@ -295,9 +322,21 @@ async def _control(
     *,
     log: OutcomeLog,
     summary: RunSummary,
+    book: CredentialBook | None = None,
 ) -> None:
+    if book is not None and item.connection == MAIN_CONNECTION:
+        # the main connection stands for one connection per identity: apply to each of them
+        names = publisher.names(f"{MAIN_CONNECTION}|")
+        for name in names:
+            if item.action == "connect":
+                await publisher.open(name)
+            else:
+                publisher.drop(name)
+        summary.faults[item.fault or "disconnect"] += item.action == "disconnect"
+        return
     if item.action == "connect":
-        await publisher.open(item.connection, item.will, item.subscribe)
+        login = book.for_connection(item.connection) if book is not None else None
+        await publisher.open(item.connection, item.will, item.subscribe, login=login)
         return
     if not publisher.has(item.connection):
         return

@@ -107,7 +107,8 @@ def ensure_ca(state: Path) -> IssuedPair:
     return pair
 
 
-def _load_ca(state: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+def load_ca(state: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """The project CA's certificate and private key (created on first use)."""
     pair = ensure_ca(state)
     cert = x509.load_pem_x509_certificate(pair.cert.read_bytes())
     key = serialization.load_pem_private_key(pair.key.read_bytes(), password=None)
@@ -141,7 +142,7 @@ def issue(
     pair = IssuedPair(folder / f"{name}.crt", folder / f"{name}.key")
     if not force and pair.key.exists() and _still_valid(pair.cert):
         return pair
-    ca_cert, ca_key = _load_ca(state)
+    ca_cert, ca_key = load_ca(state)
     key = ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.UTC)
     usage = ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH

@@ -39,6 +39,9 @@ cmd_up() {
   [ -s "$creds" ] || die "no service principals in $creds (run 'make stack-up')"
   # shellcheck disable=SC1090
   source "$creds"
+  [ -s "$STATE/mosquitto/services.env" ] || die "no MQTT service identities (run 'make stack-up')"
+  # shellcheck disable=SC1091
+  source "$STATE/mosquitto/services.env"
   mkdir -p "$DIR"
   local entry name port principal cmd
   for entry in "${SERVICES[@]}"; do
@@ -47,8 +50,14 @@ cmd_up() {
     local user_var="${principal}_SASL_USERNAME" pass_var="${principal}_SASL_PASSWORD"
     # Each service talks to Kafka as its own least-privilege principal on the SASL listener.
     # shellcheck disable=SC2086
+    # Each service's own MQTT identity (stack/mqtt_auth.py): the broker refuses anonymous clients.
+    local mqtt_env=()
+    case "$name" in
+      gateway) mqtt_env=("SENSEGATE_MQTT__USERNAME=$GATEWAY_MQTT_USERNAME" "SENSEGATE_MQTT__PASSWORD=$GATEWAY_MQTT_PASSWORD") ;;
+      normalize) mqtt_env=("SENSEGATE_MQTT__USERNAME=$HOSTAPP_MQTT_USERNAME" "SENSEGATE_MQTT__PASSWORD=$HOSTAPP_MQTT_PASSWORD") ;;
+    esac
     # Sparkplug birth state (normalize) survives restarts in the state folder; others ignore it.
-    env "SENSEGATE_METRICS__PORT=$port" "SENSEGATE_MAPPERS__SPARKPLUG_STATE_DIR=$DIR/sparkplug-state" \
+    env "${mqtt_env[@]}" "SENSEGATE_METRICS__PORT=$port" "SENSEGATE_MAPPERS__SPARKPLUG_STATE_DIR=$DIR/sparkplug-state" \
       "SENSEGATE_KAFKA__BOOTSTRAP_SERVERS=$SENSEGATE_STACK_KAFKA_SASL_BOOTSTRAP" \
       "SENSEGATE_KAFKA__SECURITY_PROTOCOL=SASL_PLAINTEXT" "SENSEGATE_KAFKA__SASL_MECHANISM=SCRAM-SHA-512" \
       "SENSEGATE_KAFKA__SASL_USERNAME=${!user_var}" "SENSEGATE_KAFKA__SASL_PASSWORD=${!pass_var}" \

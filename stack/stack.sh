@@ -9,6 +9,9 @@ STATE="${SENSEGATE_STATE:-$ROOT/.state}"
 CACHE="${SENSEGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sensegate}"
 KAFKA_VERSION="4.1.1"
 MQTT_PORT="${SENSEGATE_STACK_MQTT_PORT:-11883}"
+# MQTT over TLS (password) and mutual TLS (client certificate): docs/operations.md "Security".
+MQTT_TLS_PORT="${SENSEGATE_STACK_MQTT_TLS_PORT:-18883}"
+MQTT_MTLS_PORT="${SENSEGATE_STACK_MQTT_MTLS_PORT:-18884}"
 KAFKA_PORT="${SENSEGATE_STACK_KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${SENSEGATE_STACK_KAFKA_CONTROLLER_PORT:-19093}"
 KAFKA_SASL_PORT="${SENSEGATE_STACK_KAFKA_SASL_PORT:-19095}"
@@ -70,6 +73,8 @@ fetch_kafka() {
 
 render() { # render TEMPLATE OUT
   sed -e "s|@STATE@|$STATE|g" -e "s|@MQTT_PORT@|$MQTT_PORT|g" -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" \
+      -e "s|@MQTT_TLS_PORT@|$MQTT_TLS_PORT|g" -e "s|@MQTT_MTLS_PORT@|$MQTT_MTLS_PORT|g" \
+      -e "s|@DYNSEC_PLUGIN@|$(dynsec_plugin)|g" \
       -e "s|@KAFKA_CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" -e "s|@KAFKA_SASL_PORT@|$KAFKA_SASL_PORT|g" "$1" >"$2"
 }
 
@@ -83,11 +88,24 @@ wait_for() { # wait_for NAME SECONDS CMD...
   say "$name ready"
 }
 
+dynsec_plugin() { # path of Mosquitto's dynamic security plugin (Debian: package mosquitto)
+  local f
+  f=$(dpkg -L mosquitto 2>/dev/null | grep -m1 'mosquitto_dynamic_security.so$' || true)
+  [ -n "$f" ] || f=$(ls /usr/lib/*/mosquitto_dynamic_security.so /usr/lib/mosquitto_dynamic_security.so 2>/dev/null | head -n1)
+  [ -n "$f" ] || die "mosquitto_dynamic_security.so not found (Debian package mosquitto 2.0+)"
+  echo "$f"
+}
+
 start_mosquitto() {
   local d="$STATE/mosquitto"
   if pid_alive "$d/mosquitto.pid"; then say "mosquitto already running on 127.0.0.1:$MQTT_PORT"; return; fi
-  port_busy "$MQTT_PORT" && die "port $MQTT_PORT (MQTT) is taken by another process"
+  local p
+  for p in "$MQTT_PORT" "$MQTT_TLS_PORT" "$MQTT_MTLS_PORT"; do
+    port_busy "$p" && die "port $p (MQTT) is taken by another process"
+  done
   mkdir -p "$d/data"
+  # Server certificate, CRL and the dynamic-security file (admin only) before the first start.
+  "$PYTHON" -m stack.mqtt_auth init "$STATE" || die "preparing the broker's certificates and identities failed"
   render "$ROOT/stack/mosquitto.conf.in" "$d/mosquitto.conf"
   # Keep privileges as the invoking user so the state folder stays writable.
   echo "user $(id -un)" >>"$d/mosquitto.conf"
@@ -97,6 +115,14 @@ start_mosquitto() {
     || { cat "$d/start.log" >&2; die "mosquitto failed to start (log: $d/mosquitto.log)"; }
   wait_for mosquitto 20 "$PYTHON" "$ROOT/stack/probe.py" mqtt "$MQTT_PORT" \
     || die "mosquitto did not accept a connection within 20 s (log: $d/mosquitto.log)"
+  say "mosquitto: anonymous refused; TLS on 127.0.0.1:$MQTT_TLS_PORT, mutual TLS on 127.0.0.1:$MQTT_MTLS_PORT"
+}
+
+# The gateway's and Sparkplug host application's MQTT identities (idempotent; as admin).
+bootstrap_mqtt() {
+  local d="$STATE/mosquitto"
+  "$PYTHON" -m stack.mqtt_auth services "$STATE" "$MQTT_PORT" >"$d/bootstrap.log" 2>&1 \
+    || { tail -n 20 "$d/bootstrap.log" >&2; die "creating the services' MQTT identities failed"; }
 }
 
 start_postgres() {
@@ -179,7 +205,15 @@ export SENSEGATE_DB__DSN=postgresql://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$
 export SENSEGATE_STATE=$STATE
 export SENSEGATE_STACK_KAFKA_SASL_BOOTSTRAP=127.0.0.1:$KAFKA_SASL_PORT
 export SENSEGATE_PROVENANCE__SIGNING_KEY=$(cat "$keyfile")
+export SENSEGATE_STACK_MQTT_TLS_PORT=$MQTT_TLS_PORT
+export SENSEGATE_STACK_MQTT_MTLS_PORT=$MQTT_MTLS_PORT
+export SENSEGATE_STACK_MQTT_CA=$STATE/pki/ca.crt
+export SENSEGATE_BROKER__MQTT__PORT=$MQTT_PORT
+export SENSEGATE_BROKER__TLS_PORT=$MQTT_TLS_PORT
+export SENSEGATE_BROKER__MTLS_PORT=$MQTT_MTLS_PORT
 EOF
+  # The broker's admin client (device registry CLI: issue and revoke device credentials).
+  if [ -f "$STATE/mosquitto/broker.env" ]; then grep '^export ' "$STATE/mosquitto/broker.env" >>"$STATE/stack.env"; fi
   )
 }
 
@@ -222,6 +256,7 @@ cmd_up() {
   [ -x "$PYTHON" ] || die "no virtualenv at $ROOT/.venv (run 'make venv' first)"
   install_debian_packages
   start_mosquitto
+  bootstrap_mqtt
   start_postgres
   start_kafka
   bootstrap_kafka

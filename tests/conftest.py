@@ -6,7 +6,12 @@ import os
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.services", "tests.fixtures.storage", "tests.fixtures.private_pg"]
+pytest_plugins = [
+    "tests.fixtures.services",
+    "tests.fixtures.storage",
+    "tests.fixtures.private_pg",
+    "tests.fixtures.mqtt_auth",
+]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -1,4 +1,4 @@
-"""``python -m processors devices add|list|show|remove|import|sync|validate|quarantine``: device registry."""
+"""``python -m processors devices ...``: device registry and the devices' broker credentials."""
 
 from __future__ import annotations
 
@@ -16,6 +16,12 @@ from psycopg import AsyncConnection
 from pydantic import ValidationError
 
 from processors.catalog import Catalog, CatalogError, load_catalog
+from processors.cli.device_credentials import (
+    add_issue_options,
+    add_revoke_parsers,
+    issue_for,
+    revoke_or_rotate,
+)
 from processors.cli.settings import AdminSettings
 from processors.registry.models import CSV_HEADER, Device
 from processors.registry.quarantine import approve_device, list_quarantined
@@ -50,6 +56,7 @@ def _device_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--industrial-id")
     parser.add_argument("--lat", type=float)
     parser.add_argument("--lon", type=float)
+    add_issue_options(parser)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,9 +74,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p = sub.add_parser(name, help=text)
         p.add_argument("family", choices=("v2x", "agri", "iiot"))
         p.add_argument("device_id")
+        if name == "remove":
+            p.add_argument(
+                "--no-broker", action="store_true", help="do not revoke its broker credential"
+            )
     imp = sub.add_parser("import", help="bulk import a CSV (all rows or none)")
     imp.add_argument("csv_file", type=Path)
     imp.add_argument("--dry-run", action="store_true")
+    add_issue_options(imp)
+    add_revoke_parsers(sub)
     sub.add_parser("sync", help="write the registry file's devices to the database")
     sub.add_parser("validate", help="check the registry file against the catalog")
     quarantine = sub.add_parser("quarantine", help="messages of unregistered devices")
@@ -79,6 +92,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     approve = qsub.add_parser("approve", help="register a device and replay its messages")
     _device_options(approve)
     approve.add_argument("--settle-s", type=float, default=1.0, help="wait before replaying")
+
+
+def _own_identity(family: str, device_id: str) -> bool:
+    # An RSU, or a whole edge node, is its own broker identity; a LoRaWAN device shares its
+    # application's, a Sparkplug device its node's: removing one device leaves those to revoke.
+    return family == "v2x" or (family == "iiot" and device_id.count("/") == 1)
 
 
 def _out(text: str, stream: TextIO | None = None) -> None:
@@ -119,6 +138,11 @@ def _print_csv(devices: Sequence[Device]) -> None:
         writer.writerow(d.to_row())
 
 
+def _broker_db(settings: AdminSettings) -> psycopg.Connection[Any]:
+    # The credential digests (processors/registry/credentials.py) use a plain connection.
+    return psycopg.connect(settings.db.dsn.get_secret_value())
+
+
 def _db(settings: AdminSettings, action: Callable[[AsyncConnection[Any]], Awaitable[T]]) -> T:
     return run_with_connection(settings.db.dsn.get_secret_value(), action)
 
@@ -152,7 +176,8 @@ def _import(args: argparse.Namespace, settings: AdminSettings, catalog: Catalog)
     schema = settings.db.schema_name
     n = _db(settings, lambda conn: upsert_devices(conn, devices, origin="csv", schema=schema))
     _out(f"imported {n} devices")
-    return 0
+    with _broker_db(settings) as conn:
+        return issue_for(conn, settings.broker, [d.key for d in devices], args, schema)
 
 
 def _quarantine(args: argparse.Namespace, settings: AdminSettings, catalog: Catalog) -> int:
@@ -180,7 +205,8 @@ def _quarantine(args: argparse.Namespace, settings: AdminSettings, catalog: Cata
         f"approved {device.family}/{device.device_id}: replayed {result.replayed}, "
         f"already replayed {result.already_replayed}, not replayable {result.not_replayable}"
     )
-    return 0
+    with _broker_db(settings) as conn:
+        return issue_for(conn, settings.broker, [device.key], args, settings.db.schema_name)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -203,13 +229,17 @@ def run(args: argparse.Namespace) -> int:
                 return 1
             _db(settings, lambda conn: upsert_devices(conn, [device], schema=schema))
             _out(f"registered {device.family}/{device.device_id}")
-            return 0
+            with _broker_db(settings) as conn:
+                return issue_for(conn, settings.broker, [device.key], args, schema)
         if command == "list":
             return _list(args, settings)
         if command == "remove":
             family, device_id = args.family, args.device_id
             gone = _db(settings, lambda conn: delete_device(conn, family, device_id, schema))
             _out(f"removed {args.family}/{args.device_id}" if gone else "no such device")
+            if gone and not args.no_broker and _own_identity(family, device_id):
+                with _broker_db(settings) as conn:
+                    return revoke_or_rotate(conn, settings.broker, args, schema)
             return 0 if gone else 1
         if command == "show":
             stored = _db(settings, lambda conn: fetch_devices(conn, schema))
@@ -224,6 +254,9 @@ def run(args: argparse.Namespace) -> int:
             return 0
         if command == "import":
             return _import(args, settings, catalog)
+        if command in ("revoke", "rotate-credentials"):
+            with _broker_db(settings) as conn:
+                return revoke_or_rotate(conn, settings.broker, args, schema)
         if command in ("sync", "validate"):
             devices, problems = load_devices_yaml(args.registry_file)
             problems += _checked(devices, catalog)

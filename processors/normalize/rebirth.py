@@ -19,6 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from contracts.settings import MqttConfig
 from processors.normalize.contract import RebirthRequest
+from runtime.mqtt_auth import configure_client
 from runtime.mqtt_thread import ReportingClient
 
 __all__ = ["MqttRebirthPublisher"]
@@ -56,11 +57,7 @@ class MqttRebirthPublisher:
             CallbackAPIVersion.VERSION2, client_id=self._client_id, protocol=mqtt.MQTTv5
         )
         client.on_thread_exit = self._on_thread_exit
-        if self._config.username:
-            password = self._config.password.get_secret_value() if self._config.password else None
-            client.username_pw_set(self._config.username, password)
-        if self._config.tls:
-            client.tls_set()
+        configure_client(client, self._config)
         client.connect_async(self._config.host, self._config.port, self._config.keepalive_s)
         client.loop_start()
         self._client = client

@@ -46,7 +46,10 @@ def test_compose_ports_match_native_stack_and_settings() -> None:
         _stack_default("KAFKA_PORT"),
         _stack_default("PG_PORT"),
     )
-    assert services["mosquitto"]["ports"] == [f"127.0.0.1:{mqtt}:{mqtt}"]
+    tls, mtls = _stack_default("MQTT_TLS_PORT"), _stack_default("MQTT_MTLS_PORT")
+    assert services["mosquitto"]["ports"] == [
+        f"127.0.0.1:{p}:{p}" for p in (mqtt, tls, mtls)
+    ]
     assert services["kafka"]["ports"] == [f"127.0.0.1:{kafka}:{kafka}"]
     assert services["postgres"]["ports"] == [f"127.0.0.1:{pg}:{pg}"]
     assert MqttConfig().port == int(mqtt)
@@ -69,3 +72,18 @@ def test_mosquitto_configs_keep_outage_limits() -> None:
         # a crash loses at most about a second of acknowledged messages (delivery.md W2)
         assert conf["autosave_on_changes"] == "false"
         assert int(conf["autosave_interval"]) <= 1
+
+
+def test_mosquitto_configs_refuse_anonymous_and_offer_tls() -> None:
+    for path in (ROOT / "stack" / "mosquitto.conf.in", ROOT / "config" / "mosquitto-docker.conf"):
+        lines = [ln for ln in path.read_text().splitlines() if ln and not ln.startswith("#")]
+        assert "allow_anonymous false" in lines, path
+        assert "per_listener_settings false" in lines, path  # the setting covers every listener
+        assert not any(ln.startswith("allow_anonymous true") for ln in lines), path
+        assert any(ln.startswith("plugin ") for ln in lines), path
+        assert any(
+            ln.startswith("plugin_opt_config_file") and "dynamic-security" in ln for ln in lines
+        ), path
+        assert sum(ln.startswith("listener ") for ln in lines) == 3, path
+        assert sum(ln.startswith("certfile ") for ln in lines) == 2, path
+        assert "require_certificate true" in lines and "use_identity_as_username true" in lines

@@ -27,6 +27,7 @@ from contracts.dead_letter import DeadLetter
 from contracts.envelope import Envelope
 from gateway.app import Gateway
 from gateway.config import GatewaySettings
+from tests.fixtures.mqtt_auth import MqttLogin
 
 ROOT = Path(__file__).resolve().parents[3]
 PAYLOAD_SIZE = 200
@@ -45,7 +46,7 @@ def id_of(payload: bytes) -> str:
 
 def gateway_overrides(
     *,
-    mqtt_port: int,
+    mqtt: MqttLogin,
     kafka: str,
     prefix: str,
     instance: str,
@@ -55,7 +56,7 @@ def gateway_overrides(
 ) -> dict[str, Any]:
     """Settings document for one test gateway."""
     return {
-        "mqtt": {"host": "127.0.0.1", "port": mqtt_port},
+        "mqtt": mqtt.settings(),
         "kafka": {"bootstrap_servers": kafka, "topic_prefix": prefix},
         "metrics": {"port": metrics_port},
         "gateway": {
@@ -184,7 +185,7 @@ class GatewayProcess:
 class Publisher:
     """A QoS 1 MQTT v5 publisher that remembers which message ids the broker PUBACKed."""
 
-    port: int
+    login: MqttLogin
     client_id: str
     infos: list[tuple[str, mqtt.MQTTMessageInfo]] = field(default_factory=list)
     acked_mids: set[int] = field(default_factory=set)
@@ -196,12 +197,15 @@ class Publisher:
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5
         )
+        self.login.apply(self.client)
         self.client.max_inflight_messages_set(100)
         self.client.on_publish = self._on_publish
         self.client.reconnect_delay_set(1, 2)
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = 600
-        self.client.connect("127.0.0.1", self.port, clean_start=False, properties=props)
+        self.client.connect(
+            self.login.host, self.login.port, clean_start=False, properties=props
+        )
         self.client.loop_start()
 
     def _on_publish(self, _c: Any, _u: Any, mid: int, reason: Any, _p: Any) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.mqtt_auth import MqttLogin, MqttLogins
 from tests.fixtures.private_stack import PrivateKafka, PrivateMosquitto, free_port
 from tests.fixtures.services import StackAddresses
 from tests.integration.gateway.harness import (
@@ -44,11 +45,11 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None
 
 
 def _v2x_gateway(
-    mqtt_port: int, kafka: str, prefix: str, tok: str, **gateway: Any
+    mqtt: MqttLogin, kafka: str, prefix: str, tok: str, **gateway: Any
 ) -> dict[str, Any]:
     """Settings of a fault-test gateway subscribed to the four RSUs of ``v2x_stream(tok, ...)``."""
     return gateway_overrides(
-        mqtt_port=mqtt_port,
+        mqtt=mqtt,
         kafka=kafka,
         prefix=prefix,
         instance=f"gw-{tok}",
@@ -58,14 +59,25 @@ def _v2x_gateway(
     )
 
 
+@pytest.mark.parametrize("transport", ["password", "tls"])
 def test_gateway_kill9_mid_stream_loses_nothing(
-    stack: StackAddresses, prefix: str, unique_name: Callable[[str], str], tmp_path: Path
+    stack: StackAddresses,
+    prefix: str,
+    unique_name: Callable[[str], str],
+    tmp_path: Path,
+    *,
+    mqtt_logins: MqttLogins,
+    transport: str,
 ) -> None:
+    # Authenticated on every run; "tls": the gateway's session runs over the TLS listener.
     tok = unique_name("k")[-8:]
     n = 3000
-    doc = _v2x_gateway(stack.mqtt_port, stack.kafka_bootstrap, prefix, tok)
+    login = mqtt_logins.gateway
+    if transport == "tls":
+        login = login.over_tls(stack.mqtt_tls_port, stack.mqtt_ca)
+    doc = _v2x_gateway(login, stack.kafka_bootstrap, prefix, tok)
     gw = GatewayProcess(doc, tmp_path / "gateway.log")
-    pub = Publisher(stack.mqtt_port, f"pub-{tok}")
+    pub = Publisher(mqtt_logins.publisher, f"pub-{tok}")
     try:
         gw.start()
         gw.wait_ready()
@@ -92,13 +104,14 @@ def test_kafka_outage_holds_acks_and_memory(
     private_kafka: Callable[[], PrivateKafka],
     unique_name: Callable[[str], str],
     tmp_path: Path,
+    mqtt_logins: MqttLogins,
 ) -> None:
     tok = unique_name("o")[-8:]
     kafka = private_kafka()
     prefix = f"gwo{tok}."
     max_in_flight = 200
     doc = _v2x_gateway(
-        stack.mqtt_port,
+        mqtt_logins.gateway,
         kafka.bootstrap,
         prefix,
         tok,
@@ -106,7 +119,7 @@ def test_kafka_outage_holds_acks_and_memory(
         produce_timeout_s=3.0,
     )
     gw = GatewayProcess(doc, tmp_path / "gateway.log")
-    pub = Publisher(stack.mqtt_port, f"pub-{tok}")
+    pub = Publisher(mqtt_logins.publisher, f"pub-{tok}")
     before, during, after = (
         v2x_stream(tok, 800),
         v2x_stream(tok, 1500, 800),
@@ -167,9 +180,9 @@ def test_broker_restart_reconnects_and_resumes(
     tok = unique_name("r")[-8:]
     n = 3000
     broker = private_mosquitto()
-    doc = _v2x_gateway(broker.port, stack.kafka_bootstrap, prefix, tok)
+    doc = _v2x_gateway(broker.login("gateway"), stack.kafka_bootstrap, prefix, tok)
     gw = GatewayProcess(doc, tmp_path / "gateway.log")
-    pub = Publisher(broker.port, f"pub-{tok}")
+    pub = Publisher(broker.login("publisher"), f"pub-{tok}")
     try:
         gw.start()
         gw.wait_ready()

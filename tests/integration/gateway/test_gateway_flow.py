@@ -11,6 +11,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from contracts.dead_letter import ReasonCode, Stage
+from tests.fixtures.mqtt_auth import MqttLogins
 from tests.fixtures.private_stack import free_port
 from tests.fixtures.services import StackAddresses
 from tests.integration.gateway.harness import (
@@ -52,14 +53,28 @@ def subscriptions(tok: str) -> list[str]:
 
 
 # 4 KiB batches: a burst of one partition spans many Kafka batches (the hand-over loop).
-@pytest.mark.parametrize("batch_bytes", [262_144, 4096], ids=["default-batches", "small-batches"])
+# "tls": the gateway's session runs over the broker's TLS listener (authenticated in every case).
+@pytest.mark.parametrize(
+    ("batch_bytes", "transport"),
+    [(262_144, "password"), (4096, "password"), (262_144, "tls")],
+    ids=["default-batches", "small-batches", "tls"],
+)
 async def test_counting_oracle(
-    stack: StackAddresses, prefix: str, unique_name: Callable[[str], str], batch_bytes: int
+    mqtt_logins: MqttLogins,
+    stack: StackAddresses,
+    prefix: str,
+    unique_name: Callable[[str], str],
+    *,
+    batch_bytes: int,
+    transport: str,
 ) -> None:
     tok = unique_name("c")[-8:]
     n = 3000
+    login = mqtt_logins.gateway
+    if transport == "tls":
+        login = login.over_tls(stack.mqtt_tls_port, stack.mqtt_ca)
     doc = gateway_overrides(
-        mqtt_port=stack.mqtt_port,
+        mqtt=login,
         kafka=stack.kafka_bootstrap,
         prefix=prefix,
         instance=f"gw-{tok}",
@@ -68,7 +83,7 @@ async def test_counting_oracle(
     )
     items = mixed_stream(tok, n)
     async with in_process_gateway(doc) as gw:
-        pub = Publisher(stack.mqtt_port, f"pub-{tok}")
+        pub = Publisher(mqtt_logins.publisher, f"pub-{tok}")
         try:
             for topic, payload, msg_id in items:
                 pub.publish(topic, payload, msg_id, properties=None)
@@ -99,11 +114,12 @@ async def test_counting_oracle(
 
 
 async def test_bad_input_dead_lettered_good_stream_complete(
+    mqtt_logins: MqttLogins,
     stack: StackAddresses, prefix: str, unique_name: Callable[[str], str]
 ) -> None:
     tok = unique_name("b")[-8:]
     doc = gateway_overrides(
-        mqtt_port=stack.mqtt_port,
+        mqtt=mqtt_logins.gateway,
         kafka=stack.kafka_bootstrap,
         prefix=prefix,
         instance=f"gw-{tok}",
@@ -130,7 +146,7 @@ async def test_bad_input_dead_lettered_good_stream_complete(
         ),
     }
     async with in_process_gateway(doc) as gw:
-        pub = Publisher(stack.mqtt_port, f"pub-{tok}")
+        pub = Publisher(mqtt_logins.publisher, f"pub-{tok}")
         try:
             bad_items = list(bad.items())
             for i, (topic, payload, msg_id) in enumerate(good):
@@ -171,6 +187,7 @@ async def test_bad_input_dead_lettered_good_stream_complete(
 
 
 async def test_record_kafka_refuses_is_dead_lettered_rest_of_its_batch_delivered(
+    mqtt_logins: MqttLogins,
     stack: StackAddresses, prefix: str, unique_name: Callable[[str], str]
 ) -> None:
     """A payload under the gateway's limit but over the topic's max.message.bytes fails its whole
@@ -184,7 +201,7 @@ async def test_record_kafka_refuses_is_dead_lettered_rest_of_its_batch_delivered
     finally:
         await admin.close()
     doc = gateway_overrides(
-        mqtt_port=stack.mqtt_port,
+        mqtt=mqtt_logins.gateway,
         kafka=stack.kafka_bootstrap,
         prefix=prefix,
         instance=f"gw-{tok}",
@@ -195,7 +212,7 @@ async def test_record_kafka_refuses_is_dead_lettered_rest_of_its_batch_delivered
     good = [(f"{tok}-{i}", payload_for(f"{tok}-{i}")) for i in range(200)]
     big_id, big = f"{tok}-big", payload_for(f"{tok}-big", 50_000)
     async with in_process_gateway(doc) as gw:
-        pub = Publisher(stack.mqtt_port, f"pub-{tok}")
+        pub = Publisher(mqtt_logins.publisher, f"pub-{tok}")
         try:
             for i, (msg_id, payload) in enumerate(good):
                 pub.publish(rsu, payload, msg_id)
@@ -227,13 +244,14 @@ async def test_record_kafka_refuses_is_dead_lettered_rest_of_its_batch_delivered
 
 
 async def test_two_instances_share_one_subscription(
+    mqtt_logins: MqttLogins,
     stack: StackAddresses, prefix: str, unique_name: Callable[[str], str]
 ) -> None:
     tok = unique_name("s")[-8:]
     n = 3000
     docs = [
         gateway_overrides(
-            mqtt_port=stack.mqtt_port,
+            mqtt=mqtt_logins.gateway,
             kafka=stack.kafka_bootstrap,
             prefix=prefix,
             instance=f"gw-{tok}-{k}",
@@ -244,7 +262,7 @@ async def test_two_instances_share_one_subscription(
     ]
     items = mixed_stream(tok, n)
     async with in_process_gateway(docs[0]) as gw1, in_process_gateway(docs[1]) as gw2:
-        pub = Publisher(stack.mqtt_port, f"pub-{tok}")
+        pub = Publisher(mqtt_logins.publisher, f"pub-{tok}")
         try:
             for topic, payload, msg_id in items:
                 pub.publish(topic, payload, msg_id)
@@ -262,12 +280,13 @@ async def test_two_instances_share_one_subscription(
 
 
 def test_sigterm_drains_and_exits_zero(
+    mqtt_logins: MqttLogins,
     stack: StackAddresses, prefix: str, unique_name: Callable[[str], str], tmp_path: Path
 ) -> None:
     tok = unique_name("t")[-8:]
     n = 2000
     doc = gateway_overrides(
-        mqtt_port=stack.mqtt_port,
+        mqtt=mqtt_logins.gateway,
         kafka=stack.kafka_bootstrap,
         prefix=prefix,
         instance=f"gw-{tok}",
@@ -275,7 +294,7 @@ def test_sigterm_drains_and_exits_zero(
         metrics_port=free_port(),
     )
     gw = GatewayProcess(doc, tmp_path / "gateway.log")
-    pub = Publisher(stack.mqtt_port, f"pub-{tok}")
+    pub = Publisher(mqtt_logins.publisher, f"pub-{tok}")
     items = mixed_stream(tok, n)
     try:
         gw.start()

@@ -15,6 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from gateway.paho_client import BufferedClient, PublishFields
 from runtime.faults import FAULTS_ENV
+from tests.fixtures.mqtt_auth import MqttLogins
 from tests.fixtures.private_stack import free_port
 from tests.fixtures.services import StackAddresses
 from tests.integration.gateway.harness import (
@@ -27,14 +28,18 @@ from tests.integration.gateway.harness import (
 
 
 def test_dispatcher_failure_exits_nonzero_and_restart_delivers_everything(
-    stack: StackAddresses, prefix: str, unique_name: Callable[[str], str], tmp_path: Path
+    mqtt_logins: MqttLogins,
+    stack: StackAddresses,
+    prefix: str,
+    unique_name: Callable[[str], str],
+    tmp_path: Path,
 ) -> None:
     # The fault is injected through the test-only point "gateway.dispatch" (runtime/faults.py):
     # no input can kill the dispatcher by design (bad input is dead-lettered), so a poison
     # message is not available; the point raises inside the real dispatcher task on its first batch.
     tok = unique_name("t")[-8:]
     doc = gateway_overrides(
-        mqtt_port=stack.mqtt_port,
+        mqtt=mqtt_logins.gateway,
         kafka=stack.kafka_bootstrap,
         prefix=prefix,
         instance=f"gw-{tok}",
@@ -43,7 +48,7 @@ def test_dispatcher_failure_exits_nonzero_and_restart_delivers_everything(
     )
     log = tmp_path / "gateway.log"
     gw = GatewayProcess(doc, log, extra_env={FAULTS_ENV: "gateway.dispatch"})
-    pub = Publisher(stack.mqtt_port, f"pub-{tok}")
+    pub = Publisher(mqtt_logins.publisher, f"pub-{tok}")
     ids = [f"{tok}-{i}" for i in range(20)]
     try:
         gw.start()
@@ -81,7 +86,7 @@ def test_dispatcher_failure_exits_nonzero_and_restart_delivers_everything(
     assert set(ids) <= set(view.raw_ids)
 
 
-def test_paho_thread_reports_the_exception_that_ended_it(stack: StackAddresses) -> None:
+def test_paho_thread_reports_the_exception_that_ended_it(mqtt_logins: MqttLogins) -> None:
     topic = f"supervision/{uuid.uuid4().hex[:8]}"
     ended = threading.Event()
     reports: list[BaseException | None] = []
@@ -105,12 +110,15 @@ def test_paho_thread_reports_the_exception_that_ended_it(stack: StackAddresses) 
     client.on_thread_exit = on_exit
     client.on_connect = lambda c, *_a: c.subscribe(topic, qos=1)
     client.on_subscribe = lambda *_a: subscribed.set()
-    client.connect(stack.mqtt_host, stack.mqtt_port)
+    receiver, publisher = mqtt_logins.gateway, mqtt_logins.publisher
+    receiver.apply(client)
+    client.connect(receiver.host, receiver.port)
     client.loop_start()
     sender = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    publisher.apply(sender)
     try:
         assert subscribed.wait(30)
-        sender.connect(stack.mqtt_host, stack.mqtt_port)
+        sender.connect(publisher.host, publisher.port)
         sender.loop_start()
         sender.publish(topic, b"x", qos=1)
         assert ended.wait(30), "paho's thread kept running or died unreported"
@@ -123,7 +131,7 @@ def test_paho_thread_reports_the_exception_that_ended_it(stack: StackAddresses) 
     assert str(reports[0]) == "handler bug"
 
 
-def test_paho_thread_ended_by_disconnect_reports_nothing(stack: StackAddresses) -> None:
+def test_paho_thread_ended_by_disconnect_reports_nothing(mqtt_logins: MqttLogins) -> None:
     reports: list[BaseException | None] = []
     connected = threading.Event()
     client = BufferedClient(
@@ -133,7 +141,9 @@ def test_paho_thread_ended_by_disconnect_reports_nothing(stack: StackAddresses) 
     )
     client.on_thread_exit = reports.append
     client.on_connect = lambda *_a: connected.set()
-    client.connect(stack.mqtt_host, stack.mqtt_port)
+    login = mqtt_logins.gateway
+    login.apply(client)
+    client.connect(login.host, login.port)
     client.loop_start()
     assert connected.wait(30)
     thread = client._thread

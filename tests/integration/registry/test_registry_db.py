@@ -82,7 +82,9 @@ def test_cli_add_show_import_remove(
 ) -> None:
     monkeypatch.setenv("SENSEGATE_DB__DSN", stack.pg_dsn)
     monkeypatch.setenv("SENSEGATE_DB__SCHEMA_NAME", schema)
-    assert main(["devices", "add", "agri", "ab00000000000002", "--datasets", "agri_weather"]) == 0
+    assert main(
+        ["devices", "add", "agri", "ab00000000000002", "--datasets", "agri_weather", "--no-broker"]
+    ) == 0
     assert main(["devices", "show", "agri", "ab00000000000002"]) == 0
     assert '"provider": "jl_agri_bureau"' in capsys.readouterr().out
     # Wrong provider for the dataset: refused, nothing written.
@@ -118,7 +120,7 @@ def test_cli_add_show_import_remove(
     assert main(["devices", "import", str(bad)]) == 1
     assert "nothing written" in capsys.readouterr().err
     assert len(run_with_connection(stack.pg_dsn, lambda conn: fetch_devices(conn, schema))) == 1
-    assert main(["devices", "import", str(good)]) == 0
+    assert main(["devices", "import", str(good), "--no-broker"]) == 0
     assert "imported 52 devices" in capsys.readouterr().out
     stored = {
         d.key: d for d in run_with_connection(stack.pg_dsn, lambda c: fetch_devices(c, schema))
@@ -130,7 +132,8 @@ def test_cli_add_show_import_remove(
     assert main(["devices", "list", "--family", "iiot"]) == 0
     listing = capsys.readouterr().out
     assert "Plant/edge-1" in listing and "[db]" in listing and "[file]" in listing
-    assert main(["devices", "remove", "iiot", "Plant/edge-1"]) == 0
-    assert main(["devices", "remove", "iiot", "Plant/edge-1"]) == 1
+    # Registry CRUD only: broker credentials are tested in tests/integration/security.
+    assert main(["devices", "remove", "iiot", "Plant/edge-1", "--no-broker"]) == 0
+    assert main(["devices", "remove", "iiot", "Plant/edge-1", "--no-broker"]) == 1
     assert main(["devices", "sync"]) == 0
     assert "synced 9 devices" in capsys.readouterr().out

@@ -22,13 +22,23 @@ from simulators import (
 )
 from simulators.oracle import read_log
 from simulators.record import record
+from tests.fixtures.mqtt_auth import (
+    PUBLISH_ANY,
+    SUBSCRIBE_ANY,
+    MqttLogin,
+    MqttLogins,
+    admin_config,
+    create_login,
+)
 from tests.fixtures.services import StackAddresses
 
 
-def _options(stack: StackAddresses, tmp: Path, **kw: object) -> RunOptions:
+def _options(stack: StackAddresses, login: MqttLogin, tmp: Path, **kw: object) -> RunOptions:
     base: dict[str, object] = {
         "host": stack.mqtt_host,
         "port": stack.mqtt_port,
+        "username": login.username,
+        "password": login.password,
         "speed": 0.0,
         "progress": False,
         "log_path": tmp / "run.log",
@@ -39,7 +49,8 @@ def _options(stack: StackAddresses, tmp: Path, **kw: object) -> RunOptions:
 
 
 async def test_mixed_fleet_reaches_a_plain_subscriber(
-    stack: StackAddresses, tmp_path: Path, unique_name: Callable[[str], str]
+    stack: StackAddresses, tmp_path: Path, unique_name: Callable[[str], str],
+    mqtt_logins: MqttLogins,
 ) -> None:
     received: list[bytes] = []
     ready = asyncio.Event()
@@ -59,6 +70,7 @@ async def test_mixed_fleet_reaches_a_plain_subscriber(
             [("V2X/RSU/+/+/UP", 1), ("application/+/device/+/event/up", 1), ("spBv1.0/#", 1)]
         )
 
+    mqtt_logins.gateway.apply(client)
     client.on_message = on_message
     client.on_subscribe = on_subscribe
     client.on_connect = on_connect
@@ -73,7 +85,7 @@ async def test_mixed_fleet_reaches_a_plain_subscriber(
             seed=int(time.time()) % 100000,
             options={"sparkplug_qos": "1"},
         )
-        summary = await run_fleet_async(config, _options(stack, tmp_path))
+        summary = await run_fleet_async(config, _options(stack, mqtt_logins.publisher, tmp_path))
         entries = list(read_log(tmp_path / "run.log"))
         sent = {e.payload_sha256 for e in entries if e.outcome == "ok"}
         assert summary.outcomes["ok"] == len(entries) == summary.published > 100
@@ -90,14 +102,15 @@ async def test_mixed_fleet_reaches_a_plain_subscriber(
 
 
 async def test_fleet_through_gateway_into_kafka_counted_by_oracle(
-    stack: StackAddresses, tmp_path: Path, unique_name: Callable[[str], str]
+    stack: StackAddresses, tmp_path: Path, unique_name: Callable[[str], str],
+    mqtt_logins: MqttLogins,
 ) -> None:
     from tests.integration.gateway.harness import gateway_overrides, in_process_gateway
 
     driver = unique_name("drv")
     prefix = unique_name("sg") + "."
     doc = gateway_overrides(
-        mqtt_port=stack.mqtt_port,
+        mqtt=mqtt_logins.gateway,
         kafka=stack.kafka_bootstrap,
         prefix=prefix,
         instance=unique_name("gw")[:60],
@@ -113,7 +126,7 @@ async def test_fleet_through_gateway_into_kafka_counted_by_oracle(
         options={"v2x_driver": driver},
     )
     async with in_process_gateway(doc):
-        await run_fleet_async(config, _options(stack, tmp_path))
+        await run_fleet_async(config, _options(stack, mqtt_logins.publisher, tmp_path))
         await asyncio.sleep(1.0)
     report = await verify_async(
         tmp_path / "run.log",
@@ -128,7 +141,8 @@ async def test_fleet_through_gateway_into_kafka_counted_by_oracle(
 
 
 async def test_replay_round_trip(
-    stack: StackAddresses, tmp_path: Path, unique_name: Callable[[str], str]
+    stack: StackAddresses, tmp_path: Path, unique_name: Callable[[str], str],
+    mqtt_logins: MqttLogins,
 ) -> None:
     driver = unique_name("rp")
     config = FleetConfig(
@@ -140,7 +154,7 @@ async def test_replay_round_trip(
         options={"v2x_driver": driver},
     )
     saved = tmp_path / "run.jsonl.gz"
-    await run_fleet_async(config, _options(stack, tmp_path, save_path=saved))
+    await run_fleet_async(config, _options(stack, mqtt_logins.publisher, tmp_path, save_path=saved))
     first = list(read_log(tmp_path / "run.log"))
     ready = asyncio.Event()
     capture = tmp_path / "capture.jsonl"
@@ -149,6 +163,8 @@ async def test_replay_round_trip(
             capture,
             stack.mqtt_host,
             stack.mqtt_port,
+            username=mqtt_logins.gateway.username,
+            password=mqtt_logins.gateway.password,
             filters=(f"V2X/RSU/+/+/UP/{driver}",),
             duration_s=20.0,
             max_messages=len(first),
@@ -157,7 +173,7 @@ async def test_replay_round_trip(
     )
     await asyncio.wait_for(ready.wait(), 10)
     summary = await replay_file_async(
-        saved, _options(stack, tmp_path, log_path=tmp_path / "replay.log", speed=4.0)
+        saved, _options(stack, mqtt_logins.publisher, tmp_path, log_path=tmp_path / "replay.log", speed=4.0)
     )
     assert await asyncio.wait_for(recorder, 30) == len(first)
     replayed = list(read_log(tmp_path / "replay.log"))
@@ -172,7 +188,8 @@ async def test_replay_round_trip(
 
 
 async def test_sparkplug_will_and_rebirth_on_ncmd(
-    stack: StackAddresses, tmp_path: Path, unique_name: Callable[[str], str]
+    stack: StackAddresses, tmp_path: Path, unique_name: Callable[[str], str],
+    mqtt_logins: MqttLogins,
 ) -> None:
     from processors.codecs.sparkplug.encode import rebirth_command_payload
 
@@ -196,6 +213,9 @@ async def test_sparkplug_will_and_rebirth_on_ncmd(
     client.on_message = on_message
     client.on_subscribe = on_subscribe
     client.on_connect = lambda c, *_a: c.subscribe(f"spBv1.0/{group}/#", 1)
+    # the host application listens and sends NCMD; the edge node publishes and subscribes to NCMD
+    both = create_login(admin_config(stack), "host", PUBLISH_ANY + SUBSCRIBE_ANY)
+    both.apply(client)
     client.connect(stack.mqtt_host, stack.mqtt_port)
     client.loop_start()
     try:
@@ -204,7 +224,7 @@ async def test_sparkplug_will_and_rebirth_on_ncmd(
             families=("iiot",), devices=1, rate=10.0, duration_s=4.0, seed=3,
             faults={"disconnect": 0.05}, options={"sparkplug_group": group, "sparkplug_qos": "1"},
         )  # fmt: skip
-        run = asyncio.create_task(run_fleet_async(config, _options(stack, tmp_path, speed=1.0)))
+        run = asyncio.create_task(run_fleet_async(config, _options(stack, both, tmp_path, speed=1.0)))
         await asyncio.wait_for(data_seen.wait(), 10)
         births_before = sum("/NBIRTH/" in t for t in seen)
         client.publish(f"spBv1.0/{group}/NCMD/line-01", rebirth_command_payload(), qos=1)
