@@ -12,9 +12,20 @@ import hashlib
 from datetime import datetime
 from typing import Annotated
 
+import msgspec
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["DatasetRecord", "GeoPoint", "Provenance", "RecordValue", "record_id_for"]
+__all__ = [
+    "DatasetRecord",
+    "GeoPoint",
+    "Provenance",
+    "RecordValue",
+    "WireGeoPoint",
+    "WireProvenance",
+    "WireRecord",
+    "decode_wire_record",
+    "record_id_for",
+]
 
 RecordValue = float | int | str | bool | None
 
@@ -64,6 +75,9 @@ class DatasetRecord(BaseModel):
     location: GeoPoint | None = None
     quality: tuple[str, ...] = ()
     provenance: Provenance
+    # Set only on a superseding record (share tier): the id of the signed correction event that
+    # replaced the earlier version of this record id; left out of the JSON when unset.
+    supersedes: str | None = None
 
     def kafka_key(self) -> bytes:
         """Record key: the entity, so one entity's records keep their order."""
@@ -71,12 +85,86 @@ class DatasetRecord(BaseModel):
 
     def to_kafka_value(self) -> bytes:
         """Serialize to the JSON value carried on the data topic."""
+        if self.supersedes is None:
+            return self.model_dump_json(exclude={"supersedes"}).encode()
         return self.model_dump_json().encode()
 
     @classmethod
     def from_kafka_value(cls, value: bytes) -> DatasetRecord:
         """Parse and validate a data-topic value."""
         return cls.model_validate_json(value)
+
+
+# The wire form of the models above for the hot paths: msgspec structs with the same fields in the
+# same order, so the same JSON. The normalize stage builds them without validation (it has checked
+# every value column-wise against the catalog) and serializes them; the sink decodes data-topic
+# values into them with msgspec's strict typed decoder (falling back to the pydantic model for what
+# the strict form refuses). tests/unit/contracts/test_wire_record.py compares the JSON with the
+# models'.
+_WIRE = {"frozen": True, "gc": False, "forbid_unknown_fields": True}
+
+
+class WireGeoPoint(msgspec.Struct, **_WIRE):
+    """``GeoPoint`` in wire form."""
+
+    lat: Annotated[float, msgspec.Meta(ge=-90, le=90)]
+    lon: Annotated[float, msgspec.Meta(ge=-180, le=180)]
+    elevation_m: float | None = None
+
+    @classmethod
+    def of(cls, point: GeoPoint | None) -> WireGeoPoint | None:
+        """The wire form of a validated ``GeoPoint`` (None stays None)."""
+        return None if point is None else cls(point.lat, point.lon, point.elevation_m)
+
+
+class WireProvenance(msgspec.Struct, **_WIRE):
+    """``Provenance`` in wire form."""
+
+    raw_sha256: str
+    device_id: str
+    gateway_id: str
+    mqtt_topic: str
+    received_ns: int
+    kafka_topic: str
+    kafka_partition: int
+    kafka_offset: int
+    codec: str
+    codec_version: str
+    processor_version: str
+    pseudonym_key_id: str | None = None
+
+
+class WireRecord(msgspec.Struct, kw_only=True, **_WIRE):
+    """``DatasetRecord`` in wire form (same JSON; built without validation by normalize)."""
+
+    record_id: str
+    dataset: str
+    catalog_version: int
+    entity_id: str
+    natural_key: str
+    observed_at: datetime
+    received_at: datetime
+    values: dict[str, RecordValue]
+    location: WireGeoPoint | None = None
+    quality: tuple[str, ...] = ()
+    provenance: WireProvenance
+
+    def kafka_key(self) -> bytes:
+        """Record key: the entity, so one entity's records keep their order."""
+        return self.entity_id.encode()
+
+    def to_kafka_value(self) -> bytes:
+        """The JSON value carried on the data topic (what ``DatasetRecord`` would write)."""
+        return _encode(self)
+
+    def to_model(self) -> DatasetRecord:
+        """The validated ``DatasetRecord`` of this record."""
+        return DatasetRecord.from_kafka_value(self.to_kafka_value())
+
+
+_encode = msgspec.json.Encoder().encode
+# Strict: a value must already have its JSON type (no string-to-number coercion as in pydantic).
+decode_wire_record = msgspec.json.Decoder(WireRecord).decode
 
 
 def record_id_for(dataset: str, natural_key: str) -> str:

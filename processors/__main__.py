@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "catalog": ("catalog", "public data catalog: list, show, validate, lists, DCAT export"),
     "devices": ("devices", "device registry: add, list, show, remove, import, quarantine"),
     "provenance": ("provenance", "verify the tamper-evident log, prove a record, corrections"),
+    "objections": ("objections", "objections to shared or opened records (Art. 30)"),
     "grants": ("grants", "access grants for conditionally shared and opened datasets"),
     "dlq": ("dlq", "inspect and replay dead letters"),
 }

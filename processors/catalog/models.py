@@ -157,6 +157,8 @@ class DatasetEntry(BaseModel):
     provider_name: Text
     provider_uscc: str | None = None
     contact_point: Text
+    # Art. 30: working days the provider has to verify, correct and answer an objection.
+    objection_sla: Annotated[int, Field(ge=1, le=60)] = 10
     collection_legal_basis: Text
     owner_agreement_ref: str | None = None
     # category and grade

@@ -3,8 +3,10 @@
 Commands: ``verify [--from T] [--to T]`` (exit 1 when anything was tampered with, naming each row),
 ``prove RECORD_ID [--out FILE]``, ``verify-proof FILE [--public-key K]``, ``checkpoint``,
 ``correct RECORD_ID --values JSON --reason TEXT``, ``erase RECORD_ID --legal-basis TEXT``,
-``keygen``. Database, schema and keys come from the admin settings, under the sink's variable
-names (``SENSEGATE_DB__DSN``, ``SENSEGATE_DB__SCHEMA_NAME``, ``SENSEGATE_PROVENANCE__SIGNING_KEY``,
+``keygen``, ``consistency OLD NEW``, ``witness-export --out FILE [--publish]``,
+``witness-check FILE``. Database, schema and keys come from the admin settings, under the sink's
+variable names (``SENSEGATE_DB__DSN``, ``SENSEGATE_DB__SCHEMA_NAME``,
+``SENSEGATE_PROVENANCE__SIGNING_KEY``,
 ``SENSEGATE_PROVENANCE__TRUSTED_PUBLIC_KEYS``).
 """
 
@@ -18,14 +20,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from psycopg import AsyncConnection
+
 from processors.catalog import load_catalog
 from processors.cli.settings import AdminSettings
 from processors.exceptions import ProcessorError
 from processors.provenance.checkpoint import write_checkpoints
 from processors.provenance.corrections import supersede
 from processors.provenance.keys import Signer, generate_seed
-from processors.provenance.proof import build_proof, verify_proof
+from processors.provenance.proof import ProofError, build_proof, verify_proof
 from processors.provenance.verify import verify_store
+from processors.provenance.witness import (
+    check_against_witness,
+    checkpoint_records,
+    consistency_document,
+    export_checkpoints,
+    publish_checkpoints,
+    read_export,
+)
 from processors.sinks.timescale import connect
 
 __all__ = ["add_arguments", "run"]
@@ -60,6 +72,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--legal-basis", required=True)
     e.add_argument("--reason", default="lawful erasure")
     sub.add_parser("keygen", help="print a new Ed25519 signing key seed and its public key")
+    cs = sub.add_parser("consistency", help="RFC 6962 consistency proof between two tree sizes")
+    cs.add_argument("old_size", type=int)
+    cs.add_argument("new_size", type=int)
+    cs.add_argument("--period", type=_time, help="period start (default: the newest period)")
+    we = sub.add_parser("witness-export", help="append new signed checkpoints to a witness file")
+    we.add_argument("--out", type=Path, required=True, help="JSON-lines file the witness keeps")
+    we.add_argument(
+        "--publish", action="store_true", help="also produce them to <prefix>checkpoints"
+    )
+    wc = sub.add_parser("witness-check", help="check the log against a witness's checkpoints")
+    wc.add_argument("file", type=Path)
 
 
 def _signer(settings: AdminSettings) -> Signer:
@@ -111,6 +134,8 @@ async def _db_action(args: argparse.Namespace, settings: AdminSettings) -> int:
             else:
                 print(text)
             return 0
+        if args.action in ("consistency", "witness-export", "witness-check"):
+            return await _witness_action(args, settings, conn)
         signer = _signer(settings)
         values: dict[str, Any] | None = None
         if args.action == "correct":
@@ -127,6 +152,37 @@ async def _db_action(args: argparse.Namespace, settings: AdminSettings) -> int:
         await write_checkpoints(conn, signer, settings.provenance.origin)
         print(json.dumps(event, indent=2, ensure_ascii=False))
         return 0
+
+
+async def _witness_action(
+    args: argparse.Namespace, settings: AdminSettings, conn: AsyncConnection[Any]
+) -> int:
+    if args.action == "consistency":
+        period = args.period
+        if period is None:
+            cur = await conn.execute("SELECT max(period_start) FROM tlog_head")
+            row = await cur.fetchone()
+            period = row[0] if row else None
+        if period is None:
+            raise ProofError("the log is empty")  # noqa: EM101
+        doc = await consistency_document(conn, period, args.old_size, args.new_size)
+        print(json.dumps(doc, indent=2))
+        return 0 if doc["verified"] else 1
+    if args.action == "witness-export":
+        if settings.provenance.signing_key is not None:
+            await write_checkpoints(conn, _signer(settings), settings.provenance.origin)
+        seen = read_export(args.out)
+        fresh = await checkpoint_records(conn, max((r["seq"] for r in seen), default=0))
+        if args.publish and fresh:
+            await publish_checkpoints(settings.kafka, fresh)
+        print(f"exported {export_checkpoints(args.out, fresh)} checkpoint(s) to {args.out}")
+        return 0
+    problems = await check_against_witness(conn, read_export(args.file), _trusted(settings))
+    for problem in problems:
+        print(f"FAIL {problem}")
+    if not problems:
+        print(f"OK the log extends all {len(read_export(args.file))} witnessed checkpoints")
+    return 0 if not problems else 1
 
 
 def run(args: argparse.Namespace) -> int:

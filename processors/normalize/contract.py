@@ -14,7 +14,7 @@ from typing import Protocol
 from contracts.dead_letter import DeadLetter, ReasonCode
 from contracts.envelope import RawRecord
 from contracts.errors import Rejected
-from contracts.record import DatasetRecord, GeoPoint, RecordValue
+from contracts.record import GeoPoint, RecordValue, WireRecord
 from processors.codecs.sparkplug.models import RebirthRequest
 from processors.exceptions import ProcessorError
 from processors.normalize.catalog_view import DeviceLike
@@ -88,7 +88,7 @@ class FamilyMapper(Protocol):
 class BatchResult:
     """Outputs of one processed batch; the runner produces all of them before committing offsets."""
 
-    records: tuple[DatasetRecord, ...] = ()
+    records: tuple[WireRecord, ...] = ()
     dead_letters: tuple[DeadLetter, ...] = ()
     quarantined: tuple[DeadLetter, ...] = ()
     rebirths: tuple[RebirthRequest, ...] = ()

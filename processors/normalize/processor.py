@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from contracts.dead_letter import DeadLetter, ReasonCode, Stage
 from contracts.envelope import Envelope, RawRecord
 from contracts.errors import Rejected
-from contracts.record import DatasetRecord, Provenance, RecordValue, record_id_for
+from contracts.record import RecordValue, WireGeoPoint, WireProvenance, WireRecord, record_id_for
 from processors import __version__
 from processors.normalize.catalog_view import CatalogLike, DeviceLike, EntryLike, RegistryLike
 from processors.normalize.contract import (
@@ -215,10 +215,8 @@ class NormalizeProcessor(Processor):
                 )
         return values
 
-    def _build(
-        self, staged: list[_Staged], dead: list[DeadLetter]
-    ) -> tuple[list[DatasetRecord], int]:
-        records: list[DatasetRecord] = []
+    def _build(self, staged: list[_Staged], dead: list[DeadLetter]) -> tuple[list[WireRecord], int]:
+        records: list[WireRecord] = []
         duplicates = 0
         has_ids: dict[str, bool] = {}
         for s in staged:
@@ -226,8 +224,9 @@ class NormalizeProcessor(Processor):
                 dead.append(dead_letter_for(s.raw, *s.rejection))
                 continue
             env, coords = s.raw.envelope, s.raw.coordinates
+            received_at = ns_to_datetime(env.received_ns)
             # one Provenance per message (with or without the key id), shared by its records
-            shared: dict[bool, Provenance] = {}
+            shared: dict[bool, WireProvenance] = {}
             for j, cand in enumerate(s.mapped.candidates):
                 entry = s.entries[j]
                 key = natural_key(cand.key_parts)
@@ -242,7 +241,7 @@ class NormalizeProcessor(Processor):
                     )
                 provenance = shared.get(ids)
                 if provenance is None:
-                    provenance = shared[ids] = Provenance(
+                    provenance = shared[ids] = WireProvenance(
                         raw_sha256=env.sha256,
                         device_id=env.device_id,
                         gateway_id=env.gateway_id,
@@ -256,17 +255,18 @@ class NormalizeProcessor(Processor):
                         processor_version=__version__,
                         pseudonym_key_id=self._pseudo.key_id if ids else None,
                     )
+                # No model validation here: every value was checked by the batch validator.
                 records.append(
-                    DatasetRecord(
+                    WireRecord(
                         record_id=rid,
                         dataset=cand.dataset,
                         catalog_version=entry.version,
                         entity_id=cand.entity_id,
                         natural_key=key,
                         observed_at=ns_to_datetime(cand.observed_ns),
-                        received_at=ns_to_datetime(env.received_ns),
+                        received_at=received_at,
                         values=s.values[j],
-                        location=cand.location,
+                        location=WireGeoPoint.of(cand.location),
                         quality=tuple(sorted(set(s.flags[j]))),
                         provenance=provenance,
                     )

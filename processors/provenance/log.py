@@ -131,7 +131,8 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 
 
 def _esc(text: str) -> str:
-    return text.translate(_COPY_ESCAPES)
+    # Hex hashes, ids and codes are alphanumeric: nothing to escape, and no new string.
+    return text if text.isalnum() else text.translate(_COPY_ESCAPES)
 
 
 def _copy_line(*fields: str) -> str:

@@ -68,6 +68,10 @@ def record_doc(
             doc[name] = value
         elif kind is datetime:
             doc[name] = iso_utc(value)
+        elif kind is list or kind is tuple:
+            # The C encoder of canonical_bytes writes these (and timestamps in them, through
+            # its default hook) exactly as to_json_types would convert them; no copy needed.
+            doc[name] = value
         else:
             doc[name] = to_json_types(value)
     return doc

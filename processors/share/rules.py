@@ -99,9 +99,14 @@ class OpenRecord(BaseModel):
     period_s: int
     cell: CellInfo | None = None
     values: dict[str, RecordValue]
+    # Set only on a superseding record: the signed correction event that replaced the earlier
+    # version of this record id (a compacting consumer keeps the latest); omitted when unset.
+    supersedes: str | None = None
 
     def to_kafka_value(self) -> bytes:
         """JSON value as produced."""
+        if self.supersedes is None:
+            return self.model_dump_json(exclude={"supersedes"}).encode()
         return self.model_dump_json().encode()
 
 

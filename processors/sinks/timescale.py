@@ -18,6 +18,7 @@ import json
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,6 +42,7 @@ from processors.sinks.config import ProvenanceConfig, SinkConfig
 from processors.sinks.rows import PreparedRow, RowRejected, data_row, prepare, provenance_row
 from processors.sinks.sqlstate import is_data_error, to_storage_error
 from processors.sinks.writer import (
+    column_types,
     create_staging,
     insert_one,
     insert_provenance,
@@ -107,6 +109,8 @@ class TimescaleSink(Sink):
         config: SinkConfig | None = None,
         provenance: ProvenanceConfig | None = None,
         application_name: str = "sensegate-sink",
+        binary_copy: bool = True,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._dsn, self._schema, self._catalog = dsn, schema, catalog
         self._group, self._prefix = group_id, topic_prefix
@@ -114,12 +118,15 @@ class TimescaleSink(Sink):
         self._config = config or SinkConfig()
         self._prov = provenance or ProvenanceConfig()
         self._app = application_name
+        self._binary = binary_copy  # False: text COPY, the former path (equivalence test)
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._signer = Signer(self._prov.signing_key) if self._prov.signing_key else None
         self._conn: AsyncConnection[Any] | None = None
         self._buffer: list[SinkInput] = []
         self.retries = 0  # transient failures retried since start
         self._expected: dict[TopicPartition, int] = {}
         self._partitioned: dict[str, bool] = {}
+        self._types: dict[str, tuple[int, ...]] = {}  # COPY column type oids per table
         self._months: set[tuple[str, datetime]] = set()
         self._leaves_since_checkpoint = 0
         self._last_checkpoint = time.monotonic()
@@ -138,10 +145,11 @@ class TimescaleSink(Sink):
             await self._conn.close()
         conn = await connect(self._dsn, self._schema, self._app)
         await create_staging(conn, self._catalog.entries.values())
+        self._types["provenance"] = await column_types(conn, "provenance", PROVENANCE_COLUMNS)
         for entry in self._catalog.entries.values():
-            self._partitioned[entry.storage_table] = await is_partitioned(
-                conn, self._schema, entry.storage_table
-            )
+            table = entry.storage_table
+            self._partitioned[table] = await is_partitioned(conn, self._schema, table)
+            self._types[table] = await column_types(conn, table, data_columns(entry))
         self._conn = conn
         return conn
 
@@ -250,7 +258,7 @@ class TimescaleSink(Sink):
         careful: bool,
     ) -> FlushResult:
         result = FlushResult()
-        now = datetime.now(UTC)
+        now = self._clock()
         async with conn.transaction():
             stored = await lock_offsets(conn, self._group, last)
 
@@ -291,6 +299,9 @@ class TimescaleSink(Sink):
             self._expected[tp] = new
         return result
 
+    def _copy_types(self, table: str) -> tuple[int, ...] | None:
+        return self._types[table] if self._binary else None
+
     def _prov_leaf(self, row: PreparedRow, values: tuple[Any, ...]) -> LeafInput:
         return LeafInput(
             "provenance", row.entry.code, row.provenance_id, None,
@@ -309,14 +320,17 @@ class TimescaleSink(Sink):
         prov: dict[str, tuple[PreparedRow, tuple[Any, ...]]] = {}
         for r in rows:
             prov.setdefault(r.provenance_id, (r, provenance_row(r, now)))
-        new_prov = await insert_provenance(conn, [v for _, v in prov.values()])
+        new_prov = await insert_provenance(
+            conn, [v for _, v in prov.values()], self._copy_types("provenance")
+        )
         leaves = [self._prov_leaf(r, v) for pid, (r, v) in prov.items() if pid in new_prov]
         by_entry: dict[str, list[tuple[PreparedRow, tuple[Any, ...]]]] = defaultdict(list)
         for r in rows:
             by_entry[r.entry.code].append((r, data_row(r, now)))
         for pairs in by_entry.values():
             entry: DatasetEntry = pairs[0][0].entry
-            new = await insert_rows(conn, entry, [v for _, v in pairs])
+            types = self._copy_types(entry.storage_table)
+            new = await insert_rows(conn, entry, [v for _, v in pairs], types)
             for r, v in pairs:
                 key = (r.record.record_id, r.record.observed_at)
                 if key in new:

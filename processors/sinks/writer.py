@@ -1,5 +1,8 @@
 """SQL of one sink batch: staging COPY, idempotent inserts, provenance rows and offset compare-and-set.
 
+Rows travel in COPY's binary format with the column types read once per connection
+(``column_types``): no text rendering of doubles and timestamps on either side.
+
 All functions run inside the caller's transaction on a connection whose ``search_path`` is the
 sink's schema. COPY cannot resolve conflicts, so rows go to a temporary staging table first and
 reach the dataset table through ``INSERT … SELECT … ON CONFLICT DO NOTHING``; ``RETURNING`` tells
@@ -30,6 +33,7 @@ from processors.storage.ddl import ident
 
 __all__ = [
     "OffsetConflictError",
+    "column_types",
     "create_staging",
     "insert_one",
     "insert_provenance",
@@ -68,33 +72,55 @@ async def create_staging(conn: Conn, entries: Iterable[DatasetEntry]) -> None:
         )
 
 
+async def column_types(conn: Conn, table: str, columns: Sequence[str]) -> tuple[int, ...]:
+    """Type oids of ``columns`` of ``table`` (resolved on the connection's search path)."""
+    cur = await conn.execute(
+        "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = %s::regclass "
+        "AND attnum > 0 AND NOT attisdropped",
+        (ident(table),),
+    )
+    oids = {str(name): int(oid) for name, oid in await cur.fetchall()}
+    missing = [c for c in columns if c not in oids]
+    if missing:
+        msg = f"table {table} has no column(s) {', '.join(missing)}"
+        raise StorageError(msg, retriable=False)
+    return tuple(oids[c] for c in columns)
+
+
 async def _copy(
-    conn: Conn, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    conn: Conn,
+    table: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    types: Sequence[int] | None,
 ) -> None:
     cols = ", ".join(ident(c) for c in columns)
-    # Only the core "location" column holds a mapping (item values are scalars), so only it is
-    # looked at per row; scanning every value of every row was a visible share of a batch.
-    at = columns.index("location") if "location" in columns else -1
-    async with conn.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
-        write = copy.write_row
-        if at < 0:
+    if types is None:  # text COPY (the former path, kept for the equivalence test)
+        async with conn.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
             for row in rows:
-                await write(row)
-            return
+                await copy.write_row(_db(row))
+        return
+    # Binary COPY with the table's types: every value goes through the dumper of its column's oid
+    # (a dict becomes jsonb, a list text[]), so rows are written as they are.
+    statement = f"COPY {table} ({cols}) FROM STDIN (FORMAT BINARY)"
+    async with conn.cursor() as cur, cur.copy(statement) as copy:
+        copy.set_types(types)
+        write = copy.write_row
         for row in rows:
-            loc = row[at]
-            if isinstance(loc, dict):
-                row = (*row[:at], Jsonb(loc), *row[at + 1 :])  # noqa: PLW2901
             await write(row)
 
 
 async def _copy_direct(
-    conn: Conn, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    conn: Conn,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    types: Sequence[int] | None,
 ) -> bool:
     """COPY ``rows`` into ``table`` itself under a savepoint; False when a key already exists."""
     try:
         async with conn.transaction():
-            await _copy(conn, table, columns, rows)
+            await _copy(conn, table, columns, rows, types)
     except psycopg.Error as exc:
         if is_duplicate_key(exc.sqlstate):
             return False
@@ -102,14 +128,16 @@ async def _copy_direct(
     return True
 
 
-async def insert_provenance(conn: Conn, rows: Sequence[Sequence[Any]]) -> set[str]:
-    """Insert provenance rows idempotently; returns the ids that were new."""
+async def insert_provenance(
+    conn: Conn, rows: Sequence[Sequence[Any]], types: Sequence[int] | None
+) -> set[str]:
+    """Insert provenance rows idempotently (binary COPY with ``types``, else text); new ids."""
     if not rows:
         return set()
-    if await _copy_direct(conn, "provenance", PROVENANCE_COLUMNS, rows):
+    if await _copy_direct(conn, "provenance", PROVENANCE_COLUMNS, rows, types):
         return {str(r[0]) for r in rows}
     stage = _stage("provenance")
-    await _copy(conn, stage, PROVENANCE_COLUMNS, rows)
+    await _copy(conn, stage, PROVENANCE_COLUMNS, rows, types)
     cols = ", ".join(PROVENANCE_COLUMNS)
     cur = await conn.execute(
         f"INSERT INTO provenance ({cols}) SELECT {cols} FROM {stage} "  # noqa: S608
@@ -119,17 +147,20 @@ async def insert_provenance(conn: Conn, rows: Sequence[Sequence[Any]]) -> set[st
 
 
 async def insert_rows(
-    conn: Conn, entry: DatasetEntry, rows: Sequence[Sequence[Any]]
+    conn: Conn,
+    entry: DatasetEntry,
+    rows: Sequence[Sequence[Any]],
+    types: Sequence[int] | None,
 ) -> set[tuple[str, datetime]]:
     """Insert data rows of one dataset idempotently; returns (record_id, observed_at) of new rows."""
     if not rows:
         return set()
     columns = data_columns(entry)
-    if await _copy_direct(conn, ident(entry.storage_table), columns, rows):
+    if await _copy_direct(conn, ident(entry.storage_table), columns, rows, types):
         rid, obs = columns.index("record_id"), columns.index("observed_at")
         return {(str(r[rid]), r[obs]) for r in rows}
     stage = _stage(entry.storage_table)
-    await _copy(conn, stage, columns, rows)
+    await _copy(conn, stage, columns, rows, types)
     cols = ", ".join(ident(c) for c in columns)
     cur = await conn.execute(
         f"INSERT INTO {ident(entry.storage_table)} ({cols}) SELECT {cols} FROM {stage} "  # noqa: S608

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from processors.codecs.sparkplug.datatypes import DataType
 
@@ -16,6 +17,7 @@ __all__ = [
     "HostState",
     "MetaData",
     "Metric",
+    "MetricColumns",
     "MetricValue",
     "PropertySet",
     "PropertyValue",
@@ -24,6 +26,8 @@ __all__ = [
     "SparkplugMessage",
     "Template",
     "TemplateParameter",
+    "datatype_name",
+    "scalar_columns",
 ]
 
 _FROZEN = ConfigDict(frozen=True, ser_json_bytes="base64", val_json_bytes="base64")
@@ -138,10 +142,7 @@ class Metric(BaseModel):
     @property
     def datatype_name(self) -> str:
         """Specification name of the datatype, or ``Unknown(<code>)`` for a code we do not know."""
-        try:
-            return DataType(self.datatype).spec_name
-        except ValueError:
-            return f"Unknown({self.datatype})"
+        return datatype_name(self.datatype)
 
     def as_datetime(self) -> datetime | None:
         """The value of a DateTime metric as an aware UTC datetime (None for other types or null)."""
@@ -151,23 +152,98 @@ class Metric(BaseModel):
 
     def scalar_columns(self) -> dict[str, float | str | bool | None]:
         """``value_double`` / ``value_text`` / ``value_bool`` as used by the ``iiot_metric`` dataset."""
-        value = self.value
-        out: dict[str, float | str | bool | None] = {
-            "value_double": None,
-            "value_text": None,
-            "value_bool": None,
-        }
-        if isinstance(value, bool):
-            out["value_bool"] = value
-        elif isinstance(value, int | float) and self.datatype != DataType.DATETIME:
-            out["value_double"] = float(value)
-        elif isinstance(value, int):
-            out["value_text"] = self.as_datetime().isoformat()  # type: ignore[union-attr]
-        elif isinstance(value, str):
-            out["value_text"] = value
-        elif value is not None and not isinstance(value, bytes):
-            out["value_text"] = _compact_json(value)
-        return out
+        return scalar_columns(self.datatype, self.value)
+
+
+_NAMES: dict[int, str] = {}
+
+
+def datatype_name(code: int) -> str:
+    """Specification name of a datatype code, or ``Unknown(<code>)`` for a code we do not know."""
+    name = _NAMES.get(code)
+    if name is None:
+        try:
+            name = DataType(code).spec_name
+        except ValueError:
+            return f"Unknown({code})"
+        _NAMES[code] = name
+    return name
+
+
+def scalar_columns(datatype: int, value: MetricValue) -> dict[str, float | str | bool | None]:
+    """``value_double`` / ``value_text`` / ``value_bool`` of a metric value (``iiot_metric``)."""
+    out: dict[str, float | str | bool | None] = {
+        "value_double": None,
+        "value_text": None,
+        "value_bool": None,
+    }
+    if isinstance(value, bool):
+        out["value_bool"] = value
+    elif isinstance(value, int | float) and datatype != DataType.DATETIME:
+        out["value_double"] = float(value)
+    elif isinstance(value, int):
+        out["value_text"] = datetime.fromtimestamp(value / 1000, tz=UTC).isoformat()
+    elif isinstance(value, str):
+        out["value_text"] = value
+    elif value is not None and not isinstance(value, bytes):
+        out["value_text"] = _compact_json(value)
+    return out
+
+
+@dataclass(slots=True)
+class MetricColumns:
+    """A payload's metrics as parallel columns (index i = the i-th metric), no model per metric.
+
+    ``extras`` holds the rare metadata and property sets by index; ``to_metrics`` builds the
+    ``Metric`` models on demand (once) for callers that want objects.
+    """
+
+    names: list[str | None] = field(default_factory=list)
+    aliases: list[int | None] = field(default_factory=list)
+    datatypes: list[int] = field(default_factory=list)
+    timestamps: list[int | None] = field(default_factory=list)
+    values: list[MetricValue] = field(default_factory=list)
+    is_null: list[bool] = field(default_factory=list)
+    is_historical: list[bool] = field(default_factory=list)
+    is_transient: list[bool] = field(default_factory=list)
+    extras: dict[int, tuple[MetaData | None, PropertySet | None]] = field(default_factory=dict)
+    _metrics: tuple[Metric, ...] | None = None
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def to_metrics(self) -> tuple[Metric, ...]:
+        """The metrics as ``Metric`` models (built on the first call, then kept)."""
+        if self._metrics is None:
+            out = []
+            for i, name in enumerate(self.names):
+                metadata, properties = self.extras.get(i, (None, None))
+                metric = Metric.model_construct(
+                    name=name, alias=self.aliases[i], datatype=self.datatypes[i],
+                    timestamp=self.timestamps[i], value=self.values[i],
+                    is_null=self.is_null[i], is_historical=self.is_historical[i],
+                    is_transient=self.is_transient[i], metadata=metadata, properties=properties,
+                )  # fmt: skip
+                out.append(metric)
+            self._metrics = tuple(out)
+        return self._metrics
+
+    @classmethod
+    def of(cls, metrics: tuple[Metric, ...]) -> MetricColumns:
+        """Columns holding the given metric models."""
+        cols = cls(_metrics=metrics)
+        for i, m in enumerate(metrics):
+            cols.names.append(m.name)
+            cols.aliases.append(m.alias)
+            cols.datatypes.append(m.datatype)
+            cols.timestamps.append(m.timestamp)
+            cols.values.append(m.value)
+            cols.is_null.append(m.is_null)
+            cols.is_historical.append(m.is_historical)
+            cols.is_transient.append(m.is_transient)
+            if m.metadata is not None or m.properties is not None:
+                cols.extras[i] = (m.metadata, m.properties)
+        return cols
 
 
 class HostState(BaseModel):
@@ -221,7 +297,6 @@ class SparkplugMessage(BaseModel):
     seq: int | None = None
     uuid: str | None = None
     body: bytes | None = None
-    metrics: tuple[Metric, ...] = ()
     bd_seq: int | None = None
     state: HostState | None = None
     seq_status: SeqStatus = "untracked"
@@ -230,6 +305,23 @@ class SparkplugMessage(BaseModel):
     ignored: bool = False
     unresolved_aliases: tuple[int, ...] = ()
     rebirth: RebirthRequest | None = None
+    # The metrics as columns (the decoder's form); ``metrics`` builds models from them on demand.
+    _columns: MetricColumns = PrivateAttr(default_factory=MetricColumns)
+
+    @property
+    def columns(self) -> MetricColumns:
+        """The metrics as parallel columns (no model per metric)."""
+        return self._columns
+
+    @property
+    def metrics(self) -> tuple[Metric, ...]:
+        """The metrics as ``Metric`` models, in payload order."""
+        return self._columns.to_metrics()
+
+    def with_columns(self, columns: MetricColumns) -> SparkplugMessage:
+        """This message carrying ``columns`` as its metrics (set once, right after construction)."""
+        self._columns = columns
+        return self
 
 
 def _compact_json(value: object) -> str:

@@ -26,6 +26,7 @@ from processors.codecs.sparkplug.models import (
     DataSet,
     MetaData,
     Metric,
+    MetricColumns,
     MetricValue,
     PropertySet,
     PropertyValue,
@@ -52,14 +53,19 @@ class PayloadError(FormatError):
 
 @dataclass(frozen=True, slots=True)
 class DecodedPayload:
-    """Payload fields plus typed metrics; ``unresolved_aliases`` lists aliases without a name."""
+    """Payload fields plus typed metrics as columns; ``unresolved_aliases`` lists aliases without a name."""
 
     timestamp: int | None
     seq: int | None
     uuid: str | None
     body: bytes | None
-    metrics: tuple[Metric, ...]
+    columns: MetricColumns
     unresolved_aliases: tuple[int, ...]
+
+    @property
+    def metrics(self) -> tuple[Metric, ...]:
+        """The metrics as ``Metric`` models (built on demand from the columns)."""
+        return self.columns.to_metrics()
 
 
 def parse_protobuf(data: bytes) -> Any:
@@ -77,65 +83,112 @@ def decode_payload(data: Any, resolve: AliasResolver | None = None) -> DecodedPa
     """Decode a payload (bytes or a parsed message); ``resolve`` maps an alias to (name, datatype)."""
     message = parse_protobuf(bytes(data)) if isinstance(data, bytes | bytearray) else data
     unresolved: list[int] = []
-    metrics = tuple(_metric(m, resolve, unresolved, 0) for m in message.metrics)
+    columns = _columns(message.metrics, resolve, unresolved, 0)
+    fields = {f.number: v for f, v in message.ListFields()}
     return DecodedPayload(
-        timestamp=message.timestamp if message.HasField("timestamp") else None,
-        seq=message.seq if message.HasField("seq") else None,
-        uuid=message.uuid if message.HasField("uuid") else None,
-        body=message.body if message.HasField("body") else None,
-        metrics=metrics,
+        timestamp=fields.get(1),
+        seq=fields.get(3),
+        uuid=fields.get(4),
+        body=fields.get(5),
+        columns=columns,
         unresolved_aliases=tuple(unresolved),
     )
 
 
-def _metric(m: Any, resolve: AliasResolver | None, unresolved: list[int], depth: int) -> Metric:
-    if depth > MAX_NESTING:
+# Metric field numbers (sparkplug_b.proto); the value oneof is 10..19, named here by number.
+_NAME, _ALIAS, _TIMESTAMP, _DATATYPE, _HISTORICAL, _TRANSIENT, _NULL, _METADATA, _PROPS = range(
+    1, 10
+)
+_VALUE_FIELDS = {
+    10: "int_value", 11: "long_value", 12: "float_value", 13: "double_value",
+    14: "boolean_value", 15: "string_value", 16: "bytes_value", 17: "dataset_value",
+    18: "template_value", 19: "extension_value",
+}  # fmt: skip
+_FLOATING = frozenset({DataType.FLOAT, DataType.DOUBLE})
+_FLOAT_FIELDS = frozenset({12, 13})
+_FIRST_VALUE = 10
+
+
+def _columns(
+    metrics: Any, resolve: AliasResolver | None, unresolved: list[int], depth: int
+) -> MetricColumns:
+    """Decode repeated ``Metric`` messages into columns.
+
+    One ``ListFields`` per metric (upb hands over exactly the fields present, as ``HasField`` would
+    tell) instead of a presence test and an attribute read per field, and no model per metric.
+    """
+    if depth > MAX_NESTING and len(metrics):
         msg = f"metrics nested deeper than {MAX_NESTING} levels"
         raise PayloadError(msg)
-    name = m.name if m.HasField("name") else None
-    alias = m.alias if m.HasField("alias") else None
-    datatype = m.datatype
-    if (name is None or not datatype) and alias is not None:
-        known = resolve(alias) if resolve is not None else None
-        if known is None:
-            if name is None:
-                unresolved.append(alias)
-        else:
-            name = name if name is not None else known[0]
-            datatype = datatype or known[1]
-    if datatype > _MAX_CODE:
-        msg = f"metric {name or alias!r}: unknown datatype code {datatype}"
-        raise PayloadError(msg)
-    try:
-        value = None if m.is_null else _value(m, datatype, resolve, unresolved, depth)
-    except PayloadError as exc:
-        msg = f"metric {name or alias!r}: {exc}"
-        raise PayloadError(msg) from exc
-    # model_construct: every field is already typed here, and validation would double the cost.
-    return Metric.model_construct(
-        name=name,
-        alias=alias,
-        datatype=datatype,
-        timestamp=m.timestamp if m.HasField("timestamp") else None,
-        value=value,
-        is_null=m.is_null,
-        is_historical=m.is_historical,
-        is_transient=m.is_transient,
-        metadata=_metadata(m.metadata) if m.HasField("metadata") else None,
-        properties=_property_set(m.properties, depth + 1) if m.HasField("properties") else None,
-    )
+    cols = MetricColumns()
+    for index, m in enumerate(metrics):
+        name = alias = timestamp = metadata = props = None
+        raw: Any = None
+        datatype = number = 0
+        historical = transient = null = False
+        for f, v in m.ListFields():
+            n = f.number
+            if n >= _FIRST_VALUE:
+                number, raw = n, v
+            elif n == _NAME:
+                name = v
+            elif n == _ALIAS:
+                alias = v
+            elif n == _TIMESTAMP:
+                timestamp = v
+            elif n == _DATATYPE:
+                datatype = v
+            elif n == _HISTORICAL:
+                historical = v
+            elif n == _TRANSIENT:
+                transient = v
+            elif n == _NULL:
+                null = v
+            elif n == _METADATA:
+                metadata = v
+            elif n == _PROPS:
+                props = v
+        if (name is None or not datatype) and alias is not None:
+            known = resolve(alias) if resolve is not None else None
+            if known is None:
+                if name is None:
+                    unresolved.append(alias)
+            else:
+                name = name if name is not None else known[0]
+                datatype = datatype or known[1]
+        if datatype > _MAX_CODE:
+            msg = f"metric {name or alias!r}: unknown datatype code {datatype}"
+            raise PayloadError(msg)
+        value: MetricValue = None
+        if not null and number:
+            if datatype in _FLOATING and number in _FLOAT_FIELDS:
+                value = float(raw)  # the common case, without the general dispatch
+            else:
+                try:
+                    value = _value(_VALUE_FIELDS[number], raw, datatype, unresolved, depth)
+                except PayloadError as exc:
+                    msg = f"metric {name or alias!r}: {exc}"
+                    raise PayloadError(msg) from exc
+        cols.names.append(name)
+        cols.aliases.append(alias)
+        cols.datatypes.append(datatype)
+        cols.timestamps.append(timestamp)
+        cols.values.append(value)
+        cols.is_null.append(null)
+        cols.is_historical.append(historical)
+        cols.is_transient.append(transient)
+        if metadata is not None or props is not None:
+            cols.extras[index] = (
+                _metadata(metadata) if metadata is not None else None,
+                _property_set(props, depth + 1) if props is not None else None,
+            )
+    return cols
 
 
-def _value(
-    m: Any, datatype: int, resolve: AliasResolver | None, unresolved: list[int], depth: int
-) -> MetricValue:
-    field = m.WhichOneof("value")
-    if field is None:
-        return None
+def _value(field: str, raw: Any, datatype: int, unresolved: list[int], depth: int) -> MetricValue:
     if field == "extension_value":
         msg = "extension values are not supported"
         raise PayloadError(msg)
-    raw = getattr(m, field)
     if datatype in ARRAY_TYPES:
         _expect(field, ("bytes_value",), datatype)
         try:
@@ -147,7 +200,7 @@ def _value(
         return _dataset(raw)
     if datatype == DataType.TEMPLATE:
         _expect(field, ("template_value",), datatype)
-        return _template(raw, resolve, unresolved, depth + 1)
+        return _template(raw, unresolved, depth + 1)
     if datatype in (DataType.BYTES, DataType.FILE):
         _expect(field, ("bytes_value",), datatype)
         return bytes(raw)
@@ -159,7 +212,7 @@ def _value(
         if field == "dataset_value":
             return _dataset(raw)
         if field == "template_value":
-            return _template(raw, resolve, unresolved, depth + 1)
+            return _template(raw, unresolved, depth + 1)
         unknown: MetricValue = bytes(raw) if field == "bytes_value" else raw
         return unknown
     cell: MetricValue = _scalar(field, raw, datatype)
@@ -235,7 +288,7 @@ def _dataset(ds: Any) -> DataSet:
     return DataSet.model_construct(columns=columns, types=types, rows=tuple(rows))
 
 
-def _template(t: Any, resolve: AliasResolver | None, unresolved: list[int], depth: int) -> Template:
+def _template(t: Any, unresolved: list[int], depth: int) -> Template:
     if depth > MAX_NESTING:
         msg = f"templates nested deeper than {MAX_NESTING} levels"
         raise PayloadError(msg)
@@ -255,7 +308,7 @@ def _template(t: Any, resolve: AliasResolver | None, unresolved: list[int], dept
         template_ref=t.template_ref if t.HasField("template_ref") else None,
         is_definition=t.is_definition,
         # Template members carry their own names; outer aliases do not apply inside.
-        metrics=tuple(_metric(m, None, unresolved, depth + 1) for m in t.metrics),
+        metrics=_columns(t.metrics, None, unresolved, depth + 1).to_metrics(),
         parameters=tuple(params),
     )
 

@@ -30,7 +30,12 @@ from processors.codecs.sparkplug.encode import (
     BD_SEQ_METRIC,
     rebirth_command_payload,
 )
-from processors.codecs.sparkplug.models import Metric, RebirthRequest, SeqStatus, SparkplugMessage
+from processors.codecs.sparkplug.models import (
+    MetricColumns,
+    RebirthRequest,
+    SeqStatus,
+    SparkplugMessage,
+)
 from processors.codecs.sparkplug.payload import DecodedPayload, PayloadError, decode_payload
 from processors.codecs.sparkplug.store import BirthStore, DeviceSnapshot, NodeSnapshot
 from processors.codecs.sparkplug.topic import SparkplugTopic, build_topic, parse_topic
@@ -94,8 +99,8 @@ class SparkplugHost:
         node = self._node(parsed)
         snap = node.snap
         if parsed.device is None:
-            snap.aliases = _aliases(decoded.metrics)
-            snap.bd_seq = _bd_seq(decoded.metrics)
+            snap.aliases = _aliases(decoded.columns)
+            snap.bd_seq = _bd_seq(decoded.columns)
             snap.birth_timestamp = decoded.timestamp
             snap.birth_known, snap.stale, snap.online = True, False, True
         else:
@@ -167,8 +172,8 @@ class SparkplugHost:
         self, topic: SparkplugTopic, node: _Node, decoded: DecodedPayload
     ) -> SparkplugMessage:
         snap = node.snap
-        snap.aliases = _aliases(decoded.metrics)
-        snap.bd_seq = _bd_seq(decoded.metrics)
+        snap.aliases = _aliases(decoded.columns)
+        snap.bd_seq = _bd_seq(decoded.columns)
         snap.birth_timestamp = decoded.timestamp
         snap.birth_known, snap.stale, snap.online = True, False, True
         node.last_seq = decoded.seq % _SEQ_MOD if decoded.seq is not None else None
@@ -185,7 +190,7 @@ class SparkplugHost:
         self, topic: SparkplugTopic, node: _Node, decoded: DecodedPayload
     ) -> SparkplugMessage:
         snap = node.snap
-        bd_seq = _bd_seq(decoded.metrics)
+        bd_seq = _bd_seq(decoded.columns)
         current = snap.birth_known and (
             snap.bd_seq is None or bd_seq is None or bd_seq == snap.bd_seq
         )
@@ -249,21 +254,25 @@ class SparkplugHost:
             self._store.save(node.snap)
 
 
-def _aliases(metrics: tuple[Metric, ...]) -> Aliases:
-    return {m.alias: (m.name, m.datatype) for m in metrics if m.alias is not None and m.name}
+def _aliases(cols: MetricColumns) -> Aliases:
+    return {
+        alias: (name, datatype)
+        for alias, name, datatype in zip(cols.aliases, cols.names, cols.datatypes, strict=True)
+        if alias is not None and name
+    }
 
 
 def _device(decoded: DecodedPayload) -> DeviceSnapshot:
     # model_construct: the aliases are built typed here, validating them again would only cost.
     return DeviceSnapshot.model_construct(
-        aliases=_aliases(decoded.metrics), birth_timestamp=decoded.timestamp
+        aliases=_aliases(decoded.columns), birth_timestamp=decoded.timestamp
     )
 
 
-def _bd_seq(metrics: tuple[Metric, ...]) -> int | None:
-    for m in metrics:
-        if m.name == BD_SEQ_METRIC and isinstance(m.value, int) and not isinstance(m.value, bool):
-            return m.value
+def _bd_seq(cols: MetricColumns) -> int | None:
+    for name, value in zip(cols.names, cols.values, strict=True):
+        if name == BD_SEQ_METRIC and isinstance(value, int) and not isinstance(value, bool):
+            return value
     return None
 
 
@@ -288,8 +297,7 @@ def _message(
         seq=decoded.seq,
         uuid=decoded.uuid,
         body=decoded.body,
-        metrics=decoded.metrics,
-        bd_seq=_bd_seq(decoded.metrics) if topic.message_type in ("NBIRTH", "NDEATH") else None,
+        bd_seq=_bd_seq(decoded.columns) if topic.message_type in ("NBIRTH", "NDEATH") else None,
         state=None,
         seq_status=seq_status,
         birth_known=birth_known,
@@ -297,4 +305,4 @@ def _message(
         ignored=ignored,
         unresolved_aliases=decoded.unresolved_aliases,
         rebirth=rebirth,
-    )
+    ).with_columns(decoded.columns)

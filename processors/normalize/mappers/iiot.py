@@ -14,6 +14,7 @@ from contracts.dead_letter import ReasonCode
 from contracts.envelope import RawRecord
 from contracts.record import RecordValue
 from processors.codecs.sparkplug import JsonFileBirthStore, SparkplugCodec, SparkplugMessage
+from processors.codecs.sparkplug.models import datatype_name, scalar_columns
 from processors.normalize.catalog_view import DeviceLike
 from processors.normalize.contract import Candidate, Mapped, RebirthRequest, RecordRejected
 from processors.normalize.mapper_table import MapperConfig
@@ -64,21 +65,26 @@ class IiotMapper:
             str(msg.timestamp),
         )
         cands: list[Candidate] = []
-        for metric in msg.metrics:
-            name = metric.name
+        cols = msg.columns
+        flags = ("stale",) if msg.stale else ()
+        # Straight from the decoder's columns: no metric model, one values dict per record.
+        for name, datatype, ts_ms, value, historical in zip(
+            cols.names, cols.datatypes, cols.timestamps, cols.values, cols.is_historical,
+            strict=True,
+        ):  # fmt: skip
             if name is None or name == "bdSeq" or name.startswith(_SKIP_PREFIXES):
                 continue
-            ts_ms = metric.timestamp or msg.timestamp
+            ts_ms = ts_ms or msg.timestamp  # noqa: PLW2901 - a metric without time takes the payload's
             values: dict[str, RecordValue] = {
                 "edge_node": node_key,
                 "device": msg.device,
                 "metric": name,
-                **metric.scalar_columns(),
-                "datatype": metric.datatype_name,
+                **scalar_columns(datatype, value),
+                "datatype": datatype_name(datatype),
                 "industrial_id": device.industrial_id,
                 "seq": msg.seq,
                 "bd_seq": bd_seq,
-                "is_historical": metric.is_historical,
+                "is_historical": historical,
                 "stale": msg.stale,
             }
             cands.append(
@@ -88,7 +94,7 @@ class IiotMapper:
                     key_parts=(*base, name),
                     observed_ns=env.received_ns if ts_ms is None else ts_ms * 1_000_000,
                     values={k: v for k, v in values.items() if v is not None},
-                    flags=("stale",) if msg.stale else (),
+                    flags=flags,
                     payload_device_id=path,
                 )
             )

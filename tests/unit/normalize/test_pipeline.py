@@ -10,6 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from contracts.dead_letter import ReasonCode
+from contracts.record import DatasetRecord
 from processors.catalog import Catalog, load_catalog
 from processors.normalize.dedup import RecentKeys
 from processors.normalize.processor import NormalizeProcessor
@@ -174,3 +175,16 @@ def test_record_id_is_deterministic_across_processors(catalog: Catalog) -> None:
     b = make(catalog).process([raw_record(raw.envelope.payload, offset=99)]).records[0]
     assert a.record_id == b.record_id
     assert a.natural_key == b.natural_key
+
+
+def test_records_serialize_as_the_dataset_record_model(catalog: Catalog) -> None:
+    """Records are built without pydantic; the model reads their JSON and writes the same bytes."""
+    raws = [
+        raw_record(payload({"soil_moisture": 0.5 + i, "f_cnt": i}, key=str(i)), offset=i)
+        for i in range(20)
+    ]
+    result = make(catalog).process(raws)
+    assert len(result.records) == 20
+    for record in result.records:
+        value = record.to_kafka_value()
+        assert DatasetRecord.from_kafka_value(value).to_kafka_value() == value

@@ -296,3 +296,20 @@ def test_seq_above_255_is_refused() -> None:
     data = encode_payload([], seq=300)
     with pytest.raises(CodecError):
         codec.decode(data, envelope(node_topic("NDATA"), data))
+
+
+@FAST
+@given(st.lists(scalar_metric(), min_size=1, max_size=8), st.integers(0, 255))
+def test_columns_agree_with_models(items: list[tuple[DataType, Any]], seq: int) -> None:
+    """The decoder fills columns (no model per metric); the models built from them say the same."""
+    births = [
+        MetricSpec(name=f"m{i}", alias=i, datatype=dt, value=v) for i, (dt, v) in enumerate(items)
+    ]
+    aliases = {i: (f"m{i}", int(dt)) for i, (dt, _) in enumerate(items)}
+    data = [MetricSpec(alias=i, value=v, datatype=dt) for i, (dt, v) in enumerate(items)]
+    for payload, resolve in ((births, None), (data, aliases.get)):
+        decoded = decode_payload(encode_payload(payload, seq=seq, timestamp=T0), resolve)
+        cols = decoded.columns
+        rows = list(zip(cols.names, cols.aliases, cols.datatypes, cols.values, strict=True))
+        assert rows == [(m.name, m.alias, m.datatype, m.value) for m in decoded.metrics]
+        assert rows == [(f"m{i}", i, int(dt), v) for i, (dt, v) in enumerate(items)]

@@ -1,0 +1,1 @@
+"""Objection cases (Art. 30): submission, the provider's decision, answer, and corrections downstream."""
