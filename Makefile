@@ -24,14 +24,14 @@ venv: $(STAMP) ## create the virtualenv and install sensegate with dev extras
 stack-up: venv ## install (if missing) and start Mosquitto, Kafka (KRaft) and PostgreSQL on loopback
 	bash stack/stack.sh up
 
-stack-status: ## list each stack service with its port and state
+stack-status: ## list each stack service with its port and state, and the supervised services with their restarts
 	@bash stack/stack.sh status
 
 stack-down: ## stop the stack and the sensegate services
 	-@bash stack/services.sh down
 	bash stack/stack.sh down
 
-up: stack-up ## the stack plus gateway and processors as background services
+up: stack-up ## the stack plus gateway, processors and monitor under supervisord (restarted when they exit)
 	bash stack/services.sh up
 
 down: ## stop the sensegate services (the stack keeps running)

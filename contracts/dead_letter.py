@@ -39,6 +39,7 @@ class ReasonCode(StrEnum):
     ENVELOPE_INVALID = "envelope_invalid"
     FRAMING_ERROR = "framing_error"
     DECODE_ERROR = "decode_error"
+    DUPLICATE_KEY = "duplicate_key"
     UNSUPPORTED_MESSAGE = "unsupported_message"
     # validation and quality
     SCHEMA_INVALID = "schema_invalid"
@@ -48,6 +49,7 @@ class ReasonCode(StrEnum):
     FUTURE_TIMESTAMP = "future_timestamp"
     TOO_OLD = "too_old"
     IDENTITY_MISMATCH = "identity_mismatch"
+    CONFLICTING_DUPLICATE = "conflicting_duplicate"
     # governance
     UNKNOWN_DEVICE = "unknown_device"
     NOT_DATASET_PROVIDER = "not_dataset_provider"
@@ -56,6 +58,7 @@ class ReasonCode(StrEnum):
     SPARKPLUG_NO_BIRTH = "sparkplug_no_birth"
     # storage
     DATA_REJECTED = "data_rejected"
+    OFFSET_GAP = "offset_gap"
     # sharing
     OPEN_RELEASE_BLOCKED = "open_release_blocked"
 

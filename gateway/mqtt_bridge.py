@@ -5,7 +5,9 @@ event loop only through ``loop.call_soon_threadsafe``: messages go into a locked
 takes in batches (``take``; one wake-up per burst), connection changes to a callback. When the
 pipeline holds ``queue_capacity`` messages the paho thread waits for a free slot instead of
 dropping, so it stops reading and TCP pushes back (needed: Mosquitto 2.0 exceeds the Receive
-Maximum while PUBACKs flow, docs/gateway.md). The client is
+Maximum while PUBACKs flow, docs/gateway.md); while it waits it still writes queued PUBACKs and
+sends PINGREQs (``BufferedClient.keep_alive``), so a long Kafka outage does not cost the
+connection. The client is
 ``BufferedClient`` (buffered reads, a lean PUBLISH decoder, PUBACKs of one batch in one write).
 Acks come back from the loop through ``ack_many()``, which only sends a PUBACK on the connection
 the message arrived on: packet ids are per connection, and a message of a dead connection is
@@ -100,6 +102,7 @@ class MqttBridge:
         self._paused = False
         self._closing = False
         self._started = False
+        self.keepalive_pings = 0  # PINGREQs sent while the pipeline was full (paho thread held)
         self._client = self._make_client()
 
     @property
@@ -281,6 +284,9 @@ class MqttBridge:
         while not self._slots.acquire(timeout=_SLOT_POLL_S):
             if self._paused:
                 return
+            # Held here, paho's loop sends no PINGREQ: keep the connection alive from this thread.
+            if self._client.keep_alive():
+                self.keepalive_pings += 1
         try:
             topic = fields.topic.decode()
             topic_valid = True

@@ -10,7 +10,10 @@ subclass keeps paho's network loop, connection handling and reconnects, and chan
   going while buffered bytes remain, so ``select`` is not asked about data already read);
 - an MQTT v5 PUBLISH of QoS 0 or 1 is decoded by ``decode_publish`` below and handed to
   ``on_publish_fields`` as plain values (QoS 2, MQTT 3.1.1 or no handler: paho's own path);
-- ``queue_pubacks`` queues the PUBACKs of many messages as one write.
+- ``queue_pubacks`` queues the PUBACKs of many messages as one write;
+- ``keep_alive`` lets paho's own thread, while held inside a read callback (the gateway's pipeline
+  is full), still write queued PUBACKs and send PINGREQs, so the broker does not drop the session
+  after 1.5 x keepalive of silence (which would redeliver the whole window and lose QoS 0).
 
 It overrides private paho methods, so ``pyproject.toml`` pins paho-mqtt to the 2.1/2.2 line, and
 a unit test compares ``decode_publish`` with paho's decoder on the same packets.
@@ -35,6 +38,8 @@ __all__ = ["BufferedClient", "MalformedPublish", "PublishFields", "decode_publis
 _READ_CHUNK = 65536
 _PUBACK = 0x40
 _PUBACK_PACKET = struct.Struct("!BBH")
+_PINGREQ = 0xC0
+_PINGREQ_PACKET = bytes((_PINGREQ, 0))
 _USER_PROPERTY = 0x26
 
 # Fixed-size PUBLISH properties (identifier -> value length); strings are handled below.
@@ -206,3 +211,19 @@ class BufferedClient(ReportingClient):
         data = b"".join([_PUBACK_PACKET.pack(_PUBACK, 2, mid) for mid in mids])
         if data:
             self._packet_queue(_PUBACK, data, 0, 0)
+
+    def keep_alive(self) -> bool:
+        """Flush queued packets and ping when due; only on paho's thread, inside a callback.
+
+        Bypasses paho's ``_send_pingreq`` on purpose: that one arms paho's PINGRESP timer, and the
+        PINGRESP cannot be read while this thread is held, so paho would drop the connection
+        itself. The reply is read later and is harmless. Returns True when a PINGREQ was queued.
+        """
+        if self._sock is None or not self._keepalive:
+            return False
+        pinged = False
+        if mqtt.time_func() - self._last_msg_out >= self._keepalive / 2:
+            self._packet_queue(_PINGREQ, _PINGREQ_PACKET, 0, 0)
+            pinged = True
+        self.loop_write()
+        return pinged

@@ -39,7 +39,7 @@ from processors.normalize.pseudonymize import Pseudonymizer
 from processors.normalize.quality import QualityConfig, check_identity, timeliness
 from processors.normalize.validate import DatasetValidator
 
-__all__ = ["NormalizeProcessor", "dead_letter_for", "ns_to_datetime"]
+__all__ = ["NormalizeProcessor", "conflict_letter", "dead_letter_for", "ns_to_datetime"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +62,15 @@ def dead_letter_for(raw: RawRecord, reason: ReasonCode, detail: str) -> DeadLett
         envelope=raw.envelope.metadata(),
         coordinates={"topic": c.topic, "partition": c.partition, "offset": c.offset},
     )
+
+
+def conflict_letter(raw: RawRecord, record_id: str, first_sha256: str, sha256: str) -> DeadLetter:
+    """Dead letter of a message whose natural key was already taken by a different payload (B12)."""
+    detail = (
+        f"record {record_id} was already produced from payload sha256 {first_sha256}; "
+        f"this payload has sha256 {sha256}"
+    )
+    return dead_letter_for(raw, ReasonCode.CONFLICTING_DUPLICATE, detail)
 
 
 @dataclass(slots=True)
@@ -227,12 +236,18 @@ class NormalizeProcessor(Processor):
             received_at = ns_to_datetime(env.received_ns)
             # one Provenance per message (with or without the key id), shared by its records
             shared: dict[bool, WireProvenance] = {}
+            conflicted = False
             for j, cand in enumerate(s.mapped.candidates):
                 entry = s.entries[j]
                 key = natural_key(cand.key_parts)
                 rid = record_id_for(cand.dataset, key)
-                if self._dedup.check_and_add(rid):
-                    duplicates += 1
+                prior = self._dedup.remember(rid, env.sha256)
+                if prior is not None:
+                    if prior != env.sha256 and not conflicted:
+                        conflicted = True  # one dead letter per message, however many records
+                        dead.append(conflict_letter(s.raw, rid, prior, env.sha256))
+                    elif prior == env.sha256:
+                        duplicates += 1
                     continue
                 ids = has_ids.get(entry.code)
                 if ids is None:

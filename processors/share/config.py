@@ -37,3 +37,5 @@ class ShareSettings(BaseSettings):
     share_group_id: str = "sensegate-share"
     share_lateness_s: int = Field(default=60, ge=0)
     share_max_delay_s: int = Field(default=300, ge=1)
+    # Longest wait for the acknowledgements of one batch; past it the service exits uncommitted.
+    share_produce_timeout_s: float = Field(default=60.0, gt=0)

@@ -14,12 +14,14 @@ import re
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from processors.catalog import Catalog
 from processors.share.config import ShareSettings
 from processors.share.deidentify import RotatingKeyring
+from processors.share.offsets import OffsetBook, ShareDeliveryError, await_acks
 from processors.share.processor import Output, ShareProcessor, ShareStats
 from runtime.http_endpoint import HealthServer
 from runtime.supervise import Supervisor
@@ -95,8 +97,10 @@ async def run_share(
     # A pattern, not a topic list: a data topic that does not exist yet must not fail start-up
     # (without CREATE rights the broker answers "not authorized" for a missing topic), and it is
     # picked up on the next metadata refresh once the normalizer creates it.
+    book = OffsetBook()
     consumer.subscribe(
-        pattern="^(" + "|".join(re.escape(t) for t in processor.source_topics) + ")$"
+        pattern="^(" + "|".join(re.escape(t) for t in processor.source_topics) + ")$",
+        listener=book,
     )
     producer = AIOKafkaProducer(acks="all", enable_idempotence=True, **kwargs)
     try:
@@ -109,8 +113,6 @@ async def run_share(
         await producer.stop()
         raise
     last_input = time.monotonic()
-    next_offsets: dict[tuple[str, int], int] = {}
-    committed: dict[TopicPartition, int] = {}
     try:
         while not stop.is_set():
             batch = await consumer.getmany(timeout_ms=500, max_records=500)
@@ -120,15 +122,15 @@ async def run_share(
                     outputs += processor.process(
                         msg.value or b"", (tp.topic, tp.partition), msg.offset
                     )
-                    next_offsets[(tp.topic, tp.partition)] = msg.offset + 1
+                    book.advance(tp.topic, tp.partition, msg.offset)
             if batch:
                 last_input = time.monotonic()
             outputs += processor.tick()
             idle = idle_exit_s is not None and time.monotonic() - last_input > idle_exit_s
             if idle:
                 outputs += processor.drain()
-            await _publish(producer, outputs)
-            committed = await _commit(consumer, next_offsets, processor.held_offsets(), committed)
+            await _publish(producer, outputs, settings.share_produce_timeout_s)
+            await book.commit(consumer, processor.held_offsets())
             if idle:
                 break
     finally:
@@ -138,24 +140,17 @@ async def run_share(
     return processor.stats
 
 
-async def _publish(producer: AIOKafkaProducer, outputs: list[Output]) -> None:
-    futures = [
-        await producer.send(o.topic, o.value, key=o.key, headers=list(o.headers)) for o in outputs
-    ]
-    if futures:
-        await asyncio.gather(*futures)  # every ack before any commit
+async def _publish(producer: AIOKafkaProducer, outputs: list[Output], timeout_s: float) -> None:
+    async def send_all() -> list[Any]:
+        return [
+            await producer.send(o.topic, o.value, key=o.key, headers=list(o.headers))
+            for o in outputs
+        ]
 
-
-async def _commit(
-    consumer: AIOKafkaConsumer,
-    processed: dict[tuple[str, int], int],
-    held: dict[tuple[str, int], int],
-    committed: dict[TopicPartition, int],
-) -> dict[TopicPartition, int]:
-    # Commit each partition up to what was processed, but never past a record an open window holds.
-    offsets = {
-        TopicPartition(*tp): min(offset, held.get(tp, offset)) for tp, offset in processed.items()
-    }
-    if offsets and offsets != committed:
-        await consumer.commit(offsets)
-    return offsets
+    # send() itself waits when the producer's buffer is full: bound it too; every ack before commit.
+    try:
+        futures = await asyncio.wait_for(send_all(), timeout_s)
+    except TimeoutError as exc:
+        msg = f"share outputs not handed to the producer within {timeout_s:.0f} s"
+        raise ShareDeliveryError(msg) from exc
+    await await_acks(futures, timeout_s)

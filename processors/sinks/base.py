@@ -45,6 +45,7 @@ class FlushResult:
     rejected: list[DeadLetter] = field(default_factory=list)
     seek_to: dict[TopicPartition, int] = field(default_factory=dict)
     retries: int = 0
+    gaps: int = 0  # offset gaps found (each dead-lettered as offset_gap)
 
 
 class Sink(ABC):

@@ -39,6 +39,7 @@ from processors.provenance.rowdocs import (
 )
 from processors.sinks.base import DeadLetterWriter, FlushResult, Sink, SinkInput, TopicPartition
 from processors.sinks.config import ProvenanceConfig, SinkConfig
+from processors.sinks.gaps import count_gaps, find_gaps, gap_letter
 from processors.sinks.rows import PreparedRow, RowRejected, data_row, prepare, provenance_row
 from processors.sinks.sqlstate import is_data_error, to_storage_error
 from processors.sinks.writer import (
@@ -268,6 +269,9 @@ class TimescaleSink(Sink):
             rows = [r for r in prepared if fresh(r.source)]
             letters = [d for i, d in rejected if fresh(i)]
             result.skipped = len(prepared) + len(rejected) - len(rows) - len(letters)
+            # Never skip silently: records Kafka no longer has become offset_gap dead letters.
+            gaps = find_gaps(stored, [r.source for r in prepared] + [i for i, _ in rejected])
+            letters += [gap_letter(g, self._group) for g in gaps]
             for tp, have in stored.items():
                 if tp in self._expected and self._expected[tp] != have:
                     logger.warning(
@@ -291,7 +295,9 @@ class TimescaleSink(Sink):
             letters += bad
             if letters:
                 await self._dead_letters(letters)
+        count_gaps(gaps, self._group)
         result.rejected = letters
+        result.gaps = len(gaps)
         result.stored = sum(1 for leaf in leaves if leaf.kind == "record")
         result.duplicates = len(rows) - result.stored - len(bad)
         self._leaves_since_checkpoint += len(leaves)

@@ -28,6 +28,7 @@ from processors.codecs.lorawan.servers import (
     parse_chirpstack_v4,
     parse_tts_v3,
 )
+from processors.codecs.strictjson import StrictJsonError
 
 __all__ = ["CodecResolver", "LorawanCodec", "LorawanConfig", "flatten_fields", "lpp_fields"]
 
@@ -67,6 +68,8 @@ class LorawanCodec(Codec[LorawanUplink]):
             return self._decode(payload, envelope)
         except CodecError:
             raise
+        except StrictJsonError as exc:
+            raise CodecError(exc.reason, str(exc)) from exc
         except JsonLimitError as exc:
             reason = ReasonCode.PAYLOAD_TOO_LARGE if exc.too_large else ReasonCode.DECODE_ERROR
             raise CodecError(reason, str(exc)) from exc

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from processors.codecs.base import FormatError
+from processors.codecs.strictjson import loads_strict
 
 __all__ = ["JsonLimitError", "load_bounded"]
 
@@ -29,7 +29,7 @@ def load_bounded(data: bytes, *, max_bytes: int, max_depth: int) -> Any:
         msg = f"JSON document of {len(data)} bytes exceeds {max_bytes}"
         raise JsonLimitError(msg, too_large=True)
     try:
-        doc = json.loads(data)
+        doc = loads_strict(data)
     except RecursionError as exc:
         msg = f"JSON nested deeper than {max_depth} levels"
         raise JsonLimitError(msg) from exc

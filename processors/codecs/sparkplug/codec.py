@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 from contracts.dead_letter import ReasonCode
@@ -13,6 +12,7 @@ from processors.codecs.sparkplug.payload import parse_protobuf
 from processors.codecs.sparkplug.state import SparkplugHost
 from processors.codecs.sparkplug.store import BirthStore
 from processors.codecs.sparkplug.topic import SparkplugTopic, TopicError, parse_topic
+from processors.codecs.strictjson import StrictJsonError, loads_strict
 
 __all__ = ["DEFAULT_MAX_PAYLOAD", "SparkplugCodec"]
 
@@ -75,7 +75,9 @@ def _state_message(topic: SparkplugTopic, payload: bytes) -> SparkplugMessage:
         detail = f"STATE payload of {len(payload)} bytes"
         raise CodecError(ReasonCode.PAYLOAD_TOO_LARGE, detail)
     try:
-        doc = json.loads(payload)
+        doc = loads_strict(payload)
+    except StrictJsonError as exc:
+        raise CodecError(exc.reason, f"STATE: {exc}") from exc
     except (ValueError, RecursionError) as exc:
         raise CodecError(ReasonCode.DECODE_ERROR, f"STATE is not JSON: {exc}") from exc
     if not isinstance(doc, dict):

@@ -17,11 +17,11 @@ never encoded to UPER and decoded again.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from contracts.dead_letter import ReasonCode
 from processors.codecs.base import CodecError
+from processors.codecs.strictjson import StrictJsonError, loads_strict
 from processors.codecs.v2x.constraints import check_frame
 from processors.codecs.v2x.schema import FRAME_ALTERNATIVES, FrameValue, frame_from_jer
 
@@ -52,7 +52,9 @@ def load_json(payload: bytes, *, max_bytes: int, max_depth: int) -> Any:
         msg = f"JSON payload of {len(payload)} bytes exceeds {max_bytes}"
         raise CodecError(ReasonCode.PAYLOAD_TOO_LARGE, msg)
     try:
-        document = json.loads(payload)
+        document = loads_strict(payload)
+    except StrictJsonError as exc:
+        raise CodecError(exc.reason, str(exc)) from exc
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         msg = f"not valid JSON: {type(exc).__name__}: {str(exc)[:200]}"
         raise CodecError(ReasonCode.DECODE_ERROR, msg) from exc
