@@ -19,14 +19,13 @@ import uuid
 from pydantic import SecretStr
 
 from contracts.envelope import Envelope, KafkaCoordinates, RawRecord
+from contracts.families import FAMILY_NAMES
 from processors.catalog import load_catalog
 from processors.codecs.sparkplug import DataType, MetricSpec, birth_payload, encode_payload
 from processors.codecs.v2x import DEFAULT_EDITION, encode_frame
 from processors.codecs.v2x.compiled import decoder_name
 from processors.normalize.dedup import RecentKeys
-from processors.normalize.mappers.agri import AgriMapper
-from processors.normalize.mappers.iiot import IiotMapper
-from processors.normalize.mappers.v2x import V2xMapper
+from processors.normalize.mapper_table import MapperConfig, build_mappers
 from processors.normalize.processor import NormalizeProcessor
 from processors.normalize.pseudonymize import Pseudonymizer
 from processors.registry import Device, DeviceRegistry
@@ -54,7 +53,7 @@ def _processor() -> NormalizeProcessor:
     return NormalizeProcessor(
         catalog=load_catalog(),
         registry=DeviceRegistry(devices),
-        mappers={"v2x": V2xMapper(), "agri": AgriMapper(), "iiot": IiotMapper()},
+        mappers=build_mappers(FAMILY_NAMES, MapperConfig()),
         pseudonymizer=Pseudonymizer({"k": SecretStr("benchmark-key-000001")}, "k"),
         dedup=RecentKeys(1_000_000),
     )

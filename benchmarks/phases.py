@@ -18,7 +18,7 @@ from benchmarks.probe import Counters, Probe
 from benchmarks.procs import ProcSample, Service, free_port, read_proc
 from benchmarks.progress import Progress
 from benchmarks.stats import first_backlogged, percentile, rss_verdict, steady_rate
-from contracts.topics import FAMILIES
+from contracts.families import FAMILY_NAMES
 from simulators.api import FleetConfig, VerifyOptions, verify_async
 
 __all__ = ["Sizes", "run_e2e", "run_stages"]
@@ -119,7 +119,7 @@ async def run_stages(ctx: RunContext, sizes: Sizes, progress: Progress) -> dict[
     if failed:
         out["gateway"] = {"available": False, "error": gw.log_tail()}
         return out
-    groups = [ctx.normalize_group("s", f) for f in FAMILIES]
+    groups = [ctx.normalize_group("s", f) for f in FAMILY_NAMES]
     probe = ctx.probe("s", groups)
     await probe.start()
     probe.start_sampling(0.5)
@@ -143,7 +143,7 @@ async def run_stages(ctx: RunContext, sizes: Sizes, progress: Progress) -> dict[
         ctx.services.stop("gateway-s")
 
         out["normalize"] = {}
-        for fam in FAMILIES:
+        for fam in FAMILY_NAMES:
             progress.phase(f"stage: normalize {fam} alone (drain the raw backlog)")
             name = f"normalize-s-{fam}"
             svc = ctx.start_normalize(name, "s", fam)

@@ -19,7 +19,8 @@ from psycopg import sql
 from benchmarks.limits import StackTarget
 from benchmarks.probe import Probe, create_topics, delete_topics
 from benchmarks.procs import Service, ServiceSet
-from contracts.topics import FAMILIES, data_topic, dlq_topic, quarantine_topic, raw_topic
+from contracts.families import FAMILY_NAMES
+from contracts.topics import data_topic, dlq_topic, quarantine_topic, raw_topic
 from processors.catalog import load_catalog
 
 __all__ = ["RunContext"]
@@ -71,7 +72,7 @@ class RunContext:
     def topics(self, tag: str) -> tuple[dict[str, str], dict[str, str]]:
         """(family -> raw topic, dataset -> data topic) for one prefix."""
         p = self.prefix(tag)
-        return ({f: raw_topic(p, f) for f in FAMILIES},
+        return ({f: raw_topic(p, f) for f in FAMILY_NAMES},
                 {d: data_topic(p, d) for d in self.datasets()})
 
     async def create_topics(self, tag: str) -> None:
@@ -109,8 +110,9 @@ class RunContext:
             env["SENSEGATE_MQTT__PORT"] = str(mqtt_port)
         return self.services.start(name, ["-m", "gateway"], env)
 
-    def start_normalize(self, name: str, tag: str, families: str = "v2x,agri,iiot") -> Service:
-        """Start a normalize process for ``families`` with its own consumer group."""
+    def start_normalize(self, name: str, tag: str, families: str = "") -> Service:
+        """Start a normalize process for ``families`` (comma list, default all) with its own group."""
+        families = families or ",".join(FAMILY_NAMES)
         group = self.normalize_group(tag, "all" if "," in families else families)
         env = {
             "SENSEGATE_KAFKA__TOPIC_PREFIX": self.prefix(tag),

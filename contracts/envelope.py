@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from contracts.dead_letter import ReasonCode
 from contracts.errors import Rejected
+from contracts.families import FAMILIES
 
 __all__ = [
     "ENVELOPE_FORMAT_VERSION",
@@ -71,13 +72,13 @@ class Envelope:
     def kafka_key(self) -> bytes:
         """Kafka record key: the device id, so one device's messages keep their order.
 
-        Sparkplug counts ``seq`` per edge node across node and device messages, so every message of
-        an edge node (``<group>/<edge>[/<device>]``) is keyed by ``<group>/<edge>`` to stay in one
-        partition and in order; otherwise the host would see false sequence gaps.
+        A family may key by a leading part of the id (its ``key_levels``): Sparkplug counts ``seq``
+        per edge node across node and device messages, so every message of an edge node
+        (``<group>/<edge>[/<device>]``) is keyed by ``<group>/<edge>`` to stay in one partition and
+        in order; otherwise the host would see false sequence gaps. An unknown family keys by id.
         """
-        if self.family == "iiot":
-            return "/".join(self.device_id.split("/")[:2]).encode()
-        return self.device_id.encode()
+        family = FAMILIES.find(self.family)
+        return (family.kafka_key(self.device_id) if family else self.device_id).encode()
 
     def kafka_headers(self) -> list[tuple[str, bytes]]:
         """Kafka headers carrying the metadata (see module docstring)."""

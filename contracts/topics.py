@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 __all__ = [
-    "FAMILIES",
     "data_topic",
     "dlq_topic",
     "open_topic",
@@ -13,9 +12,6 @@ __all__ = [
     "raw_topic",
     "share_topic",
 ]
-
-# Device families known to the pipeline: roadside units, agricultural LoRaWAN sensors, industrial devices.
-FAMILIES: tuple[str, ...] = ("v2x", "agri", "iiot")
 
 _NAME = re.compile(r"^[a-z0-9_]+$")
 

@@ -13,17 +13,15 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings
 
+from contracts.families import FAMILIES
 from contracts.settings import SETTINGS_CONFIG, KafkaConfig, MetricsConfig, MqttConfig
 from gateway.exceptions import RouteError
 from gateway.routing import DEFAULT_ROUTES, Route, RouteConfig
 
 __all__ = ["DEFAULT_SUBSCRIPTIONS", "GatewayConfig", "GatewaySettings"]
 
-DEFAULT_SUBSCRIPTIONS: tuple[str, ...] = (
-    "spBv1.0/#",
-    "application/+/device/+/event/+",
-    "V2X/RSU/+/+/UP/#",
-)
+# Every registered family's subscriptions (contracts/families/).
+DEFAULT_SUBSCRIPTIONS: tuple[str, ...] = tuple(s for f in FAMILIES.values() for s in f.subscriptions)
 
 # Kafka request overhead allowed on top of the payload (headers, batch framing, DLQ JSON fields).
 _REQUEST_OVERHEAD = 65536

@@ -17,9 +17,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict
 
-from contracts.topics import FAMILIES
+from contracts.families import FAMILIES, FamilyName
 from gateway.exceptions import RouteError
 
 __all__ = ["DEFAULT_ROUTES", "Route", "RouteConfig", "RouteMatch", "Router", "filter_matches"]
@@ -34,31 +34,16 @@ class RouteConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     filter: str
-    family: str
+    family: FamilyName
     device: str
     driver: str = ""
 
-    @field_validator("family")
-    @classmethod
-    def _known_family(cls, value: str) -> str:
-        if value not in FAMILIES:
-            msg = f"unknown family {value!r}; expected one of {', '.join(FAMILIES)}"
-            raise ValueError(msg)
-        return value
 
-
-# Defaults for the three real layouts (formats.md §1.6, §2.1, §3.1).
-DEFAULT_ROUTES: tuple[RouteConfig, ...] = (
-    # Sparkplug host STATE: the device id is the host application id.
-    RouteConfig(filter="spBv1.0/STATE/+", family="iiot", device="{2}"),
-    # Sparkplug node messages (N*): spBv1.0/<group>/<type>/<edge>.
-    RouteConfig(filter="spBv1.0/+/+/+", family="iiot", device="{1}/{3}"),
-    # Sparkplug device messages (D*): spBv1.0/<group>/<type>/<edge>/<device>.
-    RouteConfig(filter="spBv1.0/+/+/+/+", family="iiot", device="{1}/{3}/{4}"),
-    # ChirpStack v4: application/<app>/device/<devEui>/event/<event>; devEui lower-case.
-    RouteConfig(filter="application/+/device/+/event/+", family="agri", device="{3|lower}"),
-    # Roadside units: V2X/RSU/<rsuId>/<msgType>/UP[/<driver>...].
-    RouteConfig(filter="V2X/RSU/+/+/UP/#", family="v2x", device="{2}", driver="{5*}"),
+# Defaults: every registered family's routes, in registration order (contracts/families/).
+DEFAULT_ROUTES: tuple[RouteConfig, ...] = tuple(
+    RouteConfig(filter=r.filter, family=f.name, device=r.device, driver=r.driver)
+    for f in FAMILIES.values()
+    for r in f.routes
 )
 
 

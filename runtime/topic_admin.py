@@ -13,8 +13,9 @@ from collections.abc import Iterable
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from contracts.families import FAMILY_NAMES
 from contracts.settings import KafkaConfig
-from contracts.topics import FAMILIES, data_topic, dlq_topic, quarantine_topic, raw_topic
+from contracts.topics import data_topic, dlq_topic, quarantine_topic, raw_topic
 
 __all__ = ["ensure_topics", "pipeline_topics"]
 
@@ -28,7 +29,7 @@ _TOPIC_ALREADY_EXISTS = 36
 
 def pipeline_topics(prefix: str, datasets: Iterable[str] = (), *, raw: bool = True) -> list[str]:
     """The DLQ, the data topic of each dataset and, with ``raw``, the raw and quarantine topics."""
-    topics = ([raw_topic(prefix, f) for f in FAMILIES] + [quarantine_topic(prefix)]) if raw else []
+    topics = ([raw_topic(prefix, f) for f in FAMILY_NAMES] + [quarantine_topic(prefix)]) if raw else []
     topics += [dlq_topic(prefix)]
     topics += [data_topic(prefix, d) for d in sorted(set(datasets))]
     return topics

@@ -12,12 +12,14 @@ import asyncio
 import heapq
 import logging
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
+from contracts.families import FAMILIES as REGISTERED
+from contracts.families import FAMILY_NAMES, load_reference
 from contracts.topics import dlq_topic, quarantine_topic, raw_topic
-from simulators.agri import AgriFleet
 from simulators.exceptions import ConfigError
 from simulators.faults import DEFAULT_OVERSIZE_BYTES, apply_stream_faults
 from simulators.iiot import IiotFleet
@@ -26,9 +28,8 @@ from simulators.oracle import Observations, OracleReport, evaluate, read_log
 from simulators.registry_csv import DeviceRow, render_csv
 from simulators.replay import read_replay
 from simulators.runner import RunOptions, RunSummary, make_run_id, run_items
-from simulators.spec import FleetSpec
+from simulators.spec import Fleet, FleetSpec
 from simulators.timebase import now_ms
-from simulators.v2x import V2xFleet
 
 __all__ = [
     "FAMILIES",
@@ -47,13 +48,12 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-FAMILIES = ("v2x", "agri", "iiot")
-Fleet = V2xFleet | AgriFleet | IiotFleet
-_FLEETS: dict[str, type[V2xFleet] | type[AgriFleet] | type[IiotFleet]] = {
-    "v2x": V2xFleet,
-    "agri": AgriFleet,
-    "iiot": IiotFleet,
-}
+# The registered device families (contracts/families/); each names its fleet class.
+FAMILIES = FAMILY_NAMES
+
+
+def _fleet_factory(family: str) -> Callable[[FleetSpec], Fleet]:
+    return cast(Callable[[FleetSpec], Fleet], load_reference(REGISTERED[family].fleet))
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ class FleetConfig:
 
 def build_fleets(config: FleetConfig, start_ms: int) -> list[Fleet]:
     """One fleet per family, devices/rate/messages split evenly (each family gets at least one)."""
-    unknown = [f for f in config.families if f not in _FLEETS]
+    unknown = [f for f in config.families if f not in REGISTERED]
     if unknown or not config.families:
         msg = f"unknown families {unknown}; choose from {', '.join(FAMILIES)}"
         raise ConfigError(msg)
@@ -108,7 +108,7 @@ def build_fleets(config: FleetConfig, start_ms: int) -> list[Fleet]:
             faults=config.faults,
             options=config.options,
         )
-        fleets.append(_FLEETS[family](spec))
+        fleets.append(_fleet_factory(family)(spec))
     return fleets
 
 

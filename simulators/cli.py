@@ -1,4 +1,4 @@
-"""Command line: ``python -m simulators {v2x|agri|iiot|mixed|replay|record|verify|registry-csv}``."""
+"""Command line: ``python -m simulators {<family>|mixed|replay|record|verify|registry-csv}``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+from contracts.families import FAMILIES as REGISTERED
 from simulators.api import (
     FAMILIES,
     FleetConfig,
@@ -28,11 +29,10 @@ from simulators.timebase import parse_start_time
 
 __all__ = ["build_parser", "main"]
 
-_FLEET_COMMANDS = {
-    "v2x": ("roadside units: MAP, SPAT, RSM, BSM, RSI (UPER, framed UPER, JER JSON)", ("v2x",)),
-    "agri": ("LoRaWAN soil probes and weather stations via ChirpStack v4 (LPP, JSON)", ("agri",)),
-    "iiot": ("Sparkplug B edge nodes and devices (births, data, deaths, rebirth)", ("iiot",)),
-    "mixed": ("all three families at once (demo and benchmarks)", FAMILIES),
+# One sub-command per registered family (contracts/families/), plus every family at once.
+_FLEET_COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    **{f.name: (f.summary, (f.name,)) for f in REGISTERED.values()},
+    "mixed": ("every family at once (demo and benchmarks)", FAMILIES),
 }
 
 
@@ -175,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("registry-csv", help="print the simulated fleet as device-registry CSV")
     for flag, default, kind in (("--devices", 3, int), ("--seed", 1, int)):
         p.add_argument(flag, type=kind, default=default)
-    p.add_argument("--families", default="v2x,agri,iiot", help="comma list of families")
+    p.add_argument("--families", default=",".join(FAMILIES), help="comma list of families")
     p.add_argument("--v2x-encoding", choices=("mixed", "framed", "uper", "jer"), default="mixed")
     p.add_argument("--agri-encoding", choices=("mixed", "lpp", "json"), default="mixed")
     return parser

@@ -1,4 +1,4 @@
-"""Run parameters shared by every fleet, the tick schedule, and the per-family fault roller."""
+"""Run parameters shared by every fleet, the fleet contract, the tick schedule and the fault roller."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ import hashlib
 import random
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from simulators.exceptions import ConfigError
+from simulators.model import SimItem
+from simulators.registry_csv import DeviceRow
 
-__all__ = ["FaultRoller", "FleetSpec", "family_rng", "ticks"]
+__all__ = ["FaultRoller", "Fleet", "FleetSpec", "family_rng", "ticks"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,23 @@ class FleetSpec:
         if self.duration_s <= 0 and not self.max_messages:
             msg = "give a positive duration or a message count"
             raise ConfigError(msg)
+
+
+class Fleet(Protocol):
+    """One family's simulated fleet, named by its ``DeviceFamily.fleet`` and built from a FleetSpec.
+
+    Deterministic for a fixed spec; not thread-safe (one run uses it from one thread).
+    """
+
+    family: str
+
+    def registry(self) -> list[DeviceRow]:
+        """The fleet's devices as registry rows."""
+        ...
+
+    def messages(self) -> Iterator[SimItem]:
+        """The run's items in time order (the schedule follows the spec)."""
+        ...
 
 
 def family_rng(seed: int, family: str, purpose: str = "world") -> random.Random:

@@ -19,7 +19,11 @@ from psycopg import sql
 __all__ = ["MIGRATIONS_DIR", "OWN_MIGRATIONS", "ensure_schema", "render"]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "storage" / "migrations"
-OWN_MIGRATIONS: tuple[str, ...] = ("0100_catalog.sql", "0110_devices.sql")
+OWN_MIGRATIONS: tuple[str, ...] = (
+    "0100_catalog.sql",
+    "0110_devices.sql",
+    "0111_device_family_open.sql",
+)
 
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -53,6 +57,9 @@ SELECT (SELECT count(*) FROM pg_trigger t
          WHERE n.nspname = %(s)s
            AND t.tgname IN ('catalog_entry_append_only', 'device_notify')) = 2
    AND to_regclass(quote_ident(%(s)s) || '.quarantine_replay') IS NOT NULL
+   AND EXISTS (SELECT 1 FROM pg_constraint k
+                 JOIN pg_namespace n ON n.oid = k.connamespace
+                WHERE n.nspname = %(s)s AND k.conname = 'device_family_name')
 """
 
 

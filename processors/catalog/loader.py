@@ -12,8 +12,11 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from processors.catalog.derived import derived_problems
 from processors.catalog.exceptions import CatalogError
+from processors.catalog.geofence import SensitiveArea, load_geofences
 from processors.catalog.models import DatasetEntry
+from processors.catalog.sources import overlap_problems
 
 __all__ = ["DEFAULT_CATALOG_DIR", "Catalog", "catalog_from_entries", "load_catalog", "parse_entry"]
 
@@ -28,6 +31,7 @@ class Catalog:
 
     entries: Mapping[str, DatasetEntry]
     source: Path | None = field(default=None, compare=False)
+    geofences: tuple[SensitiveArea, ...] = ()
 
     def get(self, code: str) -> DatasetEntry | None:
         """The entry with this dataset code, if catalogued."""
@@ -73,7 +77,9 @@ def _cross_entry_problems(entries: Iterable[DatasetEntry]) -> list[str]:
     by_code = {e.code: e for e in entries}
     tables: dict[str, str] = {}
     owners: dict[str, tuple[str, str]] = {}
+    out += overlap_problems(entries)
     for entry in entries:
+        out += derived_problems(entry, by_code)
         other = tables.setdefault(entry.storage_table, entry.code)
         if other != entry.code:
             out.append(f"{entry.code}: storage_table {entry.storage_table!r} is used by {other}")
@@ -94,8 +100,12 @@ def _cross_entry_problems(entries: Iterable[DatasetEntry]) -> list[str]:
     return out
 
 
-def catalog_from_entries(entries: Iterable[DatasetEntry], source: Path | None = None) -> Catalog:
-    """Build a catalog from validated entries, enforcing the cross-entry rules."""
+def catalog_from_entries(
+    entries: Iterable[DatasetEntry],
+    source: Path | None = None,
+    geofences: tuple[SensitiveArea, ...] = (),
+) -> Catalog:
+    """Build a catalog from validated entries (and C15 sensitive areas), enforcing cross-entry rules."""
     entries = list(entries)
     problems: list[str] = []
     seen: set[str] = set()
@@ -108,7 +118,7 @@ def catalog_from_entries(entries: Iterable[DatasetEntry], source: Path | None = 
         msg = f"catalog rejected ({len(problems)} problem(s))"
         raise CatalogError(msg, tuple(problems))
     ordered = {e.code: e for e in sorted(entries, key=lambda e: e.code)}
-    return Catalog(entries=MappingProxyType(ordered), source=source)
+    return Catalog(entries=MappingProxyType(ordered), source=source, geofences=geofences)
 
 
 def load_catalog(path: Path | None = None) -> Catalog:
@@ -137,8 +147,13 @@ def load_catalog(path: Path | None = None) -> Catalog:
         if file.stem != entry.code:
             problems.append(f"{file.name}: file name must be the dataset code ({entry.code}.yaml)")
         entries.append(entry)
+    geofences: tuple[SensitiveArea, ...] = ()
     try:
-        catalog = catalog_from_entries(entries, source=root)
+        geofences = load_geofences(root) if root.is_dir() else ()
+    except CatalogError as exc:
+        problems += exc.problems
+    try:
+        catalog = catalog_from_entries(entries, source=root, geofences=geofences)
     except CatalogError as exc:
         problems += exc.problems
     if problems:

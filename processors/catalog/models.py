@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from contracts.families import FamilyName
+from processors.catalog.policy import kind_defaults
 from processors.catalog.rules import entry_problems
 
 __all__ = [
@@ -24,9 +27,11 @@ __all__ = [
     "DeidProfile",
     "DeidRule",
     "Grade",
+    "GradeEvaluation",
     "Item",
     "ItemType",
     "KafkaTopics",
+    "SensitiveAreaPolicy",
     "Sensitivity",
 ]
 
@@ -36,7 +41,6 @@ AccessClass = Literal["unconditional", "conditional", "none"]
 DataCategory = Literal["public", "enterprise", "personal"]
 Grade = Literal["core", "important", "general"]
 DeidAction = Literal["drop", "hmac", "grid", "time_bucket", "keep"]
-Family = Literal["v2x", "agri", "iiot"]
 
 _SQL_NAME = r"^[a-z][a-z0-9_]{0,62}$"
 Name = Annotated[str, Field(pattern=_SQL_NAME)]
@@ -65,6 +69,12 @@ class Item(BaseModel):
         default=None,
         description="semantic key of the observed property (一数一源); default <feature>.<name>",
     )
+    share_class: AccessClass | None = Field(
+        default=None, description="C11: stricter share class for this item only"
+    )
+    open_class: AccessClass | None = Field(
+        default=None, description="C11: stricter open class for this item only"
+    )
 
     def in_range(self, value: float) -> bool:
         """Whether a numeric value lies in the item's valid range."""
@@ -73,6 +83,34 @@ class Item(BaseModel):
         if self.max is not None:
             return value < self.max if self.max_exclusive else value <= self.max
         return True
+
+
+class GradeEvaluation(BaseModel):
+    """C10: a registered de-identification or aggregation evaluation that may lower a derived grade."""
+
+    model_config = _FROZEN
+
+    evaluator: Text
+    evaluated_at: date
+    method: Text
+    result: Text
+    grade: Grade
+
+
+class SensitiveAreaPolicy(BaseModel):
+    """C15: what the share and open outputs do with a record inside a registered sensitive area."""
+
+    model_config = _FROZEN
+
+    action: Literal["drop", "generalize"] = "drop"
+    cell_m: Annotated[int, Field(ge=1000)] | None = None
+
+    @model_validator(mode="after")
+    def _cell_for_generalize(self) -> SensitiveAreaPolicy:
+        if self.action == "generalize" and self.cell_m is None:
+            msg = "C15: sensitive_areas.cell_m: action 'generalize' needs cell_m (>= 1000)"
+            raise ValueError(msg)
+        return self
 
 
 class AccessTerms(BaseModel):
@@ -143,7 +181,7 @@ class DatasetEntry(BaseModel):
     # identity
     code: Code
     version: Annotated[int, Field(ge=1)]
-    family: Family
+    family: FamilyName
     name: Text
     name_zh: str | None = None
     abstract: Text
@@ -152,6 +190,10 @@ class DatasetEntry(BaseModel):
     status: Literal["draft", "published", "retired"] = "published"
     secret_attribute: str = "non_secret"  # noqa: S105 - a classification, not a password
     derived_from: str | None = None
+    derived_inputs: tuple[Code, ...] = Field(
+        default=(), description="C10: every entry this one is computed from (default: derived_from)"
+    )
+    grade_evaluation: GradeEvaluation | None = None
     # provider (exactly one unit)
     provider: Name
     provider_name: Text
@@ -174,10 +216,21 @@ class DatasetEntry(BaseModel):
     open_terms: AccessTerms | None = None
     open_assessment: str | None = None
     live_open_justification: str | None = None
+    class_override_basis: str | None = Field(
+        default=None, description="F19: why a class is looser than its data kind's default"
+    )
+    sensitive_areas: SensitiveAreaPolicy = SensitiveAreaPolicy()
+    security_measures: tuple[str, ...] = Field(
+        default=(), description="F34: measures beyond those the services enforce by class"
+    )
     deidentification: DeidProfile
     # series
     feature_of_interest: Name
     source_topics: tuple[str, ...] = ()
+    source_discriminator: Literal["device_profile"] | None = Field(
+        default=None,
+        description="C1: what splits overlapping source_topics between entries of one family",
+    )
     update_cycle: Text
     sampling_interval: str | None = None
     items: tuple[Item, ...]
@@ -199,12 +252,35 @@ class DatasetEntry(BaseModel):
             raise ValueError(msg)
         return data
 
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_defaults(cls, data: Any) -> Any:
+        # F19: an entry that states no class gets its data kind's default (sharing is the rule).
+        if not isinstance(data, dict) or ("share_class" in data and "open_class" in data):
+            return data
+        categories = data.get("data_category") or ()
+        defaults = kind_defaults(
+            grade=str(data.get("grade", "general")),
+            categories=[str(c) for c in categories] if isinstance(categories, list | tuple) else (),
+            sensitive_pi=bool(data.get("sensitive_pi", False)),
+            commercial_secret=bool(data.get("commercial_secret", False)),
+            update_cycle=str(data.get("update_cycle", "")),
+        )
+        return {"share_class": defaults.share, "open_class": defaults.open} | data
+
     @model_validator(mode="after")
     def _governance(self) -> DatasetEntry:
         problems = entry_problems(self)
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """Codes this entry is derived from (C10); empty for a collecting entry."""
+        if self.derived_inputs:
+            return self.derived_inputs
+        return (self.derived_from,) if self.derived_from else ()
 
     def item(self, name: str) -> Item | None:
         """The item called ``name``, if any."""

@@ -1,6 +1,6 @@
 """Governance rules over one catalog entry; each finding is one plain sentence naming the field.
 
-Rule ids follow governance.md §2 (C2-C9, C11) where one applies; the others come from the field
+Rule ids follow governance.md §2 (C2-C11) and §10 (F19) where one applies; the others come from the field
 definitions of §1.2 and the de-identification table of §7.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from processors.catalog.policy import is_live_feed, kind_defaults, looser
 from processors.catalog.units import ALLOWED_UNITS
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ def entry_problems(entry: DatasetEntry) -> list[str]:
     problems += _classes(entry, "share", entry.share_class, entry.share_terms)
     problems += _classes(entry, "open", entry.open_class, entry.open_terms)
     problems += _grading(entry)
+    problems += _kind_policy(entry)
     for item in entry.items:
         problems += _item(item)
     problems += _deidentification(entry)
@@ -158,14 +160,63 @@ def _grading(entry: DatasetEntry) -> list[str]:
             "an entry that is opened must also be shared: the open list is part of the share "
             "list (C16)"
         )
+    return out
+
+
+def _kind_policy(entry: DatasetEntry) -> list[str]:
+    """C9 and F19: classes looser than the data kind's default need a stated reason."""
+    out: list[str] = []
+    defaults = kind_defaults(
+        grade=entry.grade,
+        categories=entry.data_category,
+        sensitive_pi=entry.sensitive_pi,
+        commercial_secret=entry.commercial_secret,
+        update_cycle=entry.update_cycle,
+    )
     if (
-        entry.update_cycle == "realtime"
+        is_live_feed(entry.update_cycle)
         and entry.open_class == "unconditional"
         and not entry.live_open_justification
     ):
         out.append(
-            "a realtime feed is opened conditionally unless live_open_justification is given (C9)"
+            f"C9: open_class: a live feed (update_cycle {entry.update_cycle!r}, at most hourly) "
+            "is opened 'conditional' unless live_open_justification is given"
         )
+    if looser(entry.share_class, defaults.share) and not entry.class_override_basis:
+        out.append(
+            f"F19: share_class: {entry.share_class!r} is looser than the default "
+            f"{defaults.share!r} for {defaults.kind}; set class_override_basis"
+        )
+    # Opening personal, important, core or PI data is refused outright by C4-C6; F19 adds the
+    # enterprise row, whose only hard rule (C7) covers commercial secrets.
+    if (
+        defaults.kind == "enterprise data"
+        and looser(entry.open_class, defaults.open)
+        and not entry.class_override_basis
+    ):
+        out.append(
+            f"F19: open_class: {entry.open_class!r} is looser than the default "
+            f"{defaults.open!r} for {defaults.kind}; set class_override_basis"
+        )
+    for index, item in enumerate(entry.items):
+        for tier, override, base in (
+            ("share_class", item.share_class, entry.share_class),
+            ("open_class", item.open_class, entry.open_class),
+        ):
+            if override is not None and looser(override, base):
+                out.append(
+                    f"C11: items[{index}].{tier}: item {item.name!r} override {override!r} is "
+                    f"looser than the entry's {base!r}; overrides may only be stricter"
+                )
+    if entry.derived_inputs and entry.derived_from not in (None, *entry.derived_inputs):
+        out.append(
+            f"C10: derived_inputs: must include derived_from {entry.derived_from!r} "
+            f"(got {list(entry.derived_inputs)})"
+        )
+    if entry.derived_inputs and entry.derived_from is None:
+        out.append("C10: derived_from: an entry with derived_inputs names its main input here")
+    if entry.grade_evaluation is not None and not entry.inputs:
+        out.append("C10: grade_evaluation: only a derived entry's grade is lowered by evaluation")
     return out
 
 

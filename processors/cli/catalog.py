@@ -1,4 +1,4 @@
-"""``python -m processors catalog list|show|validate|lists|export-dcat|register``: the public data catalog."""
+"""``python -m processors catalog list|show|validate|lists|export-dcat|important-register|register``."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from processors.catalog import (
     register_catalog,
 )
 from processors.catalog.dcat import DEFAULT_BASE_IRI, export_dcat
+from processors.catalog.important import register_csv, register_json
 from processors.cli.settings import AdminSettings
 from processors.storage.connect import run_with_connection
 
@@ -43,6 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     export = sub.add_parser("export-dcat", help="DCAT-AP 3 JSON-LD export")
     export.add_argument("-o", "--output", type=Path, default=None, help="file (default stdout)")
     export.add_argument("--base-iri", default=DEFAULT_BASE_IRI)
+    important = sub.add_parser(
+        "important-register", help="F34: the important-data register (CSV or JSON)"
+    )
+    important.add_argument("--format", choices=("csv", "json"), default="csv")
+    important.add_argument("-o", "--output", type=Path, default=None, help="file (default stdout)")
     register = sub.add_parser("register", help="register entries in PostgreSQL with versions")
     register.add_argument(
         "--no-write-back",
@@ -168,6 +174,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if command == "lists":
         return _lists(catalog, args.kind, args.json)
+    if command == "important-register":
+        text = register_json(catalog) if args.format == "json" else register_csv(catalog)
+        if args.output is None:
+            _out(text.rstrip("\n"))
+        else:
+            args.output.write_text(text, encoding="utf-8")
+        return 0
     settings = AdminSettings()
     if command == "export-dcat":
         doc = export_dcat(

@@ -11,6 +11,7 @@ from typing import Any
 
 import psycopg
 
+from contracts.families import FAMILY_NAMES
 from processors.registry.broker_auth import BrokerAdminError, BrokerIdentity, DynsecAdmin
 from processors.registry.credentials import (
     BrokerSettings,
@@ -52,7 +53,7 @@ def add_revoke_parsers(sub: Any) -> None:
         ("rotate-credentials", "replace the device's broker credential (old one stops working)"),
     ):
         p = sub.add_parser(name, help=text)
-        p.add_argument("family", choices=("v2x", "agri", "iiot"))
+        p.add_argument("family", choices=FAMILY_NAMES)
         p.add_argument("device_id")
         p.add_argument("--lorawan-application", help="agri: the application to revoke/rotate")
         if name == "rotate-credentials":

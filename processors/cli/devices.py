@@ -15,6 +15,7 @@ import psycopg
 from psycopg import AsyncConnection
 from pydantic import ValidationError
 
+from contracts.families import FAMILY_NAMES
 from processors.catalog import Catalog, CatalogError, load_catalog
 from processors.cli.device_credentials import (
     add_issue_options,
@@ -23,6 +24,7 @@ from processors.cli.device_credentials import (
     revoke_or_rotate,
 )
 from processors.cli.settings import AdminSettings
+from processors.registry.credentials import identity_for
 from processors.registry.models import CSV_HEADER, Device
 from processors.registry.quarantine import approve_device, list_quarantined
 from processors.registry.store import (
@@ -42,7 +44,7 @@ T = TypeVar("T")
 
 
 def _device_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("family", choices=("v2x", "agri", "iiot"))
+    parser.add_argument("family", choices=FAMILY_NAMES)
     parser.add_argument("device_id")
     parser.add_argument(
         "--provider", help="provider unit (default: the datasets' catalog provider)"
@@ -68,11 +70,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="devices_command", metavar="ACTION", required=True)
     _device_options(sub.add_parser("add", help="register (or replace) one device"))
     listing = sub.add_parser("list", help="registered devices (database, then file-only)")
-    listing.add_argument("--family", choices=("v2x", "agri", "iiot"))
+    listing.add_argument("--family", choices=FAMILY_NAMES)
     listing.add_argument("--csv", action="store_true", help="print in the import CSV format")
     for name, text in (("show", "one device as JSON"), ("remove", "delete one device")):
         p = sub.add_parser(name, help=text)
-        p.add_argument("family", choices=("v2x", "agri", "iiot"))
+        p.add_argument("family", choices=FAMILY_NAMES)
         p.add_argument("device_id")
         if name == "remove":
             p.add_argument(
@@ -97,7 +99,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _own_identity(family: str, device_id: str) -> bool:
     # An RSU, or a whole edge node, is its own broker identity; a LoRaWAN device shares its
     # application's, a Sparkplug device its node's: removing one device leaves those to revoke.
-    return family == "v2x" or (family == "iiot" and device_id.count("/") == 1)
+    try:
+        return identity_for(family, device_id, None).name == device_id
+    except ValueError:  # published through an application identity (no name given here)
+        return False
 
 
 def _out(text: str, stream: TextIO | None = None) -> None:

@@ -13,7 +13,7 @@ import json
 import logging
 from pathlib import Path
 
-from contracts.topics import FAMILIES
+from contracts.families import FAMILY_NAMES
 from processors.catalog import load_catalog
 from processors.normalize.config import NormalizeSettings
 from processors.normalize.schemas import dataset_schema, write_schemas
@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the normalize command."""
     parser.add_argument(
-        "--families", default=",".join(FAMILIES), help="comma-separated families (default: all)"
+        "--families", default=",".join(FAMILY_NAMES), help="comma-separated families (default: all)"
     )
     parser.add_argument("--group", default=None, help="consumer group id (default from settings)")
     parser.add_argument("--max-batch", type=int, default=None, help="records per poll")
@@ -52,9 +52,9 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(docs, indent=2, ensure_ascii=False))
         return 0
     families = tuple(f.strip() for f in args.families.split(",") if f.strip())
-    unknown = sorted(set(families) - set(FAMILIES))
+    unknown = sorted(set(families) - set(FAMILY_NAMES))
     if unknown:
-        logger.error("unknown families: %s (known: %s)", unknown, ", ".join(FAMILIES))
+        logger.error("unknown families: %s (known: %s)", unknown, ", ".join(FAMILY_NAMES))
         return 2
     updates: dict[str, object] = {"families": families}
     if args.group:

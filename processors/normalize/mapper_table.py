@@ -1,22 +1,23 @@
-"""Explicit registry of the normalize stage's per-family mappers.
+"""The normalize stage's per-family mappers, built from the family registry.
 
-The runner never discovers mappers by import side effects: ``MAPPERS`` names them, and
-``build_mappers`` builds the ones a deployment runs. (Not to be confused with the device registry
-package ``processors.registry``.)
+The runner never discovers mappers by import side effects: each ``DeviceFamily``
+(``contracts/families/``) names its mapper, and ``build_mappers`` builds the ones a deployment
+runs. (Not to be confused with the device registry package ``processors.registry``.)
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.families import FAMILIES, load_reference
 from processors.exceptions import ConfigurationError
 from processors.normalize.contract import FamilyMapper
 
-__all__ = ["MAPPERS", "MapperConfig", "build_mappers"]
+__all__ = ["MapperConfig", "build_mappers"]
 
 
 class MapperConfig(BaseModel):
@@ -49,25 +50,22 @@ class MapperConfig(BaseModel):
     )
 
 
-# family -> "module:class"; each class takes a MapperConfig
-MAPPERS: dict[str, str] = {
-    "v2x": "processors.normalize.mappers.v2x:V2xMapper",
-    "agri": "processors.normalize.mappers.agri:AgriMapper",
-    "iiot": "processors.normalize.mappers.iiot:IiotMapper",
-}
-
-
 def build_mappers(families: tuple[str, ...], config: MapperConfig) -> dict[str, FamilyMapper]:
-    """Instantiate the mappers of ``families``; an unknown family is a configuration error."""
+    """Instantiate the mappers of ``families``; an unknown family is a configuration error.
+
+    Each family names its mapper in its ``DeviceFamily`` (``contracts/families/``); the mapper is
+    imported here, so a deployment loads only the codecs of the families it runs.
+    """
     mappers: dict[str, FamilyMapper] = {}
     for family in families:
-        target = MAPPERS.get(family)
-        if target is None:
+        described = FAMILIES.find(family)
+        if described is None:
             msg = f"no mapper registered for family {family!r}"
             raise ConfigurationError(msg)
-        module_name, _, class_name = target.partition(":")
-        factory: Callable[[MapperConfig], FamilyMapper] = getattr(
-            importlib.import_module(module_name), class_name
-        )
-        mappers[family] = factory(config)
+        factory = cast(Callable[[MapperConfig], FamilyMapper], load_reference(described.mapper))
+        mapper = factory(config)
+        if mapper.family != family:
+            msg = f"{described.mapper} maps family {mapper.family!r}, not {family!r}"
+            raise ConfigurationError(msg)
+        mappers[family] = mapper
     return mappers

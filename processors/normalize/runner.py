@@ -25,8 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.dead_letter import DeadLetter, Stage
 from contracts.envelope import Envelope, EnvelopeFormatError, KafkaCoordinates, RawRecord
+from contracts.families import FAMILY_NAMES
 from contracts.settings import KafkaConfig
-from contracts.topics import FAMILIES, data_topic, dlq_topic, quarantine_topic, raw_topic
+from contracts.topics import data_topic, dlq_topic, quarantine_topic, raw_topic
 from processors.exceptions import ProcessorError
 from processors.normalize import metrics
 from processors.normalize.contract import BatchResult, Processor, RebirthRequest
@@ -49,7 +50,7 @@ class RunnerConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    families: tuple[str, ...] = FAMILIES
+    families: tuple[str, ...] = FAMILY_NAMES
     group_id: str = "sensegate-normalize"
     max_batch: int = Field(default=500, ge=1)
     poll_timeout_ms: int = Field(default=500, ge=10)

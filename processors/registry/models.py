@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from contracts.families import FAMILIES, FamilyName
 
 __all__ = ["CSV_HEADER", "Device", "device_id_problem"]
 
@@ -23,27 +24,13 @@ CSV_HEADER: tuple[str, ...] = (
     "lon",
 )
 
-_DEV_EUI = re.compile(r"^[0-9a-f]{16}$")
-# Sparkplug ids are MQTT topic levels: no wildcards, no '/', not empty.
-_SP_LEVEL = re.compile(r"^[^/+#\s]+$")
-_RSU_ID = re.compile(r"^[^/+#\s]{1,64}$")
-
 
 def device_id_problem(family: str, device_id: str) -> str | None:
     """Why ``device_id`` is not a valid id of ``family`` as derived from MQTT topics, or None."""
-    if family == "agri":
-        if not _DEV_EUI.match(device_id):
-            return f"agri device id must be a devEui of 16 lower-case hex digits, got {device_id!r}"
-    elif family == "iiot":
-        parts = device_id.split("/")
-        if len(parts) not in (2, 3) or not all(_SP_LEVEL.match(p) for p in parts):
-            return (
-                "iiot device id must be '<group>/<edge_node>' or '<group>/<edge_node>/<device>', "
-                f"got {device_id!r}"
-            )
-    elif not _RSU_ID.match(device_id):
-        return f"v2x device id must be one MQTT topic level (the RSU id), got {device_id!r}"
-    return None
+    found = FAMILIES.find(family)
+    if found is None:
+        return FAMILIES.name_problem(family)
+    return found.device_id_problem(device_id)
 
 
 class Device(BaseModel):
@@ -51,7 +38,7 @@ class Device(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    family: Literal["v2x", "agri", "iiot"]
+    family: FamilyName
     device_id: Annotated[str, Field(min_length=1, max_length=200)]
     provider: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
     datasets: Annotated[tuple[str, ...], Field(min_length=1)]
@@ -78,13 +65,19 @@ class Device(BaseModel):
         if len(set(self.datasets)) != len(self.datasets):
             msg = f"datasets repeat a code: {list(self.datasets)}"
             raise ValueError(msg)
-        if self.family != "v2x" and (self.v2x_edition is not None or self.v2x_framing):
-            msg = f"v2x_edition and v2x_framing apply to v2x devices only, not {self.family}"
-            raise ValueError(msg)
+        for other in FAMILIES.values():
+            if other.name != self.family and any(self._is_set(f) for f in other.device_fields):
+                fields = " and ".join(other.device_fields)
+                msg = f"{fields} apply to {other.name} devices only, not {self.family}"
+                raise ValueError(msg)
         if (self.lat is None) != (self.lon is None):
             msg = "lat and lon are given together or not at all"
             raise ValueError(msg)
         return self
+
+    def _is_set(self, name: str) -> bool:
+        # A family's own field is "set" when it differs from the default (None, False).
+        return bool(getattr(self, name) != type(self).model_fields[name].default)
 
     @property
     def key(self) -> tuple[str, str]:

@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from psycopg import sql
 
 from contracts.dead_letter import DeadLetter, ReasonCode
+from contracts.families import FAMILIES
 from contracts.settings import DbConfig, KafkaConfig
 from contracts.topics import quarantine_topic, raw_topic
 from processors.dead_letters import StoredLetter, envelope_of
@@ -77,7 +78,8 @@ def matches_device(envelope: dict[str, Any], family: str, device_id: str) -> boo
     if envelope.get("family") != family:
         return False
     sender = str(envelope.get("device_id", ""))
-    return sender == device_id or (family == "iiot" and sender.startswith(device_id + "/"))
+    described = FAMILIES.find(family)
+    return described.covers(device_id, sender) if described else sender == device_id
 
 
 async def _positions(consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> list[int]:

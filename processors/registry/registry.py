@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from contracts.families import FAMILIES
 from contracts.settings import DbConfig
 from processors.catalog.ddl import ensure_schema
 from processors.registry.models import Device
@@ -34,7 +35,8 @@ class DeviceRegistry:
     ``refresh_interval_s`` in case a notification is lost; a database outage keeps the last snapshot
     and reconnects with back-off. Without a ``db`` config the registry serves the file only.
 
-    Sparkplug: a registered node id ``<group>/<edge>`` covers its devices ``<group>/<edge>/<device>``.
+    A registered id covers the sub-devices its family says it owns (``DeviceFamily.owner_id``): a
+    Sparkplug node id ``<group>/<edge>`` covers its devices ``<group>/<edge>/<device>``.
     """
 
     def __init__(
@@ -73,8 +75,10 @@ class DeviceRegistry:
         """The registered device, or None; never blocks."""
         snapshot = self._snapshot
         device = snapshot.get((family, device_id))
-        if device is None and family == "iiot" and device_id.count("/") == 2:
-            device = snapshot.get((family, device_id.rsplit("/", 1)[0]))
+        if device is None and (described := FAMILIES.find(family)) is not None:
+            owner = described.owner_id(device_id)
+            if owner is not None:
+                device = snapshot.get((family, owner))
         return device
 
     def devices(self) -> tuple[Device, ...]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ __all__ = [
     "upsert_devices",
 ]
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_DEVICES_FILE = Path(__file__).resolve().parents[2] / "registry" / "devices.yaml"
 
 _COLUMNS = CSV_HEADER  # the table columns are the CSV columns
@@ -49,6 +52,18 @@ def device_from_row(row: tuple[Any, ...]) -> Device:
     doc = dict(zip(_COLUMNS, row, strict=True))
     doc["datasets"] = tuple(doc["datasets"])
     return Device.model_validate(doc)
+
+
+def _valid_rows(rows: Iterable[tuple[Any, ...]]) -> list[Device]:
+    # The table checks only the shape of a family name (the set lives in contracts/families), so a
+    # row of a family this build does not know is skipped and logged rather than failing the load.
+    devices: list[Device] = []
+    for row in rows:
+        try:
+            devices.append(device_from_row(row))
+        except ValidationError as exc:
+            logger.error("device row %s/%s skipped: %s", row[0], row[1], _first_line(exc.errors()[0]))
+    return devices
 
 
 async def upsert_devices(
@@ -107,11 +122,14 @@ async def delete_device(
 async def fetch_devices(
     conn: psycopg.AsyncConnection[Any], schema: str = "sensegate", *, ensure: bool = True
 ) -> list[Device]:
-    """Every device row of the database; ``ensure=False`` skips creating missing tables."""
+    """Every device row of the database (a row this build cannot validate is logged and skipped).
+
+    ``ensure=False`` skips creating missing tables.
+    """
     if ensure:
         await ensure_schema(conn, schema)
     cur = await conn.execute(_select(schema))
-    return [device_from_row(r) for r in await cur.fetchall()]
+    return _valid_rows(await cur.fetchall())
 
 
 def load_devices_yaml(path: Path | None = None) -> tuple[tuple[Device, ...], list[str]]:

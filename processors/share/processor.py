@@ -26,6 +26,7 @@ from contracts.record import DatasetRecord
 from contracts.topics import data_topic, dlq_topic
 from processors.catalog import Catalog
 from processors.share.deidentify import CellWindow, RotatingKeyring, WindowKey, time_bucket
+from processors.share.fences import fence_of, generalized
 from processors.share.rules import (
     Target,
     aggregate_record,
@@ -61,6 +62,7 @@ class ShareStats:
     suppressed: int = 0
     blocked: int = 0
     invalid: int = 0
+    fenced: dict[str, int] = field(default_factory=dict)  # "<fence id>:<tier>:<code>" -> records
 
 
 class ShareProcessor:
@@ -121,8 +123,18 @@ class ShareProcessor:
         if moment > self._event_max.get(tp, moment - timedelta(1)):
             self._event_max[tp] = moment
         outputs: list[Output] = []
+        fence = fence_of(record, self._catalog.geofences)
         for target in self._by_source.get(record.dataset, ()):
-            outputs += self._route(target, record, tp, offset, value)
+            routed = record
+            if fence is not None:
+                # C15: the exact record stays on the data topic; this output drops or coarsens it.
+                key = f"{fence.id}:{target.name}"
+                self.stats.fenced[key] = self.stats.fenced.get(key, 0) + 1
+                policy = target.entry.sensitive_areas
+                if policy.action == "drop" or policy.cell_m is None:
+                    continue
+                routed = generalized(record, policy.cell_m)
+            outputs += self._route(target, routed, tp, offset, value)
         return outputs
 
     def _route(

@@ -31,7 +31,9 @@ from pydantic import BaseModel, ConfigDict
 from contracts.record import DatasetRecord, RecordValue, record_id_for
 from contracts.topics import open_topic, share_topic
 from processors.catalog import Catalog, DatasetEntry
+from processors.catalog.policy import CLASS_ORDER
 from processors.share.deidentify import GridCell, RotatingKeyring, grid_cell, time_bucket
+from processors.share.fences import position_of
 
 __all__ = [
     "FORBIDDEN_OPEN_NAMES",
@@ -45,6 +47,7 @@ __all__ = [
     "release_problems",
     "rule_set_digest",
     "share_record",
+    "withheld_items",
 ]
 
 Tier = Literal["share", "open"]
@@ -173,6 +176,10 @@ def share_record(
 ) -> DatasetRecord:
     """The share-tier form of a record: identifiers re-keyed with the share key of the epoch (P1)."""
     identifiers = [i.name for i in entry.items if i.sensitivity in _PERSONAL]
+    withheld = withheld_items(entry, "share")
+    if withheld:
+        kept = {k: v for k, v in record.values.items() if k not in withheld}
+        record = record.model_copy(update={"values": kept})
     if not identifiers:
         return record
     values = dict(record.values)
@@ -220,13 +227,19 @@ def share_record(
     )
 
 
-def _position(record: DatasetRecord) -> tuple[float, float] | None:
-    if record.location is not None:
-        return record.location.lat, record.location.lon
-    lat, lon = record.values.get("lat"), record.values.get("lon")
-    if isinstance(lat, int | float) and isinstance(lon, int | float):
-        return float(lat), float(lon)
-    return None
+def withheld_items(entry: DatasetEntry, tier: Literal["share", "open"]) -> frozenset[str]:
+    """C11: items whose own override restricts more than the entry's class for ``tier``.
+
+    The tier's topic carries what its class allows; an item marked stricter needs a separate
+    grant or application, so it never rides along on the entry's topic.
+    """
+    base = entry.share_class if tier == "share" else entry.open_class
+    return frozenset(
+        i.name
+        for i in entry.items
+        if (override := i.share_class if tier == "share" else i.open_class) is not None
+        and CLASS_ORDER[override] > CLASS_ORDER[base]
+    )
 
 
 def cell_of(record: DatasetRecord, entry: DatasetEntry) -> GridCell | None:
@@ -237,7 +250,7 @@ def cell_of(record: DatasetRecord, entry: DatasetEntry) -> GridCell | None:
         rule = profile.rule_for(item.name)
         if item.sensitivity == "location" and rule is not None and rule.action == "grid":
             size = max(size or 0, rule.cell_size_m or 0) or None
-    where = _position(record)
+    where = position_of(record)
     if size is None or where is None:
         return None
     return grid_cell(where[0], where[1], size)
@@ -251,8 +264,11 @@ def open_microdata(
     bucket_s = profile.time_bucket_s or 1
     cell = cell_of(record, entry)
     values: dict[str, RecordValue] = {}
+    withheld = withheld_items(entry, "open")
     for item in entry.items:
         value = record.values.get(item.name)
+        if item.name in withheld:
+            continue
         rule = profile.rule_for(item.name)
         action = rule.action if rule else ("drop" if item.sensitivity != "none" else "keep")
         if value is None or action == "drop":

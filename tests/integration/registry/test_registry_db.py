@@ -137,3 +137,21 @@ def test_cli_add_show_import_remove(
     assert main(["devices", "remove", "iiot", "Plant/edge-1", "--no-broker"]) == 1
     assert main(["devices", "sync"]) == 0
     assert "synced 9 devices" in capsys.readouterr().out
+
+
+async def test_device_table_checks_the_family_name_shape_not_the_family_set(
+    stack: StackAddresses, schema: str
+) -> None:
+    # The family set lives in contracts/families (the Device model checks it); the table only
+    # refuses what cannot be a family name, so a new family needs no migration.
+    insert = sql.SQL(
+        "INSERT INTO {}.device (family, device_id, provider, datasets) VALUES (%s, 'd1', 'p', %s)"
+    ).format(sql.Identifier(schema))
+    async with await psycopg.AsyncConnection.connect(stack.pg_dsn) as conn:
+        await upsert_devices(conn, [soil("ab00000000000002")], schema=schema)
+        await conn.execute(insert, ("wx", ["wx_observation"]))
+        await conn.commit()
+        # A family this build does not register is skipped on load, not fatal to the registry.
+        assert [d.key for d in await fetch_devices(conn, schema)] == [("agri", "ab00000000000002")]
+        with pytest.raises(psycopg.errors.CheckViolation, match="device_family_name"):
+            await conn.execute(insert, ("Bad Name", ["x"]))

@@ -121,7 +121,7 @@ CASES: list[tuple[str, str, Mutation, str]] = [
     (
         "live-feed-opened-unconditionally",
         "agri_weather",
-        _set("update_cycle", "realtime"),
+        lambda d: d.update(update_cycle="realtime", live_open_justification=None),
         "C9",
     ),
     (
