@@ -5,7 +5,7 @@ partition from the producer's own partitioner), so a burst costs one future and 
 one per record. Every attempt is bounded by ``produce_timeout_s`` (the hand-over under
 ``asyncio.timeout``, the wait for the cluster's ack by the caller's deadline sweeper or ``wait``):
 aiokafka's idempotent producer has no delivery timeout of its own and can hang while the cluster
-is unreachable (delivery.md §7). A timeout or any other failure is an indefinite outcome: the
+is unreachable (docs/reliability.md §6). A timeout or any other failure has an unknown outcome: the
 caller does not ack and retries, and the producer of that epoch is replaced (a stuck idempotent
 producer, e.g. OutOfOrderSequenceNumber, does not recover by itself). Records too large for Kafka
 fail permanently (``retriable=False``); ``send`` puts one record in a batch of its own, so such a

@@ -11,7 +11,7 @@ connection. The client is
 ``BufferedClient`` (buffered reads, a lean PUBLISH decoder, PUBACKs of one batch in one write).
 Acks come back from the loop through ``ack_many()``, which only sends a PUBACK on the connection
 the message arrived on: packet ids are per connection, and a message of a dead connection is
-redelivered by the broker instead (delivery.md W3). An end of paho's thread other than
+redelivered by the broker instead (docs/reliability.md W3). An end of paho's thread other than
 ``stop()`` is reported through ``on_thread_exit`` (the gateway's supervisor fails the service).
 """
 

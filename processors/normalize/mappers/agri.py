@@ -6,7 +6,7 @@ by name, or for LPP ``<type>_<channel>`` fields through a per-dataset channel ma
 probes' convention, configurable in ``MapperConfig.lpp_channels``). Fields that map to no item are
 not stored and the record is flagged ``unmapped_fields``.
 
-Natural key (delivery.md §2): ChirpStack ``deduplicationId`` with the devEui; TTS (dev_eui,
+Natural key (docs/reliability.md §3): ChirpStack ``deduplicationId`` with the devEui; TTS (dev_eui,
 dev_addr, f_cnt, f_port); plain JSON (device, device time, payload SHA-256).
 """
 
