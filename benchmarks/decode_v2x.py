@@ -21,7 +21,8 @@ from processors.codecs.v2x import V2xCodec, build_vendor_header, encode_frame
 from processors.codecs.v2x.compiled import compiled_decoder, decoder_name
 from processors.codecs.v2x.schema import DEFAULT_EDITION, specification
 
-SPAT_CAPTURE = Path("/work/shared/testdata/v2x/spat_frame.hex")
+# The genuine SPAT capture of the V2X golden tests (vendor header + UPER body).
+SPAT_CAPTURE = Path(__file__).resolve().parents[1] / "tests/data/v2x/spat-capture-2020-11-14" / "frame.hex"
 
 
 def _rsm(count: int) -> dict[str, Any]:
@@ -37,15 +38,7 @@ def _rsm(count: int) -> dict[str, Any]:
 
 
 def _spat_body() -> bytes:
-    if SPAT_CAPTURE.exists():
-        return bytes.fromhex(SPAT_CAPTURE.read_text().strip())[18:]
-    phase = {"light": "red", "timing": ("counting", {"startTime": 0, "likelyEndTime": 300})}
-    return encode_frame({"spatFrame": {"msgCnt": 1, "moy": 458335, "timeStamp": 5238,
-                                       "intersections": [{"intersectionId": {"id": 9},
-                                                          "status": (b"\x04\x00", 16),
-                                                          "phases": [{"id": i, "phaseStates":
-                                                                      [phase] * 3}
-                                                                     for i in range(8)]}]}})
+    return bytes.fromhex(SPAT_CAPTURE.read_text().strip())[18:]
 
 
 def _rate(fn: Callable[[], object], seconds: float) -> float:

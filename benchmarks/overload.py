@@ -1,7 +1,7 @@
 """Overload: a private in-memory Mosquitto and C-client publishers offering ~10x the saturation rate.
 
 Why a private broker: under overload the broker queues the backlog for the gateway's session. The
-shared broker snapshots its whole store after every 100 changes (persistence for delivery.md W2),
+shared broker snapshots its whole store after every 100 changes (persistence: docs/reliability.md W2),
 so a backlog of hundreds of megabytes there would stall every other user of the stack. The private
 broker (no persistence, loopback, free port) is started and stopped by the harness.
 

@@ -6,7 +6,7 @@ receive order (MQTT-4.6.0-2) however produce completions interleave.
 
 Packet ids (mids) belong to one network connection. When the connection changes, the entries of
 the old connection become orphans: they are never acknowledged (the broker redelivers them on the
-new connection, which may duplicate them in Kafka: window W3 of delivery.md).
+new connection, which may duplicate them in Kafka: window W3 of docs/reliability.md).
 """
 
 from __future__ import annotations

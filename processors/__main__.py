@@ -7,6 +7,8 @@ import importlib
 import logging
 import sys
 
+from runtime.exceptions import ServiceFailed
+
 # name -> (module under processors.cli, one-line help). Each module defines
 # ``add_arguments(parser: argparse.ArgumentParser) -> None`` and ``run(args: argparse.Namespace) -> int``.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -57,7 +59,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"command {unavailable!r} is not available in this build", file=sys.stderr)
         return 2
     run = getattr(args, "_run")  # noqa: B009 - attribute set through set_defaults
-    result: int = run(args)
+    try:
+        result: int = run(args)
+    except ServiceFailed as exc:
+        # The cause's traceback was logged when it happened; a non-zero exit gets a restart.
+        logging.getLogger("processors").error("%s exits with status 1: %s", args.command, exc)
+        return 1
     return result
 
 

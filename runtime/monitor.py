@@ -2,7 +2,7 @@
 
 Why a process of its own: the alarms must keep reporting when the services they watch are down
 (a stalled pipeline is exactly when the broker queue grows and, past ``max_queued_messages``,
-drops silently, delivery.md W5). ``python -m runtime.monitor`` subscribes to ``$SYS/broker/#``
+drops silently, docs/reliability.md W5). ``python -m runtime.monitor`` subscribes to ``$SYS/broker/#``
 (QoS 0, read-only) and exports the counters as gauges; every ``interval_s`` it computes the lag of
 each stage: Kafka-committed offsets for normalize and share, the offsets stored with the rows in
 PostgreSQL for the sink (its authoritative position). Alert rules: ``stack/alerts.yml``.

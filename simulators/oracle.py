@@ -9,7 +9,7 @@ Outcome log (JSON lines, append-only, one line per message once its outcome is k
 no PUBACK before the end, a broker-published Will). ``expected`` lists the dataset codes a message
 should produce rows in, or ``dlq``/``quarantine``/``none``/``any`` (see ``simulators.model.Expect``).
 
-``evaluate`` implements delivery.md §4 per group (a dataset code, or the expectation class):
+``evaluate`` does docs/reliability.md §5 per group (a dataset code or the expectation class):
 ``lost`` = acknowledged messages found neither stored nor dead-lettered, ``dup_db`` = extra rows per
 record id, ``unexpected`` = rows for messages that should not have produced rows (plus, with
 ``exclusive``, rows no logged message explains), ``dup_kafka`` = raw-topic copies beyond those sent.

@@ -44,7 +44,7 @@ class MqttPublisher:
         host: str,
         port: int,
         client_prefix: str,
-        on_ack: Callable[[str, int, bool], None],
+        on_ack: Callable[[str, int, int], None],
         *,
         on_command: Callable[[str, str, bytes], None] | None = None,
         connect_timeout_s: float = 10.0,
@@ -131,7 +131,7 @@ class MqttPublisher:
             client.tls_set(ca_certs=str(self._tls_ca))
 
         def on_publish(_c: mqtt.Client, _u: object, mid: int, rc: ReasonCode, _p: object) -> None:
-            self._loop.call_soon_threadsafe(self._on_ack, name, mid, bool(rc.is_failure))
+            self._loop.call_soon_threadsafe(self._on_ack, name, mid, int(rc.value))
 
         def on_message(_c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
             if self._on_command is not None:

@@ -31,6 +31,8 @@ from simulators.replay import ReplayWriter
 __all__ = ["RunOptions", "RunSummary", "run_items"]
 
 logger = logging.getLogger(__name__)
+# MQTT v5 PUBACK reason codes: 0x80 and above are failures; 0x10 "No matching subscribers".
+_PUBACK_FAILURE, _PUBACK_NO_SUBSCRIBERS = 0x80, 0x10
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,9 @@ class RunSummary:
     published: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     refused: int = 0  # PUBACK with a failure reason code (e.g. 0x87 not authorized)
+    # PUBACK 0x10: accepted (a success code, logged "ok") but nobody subscribed, so the broker
+    # dropped it; the oracle still counts these as lost. Kept apart to show where they were lost.
+    no_subscribers: int = 0
     by_family: Counter[str] = field(default_factory=Counter)
     by_kind: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
@@ -80,6 +85,7 @@ class RunSummary:
             "by_kind": dict(self.by_kind),
             "faults": dict(self.faults),
             "refused": self.refused,
+            "no_subscribers": self.no_subscribers,
             "wall_s": round(self.wall_s, 3),
             "rate_msg_s": round(self.published / self.wall_s, 1) if self.wall_s else None,
             "log": self.log_path,
@@ -96,6 +102,11 @@ class RunSummary:
         ]
         if self.refused:
             lines.append(f"  refused by the broker (PUBACK reason >= 0x80): {self.refused}")
+        if self.no_subscribers:
+            lines.append(
+                "  acked with no matching subscribers (PUBACK 0x10, dropped by the broker): "
+                f"{self.no_subscribers}"
+            )
         if self.faults:
             lines.append(
                 "  faults:   " + ", ".join(f"{k}={v}" for k, v in sorted(self.faults.items()))
@@ -180,9 +191,11 @@ async def run_items(
         if len(pending) < options.max_pending:
             drained.set()
 
-    def on_ack(conn: str, mid: int, failed: bool) -> None:
+    def on_ack(conn: str, mid: int, reason: int) -> None:
         key = (conn, mid)
+        failed = reason >= _PUBACK_FAILURE
         summary.refused += failed and key in pending
+        summary.no_subscribers += reason == _PUBACK_NO_SUBSCRIBERS and key in pending
         if key in pending:
             qos = pending[key][1].qos
             resolve(key, "fail" if failed else ("ok" if qos > 0 else "info"))

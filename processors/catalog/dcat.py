@@ -1,7 +1,7 @@
 """DCAT-AP 3 JSON-LD export of the catalog, with an ``sg:`` extension for terms DCAT lacks.
 
 Mapping (docs/catalog.md has the full table): an entry is a ``dcat:Dataset`` that is also a
-``dcat:DatasetSeries`` (governance.md §1.2); each Kafka topic tier is a ``dcat:Distribution``; the
+``dcat:DatasetSeries`` (docs/catalog.md §6); each Kafka topic tier is a ``dcat:Distribution``; the
 provider unit is ``dct:publisher``; the open class maps to ``dct:accessRights`` in the EU
 access-right vocabulary; grade, share class and its terms, data category, sensitivity and the
 computed lists go to the ``sg:`` namespace.
@@ -30,7 +30,7 @@ DEFAULT_BASE_IRI = "https://sensegate.example.cn/catalog/"
 
 _EU = "http://publications.europa.eu/resource/authority/"
 
-# Open class -> EU access-right concept (governance.md §1.2 export mapping).
+# Open class -> EU access-right concept (docs/catalog.md §6).
 ACCESS_RIGHTS: dict[str, str] = {
     "unconditional": f"{_EU}access-right/PUBLIC",
     "conditional": f"{_EU}access-right/RESTRICTED",

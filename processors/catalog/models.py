@@ -1,6 +1,6 @@
 """Catalog entry models (frozen pydantic): datasets, items, access terms, de-identification profiles.
 
-Entry-level governance rules (governance.md §2, C2-C9, C11 and the field rules of §1.2) run in
+Entry-level governance rules (docs/governance.md §1, C2-C9, C11; docs/catalog.md §1) run in
 ``DatasetEntry``'s validator and are reported together; cross-entry rules (unique codes and tables,
 one source per data item, derived-from links) run in ``processors.catalog.loader``.
 """

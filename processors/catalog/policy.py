@@ -1,4 +1,4 @@
-"""Class and grade policy of governance.md §2-§3: F19 defaults by data kind, C9 live feeds, C11 item overrides.
+"""Class and grade policy of docs/governance.md §2: F19 defaults by data kind, C9 live feeds, C11 item overrides.
 
 Pure functions over plain values so they serve both the model validators (which see the raw YAML
 document before defaults are filled in) and the cross-entry rules of ``processors.catalog.derived``.
@@ -85,7 +85,7 @@ def kind_defaults(
     commercial_secret: bool,
     update_cycle: str,
 ) -> KindDefaults:
-    """F19: share/open defaults from the data kind (governance.md §3 table, Art. 31 'sharing is the rule').
+    """F19: share/open defaults from the data kind (docs/governance.md §2 table, Art. 31 'sharing is the rule').
 
     Restricting kinds win over opening ones (grade high when in doubt); general public data is
     shared unconditionally and opened unconditionally, or conditionally when it is a live feed (C9).

@@ -1,7 +1,7 @@
 """Governance rules over one catalog entry; each finding is one plain sentence naming the field.
 
-Rule ids follow governance.md §2 (C2-C11) and §10 (F19) where one applies; the others come from the field
-definitions of §1.2 and the de-identification table of §7.
+Rule ids follow docs/governance.md §1 (C2-C11) and §7 (F19) where one applies; the others come
+from the field definitions (docs/catalog.md §1) and the de-identification rules (docs/governance.md §3).
 """
 
 from __future__ import annotations

@@ -14,10 +14,8 @@ from typing import Any, TextIO, TypeVar
 import psycopg
 from psycopg import AsyncConnection
 from pydantic import ValidationError
-from pydantic_settings import BaseSettings
 
 from contracts.families import FAMILY_NAMES
-from contracts.settings import SETTINGS_CONFIG, DbConfig, KafkaConfig
 from processors.catalog import Catalog, CatalogError, load_catalog
 from processors.cli.device_credentials import (
     add_issue_options,
@@ -26,9 +24,10 @@ from processors.cli.device_credentials import (
     revoke_or_rotate,
 )
 from processors.cli.health import add_health_arguments, run_health
+from processors.cli.settings import AdminSettings
 from processors.profiles import Profile
 from processors.profiles.store import fetch_profiles
-from processors.registry.credentials import BrokerSettings, identity_for
+from processors.registry.credentials import identity_for
 from processors.registry.models import CSV_HEADER, Device
 from processors.registry.quarantine import approve_device, list_quarantined
 from processors.registry.store import (
@@ -42,19 +41,9 @@ from processors.registry.store import (
 from processors.registry.validation import device_problems, profile_binding_problems
 from processors.storage.connect import run_with_connection
 
-__all__ = ["DevicesSettings", "add_arguments", "run"]
+__all__ = ["add_arguments", "run"]
 
 T = TypeVar("T")
-
-
-class DevicesSettings(BaseSettings):
-    """Settings of the devices command (environment, ``SENSEGATE_`` prefix)."""
-
-    model_config = SETTINGS_CONFIG
-
-    db: DbConfig = DbConfig()
-    kafka: KafkaConfig = KafkaConfig()
-    broker: BrokerSettings | None = None
 
 
 def _device_options(parser: argparse.ArgumentParser) -> None:
@@ -157,7 +146,7 @@ def _device_from_args(
     )
 
 
-def _registered_profiles(settings: DevicesSettings) -> list[Profile]:
+def _registered_profiles(settings: AdminSettings) -> list[Profile]:
     return _db(settings, lambda conn: fetch_profiles(conn, settings.db.schema_name))
 
 
@@ -197,7 +186,7 @@ def _bind_profiles(
 
 
 def _device_and_problems(
-    args: argparse.Namespace, settings: DevicesSettings, catalog: Catalog
+    args: argparse.Namespace, settings: AdminSettings, catalog: Catalog
 ) -> tuple[Device, list[str]]:
     """The device the options describe (bound to its registered profile) and what it breaks."""
     profile = None
@@ -224,16 +213,16 @@ def _print_csv(devices: Sequence[Device]) -> None:
         writer.writerow(d.to_row())
 
 
-def _broker_db(settings: DevicesSettings) -> psycopg.Connection[Any]:
+def _broker_db(settings: AdminSettings) -> psycopg.Connection[Any]:
     # The credential digests (processors/registry/credentials.py) use a plain connection.
     return psycopg.connect(settings.db.dsn.get_secret_value())
 
 
-def _db(settings: DevicesSettings, action: Callable[[AsyncConnection[Any]], Awaitable[T]]) -> T:
+def _db(settings: AdminSettings, action: Callable[[AsyncConnection[Any]], Awaitable[T]]) -> T:
     return run_with_connection(settings.db.dsn.get_secret_value(), action)
 
 
-def _list(args: argparse.Namespace, settings: DevicesSettings) -> int:
+def _list(args: argparse.Namespace, settings: AdminSettings) -> int:
     file_devices, _ = load_devices_yaml(args.registry_file)
     db_devices = _db(settings, lambda conn: fetch_devices(conn, settings.db.schema_name))
     merged = {d.key: ("file", d) for d in file_devices}
@@ -248,7 +237,7 @@ def _list(args: argparse.Namespace, settings: DevicesSettings) -> int:
     return 0
 
 
-def _import(args: argparse.Namespace, settings: DevicesSettings, catalog: Catalog) -> int:
+def _import(args: argparse.Namespace, settings: AdminSettings, catalog: Catalog) -> int:
     devices, problems = parse_devices_csv(args.csv_file.read_text(encoding="utf-8"))
     problems += _checked(devices, catalog)
     if any(d.profile for d in devices):
@@ -269,7 +258,7 @@ def _import(args: argparse.Namespace, settings: DevicesSettings, catalog: Catalo
         return issue_for(conn, settings.broker, [d.key for d in devices], args, schema)
 
 
-def _quarantine(args: argparse.Namespace, settings: DevicesSettings, catalog: Catalog) -> int:
+def _quarantine(args: argparse.Namespace, settings: AdminSettings, catalog: Catalog) -> int:
     if args.quarantine_command == "list":
         found = asyncio.run(list_quarantined(settings.kafka))
         if args.json:
@@ -304,7 +293,7 @@ def run(args: argparse.Namespace) -> int:
     except CatalogError as exc:
         _out(str(exc), sys.stderr)
         return 1
-    settings = DevicesSettings()
+    settings = AdminSettings()
     schema = settings.db.schema_name
     command = args.devices_command
     try:

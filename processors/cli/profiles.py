@@ -9,24 +9,15 @@ from pathlib import Path
 from typing import TextIO
 
 import psycopg
-from pydantic_settings import BaseSettings
 
-from contracts.settings import SETTINGS_CONFIG, DbConfig
 from processors.catalog import Catalog, CatalogError, load_catalog
 from processors.cli.catalog import write_back_version
+from processors.cli.settings import AdminSettings
 from processors.profiles import DEFAULT_PROFILES_DIR, Profile, ProfileError, load_profiles
 from processors.profiles.store import fetch_profiles, register_profiles
 from processors.storage.connect import run_with_connection
 
-__all__ = ["ProfilesSettings", "add_arguments", "run"]
-
-
-class ProfilesSettings(BaseSettings):
-    """Settings of the profiles command (environment, ``SENSEGATE_`` prefix)."""
-
-    model_config = SETTINGS_CONFIG
-
-    db: DbConfig = DbConfig()
+__all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,7 +53,7 @@ def _line(p: Profile, origin: str) -> str:
 
 
 def _register(args: argparse.Namespace, profiles: tuple[Profile, ...], catalog: Catalog) -> int:
-    settings = ProfilesSettings()
+    settings = AdminSettings()
     results = run_with_connection(
         settings.db.dsn.get_secret_value(),
         lambda conn: register_profiles(conn, profiles, catalog, settings.db.schema_name),
@@ -79,7 +70,7 @@ def _register(args: argparse.Namespace, profiles: tuple[Profile, ...], catalog: 
 
 
 def _registered() -> list[Profile]:
-    settings = ProfilesSettings()
+    settings = AdminSettings()
     return run_with_connection(
         settings.db.dsn.get_secret_value(),
         lambda conn: fetch_profiles(conn, settings.db.schema_name),

@@ -1,7 +1,7 @@
 """Strict JSON parsing shared by every JSON codec: duplicate keys and non-standard constants refused.
 
 Python's ``json`` keeps the last of two equal keys and accepts ``NaN``/``Infinity``; both would let
-a payload mean something other than what a second reader sees (delivery.md B06, B07), so they are
+a payload mean something other than what a second reader sees (docs/reliability.md B06, B07), so they are
 refused here with a reason code of their own instead of being silently resolved.
 """
 

@@ -1,6 +1,6 @@
 """The parts of the catalog and device registry the normalizer reads, as structural types.
 
-The concrete classes live in ``processors.catalog`` and ``processors.registry`` (interfaces.md §2-3);
+The concrete classes live in ``processors.catalog`` and ``processors.registry`` (docs/catalog.md);
 typing against these protocols keeps the processing modules testable with plain stand-ins and
 independent of how those packages store their data.
 """

@@ -1,11 +1,11 @@
 """De-duplication by natural key: a bounded recent-key cache in front of the sink's unique key.
 
-Natural keys (delivery.md §2) are derived from the message bytes, so a redelivered MQTT message or a
+Natural keys (docs/reliability.md §3) come from the message bytes, so a redelivered MQTT message or
 Kafka duplicate maps to the same ``record_id``. The cache is best effort (bounded, per process, lost
 on restart); the storage sink's unique key on the same identity is the final guard.
 
 The cache also remembers the payload hash behind each key: the same key with a *different* hash is
-not a redelivery but a conflict (a replay, a counter reset or a key collision, delivery.md B12),
+not a redelivery but a conflict (a replay, a counter reset or a key collision, docs/reliability.md B12),
 which ``remember`` reports so the processor dead-letters it instead of dropping it as a duplicate.
 """
 

@@ -1,4 +1,4 @@
-"""The normalize stage's per-family mappers, built from the family registry, and the registry opener.
+"""The normalize stage's per-family mappers, built from the family registry.
 
 The runner never discovers mappers by import side effects: each ``DeviceFamily``
 (``contracts/families/``) names its mapper, and ``build_mappers`` builds the ones a deployment
@@ -7,24 +7,21 @@ runs. (Not to be confused with the device registry package ``processors.registry
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.families import FAMILIES, load_reference
-from contracts.settings import DbConfig
 from processors.exceptions import ConfigurationError
-from processors.normalize.catalog_view import RegistryLike
 from processors.normalize.contract import FamilyMapper
 
 if TYPE_CHECKING:
     from processors.catalog import Catalog
     from processors.profiles import ProfileBook
 
-__all__ = ["MapperConfig", "build_mappers", "open_registry"]
+__all__ = ["MapperConfig", "build_mappers"]
 
 
 class MapperConfig(BaseModel):
@@ -69,12 +66,3 @@ def build_mappers(
             raise ConfigurationError(msg)
         mappers[family] = mapper
     return mappers
-
-
-@asynccontextmanager
-async def open_registry(db: DbConfig, *, refresh_s: float) -> AsyncIterator[RegistryLike]:
-    """The PostgreSQL-backed device registry, refreshed in the background while the block runs."""
-    from processors.registry import DeviceRegistry
-
-    async with DeviceRegistry.from_file(db=db, refresh_interval_s=refresh_s) as registry:
-        yield registry

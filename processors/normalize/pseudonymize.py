@@ -1,4 +1,4 @@
-"""Keyed pseudonyms (governance.md §7, P1): truncated HMAC-SHA256 over a domain-separated value.
+"""Keyed pseudonyms (docs/governance.md P1): truncated HMAC-SHA256 over a domain-separated value.
 
 Keys come from configuration as a mapping key id -> secret with one active id. Rotation means
 configuring a new active id: pseudonyms are stable for one key and unrelated across keys, and every

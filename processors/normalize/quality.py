@@ -1,4 +1,4 @@
-"""Quality rules (governance.md §8): timeliness, consistency and plausibility, as flags or refusals.
+"""Quality rules (docs/governance.md §4): timeliness, consistency and plausibility; flag or refuse.
 
 Rules flag and never alter values. A refusal is a RecordRejected carrying the reason code; a flag is
 a short string stored in ``DatasetRecord.quality``. Timeliness is computed for a whole batch at once

@@ -7,9 +7,12 @@ to a version keeps exactly the mapping it was bound to. Rows are append-only (01
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import zlib
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +33,7 @@ __all__ = [
     "fetch_profiles",
     "refresh_book",
     "register_profiles",
+    "watch_profiles",
 ]
 
 logger = logging.getLogger(__name__)
@@ -136,3 +140,30 @@ async def refresh_book(book: ProfileBook, dsn: str, schema: str = "sensegate") -
         profiles = await fetch_profiles(conn, schema)
     book.add(profiles)
     return len(profiles)
+
+
+@asynccontextmanager
+async def watch_profiles(
+    book: ProfileBook, dsn: str, schema: str, *, refresh_s: float
+) -> AsyncIterator[asyncio.Task[None]]:
+    """Keep ``book`` up to date with the registered versions while the block runs.
+
+    A database outage keeps the versions already known and retries at the next interval; the
+    yielded task is the refresh loop (for supervision).
+    """
+
+    async def refresh() -> None:
+        while True:
+            try:
+                await refresh_book(book, dsn, schema)
+            except (psycopg.Error, OSError) as exc:
+                logger.warning("registered profiles not refreshed (%s); keeping %d", exc, len(book))
+            await asyncio.sleep(refresh_s)
+
+    task = asyncio.create_task(refresh(), name="profile-refresh")
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -10,7 +10,7 @@ from contracts.families import FAMILIES, FamilyName
 
 __all__ = ["CSV_HEADER", "Device", "device_id_problem"]
 
-# Header of the bulk-import CSV (interfaces.md §3); also the column order of ``devices list --csv``.
+# Bulk-import CSV header (docs/catalog.md §7); also the column order of ``devices list --csv``.
 CSV_HEADER: tuple[str, ...] = (
     "family",
     "device_id",

@@ -1,7 +1,7 @@
 """Quarantine of unregistered devices: list what waits, approve a device and replay its messages.
 
 The normalizer writes every message of an unregistered device to ``<prefix>quarantine`` as a
-DeadLetter with reason ``unknown_device`` (interfaces.md §3). Approval registers the device in the
+DeadLetter with reason ``unknown_device`` (docs/catalog.md §8). Approval registers the device in the
 database first (running registries reload on the NOTIFY), waits ``settle_s`` so they have, then
 re-produces each quarantined raw envelope byte for byte to ``<prefix>raw.<family>`` and records the
 quarantine coordinates it replayed, so a second approval does not replay them again.

@@ -1,4 +1,4 @@
-"""De-identification primitives for the share and open tiers (governance.md §7, P1-P5).
+"""De-identification primitives for the share and open tiers (docs/governance.md §3, P1-P5).
 
 * ``RotatingKeyring`` - keyed pseudonyms (P1): HMAC-SHA256 under a key derived per
   (tier, dataset, epoch) from a configured master secret, so keys rotate on their own every

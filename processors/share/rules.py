@@ -53,7 +53,7 @@ __all__ = [
 Tier = Literal["share", "open"]
 Mode = Literal["record", "microdata", "aggregate"]
 
-# Item name fragments that are never opened, whatever a profile says (governance.md §7, P8).
+# Item name fragments that are never opened, whatever a profile says (docs/governance.md §3, P8).
 FORBIDDEN_OPEN_NAMES = ("plate", "face", "image", "video", "photo", "vin")
 _PERSONAL = frozenset({"identifier", "personal"})
 SHARE_EPOCH_DAYS = 30

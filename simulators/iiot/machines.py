@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["Machine", "make_machine"]
 
-# Sparkplug datatype codes (formats.md §2.2)
+# Sparkplug datatype codes (docs/codecs-sparkplug-lorawan.md, datatype codes)
 INT64, FLOAT, DOUBLE, BOOLEAN, STRING = 4, 9, 10, 11, 12
 
 

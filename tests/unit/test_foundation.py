@@ -69,7 +69,7 @@ def test_mosquitto_configs_keep_outage_limits() -> None:
         )
         assert conf["persistence"] == "true"
         assert int(conf["max_queued_messages"]) >= 1_000_000
-        # a crash loses at most about a second of acknowledged messages (delivery.md W2)
+        # a crash loses at most about a second of acknowledged messages (docs/reliability.md W2)
         assert conf["autosave_on_changes"] == "false"
         assert int(conf["autosave_interval"]) <= 1
 

@@ -51,7 +51,7 @@ def _t(  # noqa: PLR0917 - positional keeps the type table one row per type
     return LppType(type_id, name, widths, divs, signed, unit, components)
 
 
-# formats.md §3.3 (ElectronicCats CayenneLPP type set); 122 "load" as in the extended decoders.
+# LPP types (docs/codecs-sparkplug-lorawan.md); 122 "load" as in the extended decoders.
 LPP_TYPES: Mapping[int, LppType] = {
     t.type_id: t
     for t in (

@@ -1,6 +1,6 @@
 """JSON renderings of C-V2X messages, converted to the same MessageFrame value as UPER.
 
-Accepted shapes (formats.md §1.7):
+Accepted shapes (docs/codecs-v2x.md, JSON renderings):
 
 * **JER** (X.697): ``{"rsmFrame": {...}}`` with the standard's field names and integer units;
   ENUMERATED as names, OCTET STRING and fixed-size BIT STRING as hex, CHOICE as ``{alt: value}``.

@@ -8,7 +8,7 @@ dead-lettered ``no_profile`` (the detail names the command that binds one), a re
 differs from the profile's ``profile_mismatch``. Radio metadata (``f_cnt``, ``rssi``, ``snr``) is
 added to every candidate whose dataset has those items.
 
-Natural key (delivery.md §2): ChirpStack ``deduplicationId`` with the devEui; TTS (dev_eui,
+Natural key (docs/reliability.md §3): ChirpStack ``deduplicationId`` with the devEui; TTS (dev_eui,
 dev_addr, f_cnt, f_port); plain JSON (device, device time, payload SHA-256).
 """
 

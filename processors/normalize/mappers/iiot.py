@@ -5,7 +5,7 @@ host state kept by the codec). DATA for a node or device without a known birth i
 ``sparkplug_no_birth`` and carries the codec's rebirth request. Protocol metrics (``bdSeq``,
 ``Node Control/*``, ``Device Control/*``) are not observations and are skipped.
 
-Natural key (delivery.md §2): (group, edge, device, bdSeq, seq, payload timestamp, metric name).
+Natural key (docs/reliability.md §3): group, edge, device, bdSeq, seq, payload time, metric name.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@
 | RSI | v2x_road_event | event or sign |
 | MAP | v2x_intersection | node |
 
-Natural keys (delivery.md §2) never contain identifiers, because they travel on the data topics in
+Natural keys (docs/reliability.md §3) hold no identifiers, because they travel on the data topics in
 clear: an RSM participant is keyed by its position in the message, a BSM by the payload hash.
 When the event time is not anchored to a device clock (no vendor header time and no ``moy``), a
 redelivery could resolve ``secMark`` into another minute, so the payload SHA-256 replaces the time.

@@ -1,10 +1,9 @@
-"""Family mappers on codec outputs: genuine V2X captures, CSAE JSON, ChirpStack + LPP, Sparkplug B."""
+"""Family mappers on codec outputs: genuine V2X captures (tests/data), CSAE JSON, LPP, Sparkplug B."""
 
 from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -19,6 +18,7 @@ from processors.normalize.processor import NormalizeProcessor
 from processors.normalize.pseudonymize import Pseudonymizer
 from processors.normalize.quality import QualityConfig
 from processors.profiles import ProfileBook, load_profiles, parse_profile
+from tests.fixtures.golden import case
 from tests.fixtures.normalize import (
     FakeRegistry,
     TestDevice,
@@ -28,7 +28,8 @@ from tests.fixtures.normalize import (
     soil_lpp,
 )
 
-TESTDATA = Path("/work/shared/testdata/v2x")
+RSM_CAPTURE = case("v2x", "rsm-capture-2020-11-26")
+SPAT_CAPTURE = case("v2x", "spat-capture-2020-11-14")
 V2X_SETS = ("v2x_participant", "v2x_signal_phase", "v2x_road_event", "v2x_intersection")
 RSU = "JL-CC-0007"
 EUI = "a1b2c3d4e5f60718"
@@ -69,15 +70,11 @@ def processor(catalog: Catalog, *devices: TestDevice, old_ok: bool = False) -> N
     )
 
 
-def capture(name: str) -> bytes:
-    return bytes.fromhex((TESTDATA / f"{name}_frame.hex").read_text().strip())
-
-
 def test_genuine_rsm_capture(catalog: Catalog) -> None:
-    expected = json.loads((TESTDATA / "rsm_expected.json").read_text())
+    expected = RSM_CAPTURE.expected
     dev = TestDevice("v2x", "12345", "jl_traffic_police", V2X_SETS, v2x_framing=True)
     result = processor(catalog, dev, old_ok=True).process(
-        [raw_record(capture("rsm"), family="v2x", device_id="12345")]
+        [raw_record(RSM_CAPTURE.hex("frame.hex"), family="v2x", device_id="12345")]
     )
     assert not result.dead_letters
     (rec,) = result.records
@@ -96,10 +93,10 @@ def test_genuine_rsm_capture(catalog: Catalog) -> None:
 
 
 def test_genuine_spat_capture(catalog: Catalog) -> None:
-    expected = json.loads((TESTDATA / "spat_expected.json").read_text())
+    expected = SPAT_CAPTURE.expected
     dev = TestDevice("v2x", "u_id_123", "jl_traffic_police", V2X_SETS, v2x_framing=True)
     result = processor(catalog, dev, old_ok=True).process(
-        [raw_record(capture("spat"), family="v2x", device_id="u_id_123")]
+        [raw_record(SPAT_CAPTURE.hex("frame.hex"), family="v2x", device_id="u_id_123")]
     )
     assert not result.dead_letters
     assert len(result.records) == 8  # 8 phases, current state each
@@ -111,7 +108,7 @@ def test_genuine_spat_capture(catalog: Catalog) -> None:
 def test_framing_error_is_dead_lettered(catalog: Catalog) -> None:
     dev = TestDevice("v2x", "12345", "jl_traffic_police", V2X_SETS, v2x_framing=True)
     result = processor(catalog, dev).process(
-        [raw_record(capture("rsm")[:-3], family="v2x", device_id="12345")]
+        [raw_record(RSM_CAPTURE.hex("frame.hex")[:-3], family="v2x", device_id="12345")]
     )
     assert [d.reason for d in result.dead_letters] == [ReasonCode.FRAMING_ERROR]
 

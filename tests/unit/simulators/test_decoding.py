@@ -36,7 +36,7 @@ def _messages(family: str, devices: int = 6, **options: str) -> list[SimMessage]
 
 
 def _check_v2x_constraints(kind: str, frame: dict[str, Any]) -> None:
-    """Ranges of the CSAE day-one data elements (formats.md §1.3), checked independently of asn1tools."""
+    """CSAE day-one ranges (docs/codecs-v2x.md, units), checked independently of asn1tools."""
     if kind == "SPAT":
         spat = frame["spatFrame"]
         assert 0 <= spat["msgCnt"] <= 127 and 0 <= spat["timeStamp"] <= 59999

@@ -1,8 +1,9 @@
-"""Cayenne LPP against an independent encoder (pycayennelpp) and our own encoder."""
+"""Cayenne LPP against an independent encoder (pycayennelpp), our own encoder and the golden cases."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from processors.codecs.lorawan import LPP_TYPES, LppError, decode_lpp, encode_lpp
+from tests.fixtures.golden import GoldenCase, check_params
 
 # (pycayennelpp adder, args, our type name, expected value or components)
 THIRD_PARTY: list[tuple[str, tuple[Any, ...], str, Any]] = [
@@ -73,20 +75,23 @@ def test_our_encoder_matches_pycayennelpp_bytes() -> None:
     assert encode_lpp(items) == bytes(frame)
 
 
-def test_gps_vector_from_the_cayenne_documentation() -> None:
-    # Documented example: channel 1 GPS 42.3519, -87.9094, 10 m.
-    (reading,) = decode_lpp(bytes.fromhex("018806765ff2960a0003e8"))
-    assert reading.components == {"lat": 42.3519, "lon": -87.9094, "alt": 10.0}
-    assert reading.unit is None and reading.name == "gps"
+def lpp_readings(case: GoldenCase) -> None:
+    """The frame decodes to the expected readings, in frame order, with their units."""
+    readings = decode_lpp(case.hex(case.expected["payload"]))
+    assert [
+        {"channel": r.channel, "name": r.name, "unit": r.unit}
+        | ({"components": r.components} if r.components else {"value": r.value})
+        for r in readings
+    ] == case.expected["readings"]
 
 
-def test_two_temperature_channels_and_humidity() -> None:
-    readings = decode_lpp(bytes.fromhex("03670110056700ff046882"))
-    assert [(r.channel, r.name, r.value, r.unit) for r in readings] == [
-        (3, "temperature", 27.2, "Cel"),
-        (5, "temperature", 25.5, "Cel"),
-        (4, "humidity", 65.0, "%"),
-    ]
+CHECKS: dict[str, Callable[[GoldenCase], None]] = {"lpp_readings": lpp_readings}
+
+
+@pytest.mark.parametrize(("case", "check"), check_params("agri", CHECKS))
+def test_golden_case(case: GoldenCase, check: Callable[[GoldenCase], None]) -> None:
+    """Each case folder under tests/data/agri/ passes every check its expected.json lists."""
+    check(case)
 
 
 @pytest.mark.parametrize(

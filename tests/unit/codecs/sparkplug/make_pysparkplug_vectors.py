@@ -1,4 +1,4 @@
-"""Regenerate pysparkplug_vectors.json with pysparkplug, an independent Sparkplug B encoder.
+"""Regenerate the golden case tests/data/iiot/pysparkplug-session/ with pysparkplug, an independent encoder.
 
 pysparkplug pins paho-mqtt<2 while sensegate needs paho-mqtt 2, so it cannot be in the dev extra;
 it is installed without dependencies into a scratch directory and run in its own process (its
@@ -7,7 +7,8 @@ generated protobuf module would also clash with ours in one descriptor pool):
     .venv/bin/pip install --no-deps --target /tmp/pysparkplug pysparkplug==0.6.1
     PYTHONPATH=/tmp/pysparkplug .venv/bin/python tests/unit/codecs/sparkplug/make_pysparkplug_vectors.py
 
-The JSON holds, per message, the topic, the payload as hex and the values we expect to decode.
+It writes one ``NN-TYPE.hex`` payload file per message and ``expected.json`` with, per message, the
+type, topic and payload file, the values we expect to decode, and the checks the golden test runs.
 """
 
 from __future__ import annotations
@@ -124,16 +125,24 @@ def main() -> None:
         ("DCMD", f"spBv1.0/{g}/DCMD/{e}/{d}", dcmd.encode()),
         ("STATE", "spBv1.0/STATE/scada-1", state.encode()),
     ]
+    out = Path(__file__).resolve().parents[4] / "tests" / "data" / "iiot" / "pysparkplug-session"
+    out.mkdir(parents=True, exist_ok=True)
+    files = [f"{i:02d}-{t}.hex" for i, (t, _, _) in enumerate(messages, start=1)]
+    for name, (_, _, payload) in zip(files, messages, strict=True):
+        (out / name).write_text(payload.hex() + "\n", encoding="ascii")
     doc = {
         "generator": f"pysparkplug {psp.__version__}",
+        "checks": ["nbirth_every_datatype", "ndata_by_alias", "lifecycle"],
         "metrics": [
             {"name": n, "alias": a, "datatype": int(dt), "expected": exp}
             for n, a, dt, _, exp in METRICS
         ],
-        "messages": [{"type": t, "topic": top, "hex": p.hex()} for t, top, p in messages],
+        "messages": [
+            {"type": t, "topic": top, "payload": name}
+            for name, (t, top, _) in zip(files, messages, strict=True)
+        ],
     }
-    out = Path(__file__).with_name("pysparkplug_vectors.json")
-    out.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
+    (out / "expected.json").write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
     print(f"wrote {out}")
 
 

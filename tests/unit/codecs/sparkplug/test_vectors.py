@@ -1,25 +1,35 @@
-"""Payloads built by an independent encoder (pysparkplug) and published spec examples decode right."""
+"""Golden test of the Sparkplug codec: every case under tests/data/iiot/ decodes to its expected values.
+
+Cases: a session written by an independent encoder (pysparkplug) and the specification's worked
+array examples.
+"""
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from processors.codecs.sparkplug import DataType, SparkplugCodec, SparkplugMessage
 from processors.codecs.sparkplug.datatypes import pack_array, unpack_array
+from tests.fixtures.golden import GoldenCase, check_params
 from tests.unit.codecs.sparkplug.helpers import envelope
 
-VECTORS = json.loads(Path(__file__).with_name("pysparkplug_vectors.json").read_text())
-MESSAGES = {m["type"]: (m["topic"], bytes.fromhex(m["hex"])) for m in VECTORS["messages"]}
 
+class _Session:
+    """The messages of a session case by type, fed one at a time into a codec."""
 
-def _feed(codec: SparkplugCodec, mtype: str) -> SparkplugMessage:
-    topic, payload = MESSAGES[mtype]
-    return codec.decode(payload, envelope(topic, payload))
+    def __init__(self, case: GoldenCase) -> None:
+        self.metrics: list[dict[str, Any]] = case.expected["metrics"]
+        self.messages = {
+            m["type"]: (m["topic"], case.hex(m["payload"])) for m in case.expected["messages"]
+        }
+
+    def feed(self, codec: SparkplugCodec, mtype: str) -> SparkplugMessage:
+        topic, payload = self.messages[mtype]
+        return codec.decode(payload, envelope(topic, payload))
 
 
 def _norm(value: Any) -> Any:
@@ -34,20 +44,16 @@ def _same(got: Any, expected: Any) -> bool:
     return bool(_norm(got) == expected)
 
 
-@pytest.fixture
-def born() -> tuple[SparkplugCodec, SparkplugMessage]:
-    codec = SparkplugCodec()
-    return codec, _feed(codec, "NBIRTH")
-
-
-def test_nbirth_every_datatype(born: tuple[SparkplugCodec, SparkplugMessage]) -> None:
-    _, msg = born
+def nbirth_every_datatype(case: GoldenCase) -> None:
+    """The NBIRTH carries one metric of every datatype; each decodes to its expected value."""
+    session = _Session(case)
+    msg = session.feed(SparkplugCodec(), "NBIRTH")
     by_name = {m.name: m for m in msg.metrics}
     assert msg.bd_seq == 3
     assert msg.seq == 0
     assert msg.seq_status == "first"
     assert by_name["Node Control/Rebirth"].value is False
-    for spec in VECTORS["metrics"]:
+    for spec in session.metrics:
         metric = by_name[spec["name"]]
         assert metric.datatype == spec["datatype"]
         assert metric.alias == spec["alias"]
@@ -55,64 +61,66 @@ def test_nbirth_every_datatype(born: tuple[SparkplugCodec, SparkplugMessage]) ->
     assert by_name["DateTime"].as_datetime() is not None
 
 
-def test_ndata_by_alias_only_resolves_names_and_types(
-    born: tuple[SparkplugCodec, SparkplugMessage],
-) -> None:
-    codec, _ = born
-    msg = _feed(codec, "NDATA")
+def ndata_by_alias(case: GoldenCase) -> None:
+    """An NDATA by alias only gets names and datatypes from the birth; a skipped seq is a gap."""
+    session = _Session(case)
+    codec = SparkplugCodec()
+    session.feed(codec, "NBIRTH")
+    msg = session.feed(codec, "NDATA")
     assert msg.seq_status == "gap"  # pysparkplug vectors skip seq 1 (it belongs to the DBIRTH)
     codec = SparkplugCodec()
-    _feed(codec, "NBIRTH")
-    _feed(codec, "DBIRTH")
-    msg = _feed(codec, "NDATA")
+    session.feed(codec, "NBIRTH")
+    session.feed(codec, "DBIRTH")
+    msg = session.feed(codec, "NDATA")
     assert msg.seq_status == "ok"
     assert msg.birth_known and not msg.unresolved_aliases
     by_name = {m.name: m for m in msg.metrics}
-    for spec in VECTORS["metrics"]:
+    for spec in session.metrics:
         metric = by_name[spec["name"]]
         assert metric.datatype == spec["datatype"]
         assert _same(metric.value, spec["expected"]), spec["name"]
 
 
-def test_device_lifecycle_and_commands() -> None:
+def lifecycle(case: GoldenCase) -> None:
+    """Device birth, data, death, commands, node death and host state in session order."""
+    session = _Session(case)
     codec = SparkplugCodec()
-    _feed(codec, "NBIRTH")
-    dbirth = _feed(codec, "DBIRTH")
+    session.feed(codec, "NBIRTH")
+    dbirth = session.feed(codec, "DBIRTH")
     assert [m.name for m in dbirth.metrics] == ["Temp", "Count"]
-    _feed(codec, "NDATA")
-    ddata = _feed(codec, "DDATA")
+    session.feed(codec, "NDATA")
+    ddata = session.feed(codec, "DDATA")
     assert ddata.device == "pump-1" and ddata.seq_status == "ok" and not ddata.stale
     temp, count = ddata.metrics
     assert (temp.name, temp.value, temp.is_historical) == ("Temp", 21.0, True)
     assert (count.name, count.is_null, count.value) == ("Count", True, None)
-    ddeath = _feed(codec, "DDEATH")
+    ddeath = session.feed(codec, "DDEATH")
     assert ddeath.stale and ddeath.seq_status == "ok"
-    ncmd = _feed(codec, "NCMD")
+    ncmd = session.feed(codec, "NCMD")
     assert ncmd.metrics[0].name == "Node Control/Rebirth" and ncmd.metrics[0].value is True
-    dcmd = _feed(codec, "DCMD")
+    dcmd = session.feed(codec, "DCMD")
     assert dcmd.metrics[0].name == "Temp" and dcmd.metrics[0].value == 22.0
-    ndeath = _feed(codec, "NDEATH")
+    ndeath = session.feed(codec, "NDEATH")
     assert ndeath.bd_seq == 3 and ndeath.stale and not ndeath.ignored
-    state = _feed(codec, "STATE")
+    state = session.feed(codec, "STATE")
     assert state.state is not None and state.state.online is True
     assert state.host_id == "scada-1"
 
 
-def test_spec_example_int32_array() -> None:
-    # Sparkplug 3.0, chapter 6: [123456789, 987654321] -> 15 CD 5B 07 B1 68 DE 3A
-    packed = bytes.fromhex("15CD5B07B168DE3A")
-    assert unpack_array(DataType.INT32_ARRAY, packed) == [123456789, 987654321]
-    assert pack_array(DataType.INT32_ARRAY, [123456789, 987654321]) == packed
+def array(case: GoldenCase) -> None:
+    """A packed array decodes to the expected values and the values encode back to the same bytes."""
+    datatype = DataType[case.expected["datatype"]]
+    packed, values = case.hex(case.expected["payload"]), case.expected["values"]
+    assert unpack_array(datatype, packed) == values
+    assert pack_array(datatype, values) == packed
 
 
-def test_spec_example_boolean_array() -> None:
-    # count 12 little-endian, then bits most significant first: 0x34 0xD0
-    values = [False, False, True, True, False, True, False, False, True, True, False, True]
-    packed = bytes.fromhex("0C00000034D0")
-    assert unpack_array(DataType.BOOLEAN_ARRAY, packed) == values
-    assert pack_array(DataType.BOOLEAN_ARRAY, values) == packed
+CHECKS: dict[str, Callable[[GoldenCase], None]] = {
+    f.__name__: f for f in (nbirth_every_datatype, ndata_by_alias, lifecycle, array)
+}
 
 
-def test_spec_example_int8_array() -> None:
-    # The 3.0 text prints 0xEF for -23, a known erratum: two's complement of -23 is 0xE9.
-    assert unpack_array(DataType.INT8_ARRAY, bytes([0xE9, 0x7B])) == [-23, 123]
+@pytest.mark.parametrize(("case", "check"), check_params("iiot", CHECKS))
+def test_golden_case(case: GoldenCase, check: Callable[[GoldenCase], None]) -> None:
+    """Each case folder passes every check its expected.json lists."""
+    check(case)

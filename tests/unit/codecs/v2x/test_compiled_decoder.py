@@ -1,6 +1,6 @@
 """The generated C UPER decoder and asn1tools decode every frame to the same value.
 
-Golden captures, 10,000 random valid frames per day-one message type, and corrupted frames (both
+Golden captures (every case in tests/data/v2x/), 10,000 random valid frames per day-one message type, and corrupted frames (both
 refuse, or both give the same value). With ``SENSEGATE_V2X_DECODER=python`` (a machine without a C
 compiler) the extension is not built and this module is skipped; otherwise a missing or stale
 extension fails here.
@@ -9,7 +9,6 @@ extension fails here.
 from __future__ import annotations
 
 import random
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,15 +23,13 @@ from processors.codecs.v2x.schema import (
     _decode_with_length,
     specification,
 )
+from tests.fixtures.golden import GoldenCase, cases
 from tests.unit.codecs.v2x.random_frames import random_frame
 
 pytestmark = pytest.mark.skipif(
     DecoderSettings().decoder == "python", reason="SENSEGATE_V2X_DECODER=python: asn1tools only"
 )
 
-TESTDATA = Path(__file__).resolve().parents[5] / "shared" / "testdata" / "v2x"
-if not TESTDATA.is_dir():
-    TESTDATA = Path("/work/shared/testdata/v2x")
 FRAMES_PER_TYPE = 10_000
 
 
@@ -54,10 +51,9 @@ def test_the_compiled_decoder_is_in_use() -> None:
     assert decoder_name(DEFAULT_EDITION) == "compiled"
 
 
-@pytest.mark.skipif(not TESTDATA.is_dir(), reason="shared testdata not found")
-@pytest.mark.parametrize("name", ["rsm", "spat"])
-def test_golden_captures_agree(name: str) -> None:
-    frame = bytes.fromhex((TESTDATA / f"{name}_frame.hex").read_text().strip())
+@pytest.mark.parametrize("case", cases("v2x"), ids=lambda c: c.name)
+def test_golden_captures_agree(case: GoldenCase) -> None:
+    frame = case.hex("frame.hex")
     _, body = split_vendor_frame(frame)
     slow, fast = _both(body)
     assert slow[1] == len(body)
