@@ -188,8 +188,12 @@ def main(argv: list[str] | None = None) -> int:
         "register the public data catalog",
         ["-m", "processors", "--log-level", "WARNING", "catalog", "register"],
     )
+    _run(
+        "register the device profiles (each probe model's layout and units)",
+        ["-m", "processors", "--log-level", "WARNING", "profiles", "register", "--no-write-back"],
+    )
     fleet = _run(
-        "the simulated fleet as device-registry CSV",
+        "the simulated fleet as device-registry CSV (each device bound to its profile)",
         [
             "-m",
             "simulators",
@@ -270,6 +274,12 @@ def main(argv: list[str] | None = None) -> int:
             ["-m", "processors", "provenance", "prove", record_id],
             check=False,
         )
+    time.sleep(16)  # the normalizer flushes device health every 15 s
+    _run(
+        "device health: last seen, completeness, counter gaps, dead letters, clock skew",
+        ["-m", "processors", "--log-level", "WARNING", "devices", "health", "--period", "1h"],
+        check=False,
+    )
     _run("the public data catalog", ["-m", "processors", "catalog", "list"])
     print(f"\noracle log: {log}\nservices: make stack-status; logs in {STATE / 'services'}")
     return 0

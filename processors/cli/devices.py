@@ -1,4 +1,4 @@
-"""``python -m processors devices ...``: device registry and the devices' broker credentials."""
+"""``python -m processors devices ...``: device registry, profile bindings, broker credentials, health."""
 
 from __future__ import annotations
 
@@ -23,7 +23,10 @@ from processors.cli.device_credentials import (
     issue_for,
     revoke_or_rotate,
 )
+from processors.cli.health import add_health_arguments, run_health
 from processors.cli.settings import AdminSettings
+from processors.profiles import Profile
+from processors.profiles.store import fetch_profiles
 from processors.registry.credentials import identity_for
 from processors.registry.models import CSV_HEADER, Device
 from processors.registry.quarantine import approve_device, list_quarantined
@@ -35,7 +38,7 @@ from processors.registry.store import (
     parse_devices_csv,
     upsert_devices,
 )
-from processors.registry.validation import device_problems
+from processors.registry.validation import device_problems, profile_binding_problems
 from processors.storage.connect import run_with_connection
 
 __all__ = ["add_arguments", "run"]
@@ -51,6 +54,10 @@ def _device_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--datasets", help="';'-separated dataset codes (default: the family's datasets)"
+    )
+    parser.add_argument(
+        "--profile",
+        help="device profile NAME or NAME@VERSION (default version: the highest registered)",
     )
     parser.add_argument("--codec")
     parser.add_argument("--v2x-edition")
@@ -86,6 +93,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_issue_options(imp)
     add_revoke_parsers(sub)
     sub.add_parser("sync", help="write the registry file's devices to the database")
+    add_health_arguments(sub.add_parser("health", help="per device: last seen, completeness, gaps"))
     sub.add_parser("validate", help="check the registry file against the catalog")
     quarantine = sub.add_parser("quarantine", help="messages of unregistered devices")
     qsub = quarantine.add_subparsers(dest="quarantine_command", metavar="ACTION", required=True)
@@ -109,9 +117,13 @@ def _out(text: str, stream: TextIO | None = None) -> None:
     (stream or sys.stdout).write(text + "\n")
 
 
-def _device_from_args(args: argparse.Namespace, catalog: Catalog) -> Device:
+def _device_from_args(
+    args: argparse.Namespace, catalog: Catalog, profile: Profile | None = None
+) -> Device:
     if args.datasets:
         datasets = tuple(d.strip() for d in args.datasets.split(";") if d.strip())
+    elif profile is not None:
+        datasets = profile.datasets
     else:
         datasets = tuple(e.code for e in catalog.for_family(args.family))
     provider = args.provider
@@ -129,7 +141,65 @@ def _device_from_args(args: argparse.Namespace, catalog: Catalog) -> Device:
         industrial_id=args.industrial_id,
         lat=args.lat,
         lon=args.lon,
+        profile=profile.name if profile else None,
+        profile_version=profile.version if profile else None,
     )
+
+
+def _registered_profiles(settings: AdminSettings) -> list[Profile]:
+    return _db(settings, lambda conn: fetch_profiles(conn, settings.db.schema_name))
+
+
+def _resolve_profile(ref: str, registered: Sequence[Profile]) -> Profile | str:
+    """The registered profile ``NAME`` or ``NAME@VERSION``, or why there is none."""
+    name, _, version = ref.partition("@")
+    known = [p for p in registered if p.name == name]
+    if version:
+        known = [p for p in known if str(p.version) == version]
+    if not known:
+        return (
+            f"profile {ref} is not registered; register it first with "
+            "`python -m processors profiles register` (see `profiles list`)"
+        )
+    return max(known, key=lambda p: p.version)
+
+
+def _bind_profiles(
+    devices: Sequence[Device], registered: Sequence[Profile]
+) -> tuple[list[Device], list[str]]:
+    """Bind each device's profile to a registered version (the highest when none is given)."""
+    bound: list[Device] = []
+    problems: list[str] = []
+    for d in devices:
+        if d.profile is None:
+            bound.append(d)
+            continue
+        ref = d.profile if d.profile_version is None else f"{d.profile}@{d.profile_version}"
+        found = _resolve_profile(ref, registered)
+        if isinstance(found, str):
+            problems.append(f"{d.family}/{d.device_id}: {found}")
+            continue
+        pinned = d.model_copy(update={"profile_version": found.version})
+        problems += profile_binding_problems(pinned, found)
+        bound.append(pinned)
+    return bound, problems
+
+
+def _device_and_problems(
+    args: argparse.Namespace, settings: AdminSettings, catalog: Catalog
+) -> tuple[Device, list[str]]:
+    """The device the options describe (bound to its registered profile) and what it breaks."""
+    profile = None
+    if args.profile:
+        resolved = _resolve_profile(args.profile, _registered_profiles(settings))
+        if isinstance(resolved, str):
+            return _device_from_args(args, catalog), [resolved]
+        profile = resolved
+    device = _device_from_args(args, catalog, profile)
+    problems = device_problems(device, catalog)
+    if profile is not None:
+        problems += profile_binding_problems(device, profile)
+    return device, problems
 
 
 def _checked(devices: Sequence[Device], catalog: Catalog) -> list[str]:
@@ -170,6 +240,9 @@ def _list(args: argparse.Namespace, settings: AdminSettings) -> int:
 def _import(args: argparse.Namespace, settings: AdminSettings, catalog: Catalog) -> int:
     devices, problems = parse_devices_csv(args.csv_file.read_text(encoding="utf-8"))
     problems += _checked(devices, catalog)
+    if any(d.profile for d in devices):
+        devices, bind_problems = _bind_profiles(devices, _registered_profiles(settings))
+        problems += bind_problems
     if problems:
         for p in problems:
             _out(p, sys.stderr)
@@ -197,8 +270,7 @@ def _quarantine(args: argparse.Namespace, settings: AdminSettings, catalog: Cata
                 )
             _out(f"{len(found)} unregistered devices")
         return 0
-    device = _device_from_args(args, catalog)
-    problems = device_problems(device, catalog)
+    device, problems = _device_and_problems(args, settings, catalog)
     if problems:
         for p in problems:
             _out(p, sys.stderr)
@@ -226,18 +298,22 @@ def run(args: argparse.Namespace) -> int:
     command = args.devices_command
     try:
         if command == "add":
-            device = _device_from_args(args, catalog)
-            problems = device_problems(device, catalog)
+            device, problems = _device_and_problems(args, settings, catalog)
             if problems:
                 for p in problems:
                     _out(p, sys.stderr)
                 return 1
             _db(settings, lambda conn: upsert_devices(conn, [device], schema=schema))
-            _out(f"registered {device.family}/{device.device_id}")
+            bound = (
+                f" with profile {device.profile}@{device.profile_version}" if args.profile else ""
+            )
+            _out(f"registered {device.family}/{device.device_id}{bound}")
             with _broker_db(settings) as conn:
                 return issue_for(conn, settings.broker, [device.key], args, schema)
         if command == "list":
             return _list(args, settings)
+        if command == "health":
+            return run_health(args, settings.db, catalog)
         if command == "remove":
             family, device_id = args.family, args.device_id
             gone = _db(settings, lambda conn: delete_device(conn, family, device_id, schema))

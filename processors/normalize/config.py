@@ -38,3 +38,9 @@ class NormalizeSettings(BaseSettings):
     catalog_dir: Path | None = None
     registry_refresh_s: float = Field(default=5.0, gt=0)
     rebirth: bool = True
+    health_flush_s: float = Field(
+        default=15.0, gt=0, description="seconds between device health flushes to PostgreSQL"
+    )
+    health_window_s: int = Field(
+        default=300, gt=0, description="device health window (rows of device_health), seconds"
+    )

@@ -7,11 +7,19 @@ stops and ``serve`` raises ServiceFailed.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import socket
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import psycopg
 
 from processors.catalog import Catalog
+from processors.health.report import expected_interval
+from processors.health.service import HealthService
+from processors.health.tracker import HealthTracker
 from processors.normalize.config import NormalizeSettings
 from processors.normalize.dedup import RecentKeys
 from processors.normalize.mapper_table import build_mappers
@@ -19,14 +27,41 @@ from processors.normalize.processor import NormalizeProcessor
 from processors.normalize.pseudonymize import Pseudonymizer
 from processors.normalize.rebirth import MqttRebirthPublisher
 from processors.normalize.runner import NormalizeRunner, RunnerConfig
+from processors.profiles import ProfileBook, load_profiles
+from processors.profiles.store import refresh_book
 from processors.registry import DeviceRegistry
 from runtime.http_endpoint import HealthServer
 from runtime.supervise import Supervisor
 from runtime.topic_admin import ensure_topics, pipeline_topics
 
-__all__ = ["serve"]
+__all__ = ["serve", "watch_profiles"]
 
 logger = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def watch_profiles(
+    catalog: Catalog, settings: NormalizeSettings, *, refresh_s: float
+) -> AsyncIterator[ProfileBook]:
+    """Profiles from the files plus every registered version, re-read from the database."""
+    book = ProfileBook(load_profiles(settings.mappers.profiles_dir, catalog))
+    dsn, schema = settings.db.dsn.get_secret_value(), settings.db.schema_name
+
+    async def refresh() -> None:
+        while True:
+            try:
+                await refresh_book(book, dsn, schema)
+            except (psycopg.Error, OSError) as exc:
+                logger.warning("registered profiles not refreshed (%s); keeping %d", exc, len(book))
+            await asyncio.sleep(refresh_s)
+
+    task = asyncio.create_task(refresh(), name="profile-refresh")
+    try:
+        yield book
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def serve(settings: NormalizeSettings, runner_config: RunnerConfig, catalog: Catalog) -> None:
@@ -50,16 +85,34 @@ async def serve(settings: NormalizeSettings, runner_config: RunnerConfig, catalo
             )
             await rebirth.start()
             stack.push_async_callback(rebirth.stop)
+        book = await stack.enter_async_context(
+            watch_profiles(catalog, settings, refresh_s=settings.registry_refresh_s)
+        )
+        health = HealthService(
+            HealthTracker({e.code: e.family for e in catalog}, window_s=settings.health_window_s),
+            registry.devices,
+            lambda d: expected_interval(d, book, catalog),
+            dsn=settings.db.dsn.get_secret_value(),
+            schema=settings.db.schema_name,
+            flush_s=settings.health_flush_s,
+        )
+        await stack.enter_async_context(health)
         processor = NormalizeProcessor(
             catalog=catalog,
             registry=registry,
-            mappers=build_mappers(runner_config.families, settings.mappers),
+            mappers=build_mappers(
+                runner_config.families, settings.mappers, profiles=book, catalog=catalog
+            ),
             pseudonymizer=Pseudonymizer.from_config(settings.pseudonym),
             quality=settings.quality,
             dedup=RecentKeys(settings.dedup_cache_size),
         )
         runner = NormalizeRunner(
-            kafka=settings.kafka, config=runner_config, processor=processor, rebirth=rebirth
+            kafka=settings.kafka,
+            config=runner_config,
+            processor=processor,
+            rebirth=rebirth,
+            on_delivered=health.observe,
         )
         await stack.enter_async_context(runner)
         await stack.enter_async_context(
