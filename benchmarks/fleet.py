@@ -84,6 +84,11 @@ def register(configs: Iterable[FleetConfig], env: dict[str, str], work: Path) ->
     writer.writerows(rows.values())
     path = work / "registry.csv"
     path.write_text(out.getvalue())
+    # agricultural devices are bound to profiles, which must be registered first
+    subprocess.run(
+        [sys.executable, "-m", "processors", "profiles", "register", "--no-write-back"],
+        env=env, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
     done = subprocess.run(
         [sys.executable, "-m", "processors", "devices", "import", str(path)],
         env=env, capture_output=True, text=True, timeout=120, check=False,

@@ -49,9 +49,11 @@ class ReasonCode(StrEnum):
     FUTURE_TIMESTAMP = "future_timestamp"
     TOO_OLD = "too_old"
     IDENTITY_MISMATCH = "identity_mismatch"
+    PROFILE_MISMATCH = "profile_mismatch"
     CONFLICTING_DUPLICATE = "conflicting_duplicate"
     # governance
     UNKNOWN_DEVICE = "unknown_device"
+    NO_PROFILE = "no_profile"
     NOT_DATASET_PROVIDER = "not_dataset_provider"
     UNKNOWN_DATASET = "unknown_dataset"
     UNKNOWN_CATALOG_VERSION = "unknown_catalog_version"

@@ -2,7 +2,8 @@
 
 Kafka form: key = ``entity_id`` (UTF-8), value = the model's JSON (``DatasetRecord.to_kafka_value``).
 Values are in the catalog's canonical units (UCUM codes declared per item in the catalog), so a record
-carries no units itself. Personal identifiers are pseudonymized before a record is built
+carries no units itself (values a device profile converted keep their original value and unit in
+``provenance.source_values``). Personal identifiers are pseudonymized before a record is built
 (``entity_id`` and any identifier items); ``provenance.pseudonym_key_id`` names the key used.
 """
 
@@ -20,9 +21,11 @@ __all__ = [
     "GeoPoint",
     "Provenance",
     "RecordValue",
+    "SourceValue",
     "WireGeoPoint",
     "WireProvenance",
     "WireRecord",
+    "WireSourceValue",
     "decode_wire_record",
     "record_id_for",
 ]
@@ -38,6 +41,17 @@ class GeoPoint(BaseModel):
     lat: Annotated[float, Field(ge=-90, le=90)]
     lon: Annotated[float, Field(ge=-180, le=180)]
     elevation_m: float | None = None
+
+
+class SourceValue(BaseModel):
+    """A value as the device sent it, kept when its profile scaled or converted it for an item."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    item: str
+    field: str
+    value: float
+    unit: str | None = None
 
 
 class Provenance(BaseModel):
@@ -57,6 +71,10 @@ class Provenance(BaseModel):
     codec_version: str
     processor_version: str
     pseudonym_key_id: str | None = None
+    # device profile (``name@version``) that mapped the payload's fields to items, if any
+    profile: str | None = None
+    # original value and unit of every item the profile scaled or converted
+    source_values: tuple[SourceValue, ...] = ()
 
 
 class DatasetRecord(BaseModel):
@@ -117,6 +135,15 @@ class WireGeoPoint(msgspec.Struct, **_WIRE):
         return None if point is None else cls(point.lat, point.lon, point.elevation_m)
 
 
+class WireSourceValue(msgspec.Struct, **_WIRE):
+    """``SourceValue`` in wire form."""
+
+    item: str
+    field: str
+    value: float
+    unit: str | None = None
+
+
 class WireProvenance(msgspec.Struct, **_WIRE):
     """``Provenance`` in wire form."""
 
@@ -132,6 +159,8 @@ class WireProvenance(msgspec.Struct, **_WIRE):
     codec_version: str
     processor_version: str
     pseudonym_key_id: str | None = None
+    profile: str | None = None
+    source_values: tuple[WireSourceValue, ...] = ()
 
 
 class WireRecord(msgspec.Struct, kw_only=True, **_WIRE):

@@ -1,4 +1,7 @@
-"""``python -m gateway``: run the MQTT-to-Kafka gateway until SIGTERM/SIGINT (exit code 0)."""
+"""``python -m gateway``: run the MQTT-to-Kafka gateway until SIGTERM/SIGINT (exit code 0).
+
+Exit code 1 when a supervised task failed (runtime.supervise), 2 for invalid settings.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from contracts.secrets import (
 from gateway.app import Gateway
 from gateway.config import GatewaySettings
 from gateway.logs import configure_logging
+from runtime.exceptions import ServiceFailed
 
 __all__ = ["build_parser", "load_settings", "main"]
 
@@ -96,9 +100,7 @@ def load_settings(args: argparse.Namespace) -> GatewaySettings:
 
 async def _serve(settings: GatewaySettings) -> None:
     gateway = Gateway(settings)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, gateway.request_stop)
+    gateway.supervisor.stop_on_signals()
     await gateway.run()
 
 
@@ -124,7 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     # `kill -USR1 <pid>` dumps every thread's stack to stderr (diagnosing a stuck shutdown).
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     configure_logging(cfg.log_level, cfg.log_format, cfg.instance_id)
-    asyncio.run(_serve(settings))
+    try:
+        asyncio.run(_serve(settings))
+    except ServiceFailed as exc:
+        # The traceback of the cause was logged when it happened; a non-zero exit gets a restart.
+        logger.error("gateway exits with status 1: %s", exc)
+        return 1
     return 0
 
 

@@ -14,6 +14,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import Counter
 
@@ -28,7 +29,9 @@ from gateway.metrics import GatewayMetrics
 from gateway.mqtt_bridge import ConnectionEvent, Inbound, MqttBridge
 from gateway.routing import Router
 from gateway.sweeper import Attempt, DeadlineSweeper
+from runtime.faults import fault_point
 from runtime.http_endpoint import HealthServer
+from runtime.supervise import Supervisor, cancel_all
 
 __all__ = ["Gateway"]
 
@@ -51,24 +54,33 @@ _Batch = tuple[list[_Flight], Pending]
 
 
 class Gateway:
-    """One gateway instance; ``run()`` until ``request_stop()``; loop-affine (one event loop)."""
+    """One gateway instance; ``run()`` until ``request_stop()``; loop-affine (one event loop).
+
+    Every task and the paho thread are supervised (runtime.supervise): if one ends unexpectedly,
+    ``ready`` turns false, the gateway shuts down as on a stop request and ``run()`` raises
+    ``ServiceFailed``.
+    """
 
     def __init__(self, settings: GatewaySettings, metrics: GatewayMetrics | None = None) -> None:
         self.settings = settings
         self._cfg = settings.gateway
         self.metrics = metrics or GatewayMetrics()
+        self.supervisor = Supervisor("gateway")
         self._builder = RecordBuilder(
             self._cfg, Router(self._cfg.routes), settings.kafka.topic_prefix
         )
         self._out = KafkaOut(
-            settings.kafka, self._cfg, on_recreate=self.metrics.producer_recreated.inc
+            settings.kafka,
+            self._cfg,
+            on_recreate=self.metrics.producer_recreated.inc,
+            supervisor=self.supervisor,
         )
         self._tracker = AckTracker(self._ack)
         self._bridge: MqttBridge | None = None
         self._health: HealthServer | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._stop = asyncio.Event()
         self._stopping = False
+        self._fault = fault_point("gateway.dispatch")  # test-only; None unless armed
         self._last_error_log = 0.0
         self._orphans_seen = 0
         self._ack_batch: list[tuple[int, int, int]] = []
@@ -89,9 +101,15 @@ class Gateway:
 
     @property
     def ready(self) -> bool:
-        """True while taking messages: MQTT subscribed and a Kafka producer started."""
+        """True while taking messages: MQTT subscribed, a Kafka producer started, no task failed."""
         bridge = self._bridge
-        return not self._stopping and bridge is not None and bridge.connected and self._out.ready
+        return (
+            not self._stopping
+            and self.supervisor.healthy
+            and bridge is not None
+            and bridge.connected
+            and self._out.ready
+        )
 
     @property
     def health_port(self) -> int:
@@ -100,17 +118,27 @@ class Gateway:
 
     def request_stop(self) -> None:
         """Ask ``run()`` to shut down gracefully (safe from signal handlers on the loop)."""
-        self._stop.set()
+        self.supervisor.request_stop()
 
     async def run(self) -> None:
-        """Serve until ``request_stop()``, then drain, ack, disconnect and return."""
+        """Serve until ``request_stop()``, then drain, ack, disconnect and return.
+
+        Raises ServiceFailed (after the same shutdown) when a supervised task or thread failed.
+        """
         loop = asyncio.get_running_loop()
+        supervisor = self.supervisor
         metrics_cfg = self.settings.metrics
         if metrics_cfg.port:
             self._health = HealthServer(metrics_cfg, lambda: self.ready, self.metrics.registry)
             await self._health.start()
         await self._out.start()
-        bridge = MqttBridge(self.settings.mqtt, self._cfg, loop, self._on_connection)
+        bridge = MqttBridge(
+            self.settings.mqtt,
+            self._cfg,
+            loop,
+            self._on_connection,
+            on_thread_exit=supervisor.thread_reporter("paho-network-thread"),
+        )
         self._bridge = bridge
         logger.info(
             "gateway %s starting: mqtt %s:%d subscriptions %s, kafka %s",
@@ -121,29 +149,36 @@ class Gateway:
             self.settings.kafka.bootstrap_servers,
         )
         # Take nothing from the broker before Kafka can take it (the session keeps it meanwhile).
-        stop_wait = asyncio.create_task(self._stop.wait())
+        stop_wait = asyncio.create_task(supervisor.wait())
         ready_wait = asyncio.create_task(self._out.wait_ready())
         await asyncio.wait({stop_wait, ready_wait}, return_when=asyncio.FIRST_COMPLETED)
         ready_wait.cancel()
-        if not self._stop.is_set():
+        if not supervisor.stopping:
             bridge.start()
         audit: BrokerAudit | LogFileAudit | None = None
         if self._cfg.broker_log_file is not None:
-            audit = LogFileAudit(self._cfg.broker_log_file, self.metrics.broker_refusals)
+            audit = LogFileAudit(
+                self._cfg.broker_log_file,
+                self.metrics.broker_refusals,
+                on_thread_exit=supervisor.thread_reporter("broker-log-audit"),
+            )
             audit.start()
         elif self._cfg.broker_audit:
             audit = BrokerAudit(
                 self.settings.mqtt,
                 f"{self._cfg.effective_client_id}-audit",
                 self.metrics.broker_refusals,
+                on_thread_exit=supervisor.thread_reporter("broker-audit-thread"),
             )
             audit.start()
-        dispatcher = asyncio.create_task(self._dispatch_loop(bridge), name="gateway-dispatch")
-        sweeper = asyncio.create_task(self._sweep(), name="gateway-produce-sweeper")
+        dispatcher = supervisor.spawn(self._dispatch_loop(bridge), name="gateway-dispatch")
+        sweeper = supervisor.spawn(self._sweep(), name="gateway-produce-sweeper")
         await stop_wait
         await self._shutdown(bridge, dispatcher, sweeper)
         if audit is not None:
             await asyncio.to_thread(audit.stop)
+        await supervisor.close()
+        supervisor.check()
 
     # --- pipeline ---------------------------------------------------------------------------
     #
@@ -161,6 +196,8 @@ class Gateway:
         partition = self._out.partition
         flights = [self._admit(msg) for msg in msgs]
         try:
+            if self._fault is not None:
+                self._fault()
             groups: dict[tuple[str, int], list[_Flight]] = {}
             for flight in flights:
                 record = flight.record
@@ -173,10 +210,10 @@ class Gateway:
                 await self._hand_over(topic, part, members)
         except ProduceError as exc:  # no partition metadata: every message takes the slow path
             self._retry_all([f for f in flights if not f.owned], exc)
-        except asyncio.CancelledError:
+        except BaseException:
             for flight in flights:
                 if not flight.owned:
-                    self._end(flight)  # shutdown: left unacked for redelivery
+                    self._end(flight)  # shutdown or a fault: left unacked for redelivery
             raise
 
     def _admit(self, msg: Inbound) -> _Flight:
@@ -247,7 +284,9 @@ class Gateway:
 
     def _retry(self, flight: _Flight, error: ProduceError | None) -> None:
         flight.owned = True
-        task = asyncio.create_task(self._deliver(flight, error))
+        task = self.supervisor.spawn(
+            self._deliver(flight, error), name="gateway-produce-retry", ends="any"
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -368,12 +407,12 @@ class Gateway:
     # --- shutdown ---------------------------------------------------------------------------
 
     async def _shutdown(
-        self, bridge: MqttBridge, dispatcher: asyncio.Task[None], sweeper: asyncio.Task[None]
+        self, bridge: MqttBridge, dispatcher: asyncio.Task[Any], sweeper: asyncio.Task[Any]
     ) -> None:
         self._stopping = True
         logger.info("stopping: draining %d in-flight messages", self._in_flight)
         bridge.pause()
-        await _cancel_all({dispatcher})
+        await cancel_all({dispatcher})
         # Messages still queued were never taken: leave them unacked for redelivery.
         bridge.drop_queued()
         try:
@@ -384,8 +423,8 @@ class Gateway:
                 self._in_flight,
             )
         self._abandoned = True
-        await _cancel_all(set(self._tasks))
-        await _cancel_all({sweeper})
+        await cancel_all(set(self._tasks))
+        await cancel_all({sweeper})
         await asyncio.to_thread(bridge.stop)
         self.metrics.connected.set(0)
         await self._out.stop()
@@ -397,17 +436,3 @@ class Gateway:
             self._tracker.acked,
             self._tracker.orphaned,
         )
-
-
-async def _cancel_all(tasks: set[asyncio.Task[None]]) -> None:
-    """Cancel tasks until they are done: Python 3.11's wait_for can swallow a cancellation."""
-    while True:
-        pending = {t for t in tasks if not t.done()}
-        if not pending:
-            break
-        for task in pending:
-            task.cancel()
-        await asyncio.wait(pending, timeout=0.5)
-    for task in tasks:
-        if not task.cancelled():
-            task.exception()  # retrieved, so nothing is logged as "never retrieved"

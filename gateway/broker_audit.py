@@ -8,13 +8,15 @@ ended by the registry (revoke). A PUBLISH outside a client's ACL is logged by Mo
 only at debug level ("Denied PUBLISH"), and debug lines never go to the log topics: those are
 counted only when the broker runs with ``log_type debug`` and this gateway reads the broker's log
 file instead (``broker_log_file``, same host; docs/operations.md, "Security"). The paho thread
-and the file reader only increment Prometheus counters (thread-safe); nothing reaches the loop.
+and the file reader only increment Prometheus counters (thread-safe); nothing reaches the loop
+but an unexpected end of either thread, through ``on_thread_exit`` (the gateway's supervisor).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from prometheus_client import Counter
 
 from contracts.settings import MqttConfig
 from runtime.mqtt_auth import configure_client
+from runtime.mqtt_thread import ReportingClient
 
 __all__ = ["LOG_TOPIC", "BrokerAudit", "LogFileAudit", "classify"]
 
@@ -50,12 +53,19 @@ def classify(line: str) -> str | None:
 class LogFileAudit:
     """Follows the broker's log file from its current end, feeding ``counter``."""
 
-    def __init__(self, path: Path, counter: Counter, poll_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        path: Path,
+        counter: Counter,
+        poll_s: float = 0.5,
+        on_thread_exit: Callable[[BaseException | None], None] | None = None,
+    ) -> None:
         self._path = path
         self._counter = counter
         self._poll_s = poll_s
+        self._on_thread_exit = on_thread_exit
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="broker-log-audit", daemon=True)
+        self._thread = threading.Thread(target=self._main, name="broker-log-audit", daemon=True)
 
     def start(self) -> None:
         """Start following (lines written before this call are not counted)."""
@@ -66,6 +76,19 @@ class LogFileAudit:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(5)
+
+    def _main(self) -> None:
+        # The reader ends only when stop() asks; any other end is reported (if anyone listens).
+        report = self._on_thread_exit
+        try:
+            self._run()
+        except BaseException as exc:
+            if report is None:
+                raise
+            report(exc)
+            return
+        if report is not None and not self._stop.is_set():
+            report(None)
 
     def _run(self) -> None:
         offset = self._path.stat().st_size if self._path.exists() else 0
@@ -90,11 +113,18 @@ class LogFileAudit:
 class BrokerAudit:
     """A QoS 0 subscriber of the broker's log topics feeding ``counter`` (label ``reason``)."""
 
-    def __init__(self, config: MqttConfig, client_id: str, counter: Counter) -> None:
+    def __init__(
+        self,
+        config: MqttConfig,
+        client_id: str,
+        counter: Counter,
+        on_thread_exit: Callable[[BaseException | None], None] | None = None,
+    ) -> None:
         self._counter = counter
-        self._client = mqtt.Client(
+        self._client = ReportingClient(
             CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
         )
+        self._client.on_thread_exit = on_thread_exit  # an unexpected end of paho's thread
         configure_client(self._client, config)
         self._client.reconnect_delay_set(1, 30)
         self._client.on_connect = self._on_connect

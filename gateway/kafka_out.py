@@ -28,6 +28,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from contracts.settings import KafkaConfig
 from gateway.config import GatewayConfig
 from gateway.exceptions import ProduceError, ProduceTimeoutError
+from runtime.supervise import Supervisor
 
 __all__ = ["KafkaOut", "Pending", "Record"]
 
@@ -50,13 +51,19 @@ class Pending:
 
 
 class KafkaOut:
-    """Loop-affine producer wrapper; ``start``/``stop`` idempotent, ``send`` safe from many tasks."""
+    """Loop-affine producer wrapper; ``start``/``stop`` idempotent, ``send`` safe from many tasks.
+
+    Its tasks (the keeper that (re)creates the producer, the closing of a replaced one) run under
+    the service's ``supervisor``; ``stop`` belongs to the service's shutdown.
+    """
 
     def __init__(
         self,
         kafka: KafkaConfig,
         config: GatewayConfig,
         on_recreate: Callable[[], None] | None = None,
+        *,
+        supervisor: Supervisor,
     ) -> None:
         self._kafka = kafka
         self._cfg = config
@@ -64,10 +71,11 @@ class KafkaOut:
         self._epoch = 0
         self._ready = asyncio.Event()
         self._wanted = asyncio.Event()
-        self._keeper: asyncio.Task[None] | None = None
+        self._keeper: asyncio.Task[Any] | None = None
         self._stopping = False
         self.recreations = 0
         self._on_recreate = on_recreate
+        self._supervisor = supervisor
         # The producer's own partitioner, so a record retried through ``send`` lands where its
         # batch would have; murmur2 is pure Python in aiokafka, hence the per-key cache.
         self._partitioner = DefaultPartitioner()
@@ -97,7 +105,7 @@ class KafkaOut:
         """Start the keeper task that (re)creates the producer; returns without waiting for Kafka."""
         if self._keeper is None:
             self._wanted.set()
-            self._keeper = asyncio.create_task(self._keep(), name="kafka-producer-keeper")
+            self._keeper = self._supervisor.spawn(self._keep(), name="kafka-producer-keeper")
 
     async def wait_ready(self) -> None:
         """Wait until a producer is started (callers bound it with their own timeout)."""
@@ -144,8 +152,7 @@ class KafkaOut:
             self._on_recreate()
         logger.warning("re-creating the Kafka producer (epoch %d): %s", epoch, reason)
         if old is not None:
-            task = asyncio.create_task(self._close(old))
-            task.add_done_callback(_discard_result)
+            self._supervisor.spawn(self._close(old), name="kafka-producer-close", ends="any")
         self._wanted.set()
 
     async def wait(self, pending: Pending) -> None:
@@ -253,8 +260,3 @@ class KafkaOut:
         self._ready.clear()
         if producer is not None:
             await self._close(producer)
-
-
-def _discard_result(task: asyncio.Task[None]) -> None:
-    if not task.cancelled():
-        task.exception()

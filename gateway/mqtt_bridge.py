@@ -11,7 +11,8 @@ connection. The client is
 ``BufferedClient`` (buffered reads, a lean PUBLISH decoder, PUBACKs of one batch in one write).
 Acks come back from the loop through ``ack_many()``, which only sends a PUBACK on the connection
 the message arrived on: packet ids are per connection, and a message of a dead connection is
-redelivered by the broker instead (docs/reliability.md W3).
+redelivered by the broker instead (docs/reliability.md W3). An end of paho's thread other than
+``stop()`` is reported through ``on_thread_exit`` (the gateway's supervisor fails the service).
 """
 
 from __future__ import annotations
@@ -79,8 +80,11 @@ class MqttBridge:
         config: GatewayConfig,
         loop: asyncio.AbstractEventLoop,
         on_event: Callable[[ConnectionEvent], None],
+        *,
+        on_thread_exit: Callable[[BaseException | None], None] | None = None,
     ) -> None:
         self._mqtt = mqtt_config
+        self._on_thread_exit = on_thread_exit  # told when paho's thread ends other than by stop()
         self._cfg = config
         self._loop = loop
         self._on_event = on_event
@@ -121,6 +125,7 @@ class MqttBridge:
         client.on_message = self._handle_message  # paho's own path: not v5 QoS 0/1 (unused)
         client.on_publish_fields = self._handle_fields
         client.on_subscribe = self._handle_subscribe
+        client.on_thread_exit = self._on_thread_exit
         return client
 
     def start(self) -> None:

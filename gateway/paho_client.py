@@ -31,6 +31,7 @@ from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.exception import MalformedPacket
 
 from gateway.exceptions import GatewayError
+from runtime.mqtt_thread import ReportingClient
 
 __all__ = ["BufferedClient", "MalformedPublish", "PublishFields", "decode_publish"]
 
@@ -157,8 +158,11 @@ def decode_publish(header: int, packet: bytes | bytearray) -> PublishFields:
     )
 
 
-class BufferedClient(mqtt.Client):
-    """paho ``Client`` with buffered reads, a lean v5 PUBLISH path and batched PUBACKs."""
+class BufferedClient(ReportingClient):
+    """paho ``Client`` with buffered reads, a lean v5 PUBLISH path and batched PUBACKs.
+
+    The end of its network thread is reported to ``on_thread_exit`` (runtime.mqtt_thread).
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

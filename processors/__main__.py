@@ -8,6 +8,7 @@ import logging
 import sys
 
 from contracts.secrets import SettingsError
+from runtime.exceptions import ServiceFailed
 
 # name -> (module under processors.cli, one-line help). Each module defines
 # ``add_arguments(parser: argparse.ArgumentParser) -> None`` and ``run(args: argparse.Namespace) -> int``.
@@ -16,7 +17,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sink": ("sink", "store dataset topics in PostgreSQL/TimescaleDB exactly once"),
     "share": ("share", "publish share and open tiers by catalog class"),
     "catalog": ("catalog", "public data catalog: list, show, validate, lists, DCAT export"),
-    "devices": ("devices", "device registry: add, list, show, remove, import, quarantine"),
+    "devices": ("devices", "device registry: add, list, show, remove, import, health, quarantine"),
+    "profiles": ("profiles", "device profiles: validate, register, list, show"),
     "provenance": ("provenance", "verify the tamper-evident log, prove a record, corrections"),
     "objections": ("objections", "objections to shared or opened records (Art. 30)"),
     "grants": ("grants", "access grants for conditionally shared and opened datasets"),
@@ -65,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         # The message names the settings only; nothing secret is echoed.
         print(f"{args.command}: {exc}", file=sys.stderr)
         return 2
+    except ServiceFailed as exc:
+        # The cause's traceback was logged when it happened; a non-zero exit gets a restart.
+        logging.getLogger("processors").error("%s exits with status 1: %s", args.command, exc)
+        return 1
     return result
 
 

@@ -1,1 +1,1 @@
-"""Service runtime shared by every sensegate service: HTTP health/metrics, topic administration."""
+"""Shared service runtime: health/metrics HTTP, topic administration, task supervision, fault points."""

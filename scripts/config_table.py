@@ -16,20 +16,21 @@ from contracts.secrets import Unset
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "docs" / "configuration.md"
 
-# (title, module, class) of every settings object, one per service or command.
+# (title, module, class) of every settings object: one per service, one for the admin commands.
 SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("Gateway — `python -m gateway`", "gateway.config", "GatewaySettings"),
     (
         "Normalize — `python -m processors normalize`",
-        "processors.cli.normalize",
+        "processors.normalize.config",
         "NormalizeSettings",
     ),
     ("Sink — `python -m processors sink`", "processors.sinks.config", "SinkSettings"),
-    ("Share — `python -m processors share`", "processors.share.processor", "ShareSettings"),
-    ("Grants — `python -m processors grants`", "processors.cli.grants", "GrantsSettings"),
-    ("Devices — `python -m processors devices`", "processors.cli.devices", "DevicesSettings"),
-    ("Catalog — `python -m processors catalog`", "processors.cli.catalog", "CatalogSettings"),
-    ("Dead letters — `python -m processors dlq`", "processors.cli.dlq", "DlqSettings"),
+    ("Share — `python -m processors share`", "processors.share.config", "ShareSettings"),
+    (
+        "Admin commands — `python -m processors catalog|devices|grants|provenance|dlq`",
+        "processors.cli.settings",
+        "AdminSettings",
+    ),
 )
 
 HEADER = """# Configuration

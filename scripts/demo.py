@@ -141,6 +141,30 @@ def _lorawan_application(devices: int, seed: int) -> str:
     return next(f.application_id for f in fleets if isinstance(f, AgriFleet))
 
 
+def _merge_credentials(book: Path, issued: Path) -> Path:
+    """Fold newly issued logins into the demo's credentials book (mode 0600); returns its path."""
+    logins: dict[str, dict[str, object]] = {}
+    for path in (book, issued):
+        if path.exists():
+            for ident in json.loads(path.read_text(encoding="utf-8"))["identities"]:
+                logins[ident["username"]] = ident
+    if not logins:
+        msg = (
+            "the fleet's devices already hold broker credentials but no credentials book is in "
+            f"{book.parent}; run 'make clean' (or rotate them with "
+            "'python -m processors devices rotate-credentials') and run the demo again"
+        )
+        raise SystemExit(msg)
+    tmp = book.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump({"identities": list(logins.values())}, fh, indent=2)
+    tmp.replace(book)
+    issued.unlink(missing_ok=True)
+    return book
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the demo; returns the oracle's exit code."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -163,8 +187,12 @@ def main(argv: list[str] | None = None) -> int:
         "register the public data catalog",
         ["-m", "processors", "--log-level", "WARNING", "catalog", "register"],
     )
+    _run(
+        "register the device profiles (each probe model's layout and units)",
+        ["-m", "processors", "--log-level", "WARNING", "profiles", "register", "--no-write-back"],
+    )
     fleet = _run(
-        "the simulated fleet as device-registry CSV",
+        "the simulated fleet as device-registry CSV (each device bound to its profile)",
         [
             "-m",
             "simulators",
@@ -180,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     # The broker refuses anonymous clients: registering the fleet issues one credential per
     # RSU, per LoRaWAN network-server application and per Sparkplug edge node (shown once,
     # written 0600); the simulators then publish each device's data with its own identity.
-    credentials = run_dir / f"fleet-credentials-{stamp}.json"
+    issued = run_dir / f"fleet-credentials-{stamp}.json"
     _run(
         "register the fleet in the device registry and issue its broker credentials",
         [
@@ -192,9 +220,12 @@ def main(argv: list[str] | None = None) -> int:
             "--lorawan-application",
             _lorawan_application(args.devices, args.seed),
             "--credentials-out",
-            str(credentials),
+            str(issued),
         ],
     )
+    # A second demo on the same state: identities issued by an earlier run keep their credential
+    # (the import issues none for them), so the fleet's logins accumulate in one 0600 file.
+    credentials = _merge_credentials(run_dir / "fleet-credentials.json", issued)
     time.sleep(6)  # the running normalizer picks the registry change up through NOTIFY/polling
 
     faults = "duplicate=0.02,malformed=0.01,oversized=0.005,unknown-device=0.01,future=0.005"
@@ -242,6 +273,12 @@ def main(argv: list[str] | None = None) -> int:
             ["-m", "processors", "provenance", "prove", record_id],
             check=False,
         )
+    time.sleep(16)  # the normalizer flushes device health every 15 s
+    _run(
+        "device health: last seen, completeness, counter gaps, dead letters, clock skew",
+        ["-m", "processors", "--log-level", "WARNING", "devices", "health", "--period", "1h"],
+        check=False,
+    )
     _run("the public data catalog", ["-m", "processors", "catalog", "list"])
     print(f"\noracle log: {log}\nservices: make stack-status; logs in {STATE / 'services'}")
     return 0

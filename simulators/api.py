@@ -230,6 +230,13 @@ async def verify_async(log_path: Path, options: VerifyOptions) -> OracleReport:
         obs.rows = await asyncio.to_thread(
             src.read_stored_rows, options.dsn, options.schema, tables
         )
+        valued = {
+            d: t for d, t in tables.items() if any(e.values and d in e.values for e in entries)
+        }
+        if valued:
+            obs.values = await asyncio.to_thread(
+                src.read_stored_values, options.dsn, options.schema, valued
+            )
     return evaluate(entries, obs, exclusive=options.exclusive, db_checked=bool(options.dsn))
 
 

@@ -60,6 +60,8 @@ class SimMessage:
     fault: str = ""
     publish: bool = True  # False: counted in the log as not sent (e.g. an injected seq gap)
     sha256: str = field(default="")
+    # dataset -> item -> value the platform should store (catalog units), for the value check
+    expected_values: dict[str, dict[str, float]] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.sha256:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from simulators.model import SimMessage
+from simulators.oracle_values import value_mismatches
 
 __all__ = [
     "GroupReport",
@@ -54,6 +55,8 @@ class LogEntry:
     qos: int = 1
     kind: str = ""
     fault: str = ""
+    # dataset -> item -> value the platform should store (value check; None: counted only)
+    values: dict[str, dict[str, float]] | None = None
 
     def to_json(self) -> str:
         """The log line (without newline)."""
@@ -116,6 +119,8 @@ class Observations:
     rows: Mapping[str, list[tuple[str, str]]] = field(default_factory=dict)
     dead: Mapping[str, int] = field(default_factory=dict)
     raw: Mapping[str, int] | None = None
+    # dataset -> SHA-256 -> stored row (column -> value), for the value check
+    values: Mapping[str, Mapping[str, Mapping[str, object]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -136,6 +141,7 @@ class GroupReport:
     in_raw: int = 0
     dup_kafka: int = 0
     recovered: int = 0
+    wrong_values: int = 0
 
 
 @dataclass
@@ -147,6 +153,7 @@ class OracleReport:
     db_checked: bool
     lost_ids: list[str] = field(default_factory=list)
     duplicated_keys: list[str] = field(default_factory=list)
+    wrong_values: list[str] = field(default_factory=list)
 
     @property
     def totals(self) -> GroupReport:
@@ -160,9 +167,9 @@ class OracleReport:
 
     @property
     def ok(self) -> bool:
-        """True when nothing acknowledged was lost and nothing was stored twice."""
+        """True when nothing acknowledged was lost, stored twice or stored in a wrong item."""
         t = self.totals
-        return t.lost == 0 and t.duplicated == 0
+        return t.lost == 0 and t.duplicated == 0 and t.wrong_values == 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -174,6 +181,7 @@ class OracleReport:
             "totals": asdict(self.totals),
             "lost_ids": self.lost_ids[:50],
             "duplicated_keys": self.duplicated_keys[:50],
+            "wrong_values": self.wrong_values[:50],
         }
 
     def render(self) -> str:
@@ -186,6 +194,7 @@ class OracleReport:
             "lost",
             "duplicated",
             "unexpected",
+            "wrong_values",
         )
         head = f"{'dataset':<20}" + "".join(f"{c[:12]:>13}" for c in cols)
         lines = [head, "-" * len(head)]
@@ -194,7 +203,8 @@ class OracleReport:
         verdict = "PASS" if self.ok else "FAIL"
         lines.append(
             f"{verdict}: lost={self.totals.lost} duplicated={self.totals.duplicated} "
-            f"unexpected={self.totals.unexpected} dup_kafka={self.totals.dup_kafka} "
+            f"unexpected={self.totals.unexpected} wrong_values={self.totals.wrong_values} "
+            f"dup_kafka={self.totals.dup_kafka} "
             f"(raw topics {'read' if self.raw_checked else 'not read'}, "
             f"database {'read' if self.db_checked else 'not read'})"
         )
@@ -267,4 +277,17 @@ def evaluate(
             foreign = sum(1 for s, _ in rows if s not in logged_ok_or_info)
             if foreign:
                 groups.setdefault(dataset, GroupReport(dataset)).unexpected += foreign
-    return OracleReport(groups, obs.raw is not None, db_checked, lost_ids, dup_keys)
+    wrong = value_mismatches(
+        (
+            (e.payload_sha256, d, items)
+            for e in entries
+            if e.values and e.outcome != "fail"
+            for d, items in e.values.items()
+        ),
+        obs.values,
+    )
+    for dataset, lines in wrong.items():
+        groups.setdefault(dataset, GroupReport(dataset)).wrong_values += len(lines)
+    report = OracleReport(groups, obs.raw is not None, db_checked, lost_ids, dup_keys)
+    report.wrong_values = [line for lines in wrong.values() for line in lines]
+    return report

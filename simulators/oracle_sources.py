@@ -20,7 +20,13 @@ from psycopg import sql
 from contracts.dead_letter import DeadLetter
 from runtime.kafka_client import client_kwargs
 
-__all__ = ["read_dead_letters", "read_raw_counts", "read_stored_rows", "stored_rows"]
+__all__ = [
+    "read_dead_letters",
+    "read_raw_counts",
+    "read_stored_rows",
+    "read_stored_values",
+    "stored_rows",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -124,4 +130,23 @@ def read_stored_rows(
             except psycopg.errors.UndefinedTable:
                 logger.warning("table %s.%s does not exist; counting it as empty", schema, table)
                 out[dataset] = []
+    return out
+
+
+def read_stored_values(
+    dsn: str, schema: str, tables: dict[str, str]
+) -> dict[str, dict[str, dict[str, object]]]:
+    """Per dataset: payload SHA-256 -> the stored row as column -> value (for the value check)."""
+    out: dict[str, dict[str, dict[str, object]]] = {}
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for dataset, table in tables.items():
+            query = sql.SQL(
+                "SELECT p.raw_sha256, to_jsonb(d) FROM {schema}.{table} AS d "
+                "JOIN {schema}.provenance AS p ON p.provenance_id = d.provenance_id"
+            ).format(schema=sql.Identifier(schema), table=sql.Identifier(table))
+            try:
+                rows = conn.execute(query).fetchall()
+            except psycopg.errors.UndefinedTable:
+                rows = []
+            out[dataset] = {str(sha): dict(doc) for sha, doc in rows}
     return out

@@ -28,6 +28,7 @@ class DeviceRow:
     industrial_id: str = ""
     lat: float | None = None
     lon: float | None = None
+    profile: str = ""  # bound to the highest registered version at import
 
     def as_csv(self) -> list[str]:
         """Cells in CSV_HEADER order."""
@@ -42,6 +43,8 @@ class DeviceRow:
             self.industrial_id,
             "" if self.lat is None else f"{self.lat:.7f}",
             "" if self.lon is None else f"{self.lon:.7f}",
+            self.profile,
+            "",
         ]
 
 

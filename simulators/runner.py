@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import sys
@@ -245,6 +246,7 @@ async def run_items(
                 msg.qos,
                 msg.kind,
                 msg.fault,
+                msg.expected_values,
             )
             summary.by_family[msg.family] += 1
             summary.by_kind[msg.kind] += 1
@@ -310,21 +312,7 @@ def _route(msg: SimMessage, book: CredentialBook | None) -> tuple[str, Login | N
 
 
 def _with(entry: LogEntry, outcome: str, t_ack: int | None) -> LogEntry:
-    return LogEntry(
-        entry.message_id,
-        entry.device_id,
-        entry.family,
-        entry.expected,
-        entry.expect,
-        entry.payload_sha256,
-        outcome,
-        entry.t_send,
-        t_ack,
-        entry.topic,
-        entry.qos,
-        entry.kind,
-        entry.fault,
-    )
+    return dataclasses.replace(entry, outcome=outcome, t_ack=t_ack)
 
 
 async def _control(

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from contracts.secrets import load_settings
-from processors.cli.grants import GrantsSettings
+from processors.cli.settings import AdminSettings
 from processors.share.kafka_acl_admin import KafkaSecurityAdmin
 from processors.share.principals import SERVICES, service_acls
 from stack.credentials import password
@@ -22,7 +22,7 @@ __all__ = ["ensure_service_principals"]
 
 async def ensure_service_principals(state: Path) -> int:
     """Upsert every service's SCRAM credential and ACLs; returns the number of ACLs."""
-    settings = load_settings(GrantsSettings, eager=False)
+    settings = load_settings(AdminSettings, eager=False)
     acls = [a for s in SERVICES for a in service_acls(s, settings.kafka.topic_prefix)]
     async with KafkaSecurityAdmin(settings.kafka) as admin:
         for service, (user, _group) in SERVICES.items():

@@ -7,14 +7,14 @@ import sys
 
 from contracts.secrets import load_settings
 from processors.catalog import load_catalog
-from processors.cli.grants import GrantsSettings
+from processors.cli.settings import AdminSettings
 from runtime.topic_admin import ensure_topics, pipeline_topics
 
 
 def main() -> int:
     """Create the raw, DLQ, quarantine and data topics for the shipped catalog."""
     # The admin principal's settings (secrets/env/operator.env), like every operator tool.
-    kafka = load_settings(GrantsSettings, eager=False).kafka
+    kafka = load_settings(AdminSettings, eager=False).kafka
     catalog = load_catalog()
     created = asyncio.run(
         ensure_topics(kafka, pipeline_topics(kafka.topic_prefix, catalog.entries))

@@ -1,4 +1,4 @@
-"""Apply the catalog's and registry's own SQL (processors/storage/migrations/01xx) idempotently.
+"""Apply the catalog's, registry's and profiles' own SQL (processors/storage/migrations/01xx) idempotently.
 
 The storage migration runner applies the same files in its numbered sequence; this module exists so
 the catalog and registry CLIs work against a database the runner has not visited yet, and so tests
@@ -23,6 +23,7 @@ OWN_MIGRATIONS: tuple[str, ...] = (
     "0100_catalog.sql",
     "0110_devices.sql",
     "0111_device_family_open.sql",
+    "0130_profiles.sql",
 )
 
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -55,8 +56,10 @@ SELECT (SELECT count(*) FROM pg_trigger t
           JOIN pg_class c ON c.oid = t.tgrelid
           JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE n.nspname = %(s)s
-           AND t.tgname IN ('catalog_entry_append_only', 'device_notify')) = 2
+           AND t.tgname IN ('catalog_entry_append_only', 'device_notify',
+                            'device_profile_append_only')) = 3
    AND to_regclass(quote_ident(%(s)s) || '.quarantine_replay') IS NOT NULL
+   AND to_regclass(quote_ident(%(s)s) || '.device_health_day') IS NOT NULL
    AND EXISTS (SELECT 1 FROM pg_constraint k
                  JOIN pg_namespace n ON n.oid = k.connamespace
                 WHERE n.nspname = %(s)s AND k.conname = 'device_family_name')

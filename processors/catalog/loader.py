@@ -18,7 +18,15 @@ from processors.catalog.geofence import SensitiveArea, load_geofences
 from processors.catalog.models import DatasetEntry
 from processors.catalog.sources import overlap_problems
 
-__all__ = ["DEFAULT_CATALOG_DIR", "Catalog", "catalog_from_entries", "load_catalog", "parse_entry"]
+__all__ = [
+    "DEFAULT_CATALOG_DIR",
+    "Catalog",
+    "catalog_from_entries",
+    "format_validation",
+    "load_catalog",
+    "parse_entry",
+    "yaml_documents",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +56,8 @@ class Catalog:
         return tuple(e for e in self if e.family == family)
 
 
-def _format_validation(where: str, exc: ValidationError) -> list[str]:
+def format_validation(where: str, exc: ValidationError) -> list[str]:
+    """One line per pydantic error, prefixed with ``where`` and the field path."""
     out = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"])
@@ -66,7 +75,7 @@ def parse_entry(doc: Any, where: str = "<entry>") -> DatasetEntry:
     try:
         return DatasetEntry.model_validate(doc)
     except ValidationError as exc:
-        problems = tuple(_format_validation(where, exc))
+        problems = tuple(format_validation(where, exc))
         msg = f"{where}: invalid catalog entry ({len(problems)} problem(s))"
         raise CatalogError(msg, problems) from exc
 
@@ -121,24 +130,31 @@ def catalog_from_entries(
     return Catalog(entries=MappingProxyType(ordered), source=source, geofences=geofences)
 
 
+def yaml_documents(root: Path) -> tuple[list[tuple[Path, Any]], list[str]]:
+    """The parsed YAML of ``root`` (a file) or of every ``*.yaml`` under it, and unreadable files."""
+    files = [root] if root.is_file() else sorted(root.glob("*.yaml"))
+    docs: list[tuple[Path, Any]] = []
+    problems: list[str] = []
+    for file in files:
+        try:
+            docs.append((file, yaml.safe_load(file.read_text(encoding="utf-8"))))
+        except (OSError, yaml.YAMLError) as exc:
+            problems.append(f"{file.name}: unreadable: {exc}")
+    return docs, problems
+
+
 def load_catalog(path: Path | None = None) -> Catalog:
     """Load and validate every ``*.yaml`` file under ``path`` (default ``<repo>/catalog``).
 
     ``path`` may also name a single file. Raises CatalogError listing all problems of all files.
     """
     root = path or DEFAULT_CATALOG_DIR
-    files = [root] if root.is_file() else sorted(root.glob("*.yaml"))
-    if not files:
+    docs, problems = yaml_documents(root)
+    if not docs and not problems:
         msg = f"no catalog files (*.yaml) under {root}"
         raise CatalogError(msg)
-    problems: list[str] = []
     entries: list[DatasetEntry] = []
-    for file in files:
-        try:
-            doc = yaml.safe_load(file.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            problems.append(f"{file.name}: unreadable: {exc}")
-            continue
+    for file, doc in docs:
         try:
             entry = parse_entry(doc, file.name)
         except CatalogError as exc:

@@ -25,6 +25,7 @@ from processors.catalog.models import DatasetEntry
 
 __all__ = [
     "RegistrationResult",
+    "choose_version",
     "is_registered",
     "register_catalog",
     "register_entry",
@@ -47,6 +48,20 @@ class RegistrationResult:
     content_sha256: str
 
 
+def choose_version(known: dict[int, str], declared: int, digest: str) -> tuple[int, Action]:
+    """Version a definition is registered under, given the registered ``version -> digest``.
+
+    The declared version when it is new and above all others; the next free version when the
+    declared one is taken or lower; the declared one unchanged when it holds the same digest.
+    """
+    if known.get(declared) == digest:
+        return declared, "unchanged"
+    top = max(known, default=0)
+    if declared in known or declared <= top:
+        return top + 1, "new_version"
+    return declared, "registered"
+
+
 def _table(schema: str) -> sql.Composed:
     return sql.SQL("{}.catalog_entry").format(sql.Identifier(schema))
 
@@ -66,14 +81,9 @@ async def register_entry(
         (entry.code,),
     )
     known = {int(v): str(h) for v, h in await cur.fetchall()}
-    if known.get(entry.version) == digest:
-        return RegistrationResult(entry.code, entry.version, entry.version, "unchanged", digest)
-    top = max(known, default=0)
-    action: Action
-    if entry.version in known or entry.version <= top:
-        version, action = top + 1, "new_version"
-    else:
-        version, action = entry.version, "registered"
+    version, action = choose_version(known, entry.version, digest)
+    if action == "unchanged":
+        return RegistrationResult(entry.code, entry.version, version, action, digest)
     stored = entry.model_copy(update={"version": version})
     await conn.execute(
         sql.SQL(

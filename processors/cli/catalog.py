@@ -10,10 +10,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import psycopg
-from pydantic_settings import BaseSettings
 
 from contracts.secrets import load_settings
-from contracts.settings import SETTINGS_CONFIG, DbConfig, KafkaConfig
 from processors.catalog import (
     LIST_KINDS,
     Catalog,
@@ -24,18 +22,10 @@ from processors.catalog import (
 )
 from processors.catalog.dcat import DEFAULT_BASE_IRI, export_dcat
 from processors.catalog.important import register_csv, register_json
+from processors.cli.settings import AdminSettings
 from processors.storage.connect import run_with_connection
 
-__all__ = ["CatalogSettings", "add_arguments", "run", "write_back_version"]
-
-
-class CatalogSettings(BaseSettings):
-    """Settings of the catalog command (environment, ``SENSEGATE_`` prefix)."""
-
-    model_config = SETTINGS_CONFIG
-
-    db: DbConfig = DbConfig()
-    kafka: KafkaConfig = KafkaConfig()
+__all__ = ["add_arguments", "run", "write_back_version"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -143,7 +133,7 @@ def _lists(catalog: Catalog, kind: str | None, as_json: bool) -> int:
     return 0
 
 
-def _register(catalog: Catalog, settings: CatalogSettings, write_back: bool) -> int:
+def _register(catalog: Catalog, settings: AdminSettings, write_back: bool) -> int:
     dsn, schema = settings.db.dsn.get_secret_value(), settings.db.schema_name
     try:
         results = run_with_connection(dsn, lambda conn: register_catalog(conn, catalog, schema))
@@ -192,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             args.output.write_text(text, encoding="utf-8")
         return 0
-    settings = load_settings(CatalogSettings, eager=False)
+    settings = load_settings(AdminSettings, eager=False)
     if command == "export-dcat":
         doc = export_dcat(
             catalog,

@@ -1,4 +1,4 @@
-"""``python -m processors devices ...``: device registry and the devices' broker credentials."""
+"""``python -m processors devices ...``: device registry, profile bindings, broker credentials, health."""
 
 from __future__ import annotations
 
@@ -14,11 +14,9 @@ from typing import Any, TextIO, TypeVar
 import psycopg
 from psycopg import AsyncConnection
 from pydantic import ValidationError
-from pydantic_settings import BaseSettings
 
 from contracts.families import FAMILY_NAMES
 from contracts.secrets import load_settings
-from contracts.settings import SETTINGS_CONFIG, DbConfig, KafkaConfig
 from processors.catalog import Catalog, CatalogError, load_catalog
 from processors.cli.device_credentials import (
     add_issue_options,
@@ -26,7 +24,11 @@ from processors.cli.device_credentials import (
     issue_for,
     revoke_or_rotate,
 )
-from processors.registry.credentials import BrokerSettings, identity_for
+from processors.cli.health import add_health_arguments, run_health
+from processors.cli.settings import AdminSettings
+from processors.profiles import Profile
+from processors.profiles.store import fetch_profiles
+from processors.registry.credentials import identity_for
 from processors.registry.models import CSV_HEADER, Device
 from processors.registry.quarantine import approve_device, list_quarantined
 from processors.registry.store import (
@@ -37,22 +39,12 @@ from processors.registry.store import (
     parse_devices_csv,
     upsert_devices,
 )
-from processors.registry.validation import device_problems
+from processors.registry.validation import device_problems, profile_binding_problems
 from processors.storage.connect import run_with_connection
 
-__all__ = ["DevicesSettings", "add_arguments", "run"]
+__all__ = ["add_arguments", "run"]
 
 T = TypeVar("T")
-
-
-class DevicesSettings(BaseSettings):
-    """Settings of the devices command (environment, ``SENSEGATE_`` prefix)."""
-
-    model_config = SETTINGS_CONFIG
-
-    db: DbConfig = DbConfig()
-    kafka: KafkaConfig = KafkaConfig()
-    broker: BrokerSettings | None = None
 
 
 def _device_options(parser: argparse.ArgumentParser) -> None:
@@ -63,6 +55,10 @@ def _device_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--datasets", help="';'-separated dataset codes (default: the family's datasets)"
+    )
+    parser.add_argument(
+        "--profile",
+        help="device profile NAME or NAME@VERSION (default version: the highest registered)",
     )
     parser.add_argument("--codec")
     parser.add_argument("--v2x-edition")
@@ -98,6 +94,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_issue_options(imp)
     add_revoke_parsers(sub)
     sub.add_parser("sync", help="write the registry file's devices to the database")
+    add_health_arguments(sub.add_parser("health", help="per device: last seen, completeness, gaps"))
     sub.add_parser("validate", help="check the registry file against the catalog")
     quarantine = sub.add_parser("quarantine", help="messages of unregistered devices")
     qsub = quarantine.add_subparsers(dest="quarantine_command", metavar="ACTION", required=True)
@@ -121,9 +118,13 @@ def _out(text: str, stream: TextIO | None = None) -> None:
     (stream or sys.stdout).write(text + "\n")
 
 
-def _device_from_args(args: argparse.Namespace, catalog: Catalog) -> Device:
+def _device_from_args(
+    args: argparse.Namespace, catalog: Catalog, profile: Profile | None = None
+) -> Device:
     if args.datasets:
         datasets = tuple(d.strip() for d in args.datasets.split(";") if d.strip())
+    elif profile is not None:
+        datasets = profile.datasets
     else:
         datasets = tuple(e.code for e in catalog.for_family(args.family))
     provider = args.provider
@@ -141,7 +142,65 @@ def _device_from_args(args: argparse.Namespace, catalog: Catalog) -> Device:
         industrial_id=args.industrial_id,
         lat=args.lat,
         lon=args.lon,
+        profile=profile.name if profile else None,
+        profile_version=profile.version if profile else None,
     )
+
+
+def _registered_profiles(settings: AdminSettings) -> list[Profile]:
+    return _db(settings, lambda conn: fetch_profiles(conn, settings.db.schema_name))
+
+
+def _resolve_profile(ref: str, registered: Sequence[Profile]) -> Profile | str:
+    """The registered profile ``NAME`` or ``NAME@VERSION``, or why there is none."""
+    name, _, version = ref.partition("@")
+    known = [p for p in registered if p.name == name]
+    if version:
+        known = [p for p in known if str(p.version) == version]
+    if not known:
+        return (
+            f"profile {ref} is not registered; register it first with "
+            "`python -m processors profiles register` (see `profiles list`)"
+        )
+    return max(known, key=lambda p: p.version)
+
+
+def _bind_profiles(
+    devices: Sequence[Device], registered: Sequence[Profile]
+) -> tuple[list[Device], list[str]]:
+    """Bind each device's profile to a registered version (the highest when none is given)."""
+    bound: list[Device] = []
+    problems: list[str] = []
+    for d in devices:
+        if d.profile is None:
+            bound.append(d)
+            continue
+        ref = d.profile if d.profile_version is None else f"{d.profile}@{d.profile_version}"
+        found = _resolve_profile(ref, registered)
+        if isinstance(found, str):
+            problems.append(f"{d.family}/{d.device_id}: {found}")
+            continue
+        pinned = d.model_copy(update={"profile_version": found.version})
+        problems += profile_binding_problems(pinned, found)
+        bound.append(pinned)
+    return bound, problems
+
+
+def _device_and_problems(
+    args: argparse.Namespace, settings: AdminSettings, catalog: Catalog
+) -> tuple[Device, list[str]]:
+    """The device the options describe (bound to its registered profile) and what it breaks."""
+    profile = None
+    if args.profile:
+        resolved = _resolve_profile(args.profile, _registered_profiles(settings))
+        if isinstance(resolved, str):
+            return _device_from_args(args, catalog), [resolved]
+        profile = resolved
+    device = _device_from_args(args, catalog, profile)
+    problems = device_problems(device, catalog)
+    if profile is not None:
+        problems += profile_binding_problems(device, profile)
+    return device, problems
 
 
 def _checked(devices: Sequence[Device], catalog: Catalog) -> list[str]:
@@ -155,16 +214,16 @@ def _print_csv(devices: Sequence[Device]) -> None:
         writer.writerow(d.to_row())
 
 
-def _broker_db(settings: DevicesSettings) -> psycopg.Connection[Any]:
+def _broker_db(settings: AdminSettings) -> psycopg.Connection[Any]:
     # The credential digests (processors/registry/credentials.py) use a plain connection.
     return psycopg.connect(settings.db.dsn.get_secret_value())
 
 
-def _db(settings: DevicesSettings, action: Callable[[AsyncConnection[Any]], Awaitable[T]]) -> T:
+def _db(settings: AdminSettings, action: Callable[[AsyncConnection[Any]], Awaitable[T]]) -> T:
     return run_with_connection(settings.db.dsn.get_secret_value(), action)
 
 
-def _list(args: argparse.Namespace, settings: DevicesSettings) -> int:
+def _list(args: argparse.Namespace, settings: AdminSettings) -> int:
     file_devices, _ = load_devices_yaml(args.registry_file)
     db_devices = _db(settings, lambda conn: fetch_devices(conn, settings.db.schema_name))
     merged = {d.key: ("file", d) for d in file_devices}
@@ -179,9 +238,12 @@ def _list(args: argparse.Namespace, settings: DevicesSettings) -> int:
     return 0
 
 
-def _import(args: argparse.Namespace, settings: DevicesSettings, catalog: Catalog) -> int:
+def _import(args: argparse.Namespace, settings: AdminSettings, catalog: Catalog) -> int:
     devices, problems = parse_devices_csv(args.csv_file.read_text(encoding="utf-8"))
     problems += _checked(devices, catalog)
+    if any(d.profile for d in devices):
+        devices, bind_problems = _bind_profiles(devices, _registered_profiles(settings))
+        problems += bind_problems
     if problems:
         for p in problems:
             _out(p, sys.stderr)
@@ -197,7 +259,7 @@ def _import(args: argparse.Namespace, settings: DevicesSettings, catalog: Catalo
         return issue_for(conn, settings.broker, [d.key for d in devices], args, schema)
 
 
-def _quarantine(args: argparse.Namespace, settings: DevicesSettings, catalog: Catalog) -> int:
+def _quarantine(args: argparse.Namespace, settings: AdminSettings, catalog: Catalog) -> int:
     if args.quarantine_command == "list":
         found = asyncio.run(list_quarantined(settings.kafka))
         if args.json:
@@ -209,8 +271,7 @@ def _quarantine(args: argparse.Namespace, settings: DevicesSettings, catalog: Ca
                 )
             _out(f"{len(found)} unregistered devices")
         return 0
-    device = _device_from_args(args, catalog)
-    problems = device_problems(device, catalog)
+    device, problems = _device_and_problems(args, settings, catalog)
     if problems:
         for p in problems:
             _out(p, sys.stderr)
@@ -233,23 +294,27 @@ def run(args: argparse.Namespace) -> int:
     except CatalogError as exc:
         _out(str(exc), sys.stderr)
         return 1
-    settings = load_settings(DevicesSettings, eager=False)
+    settings = load_settings(AdminSettings, eager=False)
     schema = settings.db.schema_name
     command = args.devices_command
     try:
         if command == "add":
-            device = _device_from_args(args, catalog)
-            problems = device_problems(device, catalog)
+            device, problems = _device_and_problems(args, settings, catalog)
             if problems:
                 for p in problems:
                     _out(p, sys.stderr)
                 return 1
             _db(settings, lambda conn: upsert_devices(conn, [device], schema=schema))
-            _out(f"registered {device.family}/{device.device_id}")
+            bound = (
+                f" with profile {device.profile}@{device.profile_version}" if args.profile else ""
+            )
+            _out(f"registered {device.family}/{device.device_id}{bound}")
             with _broker_db(settings) as conn:
                 return issue_for(conn, settings.broker, [device.key], args, schema)
         if command == "list":
             return _list(args, settings)
+        if command == "health":
+            return run_health(args, settings.db, catalog)
         if command == "remove":
             family, device_id = args.family, args.device_id
             gone = _db(settings, lambda conn: delete_device(conn, family, device_id, schema))

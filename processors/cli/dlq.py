@@ -7,23 +7,13 @@ import asyncio
 import base64
 import json
 
-from pydantic_settings import BaseSettings
-
 from contracts.dead_letter import ReasonCode
 from contracts.secrets import load_settings
-from contracts.settings import SETTINGS_CONFIG, KafkaConfig
 from contracts.topics import dlq_topic, quarantine_topic
+from processors.cli.settings import AdminSettings
 from processors.dead_letters import read_letters, replay_letters, stats
 
-__all__ = ["DlqSettings", "add_arguments", "run"]
-
-
-class DlqSettings(BaseSettings):
-    """Settings of the dlq command (environment, ``SENSEGATE_`` prefix)."""
-
-    model_config = SETTINGS_CONFIG
-
-    kafka: KafkaConfig = KafkaConfig()
+__all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,10 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the chosen action; returns the exit code."""
-    return asyncio.run(_run(args, load_settings(DlqSettings, eager=False)))
+    return asyncio.run(_run(args, load_settings(AdminSettings, eager=False)))
 
 
-async def _run(args: argparse.Namespace, settings: DlqSettings) -> int:
+async def _run(args: argparse.Namespace, settings: AdminSettings) -> int:
     prefix = settings.kafka.topic_prefix
     topic = quarantine_topic(prefix) if args.quarantine else dlq_topic(prefix)
     reasons = [ReasonCode(r) for r in getattr(args, "reason", [])]

@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from pydantic_settings import BaseSettings
 
 from contracts.secrets import load_settings
-from contracts.settings import SETTINGS_CONFIG, DbConfig, KafkaConfig
 from processors.catalog import load_catalog
+from processors.cli.settings import AdminSettings
 from processors.share.grants import (
     GrantError,
     GrantService,
@@ -26,16 +25,7 @@ from processors.share.grants import (
 from processors.share.kafka_acl_admin import KafkaSecurityAdmin
 from processors.share.principals import SERVICES, service_acls
 
-__all__ = ["GrantsSettings", "add_arguments", "run"]
-
-
-class GrantsSettings(BaseSettings):
-    """Connections of the grants CLI; Kafka credentials must be an ACL administrator's."""
-
-    model_config = SETTINGS_CONFIG
-
-    kafka: KafkaConfig = KafkaConfig()
-    db: DbConfig = DbConfig()
+__all__ = ["add_arguments", "run"]
 
 
 def _until(text: str) -> datetime:
@@ -82,7 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-async def _bootstrap(settings: GrantsSettings, args: argparse.Namespace) -> int:
+async def _bootstrap(settings: AdminSettings, args: argparse.Namespace) -> int:
     import secrets
 
     acls = [a for s in SERVICES for a in service_acls(s, settings.kafka.topic_prefix)]
@@ -111,7 +101,7 @@ async def _bootstrap(settings: GrantsSettings, args: argparse.Namespace) -> int:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    settings = load_settings(GrantsSettings, eager=False)
+    settings = load_settings(AdminSettings, eager=False)
     if args.action == "bootstrap-principals":
         return await _bootstrap(settings, args)
     catalog = load_catalog(args.catalog)

@@ -1,9 +1,8 @@
 """``python -m processors normalize``: raw topics -> dataset topics (decode, validate, de-duplicate).
 
-Settings come from the environment (``SENSEGATE_`` prefix, ``__`` nesting), e.g.
-``SENSEGATE_KAFKA__TOPIC_PREFIX``, ``SENSEGATE_PSEUDONYM__ACTIVE_KEY_ID``,
-``SENSEGATE_PSEUDONYM__KEYS='{"2025-06": "..."}'``, ``SENSEGATE_QUALITY__TOO_OLD=reject``.
-``--print-schemas`` / ``--write-schemas DIR`` emit the JSON Schema of every dataset topic and exit.
+Settings: ``processors.normalize.config.NormalizeSettings`` (``SENSEGATE_`` variables); the service
+itself is ``processors.normalize.service``. ``--print-schemas`` / ``--write-schemas DIR`` emit the
+JSON Schema of every dataset topic and exit.
 """
 
 from __future__ import annotations
@@ -12,50 +11,18 @@ import argparse
 import asyncio
 import json
 import logging
-import signal
-import socket
-from contextlib import AsyncExitStack
 from pathlib import Path
-
-from pydantic import Field
-from pydantic_settings import BaseSettings
 
 from contracts.families import FAMILY_NAMES
 from contracts.secrets import load_settings
-from contracts.settings import SETTINGS_CONFIG, DbConfig, KafkaConfig, MetricsConfig, MqttConfig
-from processors.normalize.dedup import RecentKeys
-from processors.normalize.mapper_table import MapperConfig, build_mappers, open_registry
-from processors.normalize.processor import NormalizeProcessor
-from processors.normalize.pseudonymize import PseudonymConfig, Pseudonymizer
-from processors.normalize.quality import QualityConfig
-from processors.normalize.rebirth import MqttRebirthPublisher
-from processors.normalize.runner import NormalizeRunner, RunnerConfig
+from processors.catalog import load_catalog
+from processors.normalize.config import NormalizeSettings
 from processors.normalize.schemas import dataset_schema, write_schemas
-from runtime.http_endpoint import HealthServer
-from runtime.topic_admin import ensure_topics, pipeline_topics
+from processors.normalize.service import serve
 
-__all__ = ["NormalizeSettings", "add_arguments", "run"]
+__all__ = ["add_arguments", "run"]
 
 logger = logging.getLogger(__name__)
-
-
-class NormalizeSettings(BaseSettings):
-    """Settings of the normalize service (environment, ``SENSEGATE_`` prefix)."""
-
-    model_config = SETTINGS_CONFIG
-
-    kafka: KafkaConfig = KafkaConfig()
-    mqtt: MqttConfig = MqttConfig()
-    db: DbConfig = DbConfig()
-    metrics: MetricsConfig = MetricsConfig()
-    pseudonym: PseudonymConfig = PseudonymConfig()
-    quality: QualityConfig = QualityConfig()
-    runner: RunnerConfig = RunnerConfig()
-    mappers: MapperConfig = MapperConfig()
-    dedup_cache_size: int = Field(default=200_000, ge=1)
-    catalog_dir: Path | None = None
-    registry_refresh_s: float = Field(default=5.0, gt=0)
-    rebirth: bool = True
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,8 +42,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit code."""
-    from processors.catalog import load_catalog
-
     settings = load_settings(
         NormalizeSettings, eager=not (args.print_schemas or args.write_schemas)
     )
@@ -99,43 +64,5 @@ def run(args: argparse.Namespace) -> int:
         updates["group_id"] = args.group
     if args.max_batch:
         updates["max_batch"] = args.max_batch
-    runner_config = settings.runner.model_copy(update=updates)
-    asyncio.run(serve(settings, runner_config, catalog))
+    asyncio.run(serve(settings, settings.runner.model_copy(update=updates), catalog))
     return 0
-
-
-async def serve(settings: NormalizeSettings, runner_config: RunnerConfig, catalog: object) -> None:
-    """Run the normalize service until SIGINT/SIGTERM."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    datasets = list(getattr(catalog, "entries", {}))
-    await ensure_topics(settings.kafka, pipeline_topics(settings.kafka.topic_prefix, datasets))
-    async with AsyncExitStack() as stack:
-        registry = await stack.enter_async_context(
-            open_registry(settings.db, refresh_s=settings.registry_refresh_s)
-        )
-        rebirth = None
-        if settings.rebirth and "iiot" in runner_config.families:
-            rebirth = MqttRebirthPublisher(
-                settings.mqtt, client_id=f"sensegate-normalize-{socket.gethostname()}"
-            )
-            await rebirth.start()
-            stack.push_async_callback(rebirth.stop)
-        processor = NormalizeProcessor(
-            catalog=catalog,  # type: ignore[arg-type]
-            registry=registry,
-            mappers=build_mappers(runner_config.families, settings.mappers),
-            pseudonymizer=Pseudonymizer.from_config(settings.pseudonym),
-            quality=settings.quality,
-            dedup=RecentKeys(settings.dedup_cache_size),
-        )
-        runner = NormalizeRunner(
-            kafka=settings.kafka, config=runner_config, processor=processor, rebirth=rebirth
-        )
-        await stack.enter_async_context(runner)
-        await stack.enter_async_context(HealthServer(settings.metrics, lambda: runner.ready))
-        logger.info("normalize running for %s", ",".join(runner_config.families))
-        await runner.run(stop)
-    logger.info("normalize stopped")

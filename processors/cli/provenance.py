@@ -4,8 +4,9 @@ Commands: ``verify [--from T] [--to T]`` (exit 1 when anything was tampered with
 ``prove RECORD_ID [--out FILE]``, ``verify-proof FILE [--public-key K]``, ``checkpoint``,
 ``correct RECORD_ID --values JSON --reason TEXT``, ``erase RECORD_ID --legal-basis TEXT``,
 ``keygen``, ``consistency OLD NEW``, ``witness-export --out FILE [--publish]``,
-``witness-check FILE``. Database, schema and keys come from the sink's settings (``SENSEGATE_DB__DSN``,
-``SENSEGATE_DB__SCHEMA_NAME``, ``SENSEGATE_PROVENANCE__SIGNING_KEY``,
+``witness-check FILE``. Database, schema and keys come from the admin settings, under the sink's
+variable names (``SENSEGATE_DB__DSN``, ``SENSEGATE_DB__SCHEMA_NAME``,
+``SENSEGATE_PROVENANCE__SIGNING_KEY``,
 ``SENSEGATE_PROVENANCE__TRUSTED_PUBLIC_KEYS``).
 """
 
@@ -23,6 +24,7 @@ from psycopg import AsyncConnection
 
 from contracts.secrets import load_settings
 from processors.catalog import load_catalog
+from processors.cli.settings import AdminSettings
 from processors.exceptions import ProcessorError
 from processors.provenance.checkpoint import write_checkpoints
 from processors.provenance.corrections import supersede
@@ -37,7 +39,6 @@ from processors.provenance.witness import (
     publish_checkpoints,
     read_export,
 )
-from processors.sinks.config import SinkSettings
 from processors.sinks.timescale import connect
 
 __all__ = ["add_arguments", "run"]
@@ -90,14 +91,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     wc.add_argument("file", type=Path)
 
 
-def _signer(settings: SinkSettings) -> Signer:
+def _signer(settings: AdminSettings) -> Signer:
     if settings.provenance.signing_key is None:
         msg = "SENSEGATE_PROVENANCE__SIGNING_KEY is not set"
         raise ProcessorError(msg)
     return Signer(settings.provenance.signing_key)
 
 
-def _trusted(settings: SinkSettings, file: Path | None = None) -> list[str]:
+def _trusted(settings: AdminSettings, file: Path | None = None) -> list[str]:
     """Every public key checkpoints may be signed with: old ones stay valid after a rotation."""
     keys = list(settings.provenance.trusted_public_keys)
     if file is not None:
@@ -112,7 +113,7 @@ def _trusted(settings: SinkSettings, file: Path | None = None) -> list[str]:
     return keys
 
 
-async def _db_action(args: argparse.Namespace, settings: SinkSettings) -> int:
+async def _db_action(args: argparse.Namespace, settings: AdminSettings) -> int:
     catalog = load_catalog(settings.catalog_dir)
     conn = await connect(
         settings.db.dsn.get_secret_value(), settings.db.schema_name, "sensegate-provenance"
@@ -168,7 +169,7 @@ async def _db_action(args: argparse.Namespace, settings: SinkSettings) -> int:
 
 
 async def _witness_action(
-    args: argparse.Namespace, settings: SinkSettings, conn: AsyncConnection[Any]
+    args: argparse.Namespace, settings: AdminSettings, conn: AsyncConnection[Any]
 ) -> int:
     if args.action == "consistency":
         period = args.period
@@ -216,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
                 f"size {proof['tree_size']} signed by key {proof['checkpoint']['key_id']}"
             )
         return 0 if not problems else 1
-    settings = load_settings(SinkSettings, eager=False)
+    settings = load_settings(AdminSettings, eager=False)
     try:
         return asyncio.run(_db_action(args, settings))
     except ProcessorError as exc:

@@ -1,19 +1,16 @@
-"""``python -m processors share``: publish share and open tiers by catalog class (see processors.share.processor)."""
+"""``python -m processors share``: publish share and open tiers by catalog class (see processors.share.service)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 from pathlib import Path
 
 from contracts.secrets import load_settings
 from processors.catalog import load_catalog
-from processors.share.processor import ShareSettings, run_share
+from processors.share.config import ShareSettings
 from processors.share.rules import plan_targets
-from runtime.http_endpoint import HealthServer
-from runtime.topic_admin import ensure_topics, pipeline_topics
+from processors.share.service import serve
 
 __all__ = ["add_arguments", "run"]
 
@@ -47,21 +44,5 @@ def run(args: argparse.Namespace) -> int:
         for code, reason in refused.items():
             print(f"refused open {code}: {reason}")
         return 0
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
-        prefix = settings.kafka.topic_prefix
-        await ensure_topics(settings.kafka, pipeline_topics(prefix, catalog.entries, raw=False))
-        ready = [False]
-        async with HealthServer(settings.metrics, lambda: ready[0]):
-            await run_share(
-                settings, catalog, stop=stop, idle_exit_s=args.until_idle,
-                on_ready=lambda: ready.__setitem__(0, True),
-            )  # fmt: skip
-
-    asyncio.run(main())
+    asyncio.run(serve(settings, catalog, idle_exit_s=args.until_idle))
     return 0

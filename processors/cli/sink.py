@@ -1,31 +1,24 @@
 """``python -m processors sink``: store the dataset topics in PostgreSQL/TimescaleDB exactly once.
 
-Settings come from the environment (``SENSEGATE_`` prefix, ``__`` nesting), e.g.
-``SENSEGATE_DB__DSN``, ``SENSEGATE_DB__SCHEMA_NAME``, ``SENSEGATE_KAFKA__TOPIC_PREFIX``,
-``SENSEGATE_SINK__GROUP_ID``, ``SENSEGATE_SINK__BATCH_MAX_RECORDS``,
-``SENSEGATE_PROVENANCE__SIGNING_KEY`` (Ed25519 seed, base64). ``--migrate-only`` applies the
-migrations and exits; ``--print-ddl`` prints the generated dataset DDL.
+Settings: ``processors.sinks.config.SinkSettings`` (e.g. ``SENSEGATE_DB__DSN``,
+``SENSEGATE_SINK__BATCH_MAX_RECORDS``, ``SENSEGATE_PROVENANCE__SIGNING_KEY``); the service itself
+is ``processors.sinks.service``. ``--migrate-only`` applies the migrations and exits;
+``--print-ddl`` prints the generated dataset DDL.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
-import logging
-import signal
 
 from contracts.secrets import load_settings
 from processors.catalog import load_catalog
 from processors.sinks.config import SinkSettings
-from processors.sinks.service import SinkService
+from processors.sinks.service import serve
 from processors.storage.ddl import dataset_ddl, ddl_script
 from processors.storage.migrate import migrate
-from runtime.http_endpoint import HealthServer
 
 __all__ = ["add_arguments", "run"]
-
-logger = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,23 +29,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("plain", "timescale"),
         help="print the generated per-dataset DDL for one storage path and exit",
     )
-
-
-async def _serve(settings: SinkSettings) -> int:
-    catalog = load_catalog(settings.catalog_dir)
-    service = SinkService(settings, catalog)
-    # Start-up objects (modules, catalog, clients) live for the whole run; keep full collections,
-    # which every few flushes' worth of short-lived rows triggers, from re-scanning them.
-    gc.collect()
-    gc.freeze()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    async with HealthServer(settings.metrics, lambda: service.ready):
-        await service.run(stop)
-    logger.info("sink stopped after storing %d rows", service.stored)
-    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,4 +51,5 @@ def run(args: argparse.Namespace) -> int:
         )  # fmt: skip
         print(f"schema {report.schema}: timescale={report.timescale} applied={report.applied}")
         return 0
-    return asyncio.run(_serve(settings))
+    asyncio.run(serve(settings))
+    return 0

@@ -132,6 +132,16 @@ class DeviceLike(Protocol):
         """Installed longitude, degrees."""
         ...
 
+    @property
+    def profile(self) -> str | None:
+        """Device profile name the device is bound to (``profiles/*.yaml``)."""
+        ...
+
+    @property
+    def profile_version(self) -> int | None:
+        """Bound profile version; None means the highest known."""
+        ...
+
 
 class RegistryLike(Protocol):
     """Synchronous, in-memory device lookup."""

@@ -14,7 +14,7 @@ from typing import Protocol
 from contracts.dead_letter import DeadLetter, ReasonCode
 from contracts.envelope import RawRecord
 from contracts.errors import Rejected
-from contracts.record import GeoPoint, RecordValue, WireRecord
+from contracts.record import GeoPoint, RecordValue, WireRecord, WireSourceValue
 from processors.codecs.sparkplug.models import RebirthRequest
 from processors.exceptions import ProcessorError
 from processors.normalize.catalog_view import DeviceLike
@@ -57,6 +57,9 @@ class Candidate:
     flags: tuple[str, ...] = ()
     # identity of the sender as carried inside the payload, checked against the topic's device id
     payload_device_id: str | None = None
+    # device profile (name@version) that mapped the values, and the originals it converted
+    profile: str | None = None
+    source_values: tuple[WireSourceValue, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""The normalize stage's per-family mappers, built from the family registry, and the registry opener.
+"""The normalize stage's per-family mappers, built from the family registry.
 
 The runner never discovers mappers by import side effects: each ``DeviceFamily``
 (``contracts/families/``) names its mapper, and ``build_mappers`` builds the ones a deployment
@@ -7,20 +7,21 @@ runs. (Not to be confused with the device registry package ``processors.registry
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.families import FAMILIES, load_reference
-from contracts.settings import DbConfig
 from processors.exceptions import ConfigurationError
-from processors.normalize.catalog_view import RegistryLike
 from processors.normalize.contract import FamilyMapper
 
-__all__ = ["MapperConfig", "build_mappers", "open_registry"]
+if TYPE_CHECKING:
+    from processors.catalog import Catalog
+    from processors.profiles import ProfileBook
+
+__all__ = ["MapperConfig", "build_mappers"]
 
 
 class MapperConfig(BaseModel):
@@ -30,34 +31,27 @@ class MapperConfig(BaseModel):
 
     sparkplug_state_dir: Path | None = None  # birth state cache; None keeps it in memory
     v2x_default_edition: str | None = None  # used when a device entry names none
-    # dataset -> LPP channel -> catalog item, for Cayenne LPP probes (fields "<type>_<channel>")
-    lpp_channels: dict[str, dict[int, str]] = Field(
-        default_factory=lambda: {
-            "agri_soil": {
-                1: "soil_temperature",
-                2: "soil_moisture",
-                3: "soil_ec",
-                4: "soil_ph",
-                5: "battery",
-            },
-            "agri_weather": {
-                1: "air_temperature",
-                2: "air_humidity",
-                3: "illuminance",
-                4: "barometric_pressure",
-                5: "rainfall",
-                6: "battery",
-            },
-        },
-        description="dataset -> Cayenne LPP channel -> catalog item (JSON)",
+    profiles_dir: Path | None = Field(
+        default=None, description="device profiles directory (default: the repository's profiles/)"
+    )
+    catalog_dir: Path | None = Field(
+        default=None, description="catalog the profiles are checked against (default: catalog/)"
     )
 
 
-def build_mappers(families: tuple[str, ...], config: MapperConfig) -> dict[str, FamilyMapper]:
+def build_mappers(
+    families: tuple[str, ...],
+    config: MapperConfig,
+    *,
+    profiles: ProfileBook | None = None,
+    catalog: Catalog | None = None,
+) -> dict[str, FamilyMapper]:
     """Instantiate the mappers of ``families``; an unknown family is a configuration error.
 
     Each family names its mapper in its ``DeviceFamily`` (``contracts/families/``); the mapper is
-    imported here, so a deployment loads only the codecs of the families it runs.
+    imported here, so a deployment loads only the codecs of the families it runs. Every mapper
+    takes the MapperConfig and keyword ``profiles`` (shared, refreshed from the database by the
+    caller; without it a mapper loads the profile files itself) and ``catalog``.
     """
     mappers: dict[str, FamilyMapper] = {}
     for family in families:
@@ -65,19 +59,10 @@ def build_mappers(families: tuple[str, ...], config: MapperConfig) -> dict[str, 
         if described is None:
             msg = f"no mapper registered for family {family!r}"
             raise ConfigurationError(msg)
-        factory = cast(Callable[[MapperConfig], FamilyMapper], load_reference(described.mapper))
-        mapper = factory(config)
+        factory = cast(Callable[..., FamilyMapper], load_reference(described.mapper))
+        mapper = factory(config, profiles=profiles, catalog=catalog)
         if mapper.family != family:
             msg = f"{described.mapper} maps family {mapper.family!r}, not {family!r}"
             raise ConfigurationError(msg)
         mappers[family] = mapper
     return mappers
-
-
-@asynccontextmanager
-async def open_registry(db: DbConfig, *, refresh_s: float) -> AsyncIterator[RegistryLike]:
-    """The PostgreSQL-backed device registry, refreshed in the background while the block runs."""
-    from processors.registry import DeviceRegistry
-
-    async with DeviceRegistry.from_file(db=db, refresh_interval_s=refresh_s) as registry:
-        yield registry

@@ -22,7 +22,14 @@ from datetime import UTC, datetime, timedelta
 from contracts.dead_letter import DeadLetter, ReasonCode, Stage
 from contracts.envelope import Envelope, RawRecord
 from contracts.errors import Rejected
-from contracts.record import RecordValue, WireGeoPoint, WireProvenance, WireRecord, record_id_for
+from contracts.record import (
+    RecordValue,
+    WireGeoPoint,
+    WireProvenance,
+    WireRecord,
+    WireSourceValue,
+    record_id_for,
+)
 from processors import __version__
 from processors.normalize.catalog_view import CatalogLike, DeviceLike, EntryLike, RegistryLike
 from processors.normalize.contract import (
@@ -234,8 +241,9 @@ class NormalizeProcessor(Processor):
                 continue
             env, coords = s.raw.envelope, s.raw.coordinates
             received_at = ns_to_datetime(env.received_ns)
-            # one Provenance per message (with or without the key id), shared by its records
-            shared: dict[bool, WireProvenance] = {}
+            # one Provenance per message (with or without the key id, per profile conversion),
+            # shared by its records
+            shared: dict[tuple[bool, str | None, tuple[WireSourceValue, ...]], WireProvenance] = {}
             conflicted = False
             for j, cand in enumerate(s.mapped.candidates):
                 entry = s.entries[j]
@@ -254,9 +262,10 @@ class NormalizeProcessor(Processor):
                     ids = has_ids[entry.code] = any(
                         i.sensitivity == "identifier" for i in entry.items
                     )
-                provenance = shared.get(ids)
+                share_key = (ids, cand.profile, cand.source_values)
+                provenance = shared.get(share_key)
                 if provenance is None:
-                    provenance = shared[ids] = WireProvenance(
+                    provenance = shared[share_key] = WireProvenance(
                         raw_sha256=env.sha256,
                         device_id=env.device_id,
                         gateway_id=env.gateway_id,
@@ -269,6 +278,8 @@ class NormalizeProcessor(Processor):
                         codec_version=s.mapped.codec_version,
                         processor_version=__version__,
                         pseudonym_key_id=self._pseudo.key_id if ids else None,
+                        profile=cand.profile,
+                        source_values=cand.source_values,
                     )
                 # No model validation here: every value was checked by the batch validator.
                 records.append(

@@ -3,7 +3,8 @@
 paho runs its network loop on its own thread; publishing is thread-safe in paho, and the wait for
 the PUBACK runs in a worker thread so the event loop never blocks. Requests for the same edge node
 are throttled (one per ``min_interval_s``) so a burst of out-of-sequence messages sends one command.
-Failures are logged, never raised: a lost request is repeated at the node's next gap.
+Failures are logged, never raised: a lost request is repeated at the node's next gap. An end of
+paho's thread other than ``stop()`` is reported to ``on_thread_exit`` (the service's supervisor).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -19,6 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from contracts.settings import MqttConfig
 from processors.normalize.contract import RebirthRequest
 from runtime.mqtt_auth import configure_client
+from runtime.mqtt_thread import ReportingClient
 
 __all__ = ["MqttRebirthPublisher"]
 
@@ -35,8 +37,11 @@ class MqttRebirthPublisher:
         client_id: str,
         min_interval_s: float = 10.0,
         publish_timeout_s: float = 5.0,
+        on_thread_exit: Callable[[BaseException | None], None] | None = None,
     ) -> None:
         self._config = config
+        # Told when paho's thread ends other than by stop(): requests would stop going out unseen.
+        self._on_thread_exit = on_thread_exit
         self._client_id = client_id
         self._min_interval_s = min_interval_s
         self._timeout_s = publish_timeout_s
@@ -48,9 +53,10 @@ class MqttRebirthPublisher:
         """Connect in the background (paho reconnects by itself)."""
         if self._client is not None:
             return
-        client = mqtt.Client(
+        client = ReportingClient(
             CallbackAPIVersion.VERSION2, client_id=self._client_id, protocol=mqtt.MQTTv5
         )
+        client.on_thread_exit = self._on_thread_exit
         configure_client(client, self._config)
         client.connect_async(self._config.host, self._config.port, self._config.keepalive_s)
         client.loop_start()

@@ -117,11 +117,14 @@ class NormalizeRunner:
         config: RunnerConfig,
         processor: Processor,
         rebirth: RebirthHandler | None = None,
+        on_delivered: Callable[[BatchResult, list[DeadLetter]], None] | None = None,
     ) -> None:
         self._kafka = kafka
         self._config = config
         self._processor = processor
         self._rebirth = rebirth
+        # told about every committed batch (device health); never on a batch that will be redone
+        self._on_delivered = on_delivered
         self._lock = asyncio.Lock()
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
@@ -210,6 +213,8 @@ class NormalizeRunner:
         await self._commit(polled)
         self.batches += 1
         metrics.observe_batch(result, len(bad), time.perf_counter() - started)
+        if self._on_delivered is not None:
+            self._on_delivered(result, bad)
         return result
 
     async def _deliver(self, result: BatchResult, bad: list[DeadLetter]) -> None:

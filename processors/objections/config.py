@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings
 
 from contracts.settings import SETTINGS_CONFIG, DbConfig, KafkaConfig
-from processors.share.processor import ShareKeys
+from processors.share.config import ShareKeys
 from processors.sinks.config import ProvenanceConfig
 
 __all__ = ["ObjectionsConfig", "ObjectionsSettings"]

@@ -28,8 +28,10 @@ PROVENANCE_COLUMNS: tuple[str, ...] = (
     "provenance_id", "raw_sha256", "device_id", "gateway_id", "mqtt_topic", "received_at",
     "received_ns", "raw_topic", "raw_partition", "raw_offset", "codec", "codec_version",
     "processor_version", "pseudonym_key_id", "catalog_code", "catalog_version", "data_topic",
-    "data_partition", "data_offset", "ingested_at",
+    "data_partition", "data_offset", "ingested_at", "profile", "source_values",
 )  # fmt: skip
+# Columns added later are hashed only when not null, so rows written before them keep their hash.
+_PROVENANCE_BASE = PROVENANCE_COLUMNS.index("profile")
 
 CORRECTION_COLUMNS: tuple[str, ...] = (
     "correction_id", "dataset", "record_id", "observed_at", "action", "new_values", "reason",
@@ -89,4 +91,5 @@ def data_row_sha256(entry: DatasetEntry, values: Sequence[Any]) -> str:
 
 def provenance_row_sha256(values: Sequence[Any]) -> str:
     """Row hash of one provenance row given in ``PROVENANCE_COLUMNS`` order."""
-    return sha256_hex(canonical_bytes(record_doc("provenance", PROVENANCE_COLUMNS, values)))
+    doc = record_doc("provenance", PROVENANCE_COLUMNS, values, drop_null_items=_PROVENANCE_BASE)
+    return sha256_hex(canonical_bytes(doc))

@@ -22,6 +22,8 @@ CSV_HEADER: tuple[str, ...] = (
     "industrial_id",
     "lat",
     "lon",
+    "profile",
+    "profile_version",
 )
 
 
@@ -48,6 +50,9 @@ class Device(BaseModel):
     industrial_id: str | None = None
     lat: Annotated[float, Field(ge=-90, le=90)] | None = None
     lon: Annotated[float, Field(ge=-180, le=180)] | None = None
+    # device profile (profiles/*.yaml) and the registered version the device is bound to
+    profile: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.-]{1,62}$")] | None = None
+    profile_version: Annotated[int, Field(ge=1)] | None = None
 
     @field_validator("datasets", mode="before")
     @classmethod
@@ -70,6 +75,9 @@ class Device(BaseModel):
                 fields = " and ".join(other.device_fields)
                 msg = f"{fields} apply to {other.name} devices only, not {self.family}"
                 raise ValueError(msg)
+        if self.profile_version is not None and self.profile is None:
+            msg = "profile_version needs a profile"
+            raise ValueError(msg)
         if (self.lat is None) != (self.lon is None):
             msg = "lat and lon are given together or not at all"
             raise ValueError(msg)
@@ -97,4 +105,6 @@ class Device(BaseModel):
             "industrial_id": self.industrial_id or "",
             "lat": "" if self.lat is None else repr(self.lat),
             "lon": "" if self.lon is None else repr(self.lon),
+            "profile": self.profile or "",
+            "profile_version": "" if self.profile_version is None else str(self.profile_version),
         }

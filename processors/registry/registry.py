@@ -94,6 +94,11 @@ class DeviceRegistry:
         """How many database snapshots have been loaded so far."""
         return self._generation
 
+    @property
+    def refresh_task(self) -> asyncio.Task[None] | None:
+        """The background refresh task while started with a database (for the service's supervisor)."""
+        return self._task
+
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:

@@ -97,6 +97,8 @@ async def upsert_devices(
             d.industrial_id,
             d.lat,
             d.lon,
+            d.profile,
+            d.profile_version,
             origin,
         )
         for d in devices
@@ -164,7 +166,8 @@ def parse_devices_csv(text: str) -> tuple[list[Device], list[str]]:
     """Parse the bulk-import CSV (header in models.CSV_HEADER); returns devices and row problems."""
     reader = csv.DictReader(io.StringIO(text))
     header = tuple(h.strip() for h in (reader.fieldnames or ()))
-    if header != CSV_HEADER:
+    # Files written before profiles existed lack the two profile columns; they stay importable.
+    if header not in (CSV_HEADER, CSV_HEADER[:-2]):
         return [], [f"CSV header must be {','.join(CSV_HEADER)}; got {','.join(header)}"]
     devices: list[Device] = []
     problems: list[str] = []
@@ -185,6 +188,8 @@ def parse_devices_csv(text: str) -> tuple[list[Device], list[str]]:
             "industrial_id": _optional(row.get("industrial_id") or ""),
             "lat": _optional(row.get("lat") or ""),
             "lon": _optional(row.get("lon") or ""),
+            "profile": _optional(row.get("profile") or ""),
+            "profile_version": _optional(row.get("profile_version") or ""),
         }
         try:
             device = Device.model_validate(doc)

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from processors.catalog import Catalog
 from processors.registry.industrial_id import identifier_problem
 from processors.registry.models import Device
 
-__all__ = ["device_problems", "industrial_id_problem", "known_v2x_editions"]
+if TYPE_CHECKING:
+    from processors.profiles import Profile
+
+__all__ = [
+    "device_problems",
+    "industrial_id_problem",
+    "known_v2x_editions",
+    "profile_binding_problems",
+]
 
 
 def industrial_id_problem(value: str) -> str | None:
@@ -57,4 +66,19 @@ def device_problems(device: Device, catalog: Catalog) -> list[str]:
             out.append(
                 f"{where}: v2x_edition {device.v2x_edition!r} is not one of {', '.join(editions)}"
             )
+    return out
+
+
+def profile_binding_problems(device: Device, profile: Profile) -> list[str]:
+    """Why ``device`` cannot be bound to ``profile``: another family, or datasets it does not feed."""
+    where = f"{device.family}/{device.device_id}"
+    out: list[str] = []
+    if profile.family != device.family:
+        out.append(f"{where}: profile {profile.key} is for {profile.family} devices")
+    missing = [d for d in profile.datasets if d not in device.datasets]
+    if missing:
+        out.append(
+            f"{where}: profile {profile.key} feeds {', '.join(missing)}, which the device is not "
+            "registered for (add them to --datasets)"
+        )
     return out

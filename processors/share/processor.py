@@ -2,7 +2,7 @@
 
 ``ShareProcessor`` is the synchronous core: it turns one dataset record into the outputs the
 catalog allows (see ``processors.share.rules``) and holds the (cell, bucket) windows of
-k-suppressed outputs. ``run_share`` is the Kafka loop around it.
+k-suppressed outputs. ``processors.share.service.run_share`` is the Kafka loop around it.
 
 Delivery: at-least-once. Offsets are committed only after every output of the batch was
 acknowledged by Kafka (acks=all), and never beyond the lowest offset still held by an open
@@ -13,27 +13,20 @@ covers the replayed records only); consumers keep one row per record id.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import re
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings
+from pydantic import ValidationError
 
 from contracts.dead_letter import DeadLetter, ReasonCode, Stage
 from contracts.record import DatasetRecord
-from contracts.settings import SETTINGS_CONFIG, KafkaConfig, MetricsConfig
 from contracts.topics import data_topic, dlq_topic
 from processors.catalog import Catalog
 from processors.share.deidentify import CellWindow, RotatingKeyring, WindowKey, time_bucket
 from processors.share.fences import fence_of, generalized
-from processors.share.offsets import OffsetBook, ShareDeliveryError, await_acks
 from processors.share.rules import (
     Target,
     aggregate_record,
@@ -46,40 +39,9 @@ from processors.share.rules import (
     share_record,
 )
 
-__all__ = ["Output", "ShareKeys", "ShareProcessor", "ShareSettings", "run_share"]
+__all__ = ["Output", "ShareProcessor", "ShareStats"]
 
 logger = logging.getLogger(__name__)
-
-
-class ShareKeys(BaseModel):
-    """Master secrets of the rotating share/open pseudonym keys (id -> secret) and the active id."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    masters: dict[str, SecretStr] = Field(
-        default_factory=dict,
-        description="key id -> share/open pseudonym master secret (JSON); no default",
-    )
-    active_id: str = Field(default="", description="id of the master key in use")
-
-    def missing_settings(self) -> list[str]:
-        """Names of unset fields: the share service must not start without its key."""
-        return [name for name in ("masters", "active_id") if not getattr(self, name)]
-
-
-class ShareSettings(BaseSettings):
-    """Settings of ``python -m processors share`` (environment prefix ``SENSEGATE_``)."""
-
-    model_config = SETTINGS_CONFIG
-
-    kafka: KafkaConfig = KafkaConfig()
-    metrics: MetricsConfig = MetricsConfig()
-    share_keys: ShareKeys = ShareKeys()
-    share_group_id: str = "sensegate-share"
-    share_lateness_s: int = Field(default=60, ge=0)
-    share_max_delay_s: int = Field(default=300, ge=1)
-    # Longest wait for the acknowledgements of one batch; past it the service exits uncommitted.
-    share_produce_timeout_s: float = Field(default=60.0, gt=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +55,9 @@ class Output:
 
 
 @dataclass
-class _Stats:
+class ShareStats:
+    """Counts of one share run: published per topic, suppressed windows, blocked and invalid records."""
+
     published: dict[str, int] = field(default_factory=dict)
     suppressed: int = 0
     blocked: int = 0
@@ -135,7 +99,7 @@ class ShareProcessor:
                     lateness=lateness,
                 )
         self._event_max: dict[tuple[str, int], datetime] = {}
-        self.stats = _Stats()
+        self.stats = ShareStats()
 
     @property
     def source_topics(self) -> list[str]:
@@ -306,97 +270,3 @@ class ShareProcessor:
             letter.to_json(),
             tuple(letter.kafka_headers()),
         )
-
-
-async def run_share(
-    settings: ShareSettings,
-    catalog: Catalog,
-    *,
-    stop: asyncio.Event | None = None,
-    idle_exit_s: float | None = None,
-    on_ready: Callable[[], None] | None = None,
-) -> _Stats:
-    """Consume data topics and publish share/open tiers until ``stop`` is set.
-
-    With ``idle_exit_s`` the run is bounded: after that many seconds without input every window is
-    drained, published and committed, and the function returns (batch and test runs).
-    """
-    keys = settings.share_keys
-    processor = ShareProcessor(
-        catalog,
-        RotatingKeyring(keys.masters, keys.active_id),
-        prefix=settings.kafka.topic_prefix,
-        lateness=timedelta(seconds=settings.share_lateness_s),
-        max_delay=timedelta(seconds=settings.share_max_delay_s),
-    )
-    for code, reason in processor.refused.items():
-        logger.warning("not opening %s: %s", code, reason)
-    stop = stop or asyncio.Event()
-    kwargs = settings.kafka.client_kwargs()
-    consumer = AIOKafkaConsumer(
-        group_id=settings.share_group_id,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        metadata_max_age_ms=30000,
-        **kwargs,
-    )
-    # A pattern, not a topic list: a data topic that does not exist yet must not fail start-up
-    # (without CREATE rights the broker answers "not authorized" for a missing topic), and it is
-    # picked up on the next metadata refresh once the normalizer creates it.
-    book = OffsetBook()
-    consumer.subscribe(
-        pattern="^(" + "|".join(re.escape(t) for t in processor.source_topics) + ")$",
-        listener=book,
-    )
-    producer = AIOKafkaProducer(acks="all", enable_idempotence=True, **kwargs)
-    try:
-        await consumer.start()
-        await producer.start()
-        if on_ready is not None:
-            on_ready()
-    except BaseException:
-        await consumer.stop()
-        await producer.stop()
-        raise
-    last_input = time.monotonic()
-    try:
-        while not stop.is_set():
-            batch = await consumer.getmany(timeout_ms=500, max_records=500)
-            outputs: list[Output] = []
-            for tp, messages in batch.items():
-                for msg in messages:
-                    outputs += processor.process(
-                        msg.value or b"", (tp.topic, tp.partition), msg.offset
-                    )
-                    book.advance(tp.topic, tp.partition, msg.offset)
-            if batch:
-                last_input = time.monotonic()
-            outputs += processor.tick()
-            idle = idle_exit_s is not None and time.monotonic() - last_input > idle_exit_s
-            if idle:
-                outputs += processor.drain()
-            await _publish(producer, outputs, settings.share_produce_timeout_s)
-            await book.commit(consumer, processor.held_offsets())
-            if idle:
-                break
-    finally:
-        await consumer.stop()
-        await producer.stop()
-    logger.info("share stopped: %s", processor.stats)
-    return processor.stats
-
-
-async def _publish(producer: AIOKafkaProducer, outputs: list[Output], timeout_s: float) -> None:
-    async def send_all() -> list[Any]:
-        return [
-            await producer.send(o.topic, o.value, key=o.key, headers=list(o.headers))
-            for o in outputs
-        ]
-
-    # send() itself waits when the producer's buffer is full: bound it too; every ack before commit.
-    try:
-        futures = await asyncio.wait_for(send_all(), timeout_s)
-    except TimeoutError as exc:
-        msg = f"share outputs not handed to the producer within {timeout_s:.0f} s"
-        raise ShareDeliveryError(msg) from exc
-    await await_acks(futures, timeout_s)

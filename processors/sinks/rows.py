@@ -10,6 +10,7 @@ plausibility checks belong to the normalize stage.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -224,5 +225,16 @@ def provenance_row(row: PreparedRow, ingested_at: datetime) -> tuple[Any, ...]:
         received_at,
         p.received_ns, p.kafka_topic, p.kafka_partition, p.kafka_offset, p.codec,
         p.codec_version, p.processor_version, p.pseudonym_key_id, r.dataset, r.catalog_version,
-        s.topic, s.partition, s.offset, ingested_at,
+        s.topic, s.partition, s.offset, ingested_at, p.profile, _source_values(row.record),
     )  # fmt: skip
+
+
+def _source_values(record: WireRecord | DatasetRecord) -> str | None:
+    """Canonical JSON of the converted originals (text, so writer and verifier hash the same)."""
+    if not record.provenance.source_values:
+        return None
+    doc = [
+        {"item": v.item, "field": v.field, "value": v.value, "unit": v.unit}
+        for v in record.provenance.source_values
+    ]
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

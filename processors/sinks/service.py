@@ -4,11 +4,16 @@ Offsets live in PostgreSQL, not in Kafka: ``enable_auto_commit`` is off, and on 
 the rebalance listener seeks each partition to the offset stored with the rows. A batch from
 ``getmany`` is flushed in one database transaction; a revocation waits for the running flush.
 Dead letters go to ``<prefix>dlq`` and are acknowledged before the batch commits.
+
+``serve`` runs it as the service: /readyz served, SIGINT/SIGTERM handled, the consume loop
+supervised (runtime.supervise): if it ends unexpectedly the service logs it, turns /readyz red,
+stops and ``serve`` raises ServiceFailed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import re
 from collections.abc import Sequence
@@ -20,18 +25,42 @@ from aiokafka.errors import KafkaError
 
 from contracts.dead_letter import DeadLetter
 from contracts.topics import dlq_topic
-from processors.catalog import Catalog
+from processors.catalog import Catalog, load_catalog
 from processors.exceptions import StorageError
 from processors.sinks.base import SinkInput
 from processors.sinks.config import SinkSettings
 from processors.sinks.timescale import TimescaleSink, connect
 from processors.storage.migrate import migrate
 from processors.storage.partitions import drop_expired_partitions, is_partitioned
+from runtime.faults import fault_point
+from runtime.http_endpoint import HealthServer
+from runtime.supervise import Supervisor
 from runtime.topic_admin import ensure_topics, pipeline_topics
 
-__all__ = ["SinkService"]
+__all__ = ["SinkService", "serve"]
 
 logger = logging.getLogger(__name__)
+
+# A flush in progress when the service stops gets this long to commit; past it (the database is
+# down and the flush keeps retrying) it is cancelled, its transaction rolls back, and the batch is
+# stored after a restart from the offsets kept with the rows.
+_STOP_GRACE_S = 60.0
+
+
+async def serve(settings: SinkSettings) -> None:
+    """Run the sink service until SIGINT/SIGTERM; raises ServiceFailed if the consume loop failed."""
+    service = SinkService(settings, load_catalog(settings.catalog_dir))
+    # Start-up objects (modules, catalog, clients) live for the whole run; keep full collections,
+    # which every few flushes' worth of short-lived rows triggers, from re-scanning them.
+    gc.collect()
+    gc.freeze()
+    async with Supervisor("sink") as supervisor:
+        supervisor.stop_on_signals()
+        async with HealthServer(settings.metrics, lambda: supervisor.healthy and service.ready):
+            supervisor.spawn(service.run(supervisor.stop_event), name="sink-consume")
+            await supervisor.wait()
+            await supervisor.close(_STOP_GRACE_S)
+    logger.info("sink stopped after storing %d rows", service.stored)
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -89,6 +118,7 @@ class SinkService:
         )
         self.stored = 0
         self.ready = False
+        self._fault = fault_point("sink.flush")  # test-only; None unless armed
 
     async def _send_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         topic = dlq_topic(self.settings.kafka.topic_prefix)
@@ -163,6 +193,8 @@ class SinkService:
             await self.sink.checkpoint()
 
     async def _flush(self, batch: dict[TopicPartition, list[Any]]) -> None:
+        if self._fault is not None:
+            self._fault()
         async with self.lock:
             assigned = self.consumer.assignment()
             for tp, messages in batch.items():

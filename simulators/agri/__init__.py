@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from simulators.agri.fleet import AGRI_DATASETS, LPP_CHANNELS, AgriFleet
+from simulators.agri.fleet import AGRI_DATASETS, AgriFleet
+from simulators.agri.layouts import LAYOUTS
 
-__all__ = ["AGRI_DATASETS", "LPP_CHANNELS", "AgriFleet"]
+__all__ = ["AGRI_DATASETS", "LAYOUTS", "AgriFleet"]

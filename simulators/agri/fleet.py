@@ -3,8 +3,11 @@
 Topic ``application/<applicationId>/device/<devEui>/event/up``; the event is the protobuf JSON
 mapping ChirpStack publishes with ``json = true``: ``deduplicationId``, ``time``, ``deviceInfo``,
 ``devAddr``, ``fCnt``, ``fPort``, base64 ``data``, ``rxInfo`` per gateway and ``txInfo`` (CN470).
-LPP devices use fPort 2 with the channel map ``LPP_CHANNELS``; JSON devices use fPort 3, carry the
-JSON text as FRMPayload and the same values in ``object`` (as a device-profile codec would).
+Every sensor is one of several probe models (``simulators.agri.layouts``), each with its own
+device profile and payload layout: LPP models use fPort 2 with different channel layouts and
+units, the JSON model fPort 3 with vendor units in the FRMPayload, the network-server model fPort 4
+with the values only in ChirpStack's decoded ``object``. Each message carries the values the
+platform should store (``SimMessage.expected_values``), so a wrong mapping is caught by value.
 """
 
 from __future__ import annotations
@@ -18,36 +21,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from simulators.agri.environment import Farm, Probe
+from simulators.agri.layouts import Layout, layouts_for
 from simulators.encoders import lorawan_codec
 from simulators.model import Expect, SimMessage
 from simulators.registry_csv import DeviceRow
 from simulators.spec import FaultRoller, FleetSpec, family_rng, ticks
 from simulators.timebase import iso_utc
 
-__all__ = ["AGRI_DATASETS", "LPP_CHANNELS", "AgriFleet"]
+__all__ = ["AGRI_DATASETS", "AgriFleet"]
 
 PROVIDER = "jl_agri_bureau"
 AGRI_DATASETS = {"soil": "agri_soil", "weather": "agri_weather"}
-LPP_PORT, JSON_PORT = 2, 3
-# dataset -> channel -> (LPP type id, catalog item)
-LPP_CHANNELS: dict[str, dict[int, tuple[int, str]]] = {
-    "agri_soil": {
-        1: (103, "soil_temperature"),
-        2: (104, "soil_moisture"),
-        3: (100, "soil_ec"),
-        4: (2, "soil_ph"),
-        5: (116, "battery"),
-    },
-    "agri_weather": {
-        1: (103, "air_temperature"),
-        2: (104, "air_humidity"),
-        3: (101, "illuminance"),
-        4: (115, "barometric_pressure"),
-        5: (2, "rainfall"),
-        6: (116, "battery"),
-    },
-}
-CODEC_NAMES = {"lpp": "chirpstack_lpp", "json": "chirpstack_json"}
+PORTS = {"lpp": 2, "json": 3, "object": 4}
 _BASE_LAT, _BASE_LON = 43.65, 125.05  # farmland south-west of Changchun
 SKEW_MS = -90_000
 FUTURE_MS = 3 * 86_400_000
@@ -58,7 +43,7 @@ class _Sensor:
     dev_eui: str
     name: str
     kind: str  # "soil" or "weather"
-    encoding: str  # "lpp" or "json"
+    layout: Layout
     farm: Farm
     probe: Probe
     lat: float
@@ -92,14 +77,16 @@ class AgriFleet:
         for k in range(spec.devices):
             kind = "weather" if k % 4 == 3 else "soil"
             farm = farms[k // 8]
-            encoding = ("lpp", "json")[k % 2] if forced == "mixed" else forced
+            models = layouts_for(kind, forced)
+            # consecutive sensors of a kind are different models: every layout is in every fleet
+            layout = models[(k // 4 if kind == "weather" else k - k // 4) % len(models)]
             picks = sorted(rng.sample(range(len(gateways)), k=rng.choice((1, 2))))
             self.sensors.append(
                 _Sensor(
                     dev_eui=rng.randbytes(8).hex(),
                     name=f"{kind}-{k + 1:04d}",
                     kind=kind,
-                    encoding=encoding,
+                    layout=layout,
                     farm=farm,
                     probe=farm.add_probe(solar=kind == "weather"),
                     lat=round(_BASE_LAT + (k // 8) * 0.02 + rng.uniform(-0.004, 0.004), 6),
@@ -123,7 +110,7 @@ class AgriFleet:
                 device_id=s.dev_eui,
                 provider=PROVIDER,
                 datasets=(AGRI_DATASETS[s.kind],),
-                codec=CODEC_NAMES[s.encoding],
+                profile=s.layout.profile,
                 lat=s.lat,
                 lon=s.lon,
             )
@@ -132,7 +119,7 @@ class AgriFleet:
 
     def messages(self) -> Iterator[SimMessage]:
         """The run's uplink events in time order."""
-        lpp = lorawan_codec() if any(s.encoding == "lpp" for s in self.sensors) else None
+        lpp = lorawan_codec() if any(s.layout.encoding == "lpp" for s in self.sensors) else None
         for _index, t_ms, k in ticks(self.spec):
             sensor = self.sensors[k]
             sensor.farm.advance_to(t_ms)
@@ -177,22 +164,23 @@ class AgriFleet:
         elif len(self.sensors) > 1 and self._faults.roll("spoof"):
             other = self.sensors[(self.sensors.index(sensor) + 1) % len(self.sensors)]
             fault, expect, topic_eui = "spoof", "dlq", other.dev_eui
-        if sensor.encoding == "lpp":
-            items = [
-                (ch, type_id, values[item]) for ch, (type_id, item) in LPP_CHANNELS[dataset].items()
-            ]
-            frm: bytes = lpp.encode_lpp(items)
-            port = LPP_PORT
+        layout = sensor.layout
+        wire = layout.wire(values)
+        obj: dict[str, Any] | None = None
+        if layout.encoding == "lpp":
+            frm: bytes = lpp.encode_lpp([(f.key, f.lpp_type, v) for f, v in wire])
         else:
-            frm = json.dumps(values, separators=(",", ":")).encode()
-            port = JSON_PORT
+            doc: dict[str, Any] = {}
+            for f, v in wire:
+                *parents, leaf = str(f.key).split(".")
+                node = doc
+                for part in parents:
+                    node = node.setdefault(part, {})
+                node[leaf] = v
+            frm = json.dumps(doc, separators=(",", ":")).encode()
+            obj = doc if layout.encoding == "object" else None
         event = self._event(
-            sensor,
-            dev_eui,
-            event_ms,
-            frm=frm,
-            port=port,
-            obj=values if sensor.encoding == "json" else None,
+            sensor, dev_eui, event_ms, frm=frm, port=PORTS[layout.encoding], obj=obj
         )
         final: Expect = "data" if expect == "data" else expect  # type: ignore[assignment]
         return SimMessage(
@@ -201,11 +189,12 @@ class AgriFleet:
             payload=json.dumps(event, separators=(",", ":")).encode(),
             family=self.family,
             device_id=topic_eui,
-            kind=f"up:{sensor.encoding}",
+            kind=f"up:{sensor.layout.encoding}",
             qos=int(self.spec.options.get("qos", "1")),
             expect=final,
             datasets=(dataset,) if final == "data" else (),
             fault=fault,
+            expected_values={dataset: layout.expected(wire)} if final == "data" else None,
         )
 
     def _event(
@@ -216,7 +205,7 @@ class AgriFleet:
         *,
         frm: bytes,
         port: int,
-        obj: dict[str, float] | None,
+        obj: dict[str, Any] | None,
     ) -> dict[str, Any]:
         rng = self._rng
         rx = []
@@ -246,7 +235,7 @@ class AgriFleet:
                 "applicationId": self.application_id,
                 "applicationName": "soil-and-weather",
                 "deviceProfileId": self.profiles[sensor.kind],
-                "deviceProfileName": f"{sensor.kind}-{sensor.encoding}",
+                "deviceProfileName": sensor.layout.profile,
                 "deviceName": sensor.name,
                 "devEui": dev_eui,
                 "deviceClassEnabled": "CLASS_A",

@@ -114,6 +114,7 @@ class IiotFleet:
                     (IIOT_DATASET,),
                     "sparkplug_b",
                     industrial_id=node.industrial_id,
+                    profile="sparkplug-node",
                 )
             )
             for machine in node.devices:
@@ -125,6 +126,7 @@ class IiotFleet:
                         (IIOT_DATASET,),
                         "sparkplug_b",
                         industrial_id=node.device_ids[machine.name],
+                        profile="sparkplug-node",
                     )
                 )
         return rows

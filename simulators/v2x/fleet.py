@@ -32,6 +32,8 @@ V2X_DATASETS: dict[str, str] = {
     "RSI": "v2x_road_event",
 }
 ENCODINGS = ("framed", "uper", "jer")
+# RSU model -> its device profile (profiles/rsu-*.yaml)
+PROFILES = {"framed": "rsu-uper-framed", "uper": "rsu-uper", "jer": "rsu-json"}
 CODEC_NAMES = {"framed": "v2x_uper", "uper": "v2x_uper", "jer": "v2x_json"}
 _PATTERN = ("MAP", *(("SPAT", "RSM", "BSM") * 6), "RSI")
 _BASE_LAT, _BASE_LON = 43.8812345, 125.3154321  # Changchun
@@ -97,6 +99,7 @@ class V2xFleet:
                 v2x_framing=r.encoding == "framed",
                 lat=r.intersection.lat,
                 lon=r.intersection.lon,
+                profile=PROFILES[r.encoding],
             )
             for r in self.rsus
         ]

@@ -30,7 +30,11 @@ class IiotMapper:
 
     family = "iiot"
 
-    def __init__(self, config: MapperConfig | None = None) -> None:
+    def __init__(
+        self, config: MapperConfig | None = None, *, profiles: object = None, catalog: object = None
+    ) -> None:
+        # Sparkplug metrics feed the generic iiot_metric by name; profiles are not consulted yet.
+        del profiles, catalog
         cfg = config or MapperConfig()
         store = JsonFileBirthStore(cfg.sparkplug_state_dir) if cfg.sparkplug_state_dir else None
         self._codec = SparkplugCodec(store)

@@ -11,6 +11,14 @@ Natural keys (docs/reliability.md §3) hold no identifiers, because they travel 
 clear: an RSM participant is keyed by its position in the message, a BSM by the payload hash.
 When the event time is not anchored to a device clock (no vendor header time and no ``moy``), a
 redelivery could resolve ``secMark`` into another minute, so the payload SHA-256 replaces the time.
+
+Observation time and its clock: the message's own time (``moy``/``secMark``/``timeStamp``) when it
+has one, else the vendor header time when the frame carries one (an RSI or MAP without its own
+time), else the receive time. Every candidate carries the quality flag ``clock_device``,
+``clock_header`` or ``clock_receive`` saying which one was used.
+
+A device bound to a device profile takes its ASN.1 edition and framing from the profile unless the
+device entry sets them itself.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from processors.normalize.catalog_view import DeviceLike
 from processors.normalize.contract import Candidate, Mapped, RecordRejected
 from processors.normalize.mapper_table import MapperConfig
 from processors.normalize.quality import distance_m
+from processors.profiles import Profile, ProfileBook, load_profiles, no_profile_detail
 
 __all__ = ["V2xMapper"]
 
@@ -50,19 +59,47 @@ def _drop_none(values: dict[str, RecordValue]) -> dict[str, RecordValue]:
 # Message types whose own time stamp has minute precision at best.
 _MINUTE_ONLY = frozenset({"map", "rsi"})
 
+
 class V2xMapper:
     """Decodes with a codec per (edition, framing) from the device entry; caches compiled codecs."""
 
     family = "v2x"
 
-    def __init__(self, config: MapperConfig | None = None, *, max_distance_m: float | None = None):
+    def __init__(
+        self,
+        config: MapperConfig | None = None,
+        *,
+        max_distance_m: float | None = None,
+        profiles: ProfileBook | None = None,
+        catalog: object = None,
+    ):
+        del catalog  # V2X items follow the CSAE standard; nothing to compile per profile
         self._config = config or MapperConfig()
         self._codecs: dict[tuple[str | None, bool], V2xCodec] = {}
         self._max_distance_m = max_distance_m or DEFAULT_MAX_DISTANCE_M
+        self._profiles = profiles
+
+    def _profile(self, device: DeviceLike) -> Profile | None:
+        name = device.profile
+        if not name:
+            return None
+        if self._profiles is None:
+            self._profiles = ProfileBook(load_profiles(self._config.profiles_dir))
+        version = device.profile_version
+        profile = self._profiles.get(name, version)
+        if profile is None or profile.family != "v2x":
+            why = f"is bound to profile {name}, which is not a registered v2x profile"
+            raise RecordRejected(ReasonCode.NO_PROFILE, no_profile_detail(device, why))
+        return profile
 
     def _codec(self, device: DeviceLike) -> V2xCodec:
-        edition = device.v2x_edition or self._config.v2x_default_edition
-        key = (edition, bool(device.v2x_framing))
+        profile = self._profile(device)
+        edition = (
+            device.v2x_edition
+            or (profile.v2x_edition if profile else None)
+            or self._config.v2x_default_edition
+        )
+        key = (edition, bool(device.v2x_framing or (profile is not None and profile.v2x_framing)))
         codec = self._codecs.get(key)
         if codec is None:
             try:
@@ -80,7 +117,7 @@ class V2xMapper:
         msg = codec.decode(env.payload, env)  # a CodecError passes: it is a Rejected
         claimed = _claimed_sender(msg, env.device_id)
         anchored = msg.framing is not None or msg.moy is not None
-        event_ns = _ns(msg.event_time, env.received_ns)
+        event_ns, clock = _clock(msg, env)
         base: tuple[str, ...] = (
             env.device_id,
             msg.msg_type,
@@ -93,19 +130,25 @@ class V2xMapper:
             # payload hash tells them apart while a redelivery (same bytes) still collapses.
             base = (*base, f"sha256:{env.sha256}")
         if msg.msg_type in ("rsm", "bsm"):
-            cands = self._participants(msg, env, device, base)
+            cands = self._participants(msg, env, device, base, event_ns)
         elif msg.msg_type == "spat":
             cands = self._phases(msg, env, base, event_ns)
         elif msg.msg_type == "rsi":
             cands = self._events(msg, env, base, event_ns)
         else:
             cands = self._intersections(msg, env, base, event_ns)
+        cands = [dataclasses.replace(c, flags=(*c.flags, clock)) for c in cands]
         if claimed is not None:
             cands = [dataclasses.replace(c, payload_device_id=claimed) for c in cands]
         return Mapped(tuple(cands), f"{codec.name}/{msg.edition}/{msg.encoding}", codec.version)
 
     def _participants(
-        self, msg: V2xMessage, env: Envelope, device: DeviceLike, base: tuple[str, ...]
+        self,
+        msg: V2xMessage,
+        env: Envelope,
+        device: DeviceLike,
+        base: tuple[str, ...],
+        event_ns: int,
     ) -> list[Candidate]:
         parts = msg.participants
         if not parts:
@@ -151,7 +194,7 @@ class V2xMapper:
                     dataset="v2x_participant",
                     entity_id=env.device_id,
                     key_parts=(*base, f"p{i}", *key_tail),
-                    observed_ns=_ns(p.event_time or msg.event_time, env.received_ns),
+                    observed_ns=_ns(p.event_time, event_ns),
                     values=values,
                     location=location,
                     flags=flags[i] + (("codec_warning",) if msg.warnings else ()),
@@ -244,6 +287,15 @@ class V2xMapper:
                 )
             )
         return out
+
+
+def _clock(msg: V2xMessage, env: Envelope) -> tuple[int, str]:
+    """Observation time in ns and the flag naming its clock (see module docstring)."""
+    if msg.event_time is not None:
+        return _ns(msg.event_time, env.received_ns), "clock_device"
+    if msg.framing is not None:
+        return msg.framing.epoch_ms * _NS_PER_MS, "clock_header"
+    return env.received_ns, "clock_receive"
 
 
 def _claimed_sender(msg: V2xMessage, topic_id: str) -> str | None:

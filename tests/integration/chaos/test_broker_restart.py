@@ -103,25 +103,29 @@ def publish(login: MqttLogin, topic: str, payloads: list[str]) -> dict[str, int]
     """Publish QoS 1 and return each payload's PUBACK reason code."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="", protocol=mqtt.MQTTv5)
     login.apply(client)
-    codes: dict[str, int] = {}
-    by_mid: dict[int, str] = {}
-    done = threading.Event()
+    # The callback records by packet id only: it runs on paho's thread while paho holds its own
+    # outgoing-message lock, so it must not wait for anything the publishing thread holds.
+    by_mid: dict[int, int] = {}
     lock = threading.Lock()
 
     def on_publish(_c: mqtt.Client, _u: object, mid: int, rc: object, _p: object) -> None:
         with lock:
-            codes[by_mid[mid]] = int(getattr(rc, "value", -1))
-            if len(codes) == len(payloads):
-                done.set()
+            by_mid[mid] = int(getattr(rc, "value", -1))
 
     client.on_publish = on_publish
     client.connect(login.host, login.port)
     client.loop_start()
     try:
-        for payload in payloads:
-            with lock:  # the PUBACK may come back before publish() returns the mid
-                by_mid[client.publish(topic, payload, qos=1).mid] = payload
-        assert done.wait(WAIT_S), f"PUBACKs missing: {codes}"
+        mids = {client.publish(topic, payload, qos=1).mid: payload for payload in payloads}
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline:
+            with lock:
+                if all(mid in by_mid for mid in mids):
+                    break
+            time.sleep(0.05)
+        with lock:
+            codes = {payload: by_mid[mid] for mid, payload in mids.items() if mid in by_mid}
+        assert len(codes) == len(payloads), f"PUBACKs missing: {codes}"
     finally:
         client.disconnect()
         client.loop_stop()

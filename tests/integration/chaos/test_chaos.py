@@ -200,6 +200,8 @@ async def test_pipeline_under_chaos(
         port = int(env["SENSEGATE_METRICS__PORT"])
         await asyncio.to_thread(_wait, lambda: _ready(port), 120, "sink-a ready")
         run_cli(["processors", "--log-level", "WARNING", "catalog", "register"], env)
+        # the fleet's devices are bound to device profiles, registered before the import
+        run_cli(["processors", "--log-level", "WARNING", "profiles", "register", "--no-write-back"], env)
         fleet = run_cli(
             ["simulators", "registry-csv", "--devices", str(DEVICES), "--seed", str(SEED)], env
         )

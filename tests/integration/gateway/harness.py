@@ -124,6 +124,7 @@ class GatewayProcess:
     doc: dict[str, Any]
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. a test-only fault point
 
     @property
     def metrics_port(self) -> int:
@@ -132,6 +133,7 @@ class GatewayProcess:
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SENSEGATE_")}
         env.update(_flatten(self.doc))
+        env.update(self.extra_env)
         env["PYTHONPATH"] = str(ROOT)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(

@@ -43,7 +43,7 @@ DEVICES = (
         device_id=EUI,
         provider="jl_agri_bureau",
         datasets=("agri_soil",),
-        codec="chirpstack_lpp",
+        profile="sim-soil-a-lpp",
     ),
     # registered, but its provider is not the dataset's: one-source rule
     Device(
@@ -51,7 +51,7 @@ DEVICES = (
         device_id=OTHER_PROVIDER,
         provider="jl_industry_dept",
         datasets=("agri_soil",),
-        codec="chirpstack_lpp",
+        profile="sim-soil-a-lpp",
     ),
     *(
         Device(
@@ -59,7 +59,7 @@ DEVICES = (
             device_id=eui,
             provider="jl_agri_bureau",
             datasets=("agri_soil",),
-            codec="chirpstack_lpp",
+            profile="sim-soil-a-lpp",
         )
         for eui in FLEET
     ),

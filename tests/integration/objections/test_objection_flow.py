@@ -22,9 +22,10 @@ from contracts.settings import KafkaConfig
 from contracts.topics import data_topic
 from processors.catalog import Catalog, DatasetEntry
 from processors.provenance.keys import Signer, verify_signature
+from processors.share.config import ShareSettings
 from processors.share.deidentify import RotatingKeyring, time_bucket
-from processors.share.processor import ShareSettings, run_share
 from processors.share.rules import OpenRecord, cell_of, open_microdata
+from processors.share.service import run_share
 from processors.sinks.config import ProvenanceConfig
 from runtime.kafka_client import config_for
 from tests.fixtures.records import soil_records

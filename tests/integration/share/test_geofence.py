@@ -8,10 +8,11 @@ from collections.abc import Callable
 
 from pydantic import SecretStr
 
+from processors.share.config import ShareKeys, ShareSettings
 from processors.share.kafka_acl_admin import KafkaSecurityAdmin
 from processors.share.principals import SERVICES, service_acls
-from processors.share.processor import ShareKeys, ShareSettings, run_share
 from processors.share.rules import OpenRecord
+from processors.share.service import run_share
 from tests.fixtures.secure_kafka import SecureKafka
 from tests.fixtures.share_data import now_minute, share_catalog, simple_record
 from tests.integration.share.helpers import produce, read_all

@@ -10,11 +10,12 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr
 
 from contracts.settings import KafkaConfig
+from processors.share.config import ShareKeys, ShareSettings
 from processors.share.deidentify import grid_cell
 from processors.share.kafka_acl_admin import KafkaSecurityAdmin
 from processors.share.principals import SERVICES, service_acls
-from processors.share.processor import ShareKeys, ShareSettings, run_share
 from processors.share.rules import OpenRecord
+from processors.share.service import run_share
 from tests.fixtures.secure_kafka import ADMIN_USER, SecureKafka
 from tests.fixtures.share_data import now_minute, participant_records, share_catalog, simple_record
 from tests.integration.share.helpers import produce, read_all

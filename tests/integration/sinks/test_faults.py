@@ -1,4 +1,5 @@
-"""Fault tests of the sink: kill -9 mid-transaction, and PostgreSQL restarted mid-stream."""
+"""Fault tests of the sink: kill -9 mid-transaction, PostgreSQL restarted mid-stream, and a failed
+consume loop (supervised: the process exits 1, a restart stores everything once)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from processors.provenance.verify import verify_store
 from processors.sinks.service import SinkService
 from processors.sinks.timescale import connect
 from processors.storage.migrate import migrate
+from runtime.faults import FAULTS_ENV
 from tests.fixtures.private_pg import PrivatePostgres
 from tests.fixtures.records import soil_records
 from tests.fixtures.services import StackAddresses
@@ -142,3 +144,45 @@ async def test_postgres_restart_mid_stream(
     assert count_rows(dsn, schema) == (2000, 2000)
     assert service.sink.retries >= 1
     await _verify_clean(dsn, schema, catalog, 4000)
+
+
+async def test_failed_consume_loop_exits_nonzero_then_restart_stores_everything_once(
+    *,
+    stack: StackAddresses,
+    pg_schema: str,
+    catalog: Catalog,
+    unique_name: Callable[[str], str],
+    signing_seed: str,
+    tmp_path: Path,
+) -> None:
+    # The test-only fault point "sink.flush" (runtime/faults.py) raises in the real consume loop
+    # at its first batch: the supervised service must log it and exit 1, storing nothing.
+    prefix, group = unique_name("p") + ".", unique_name("g")
+    settings = sink_settings(
+        bootstrap=stack.kafka_bootstrap, dsn=stack.pg_dsn, schema=pg_schema, prefix=prefix,
+        group=group, seed=signing_seed, batch=100,
+    )  # fmt: skip
+    total = 300
+    await produce(stack.kafka_bootstrap, prefix, list(soil_records(total, devices=5)))
+    env, log = sink_env(settings), tmp_path / "sink.log"
+    first = _start_sink({**env, FAULTS_ENV: "sink.flush"}, log)
+    try:
+        returncode = await asyncio.to_thread(first.wait, 90)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    text = log.read_text()
+    assert returncode == 1, text[-3000:]
+    assert "sink-consume failed" in text
+    assert "InjectedFault: injected fault at sink.flush" in text  # the traceback
+    assert "sink exits with status 1" in text
+    assert count_rows(stack.pg_dsn, pg_schema) == (0, 0)
+
+    second = _start_sink(env, log)
+    try:
+        await wait_until(lambda: count_rows(stack.pg_dsn, pg_schema)[0] >= total, limit_s=90)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=30)
+    assert second.returncode == 0, log.read_text()[-3000:]
+    assert count_rows(stack.pg_dsn, pg_schema) == (total, total)

@@ -7,8 +7,8 @@ from pydantic import SecretStr
 
 from contracts.secrets import MissingSettingError, SettingsError, load_settings
 from contracts.settings import DbConfig, KafkaConfig
-from processors.cli.normalize import NormalizeSettings
-from processors.share.processor import ShareSettings
+from processors.normalize.config import NormalizeSettings
+from processors.share.config import ShareSettings
 from processors.sinks.config import SinkSettings
 
 

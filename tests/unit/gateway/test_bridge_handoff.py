@@ -83,3 +83,4 @@ async def test_paho_message_path_hands_over_the_same_fields() -> None:
         (("k", "v"),),
     )
     assert (second.mid, second.topic, second.retain) == (8, first.topic, False)
+

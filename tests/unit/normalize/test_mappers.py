@@ -11,12 +11,13 @@ from pydantic import SecretStr
 from contracts.dead_letter import ReasonCode
 from processors.catalog import Catalog, load_catalog
 from processors.codecs.sparkplug import DataType, MetricSpec, birth_payload, encode_payload
-from processors.normalize.mappers.agri import AgriMapper, payload_codec
+from processors.normalize.mappers.agri import AgriMapper
 from processors.normalize.mappers.iiot import IiotMapper
 from processors.normalize.mappers.v2x import V2xMapper
 from processors.normalize.processor import NormalizeProcessor
 from processors.normalize.pseudonymize import Pseudonymizer
 from processors.normalize.quality import QualityConfig
+from processors.profiles import ProfileBook, load_profiles, parse_profile
 from tests.fixtures.golden import case
 from tests.fixtures.normalize import (
     FakeRegistry,
@@ -39,12 +40,31 @@ def catalog() -> Catalog:
     return load_catalog()
 
 
+# A JSON weather profile whose paths are the item names (tests only; the fleet's are in profiles/).
+WEATHER_JSON = parse_profile(
+    {
+        "name": "test-weather-json",
+        "version": 1,
+        "family": "agri",
+        "codec": "json",
+        "dataset": "agri_weather",
+        "description": "test",
+        "fields": [
+            {"path": "air_temperature", "item": "air_temperature"},
+            {"path": "air_humidity", "item": "air_humidity"},
+        ],
+    }
+)
+
+
 def processor(catalog: Catalog, *devices: TestDevice, old_ok: bool = False) -> NormalizeProcessor:
     quality = QualityConfig(max_age_s=1e10, late_after_s=1e10) if old_ok else QualityConfig()
+    book = ProfileBook((*load_profiles(), WEATHER_JSON))
+    agri = AgriMapper(profiles=book, catalog=catalog)
     return NormalizeProcessor(
         catalog=catalog,
         registry=FakeRegistry(*devices),
-        mappers={"v2x": V2xMapper(), "agri": AgriMapper(), "iiot": IiotMapper()},
+        mappers={"v2x": V2xMapper(), "agri": agri, "iiot": IiotMapper()},
         pseudonymizer=Pseudonymizer({"k1": SecretStr("s" * 24)}, "k1"),
         quality=quality,
     )
@@ -117,7 +137,7 @@ def test_csae_json_rsm_identity_and_pseudonyms(catalog: Catalog) -> None:
 
 def test_chirpstack_lpp_soil(catalog: Catalog) -> None:
     dev = TestDevice(
-        "agri", EUI, "jl_agri_bureau", ("agri_soil",), codec="chirpstack_lpp", lat=43.6, lon=125.0
+        "agri", EUI, "jl_agri_bureau", ("agri_soil",), lat=43.6, lon=125.0, profile="sim-soil-a-lpp"
     )
     up = chirpstack_up(
         EUI, soil_lpp(31.5, 12.5), f_cnt=9, dedup_id="6a3e1c9e-0000-4000-8000-000000000001"
@@ -136,10 +156,11 @@ def test_chirpstack_lpp_soil(catalog: Catalog) -> None:
     assert rec.natural_key.endswith("6a3e1c9e-0000-4000-8000-000000000001")
     assert rec.location is not None
     assert rec.provenance.codec.startswith("lorawan/chirpstack_v4/cayenne_lpp")
+    assert rec.provenance.profile == "sim-soil-a-lpp@1"
 
 
 def test_chirpstack_json_weather_and_spoof(catalog: Catalog) -> None:
-    dev = TestDevice("agri", EUI, "jl_agri_bureau", ("agri_weather",), codec="chirpstack_json")
+    dev = TestDevice("agri", EUI, "jl_agri_bureau", ("agri_weather",), profile="test-weather-json")
     frm = json.dumps({"air_temperature": -12.0, "air_humidity": 40.5, "wind": 3}).encode()
     ok = processor(catalog, dev).process(
         [raw_record(chirpstack_up(EUI, frm, f_port=3), device_id=EUI)]
@@ -152,10 +173,14 @@ def test_chirpstack_json_weather_and_spoof(catalog: Catalog) -> None:
     assert [d.reason for d in bad.dead_letters] == [ReasonCode.IDENTITY_MISMATCH]
 
 
-def test_payload_codec_names() -> None:
-    assert payload_codec("chirpstack_lpp") == "cayenne_lpp"
-    assert payload_codec("tts_json") == "json"
-    assert payload_codec(None) == "none"
+def test_device_without_profile_is_no_profile(catalog: Catalog) -> None:
+    dev = TestDevice("agri", EUI, "jl_agri_bureau", ("agri_soil",), codec="chirpstack_lpp")
+    up = chirpstack_up(EUI, soil_lpp())
+    result = processor(catalog, dev).process([raw_record(up, device_id=EUI)])
+    (letter,) = result.dead_letters
+    assert letter.reason == ReasonCode.NO_PROFILE
+    assert f"devices add agri {EUI} --profile NAME" in letter.detail
+    assert not result.records
 
 
 def test_sparkplug_birth_data_and_no_birth(catalog: Catalog) -> None:

@@ -15,16 +15,17 @@ from processors.codecs.lorawan.lpp import decode_lpp
 from processors.codecs.sparkplug.payload import decode_payload
 from processors.codecs.v2x import decode_frame, frame_from_jer, split_vendor_frame
 from simulators import FleetConfig, SimMessage, generate
-from simulators.agri import LPP_CHANNELS
+from simulators.agri import LAYOUTS
+from simulators.oracle_values import value_mismatches
 
 START = 1767225600000
 _FIRST_NIBBLE = {"BSM": 0x0, "MAP": 0x1, "RSM": 0x2, "SPAT": 0x3, "RSI": 0x4}
 
 
-def _messages(family: str, **options: str) -> list[SimMessage]:
+def _messages(family: str, devices: int = 6, **options: str) -> list[SimMessage]:
     config = FleetConfig(
         families=(family,),
-        devices=6,
+        devices=devices,
         rate=60.0,
         duration_s=12.0,
         seed=5,
@@ -92,7 +93,7 @@ def test_v2x_decodes_with_project_codec_and_meets_constraints(encoding: str) -> 
 def test_agri_events_decode_with_project_and_independent_lpp() -> None:
     from cayennelpp import LppFrame  # type: ignore[import-untyped]  # independent decoder
 
-    msgs = _messages("agri")
+    msgs = _messages("agri", devices=12)
     encodings = set()
     for m in msgs:
         event = json.loads(m.payload)
@@ -105,21 +106,51 @@ def test_agri_events_decode_with_project_and_independent_lpp() -> None:
             assert key in event
         data = base64.b64decode(event["data"])
         dataset = m.datasets[0]
+        layout = LAYOUTS[event["deviceInfo"]["deviceProfileName"]]
+        expected = (m.expected_values or {}).get(dataset, {})
         if event["fPort"] == 2:
             encodings.add("lpp")
             ours = decode_lpp(data)
             theirs = LppFrame.from_bytes(data).data
-            assert len(ours) == len(theirs) == len(LPP_CHANNELS[dataset])
-            for a, b in zip(ours, theirs, strict=True):
-                assert a.channel == b.channel
+            assert len(ours) == len(theirs) == len(layout.fields)
+            for a, b, f in zip(ours, theirs, layout.fields, strict=True):
+                assert a.channel == b.channel == f.key
                 ours_value = a.value[0] if isinstance(a.value, tuple | list) else a.value
                 assert abs(float(cast("float", ours_value)) - float(b.value[0])) < 1e-6
+                if expected:  # the independent decoder's value, converted, is what must be stored
+                    assert abs(f.from_wire(float(b.value[0])) - expected[f.item]) < 1e-6
         else:
-            encodings.add("json")
+            encodings.add("json" if event["fPort"] == 3 else "object")
             values = json.loads(data)
-            assert values == event["object"]
-            assert 0 <= values.get("soil_moisture", 50) <= 100
-    assert encodings == {"lpp", "json"}
+            assert event["fPort"] == 3 or values == event["object"]
+    assert encodings == {"lpp", "json", "object"}
+
+
+def test_a_channel_only_mapping_fails_the_value_check() -> None:
+    """The old global table (channel -> item, whatever the probe) stores wrong values."""
+    old = {
+        "agri_soil": {1: "soil_temperature", 2: "soil_moisture", 3: "soil_ec", 4: "soil_ph",
+                      5: "battery"},
+        "agri_weather": {1: "air_temperature", 2: "air_humidity", 3: "illuminance",
+                         4: "barometric_pressure", 5: "rainfall", 6: "battery"},
+    }  # fmt: skip
+    expected: list[tuple[str, str, dict[str, float]]] = []
+    stored: dict[str, dict[str, dict[str, float | None]]] = {}
+    msgs = _messages("agri", devices=12, agri_encoding="lpp")
+    for m in msgs:
+        if not m.expected_values:
+            continue
+        (dataset,) = m.datasets
+        data = base64.b64decode(json.loads(m.payload)["data"])
+        row = {
+            old[dataset][r.channel]: r.value for r in decode_lpp(data) if r.channel in old[dataset]
+        }
+        expected.append((m.sha256, dataset, m.expected_values[dataset]))
+        stored.setdefault(dataset, {})[m.sha256] = row
+    wrong = value_mismatches(expected, stored)
+    assert wrong.get("agri_soil") and wrong.get("agri_weather")
+    profiles = {json.loads(m.payload)["deviceInfo"]["deviceProfileName"] for m in msgs}
+    assert len(profiles) == 5  # every LPP layout is in the fleet
 
 
 _INDEPENDENT = """

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from processors.profiles import load_profiles
 from processors.registry.models import Device
 from simulators import FleetConfig, SimMessage, generate, registry_csv
 from simulators.exceptions import ConfigError
@@ -144,9 +145,9 @@ def test_topic_identity() -> None:
 def test_registry_csv_rows_are_valid_devices() -> None:
     text = registry_csv(FleetConfig(devices=6, seed=4))
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert (
-        text.splitlines()[0]
-        == "family,device_id,provider,datasets,codec,v2x_edition,v2x_framing,industrial_id,lat,lon"
+    assert text.splitlines()[0] == (
+        "family,device_id,provider,datasets,codec,v2x_edition,v2x_framing,industrial_id,lat,lon,"
+        "profile,profile_version"
     )
     devices = [
         Device.model_validate({k: (v if v != "" else None) for k, v in r.items()}) for r in rows
@@ -159,3 +160,6 @@ def test_registry_csv_rows_are_valid_devices() -> None:
     }
     registered = {d.device_id for d in devices}
     assert published <= registered
+    # every agricultural device is bound to a profile of the repository
+    known = {p.name for p in load_profiles()}
+    assert all(d.profile in known for d in devices if d.family == "agri")
