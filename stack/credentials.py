@@ -39,7 +39,10 @@ PG_OWNER = "sensegate_owner"
 PG_DATABASE = "sensegate"
 # Password files: kafka-<principal key> and pg-<role suffix>.
 KAFKA_PASSWORDS = ("admin", *SERVICES)
-PG_PASSWORDS = ("bootstrap", "owner", "sink", "normalize", "reader", "registry", "monitor", "auditor")
+PG_PASSWORDS = (
+    "bootstrap", "owner", "sink", "normalize", "reader", "registry", "monitor", "auditor",
+    "objections",
+)  # fmt: skip
 
 
 def secrets_dir(state: Path) -> Path:
@@ -160,7 +163,7 @@ def keys_env(state: Path, kind: KeyKind) -> dict[str, str]:
 
 
 def _mqtt(state: Path, identity: str) -> dict[str, str]:
-    """A service's MQTT identity (``GATEWAY``/``HOSTAPP``, stack/mqtt_auth.py), when the stack made one."""
+    """A service's MQTT identity (``GATEWAY``/``HOSTAPP``/``MONITOR``, stack/mqtt_auth.py), if made."""
     known = mqtt_auth.read_env_file(state / "mosquitto" / "services.env")
     if f"{identity}_MQTT_PASSWORD" not in known:
         return {}
@@ -186,7 +189,8 @@ CONSUMERS: dict[str, str] = {
     "normalize": "Kafka as sensegate-normalizer, DB as sensegate_normalize, the pseudonym key, MQTT host-app",
     "sink": "Kafka as sensegate-sink, DB as sensegate_sink, the signing key",
     "share": "Kafka as sensegate-share, the share master key",
-    "monitor": "Kafka as sensegate-monitor (describe only), DB as sensegate_monitor (offsets)",
+    "monitor": "Kafka as sensegate-monitor (describe only), DB as sensegate_monitor (offsets), MQTT $SYS reader",
+    "objections": "Kafka as sensegate-objections, DB as sensegate_objections, the signing and share keys",
     "operator": "Kafka admin, DB owner, MQTT broker admin (migrations, tests, demo, bench)",
     "admin": "Kafka admin, DB as sensegate_registry, MQTT broker admin, the signing key (admin CLIs)",
     "auditor": "DB as sensegate_auditor, the trusted public keys (provenance verify)",
@@ -216,7 +220,15 @@ def consumer_env(addr: Addresses, consumer: str) -> dict[str, str]:
     if consumer == "share":
         return {**addr.kafka("share"), **keys_env(state, KeyKind.SHARE)}
     if consumer == "monitor":
-        return {**addr.kafka("monitor"), **addr.db("monitor")}
+        return {**addr.kafka("monitor"), **addr.db("monitor"), **_mqtt(state, "MONITOR")}
+    if consumer == "objections":
+        return {
+            **addr.kafka("objections"),
+            **addr.db("objections"),
+            **keys_env(state, KeyKind.SIGNING),  # signs case events and corrections
+            **keys_env(state, KeyKind.SHARE),  # re-derives share/open pseudonyms of a correction
+            **_trusted(state),
+        }
     if consumer == "operator":
         return {**addr.kafka("admin"), **addr.db("owner"), **_broker_admin(state)}
     if consumer == "admin":

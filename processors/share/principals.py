@@ -23,6 +23,8 @@ SERVICES: dict[str, tuple[str, str | None]] = {
     "share": ("sensegate-share", "sensegate-share"),
     # runtime.monitor: lag of the pipeline's groups; it describes, never reads a record.
     "monitor": ("sensegate-monitor", None),
+    # processors.objections: publishes signed corrections and the superseding share/open records.
+    "objections": ("sensegate-objections", None),
 }
 
 
@@ -33,7 +35,7 @@ def _topics(
 
 
 def service_acls(service: str, prefix: str = "sensegate.") -> list[AclBinding]:
-    """The ACL set of one pipeline service (``gateway``, ``normalizer``, ``sink`` or ``share``)."""
+    """The ACL set of one service (a key of ``SERVICES``)."""
     user, group = SERVICES[service]
     who = f"User:{user}"
     write = (_W, _D, _C)
@@ -57,6 +59,13 @@ def service_acls(service: str, prefix: str = "sensegate.") -> list[AclBinding]:
             + _topics(who, f"{prefix}share.", _PRE, write)
             + _topics(who, f"{prefix}open.", _PRE, write)
             + dlq
+        )
+    elif service == "objections":
+        # Writes only: the corrected records come from PostgreSQL, never from a data topic.
+        acls = (
+            _topics(who, f"{prefix}corrections", _LIT, write)
+            + _topics(who, f"{prefix}share.", _PRE, write)
+            + _topics(who, f"{prefix}open.", _PRE, write)
         )
     elif service == "monitor":
         acls = _topics(who, prefix, _PRE, (_D,))

@@ -17,7 +17,10 @@ from psycopg import sql
 
 from processors.exceptions import ConfigurationError
 
-__all__ = ["ROLES", "RoleGrants", "apply_grants", "ensure_roles"]
+__all__ = ["OWNER_ONLY", "ROLES", "RoleGrants", "apply_grants", "ensure_roles"]
+
+# Tables no service role touches (besides the auditor's SELECT on everything): the migration ledger.
+OWNER_ONLY: frozenset[str] = frozenset({"schema_migration"})
 
 
 @dataclass(frozen=True)
@@ -54,8 +57,14 @@ ROLES: tuple[RoleGrants, ...] = (
     ),
     RoleGrants(
         "sensegate_normalize",
-        "the normalize service: reads the device registry",
-        tables=(("device", "SELECT"), ("catalog_entry", "SELECT")),
+        "the normalize service: reads the device registry and profiles; adds device health",
+        tables=(
+            ("device", "SELECT"),
+            ("catalog_entry", "SELECT"),
+            ("device_profile", "SELECT"),
+            # Health rows are monitoring counters added per window (INSERT … ON CONFLICT DO UPDATE).
+            ("device_health", "SELECT, INSERT, UPDATE"),
+        ),
     ),
     RoleGrants(
         "sensegate_reader",
@@ -65,15 +74,21 @@ ROLES: tuple[RoleGrants, ...] = (
     ),
     RoleGrants(
         "sensegate_registry",
-        "registry/catalog admin CLIs: devices, catalog, grants, quarantine, corrections",
+        "registry/catalog admin CLIs: devices, profiles, catalog, grants, quarantine, corrections, "
+        "objection API tokens",
         tables=(
             ("device", "SELECT, INSERT, UPDATE, DELETE"),
             ("quarantine_replay", "SELECT, INSERT"),
             ("catalog_entry", "SELECT, INSERT"),
+            ("device_profile", "SELECT, INSERT"),
+            ("device_health", "SELECT"),
+            ("device_health_day", "SELECT"),
+            ("broker_credential", "SELECT, INSERT, UPDATE"),
             ("access_grant", "SELECT, INSERT, UPDATE"),
             ("access_grant_event", "SELECT, INSERT"),
             ("correction", "SELECT, INSERT"),
             ("provenance", "SELECT"),
+            ("objection_unit_token", "SELECT, INSERT, UPDATE (revoked_at)"),
             *_LOG_APPEND,
         ),
         datasets="SELECT",
@@ -83,6 +98,22 @@ ROLES: tuple[RoleGrants, ...] = (
         "sensegate_monitor",
         "runtime.monitor: the sink's stored offsets, to report its lag",
         tables=(("ingest_offset", "SELECT"),),
+    ),
+    RoleGrants(
+        "sensegate_objections",
+        "processors.objections (API and CLI): cases and their signed events, corrections of the "
+        "records objected to and their log leaves; reads stored records; checks unit tokens",
+        tables=(
+            ("objection_case", "SELECT, INSERT"),
+            ("objection_event", "SELECT, INSERT"),
+            ("correction_publication", "SELECT, INSERT"),
+            ("objection_unit_token", "SELECT"),
+            ("correction", "SELECT, INSERT"),
+            ("provenance", "SELECT"),
+            ("catalog_entry", "SELECT"),
+            *_LOG_APPEND,
+        ),
+        datasets="SELECT",
     ),
     RoleGrants(
         "sensegate_auditor",

@@ -28,6 +28,7 @@ from processors.share.rules import OpenRecord, cell_of, open_microdata
 from processors.share.service import run_share
 from processors.sinks.config import ProvenanceConfig
 from runtime.kafka_client import config_for
+from stack.credentials import Addresses
 from tests.fixtures.records import soil_records
 from tests.fixtures.services import StackAddresses
 from tests.fixtures.share_data import participant_records
@@ -40,8 +41,11 @@ CONSUMER, PROVIDER, OTHER = "jl_transport_dept", "jl_agri_bureau", "jl_traffic_p
 
 
 def _env(stack: StackAddresses, schema: str, seed: str, prefix: str) -> dict[str, str]:
+    # The CLI runs as the objections service's own database role (least privilege); its Kafka
+    # principal's ACLs cover only the stack's prefix, so this test's private topics use the admin.
     return {
-        "SENSEGATE_DB__DSN": stack.pg_dsn,
+        "SENSEGATE_DB__DSN": Addresses.from_state(stack.state).dsn("objections"),
+        "_REGISTRY_DSN": Addresses.from_state(stack.state).dsn("registry"),
         "SENSEGATE_DB__SCHEMA_NAME": schema,
         "SENSEGATE_PROVENANCE__SIGNING_KEY": seed,
         "SENSEGATE_KAFKA__BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
@@ -55,7 +59,8 @@ def _prefix(schema: str) -> str:
 
 
 def _token(env: dict[str, str], unit: str) -> str:
-    out = cli(env, "token", "issue", unit)
+    # Issuing API tokens is the registry administrator's task, not the objection service's.
+    out = cli({**env, "SENSEGATE_DB__DSN": env["_REGISTRY_DSN"]}, "token", "issue", unit)
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
 

@@ -162,7 +162,8 @@ _EXPECTED = {
     },
     "sink": {"SENSEGATE_KAFKA__SASL_PASSWORD", "SENSEGATE_DB__DSN", "SENSEGATE_PROVENANCE__SIGNING_KEY"},
     "share": {"SENSEGATE_KAFKA__SASL_PASSWORD", "SENSEGATE_SHARE_KEYS__MASTERS"},
-    "monitor": {"SENSEGATE_KAFKA__SASL_PASSWORD", "SENSEGATE_DB__DSN"},
+    # The monitor's MQTT identity may only read $SYS (processors/registry/broker_auth.py).
+    "monitor": {"SENSEGATE_KAFKA__SASL_PASSWORD", "SENSEGATE_DB__DSN", "SENSEGATE_MQTT__PASSWORD"},
 }
 _SECRET_SETTINGS = {s for names in _EXPECTED.values() for s in names} | {
     "SENSEGATE_BROKER__MQTT__PASSWORD", "SENSEGATE_PROVENANCE__TRUSTED_PUBLIC_KEYS",
