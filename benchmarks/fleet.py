@@ -90,7 +90,9 @@ def register(configs: Iterable[FleetConfig], env: dict[str, str], work: Path) ->
         env=env, capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
     done = subprocess.run(
-        [sys.executable, "-m", "processors", "devices", "import", str(path)],
+        # The benchmark publishes with one tool login (publish() below), not per-device
+        # credentials: the operator's environment names the broker admin, so say so explicitly.
+        [sys.executable, "-m", "processors", "devices", "import", "--no-broker", str(path)],
         env=env, capture_output=True, text=True, timeout=120, check=False,
     )
     if done.returncode != 0:
