@@ -24,6 +24,7 @@ __all__ = [
     "SQL_TYPES",
     "dataset_ddl",
     "ddl_script",
+    "erasable_columns",
     "ident",
     "item_columns",
 ]
@@ -60,6 +61,14 @@ def ident(name: str) -> str:
     return f'"{name}"'
 
 
+def erasable_columns(entry: DatasetEntry) -> tuple[str, ...]:
+    """Columns holding personal data, which an erasure nulls (none unless the entry is personal)."""
+    if "personal" not in entry.data_category:
+        return ()
+    names = tuple(i.name for i in entry.items if i.sensitivity != "none")
+    return ("location", *names) if names else ()
+
+
 def item_columns(entry: DatasetEntry) -> tuple[Item, ...]:
     """The catalog items as table columns, refusing names that clash with the core columns."""
     core = {name for name, _ in CORE_COLUMNS} | {"correction_id", "corrected_at"}
@@ -93,9 +102,17 @@ def _table_ddl(entry: DatasetEntry, partitioned: bool) -> list[str]:
     )
     trigger = ident(entry.storage_table + "_append_only")
     stmts.append(f"DROP TRIGGER IF EXISTS {trigger} ON {t}")
+    # Personal datasets: the only update allowed is an erasure nulling the personal columns
+    # (erasure_guard, migration 0190); the arguments are the dataset code and those columns.
+    erasable = erasable_columns(entry)
+    guard = (
+        "erasure_guard(" + ", ".join(f"'{a}'" for a in (entry.code, *erasable)) + ")"
+        if erasable
+        else "append_only_guard()"
+    )
     stmts.append(
         f"CREATE TRIGGER {trigger} BEFORE UPDATE OR DELETE ON {t} "
-        "FOR EACH ROW EXECUTE FUNCTION append_only_guard()"
+        f"FOR EACH ROW EXECUTE FUNCTION {guard}"
     )
     return stmts
 
