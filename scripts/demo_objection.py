@@ -31,7 +31,7 @@ async def _latest(kafka: KafkaConfig, topic: str, keys: set[str]) -> dict[str, b
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
         ends = await consumer.end_offsets(parts)
-        while any(await consumer.position(tp) < ends[tp] for tp in parts):
+        while [tp for tp in parts if await consumer.position(tp) < ends[tp]]:
             for messages in (await consumer.getmany(timeout_ms=1000, max_records=5000)).values():
                 for m in messages:
                     key = (m.key or b"").decode()
