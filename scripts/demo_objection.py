@@ -9,10 +9,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import psycopg
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from contracts.settings import KafkaConfig
 from processors.catalog import load_catalog
+from processors.objections.store import issue_token
+from processors.sinks.timescale import connect
 
 CONSUMER = "jl_transport_dept"  # a unit in agri_soil's share scope
 Runner = Callable[..., str]
@@ -20,26 +22,36 @@ Runner = Callable[..., str]
 
 async def _latest(kafka: KafkaConfig, topic: str, keys: set[str]) -> dict[str, bytes | None]:
     """The last value per key among ``keys`` on ``topic`` (what a compacting consumer keeps)."""
-    consumer = AIOKafkaConsumer(enable_auto_commit=False, **kafka.client_kwargs())
-    await consumer.start()
+    consumer = AIOKafkaConsumer(
+        topic, group_id=None, auto_offset_reset="earliest", enable_auto_commit=False,
+        **kafka.client_kwargs(),
+    )  # fmt: skip
     found: dict[str, bytes | None] = {}
+    await consumer.start()
     try:
-        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not parts:
-            await consumer.topics()
-            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(parts)
-        await consumer.seek_to_beginning(*parts)
-        ends = await consumer.end_offsets(parts)
-        while [tp for tp in parts if await consumer.position(tp) < ends[tp]]:
-            for messages in (await consumer.getmany(timeout_ms=1000, max_records=5000)).values():
+        deadline = asyncio.get_running_loop().time() + 30
+        while asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(timeout_ms=700, max_records=5000)
+            for messages in batch.values():
                 for m in messages:
-                    key = (m.key or b"").decode()
-                    if key in keys:
+                    if (key := (m.key or b"").decode()) in keys:
                         found[key] = m.value
+            parts = list(consumer.assignment())
+            if not parts or batch:
+                continue
+            ends = await consumer.end_offsets(parts)
+            if not [tp for tp in parts if await consumer.position(tp) < ends[tp]]:
+                break
     finally:
         await consumer.stop()
     return found
+
+
+async def _tokens(dsn: str, units: tuple[str, ...]) -> dict[str, str]:
+    """One API token per unit, issued in-process (a CLI start per token is slow on a busy host)."""
+    conn = await connect(dsn, "sensegate", "sensegate-demo")
+    async with conn:
+        return {u: await issue_token(conn, u) for u in units}
 
 
 def _target(dsn: str) -> tuple[str, float] | None:
@@ -65,37 +77,37 @@ def run(run_cli: Runner, dsn: str, env: Mapping[str, str], state: Path) -> list[
         return []
     record_id, old = target
     provider = _provider()
-    token = {
-        u: run_cli(f"issue an objections token for {u}", ["objections", "token", "issue", u],
-                   capture=True, quiet=True).strip()
-        for u in (CONSUMER, provider)
-    }  # fmt: skip
+    print(f"\n== objection API tokens for {CONSUMER} and {provider} "
+          "(as 'objections token issue UNIT' makes them; not shown)")  # fmt: skip
+    token = asyncio.run(_tokens(dsn, (CONSUMER, provider)))
     new = round(old * 0.8, 2)
     case = json.loads(run_cli(
         f"{CONSUMER} objects to agri_soil record {record_id} (moisture {old})",
         ["objections", "submit", "--dataset", "agri_soil", "--record-id", record_id,
          "--claim", "moisture reads 25 % high since the probe was moved", "--evidence",
-         "site visit, reference probe"], capture=True, token=token[CONSUMER],
+         "site visit, reference probe"], capture=True, quiet=True, token=token[CONSUMER],
     ))  # fmt: skip
     case_id = case["case_id"]
     run_cli(f"{provider} accepts the case", ["objections", "decide", case_id, "accept",
-            "--reason", "will verify on site"], capture=True, token=token[provider])  # fmt: skip
+            "--reason", "will verify on site"], capture=True, quiet=True, token=token[provider])  # fmt: skip
     decided = run_cli(
         f"{provider} corrects the record (moisture {old} -> {new})",
         ["objections", "decide", case_id, "correct", "--reason", "probe recalibrated",
-         "--values", json.dumps({"soil_moisture": new})], capture=True, token=token[provider],
+         "--values", json.dumps({"soil_moisture": new})], capture=True, quiet=True,
+        token=token[provider],
     )  # fmt: skip
     correction_id = json.loads(decided.split("\nevent chain")[0])["correction_id"]
     run_cli(f"{provider} answers the objector", ["objections", "answer", case_id, "--text",
-            "corrected, thank you"], capture=True, token=token[provider])  # fmt: skip
+            "corrected, thank you"], capture=True, quiet=True, token=token[provider])  # fmt: skip
     shown = run_cli("the case and its signed event chain", ["objections", "show", case_id],
-                    capture=True, token=token[CONSUMER])  # fmt: skip
+                    capture=True, quiet=True, token=token[CONSUMER])  # fmt: skip
     states = [e["state"] for e in json.loads(shown.split("\nevent chain")[0])["events"]]
     kafka = KafkaConfig(bootstrap_servers=env["SENSEGATE_KAFKA__BOOTSTRAP_SERVERS"])
     prefix = kafka.topic_prefix
     notice = asyncio.run(_latest(kafka, f"{prefix}corrections", {record_id})).get(record_id)
     outputs = json.loads(notice)["outputs"] if notice else []
-    lines = [f"case {case_id}: {' -> '.join(states)}; correction {correction_id}"]
+    chain = shown.rstrip().rsplit("\n", 1)[-1]  # "event chain: OK" when signatures and links hold
+    lines = [f"case {case_id}: {' -> '.join(states)} ({chain}); correction {correction_id}"]
     for out in outputs:
         value = asyncio.run(_latest(kafka, out["topic"], {out["key"]})).get(out["key"])
         doc = json.loads(value) if value else None
