@@ -1,11 +1,11 @@
-"""Erasure of a data subject (Arts. 41-44): signed erasure events, commitments kept, values and key gone.
+"""Erasure of a data subject (Arts. 41-44): signed erasure events; commitments kept; values, key gone.
 
 ``erase_subject`` runs in one transaction: for every stored row of the subject it appends a signed
-erasure event (``supersede``, action ``erase``), stores the salted commitments the row's leaf
+erasure event (``supersede``, action ``erase``), stores the salted commitment the row's leaf
 committed to in ``pi_erased``, nulls the personal columns (the one update the dataset table's
 ``erasure_guard`` allows) and destroys the subject's key. Afterwards ``provenance verify`` and the
-row's inclusion proof still hold, through the stored commitments, and nothing in the database opens
-them. ``vacuum_erased`` then removes the dead row versions that still held the old values.
+row's inclusion proof still hold, through the stored commitment, and nothing in the database opens
+it. ``vacuum_erased`` then removes the dead row versions that still held the old values.
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import AsyncConnection, sql
-from psycopg.types.json import Jsonb
 
 from processors.catalog import Catalog, DatasetEntry
 from processors.provenance.corrections import CorrectionError, supersede
 from processors.provenance.keys import Signer
-from processors.provenance.personal import commitments, subject_item, subject_ref
+from processors.provenance.personal import commitment, subject_item, subject_ref
 from processors.provenance.rowdocs import data_columns, data_row_doc, data_row_sha256
 from processors.storage.ddl import erasable_columns
 
@@ -94,16 +93,16 @@ async def erase_subject(
         events: list[str] = []
         for values in rows:
             record_id, observed_at = values[3], values[0]
-            commits = commitments(key, record_id, data_row_doc(entry, values), names)
-            await _check_logged(conn, entry, values, commits)
+            commit = commitment(key, record_id, data_row_doc(entry, values), names)
+            await _check_logged(conn, entry, values, commit)
             event = await supersede(
                 conn, catalog, signer, record_id, action="erase", reason=reason,
                 legal_basis=legal_basis, period_s=period_s,
             )  # fmt: skip
             await conn.execute(
-                "INSERT INTO pi_erased (dataset, record_id, observed_at, commitments, "
+                "INSERT INTO pi_erased (dataset, record_id, observed_at, commitment, "
                 "correction_id, erased_at) VALUES (%s, %s, %s, %s, %s, %s)",
-                (dataset, record_id, observed_at, Jsonb(commits), event["correction_id"], now),
+                (dataset, record_id, observed_at, commit, event["correction_id"], now),
             )
             erased.append(record_id)
             events.append(str(event["correction_id"]))
@@ -125,16 +124,16 @@ async def erase_subject(
 
 
 async def _check_logged(
-    conn: AsyncConnection[Any], entry: DatasetEntry, values: Any, commits: dict[str, str]
+    conn: AsyncConnection[Any], entry: DatasetEntry, values: Any, commit: str
 ) -> None:
-    """Refuse to erase a row whose leaf did not commit to these commitments (verify would fail)."""
+    """Refuse to erase a row whose leaf did not commit to this commitment (verify would fail)."""
     cur = await conn.execute(
         "SELECT row_sha256 FROM tlog_leaf WHERE kind = 'record' AND dataset = %s AND ref_id = %s "
         "AND observed_at = %s",
         (entry.code, values[3], values[0]),
     )
     leaf = await cur.fetchone()
-    if leaf is None or leaf[0] != data_row_sha256(entry, values, commits=commits):
+    if leaf is None or leaf[0] != data_row_sha256(entry, values, commit=commit):
         msg = f"record {values[3]} was not logged through its subject key; not erased"
         raise CorrectionError(msg)
 

@@ -2,11 +2,11 @@
 
 For a dataset whose catalog category includes ``personal``, the columns that carry personal data
 (items with a ``sensitivity``, and the ``location`` core column) do not enter a row's logged hash
-as plain values. Each enters as a salted commitment ``SHA-256(salt || canonical value)`` whose salt
-is ``HMAC-SHA256(subject key, record_id 0x1f column)``; the subject key is a random 256-bit key in
+as plain values but as one salted commitment ``SHA-256(salt || canonical {column: value})`` whose
+salt is ``HMAC-SHA256(subject key, record_id)``; the subject key is a random 256-bit key in
 ``pi_subject_key``, one per data subject (the dataset's identifier item, a keyed pseudonym).
-Erasure stores the commitments, nulls the plain columns and destroys the key: the leaf still
-verifies, and the commitments no longer reveal anything (docs/provenance.md, "Erasure").
+Erasure stores the commitment, nulls the plain columns and destroys the key: the leaf still
+verifies, and the commitment no longer reveals anything (docs/provenance.md, "Erasure").
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from processors.storage.ddl import erasable_columns
 
 __all__ = [
     "SubjectKeys",
-    "commitments",
+    "commitment",
     "committed_doc",
     "ensure_subject_keys",
     "live_subject_keys",
@@ -56,26 +56,17 @@ def subject_ref(dataset: str, subject: str) -> str:
     return hashlib.sha256(f"{dataset}\x1f{subject}".encode()).hexdigest()
 
 
-def commitments(
-    key: bytes, record_id: str, doc: Mapping[str, Any], names: Sequence[str]
-) -> dict[str, str]:
-    """Salted commitments of the non-null personal columns ``names`` of a row document."""
-    out: dict[str, str] = {}
-    for name in names:
-        value = doc.get(name)
-        if value is None:
-            continue
-        salt = hmac.new(key, f"{record_id}\x1f{name}".encode(), hashlib.sha256).digest()
-        out[name] = hashlib.sha256(salt + canonical_bytes(value)).hexdigest()
-    return out
+def commitment(key: bytes, record_id: str, doc: Mapping[str, Any], names: Sequence[str]) -> str:
+    """Salted commitment of a row document's non-null personal columns ``names``, hex."""
+    salt = hmac.new(key, record_id.encode(), hashlib.sha256).digest()
+    values = {n: doc[n] for n in names if doc.get(n) is not None}
+    return hashlib.sha256(salt + canonical_bytes(values)).hexdigest()
 
 
-def committed_doc(
-    doc: Mapping[str, Any], names: Sequence[str], commits: Mapping[str, str]
-) -> dict[str, Any]:
-    """The row document as logged: personal columns replaced by ``_pi`` commitments."""
+def committed_doc(doc: Mapping[str, Any], names: Sequence[str], commit: str) -> dict[str, Any]:
+    """The row document as logged: personal columns replaced by their ``_pi`` commitment."""
     out = {k: v for k, v in doc.items() if k not in names}
-    out["_pi"] = dict(commits)
+    out["_pi"] = commit
     return out
 
 

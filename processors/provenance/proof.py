@@ -117,20 +117,20 @@ async def _logged_record(
     """The row document the leaf committed to, and whether the record's personal data was erased.
 
     Rows of personal datasets logged through a subject key are shown as committed (personal
-    columns as salted commitments, processors/provenance/personal.py), erased or not.
+    columns as one salted commitment, processors/provenance/personal.py), erased or not.
     """
     if row is None:
         return None, False
     if subject_item(entry) is None:
         return data_row_doc(entry, row), False
     cur = await conn.execute(
-        "SELECT commitments FROM pi_erased WHERE dataset = %s AND record_id = %s "
+        "SELECT commitment FROM pi_erased WHERE dataset = %s AND record_id = %s "
         "AND observed_at = %s",
         (entry.code, row[3], row[0]),
     )
     stored = await cur.fetchone()
     if stored is not None:
-        return logged_row_doc(entry, row, commits=dict(stored[0])), True
+        return logged_row_doc(entry, row, commit=str(stored[0])), True
     subject = subject_of(entry, data_row_doc(entry, row))
     if subject is not None:
         keys = await live_subject_keys(conn, [(entry.code, subject_ref(entry.code, subject))])

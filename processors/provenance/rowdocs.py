@@ -6,13 +6,13 @@ the two can never drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from processors.catalog import DatasetEntry
 from processors.provenance.canonical import canonical_bytes, iso_utc, sha256_hex, to_json_types
-from processors.provenance.personal import commitments, committed_doc
+from processors.provenance.personal import commitment, committed_doc
 from processors.storage.ddl import CORE_COLUMNS, erasable_columns
 
 __all__ = [
@@ -91,22 +91,22 @@ def logged_row_doc(
     values: Sequence[Any],
     *,
     key: bytes | None = None,
-    commits: Mapping[str, str] | None = None,
+    commit: str | None = None,
 ) -> dict[str, Any]:
     """The document a row's leaf commits to.
 
-    With a subject ``key`` (or the stored ``commits`` of an erased row) a personal dataset's
-    personal columns enter as salted commitments (processors/provenance/personal.py); without
+    With a subject ``key`` (or the stored ``commit`` of an erased row) a personal dataset's
+    personal columns enter as one salted commitment (processors/provenance/personal.py); without
     either, as plain values (rows logged before subject keys existed, and non-personal datasets).
     """
     doc = data_row_doc(entry, values)
     names = erasable_columns(entry)
     if not names:
         return doc
-    if commits is not None:
-        return committed_doc(doc, names, commits)
+    if commit is not None:
+        return committed_doc(doc, names, commit)
     if key is not None:
-        return committed_doc(doc, names, commitments(key, str(doc["record_id"]), doc, names))
+        return committed_doc(doc, names, commitment(key, str(doc["record_id"]), doc, names))
     return doc
 
 
@@ -115,10 +115,10 @@ def data_row_sha256(
     values: Sequence[Any],
     *,
     key: bytes | None = None,
-    commits: Mapping[str, str] | None = None,
+    commit: str | None = None,
 ) -> str:
     """Row hash of one dataset-table row (see ``logged_row_doc``)."""
-    return sha256_hex(canonical_bytes(logged_row_doc(entry, values, key=key, commits=commits)))
+    return sha256_hex(canonical_bytes(logged_row_doc(entry, values, key=key, commit=commit)))
 
 
 def provenance_row_sha256(values: Sequence[Any]) -> str:

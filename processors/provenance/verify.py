@@ -238,23 +238,23 @@ async def _personal_hashes(
 ) -> dict[Key, tuple[str, ...]]:
     """Row hashes of a personal dataset's rows: plain, and committed through the subject key.
 
-    An erased row has only its stored commitments; a live row may have been logged before its
+    An erased row has only its stored commitment; a live row may have been logged before its
     subject had a key (plain) or after (committed), so both are acceptable hashes of it.
     """
     if not subject_item(entry):
         return {}
     keys = await live_subject_keys(conn)
     cur = await conn.execute(
-        "SELECT record_id, observed_at, commitments FROM pi_erased WHERE dataset = %s",
+        "SELECT record_id, observed_at, commitment FROM pi_erased WHERE dataset = %s",
         (entry.code,),
     )
-    erased = {(r, iso_utc(o)): dict(c) for r, o, c in await cur.fetchall()}
+    erased = {(r, iso_utc(o)): str(c) for r, o, c in await cur.fetchall()}
     out: dict[Key, tuple[str, ...]] = {}
     for values in fetched:
         at = iso_utc(values[0])
-        commits = erased.get((values[3], at))
-        if commits is not None:
-            out[(entry.code, values[3], at)] = (data_row_sha256(entry, values, commits=commits),)
+        commit = erased.get((values[3], at))
+        if commit is not None:
+            out[(entry.code, values[3], at)] = (data_row_sha256(entry, values, commit=commit),)
             continue
         subject = subject_of(entry, data_row_doc(entry, values))
         key = keys.get((entry.code, subject_ref(entry.code, subject))) if subject else None

@@ -61,12 +61,19 @@ def ident(name: str) -> str:
     return f'"{name}"'
 
 
+# Per catalog entry, keyed by identity (the sink asks for every row; hashing models is slow).
+_ERASABLE: dict[int, tuple[DatasetEntry, tuple[str, ...]]] = {}
+
+
 def erasable_columns(entry: DatasetEntry) -> tuple[str, ...]:
     """Columns holding personal data, which an erasure nulls (none unless the entry is personal)."""
-    if "personal" not in entry.data_category:
-        return ()
-    names = tuple(i.name for i in entry.items if i.sensitivity != "none")
-    return ("location", *names) if names else ()
+    hit = _ERASABLE.get(id(entry))
+    if hit is None or hit[0] is not entry:  # the strong reference keeps the id unique
+        names: tuple[str, ...] = ()
+        if "personal" in entry.data_category:
+            names = tuple(i.name for i in entry.items if i.sensitivity != "none")
+        hit = _ERASABLE[id(entry)] = (entry, ("location", *names) if names else ())
+    return hit[1]
 
 
 def item_columns(entry: DatasetEntry) -> tuple[Item, ...]:

@@ -1,7 +1,7 @@
 -- Erasure of personal data (Arts. 41-44; owner: processors.provenance.erasure). Idempotent.
--- pi_subject_key holds one random key per data subject of a personal dataset; the salts of the
--- subject's logged commitments derive from it. Erasure sets data_key to NULL (the key is gone),
--- records the commitments in pi_erased and nulls the personal columns of the subject's rows.
+-- pi_subject_key holds one random key per data subject of a personal dataset; the salt of each of
+-- the subject's logged commitments derives from it. Erasure sets data_key to NULL (the key is gone),
+-- records the commitment in pi_erased and nulls the personal columns of the subject's rows.
 
 CREATE TABLE IF NOT EXISTS pi_subject_key (
     dataset      text        NOT NULL,
@@ -15,13 +15,13 @@ CREATE TABLE IF NOT EXISTS pi_subject_key (
 CREATE UNIQUE INDEX IF NOT EXISTS pi_subject_key_live_idx
     ON pi_subject_key (dataset, subject_ref) WHERE data_key IS NOT NULL;
 
--- What an erased row's leaf committed to (its personal columns' salted commitments), kept so
+-- What an erased row's leaf committed to (its personal columns' salted commitment), kept so
 -- that `provenance verify` and proofs still hold after the values and the key are gone.
 CREATE TABLE IF NOT EXISTS pi_erased (
     dataset       text        NOT NULL,
     record_id     text        NOT NULL,
     observed_at   timestamptz NOT NULL,
-    commitments   jsonb       NOT NULL,
+    commitment    text        NOT NULL,
     correction_id text        NOT NULL,
     erased_at     timestamptz NOT NULL,
     PRIMARY KEY (dataset, record_id, observed_at)

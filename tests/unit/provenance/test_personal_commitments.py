@@ -1,10 +1,10 @@
-"""Salted commitments of personal columns (processors/provenance/personal.py): pure logic."""
+"""The salted commitment of personal columns (processors/provenance/personal.py): pure logic."""
 
 from __future__ import annotations
 
 from processors.catalog import load_catalog
 from processors.provenance.canonical import canonical_bytes
-from processors.provenance.personal import commitments, committed_doc, subject_item, subject_ref
+from processors.provenance.personal import commitment, committed_doc, subject_item, subject_ref
 from processors.storage.ddl import dataset_ddl, erasable_columns
 
 DOC = {"record_id": "r1", "ptc_id": "ab" * 16, "lat": 43.91, "lon": 125.32, "speed": 3.5}
@@ -23,16 +23,18 @@ def test_only_personal_entries_have_erasable_columns() -> None:
     assert not any("erasure_guard" in s for s in dataset_ddl(soil, "sensegate", timescale=False))
 
 
-def test_commitments_hide_values_and_depend_on_key_and_record() -> None:
+def test_commitment_hides_values_and_depends_on_key_and_record() -> None:
     key, other = b"k" * 32, b"o" * 32
-    made = commitments(key, "r1", DOC, NAMES)
-    assert set(made) == {"ptc_id", "lat", "lon"}  # location is null here: nothing to commit
-    assert made == commitments(key, "r1", DOC, NAMES)
-    assert made != commitments(other, "r1", DOC, NAMES)
-    assert made["lat"] != commitments(key, "r2", DOC, NAMES)["lat"]
+    made = commitment(key, "r1", DOC, NAMES)
+    assert made == commitment(key, "r1", DOC, NAMES)
+    assert made != commitment(other, "r1", DOC, NAMES)
+    assert made != commitment(key, "r2", DOC, NAMES)
+    assert made != commitment(key, "r1", {**DOC, "lat": 43.92}, NAMES)
+    # A null personal column is left out: nulling it afterwards does not change the commitment.
+    assert made == commitment(key, "r1", {**DOC, "location": None}, NAMES)
     logged = committed_doc(DOC, NAMES, made)
     text = canonical_bytes(logged).decode()
-    assert "43.91" not in text and DOC["ptc_id"] not in text and logged["speed"] == 3.5
+    assert "43.91" not in text and str(DOC["ptc_id"]) not in text and logged["speed"] == 3.5
 
 
 def test_subject_ref_names_no_identifier() -> None:
