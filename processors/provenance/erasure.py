@@ -148,4 +148,3 @@ async def vacuum_erased(conn: AsyncConnection[Any], catalog: Catalog, dataset: s
             await conn.execute(sql.SQL("VACUUM {}").format(sql.Identifier(table)))
     finally:
         await conn.set_autocommit(False)
-

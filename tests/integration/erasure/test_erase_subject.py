@@ -16,16 +16,18 @@ import pytest
 from psycopg import sql
 
 from contracts.record import DatasetRecord, record_id_for
-from contracts.settings import KafkaConfig
 from processors.catalog import Catalog
 from processors.share.deidentify import time_bucket
 from processors.sinks.config import ProvenanceConfig
 from tests.fixtures.services import StackAddresses
 from tests.fixtures.share_data import participant_records
 from tests.fixtures.storage import run_cli
-from tests.integration.objections.helpers import cli, latest_by_key, read_topic
-from tests.integration.objections.test_objection_flow import _env, _prefix, _publish_tiers
-from tests.integration.provenance.helpers import store
+from tests.integration.objections.helpers import (
+    cli,
+    latest_by_key,
+    read_topic,
+    stored_and_shared,
+)
 
 
 def _as_pipeline(rows: list[DatasetRecord]) -> list[DatasetRecord]:
@@ -69,13 +71,12 @@ async def test_erase_subject_leaves_nothing_readable_and_verify_passes(
     signing_seed: str,
     tmp_path: Path,
 ) -> None:
-    prefix = _prefix(pg_schema)
-    kafka = KafkaConfig(bootstrap_servers=stack.kafka_bootstrap, topic_prefix=prefix)
     start = time_bucket(datetime.now(UTC) - timedelta(hours=1), 300)
     rows = _as_pipeline(participant_records(start, vehicles=12, steps=3))
-    await store(stack.pg_dsn, pg_schema, catalog, rows, provenance_config, prefix=prefix)
-    await _publish_tiers(kafka, catalog, rows)
-    env = _env(stack, pg_schema, signing_seed, prefix)
+    kafka, env = await stored_and_shared(
+        stack, pg_schema, catalog, provenance_config, signing_seed, rows
+    )
+    prefix = kafka.topic_prefix
     assert run_cli("provenance", "verify", env=env).returncode == 0
 
     subject = str(rows[3 * 5].values["ptc_id"])
