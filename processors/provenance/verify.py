@@ -214,7 +214,7 @@ async def _row_hashes(
                 fetched = await cur.fetchall()
         except psycopg.errors.UndefinedTable:
             continue
-        hashes = await _personal_hashes(conn, entry, fetched)
+        hashes = await _personal_hashes(conn, entry, fetched, report)
         for values in fetched:
             key = (entry.code, values[3], iso_utc(values[0]))
             rows[key] = hashes.get(key) or data_row_sha256(entry, values)
@@ -234,7 +234,7 @@ async def _row_hashes(
 
 
 async def _personal_hashes(
-    conn: AsyncConnection[Any], entry: DatasetEntry, fetched: list[Any]
+    conn: AsyncConnection[Any], entry: DatasetEntry, fetched: list[Any], report: VerifyReport
 ) -> dict[Key, tuple[str, ...]]:
     """Row hashes of a personal dataset's rows: plain, and committed through the subject key.
 
@@ -244,11 +244,22 @@ async def _personal_hashes(
     if not subject_item(entry):
         return {}
     keys = await live_subject_keys(conn)
+    # An erasure must be backed by its signed event: pi_erased alone (a role that can insert
+    # there and null columns) would otherwise pass for a lawful erasure.
     cur = await conn.execute(
-        "SELECT record_id, observed_at, commitment FROM pi_erased WHERE dataset = %s",
+        "SELECT p.record_id, p.observed_at, p.commitment, c.action FROM pi_erased AS p "
+        "LEFT JOIN correction AS c ON c.correction_id = p.correction_id "
+        "AND c.dataset = p.dataset AND c.record_id = p.record_id WHERE p.dataset = %s",
         (entry.code,),
     )
-    erased = {(r, iso_utc(o)): str(c) for r, o, c in await cur.fetchall()}
+    erased: dict[tuple[str, str], str] = {}
+    for record_id, observed_at, commit, action in await cur.fetchall():
+        erased[(record_id, iso_utc(observed_at))] = str(commit)
+        if action != "erase":
+            report.findings.append(Finding(
+                "altered", entry.storage_table, record_id,
+                "personal columns erased without a signed erasure event",
+            ))  # fmt: skip
     out: dict[Key, tuple[str, ...]] = {}
     for values in fetched:
         at = iso_utc(values[0])

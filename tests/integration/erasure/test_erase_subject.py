@@ -17,8 +17,11 @@ from psycopg import sql
 
 from contracts.record import DatasetRecord, record_id_for
 from processors.catalog import Catalog
+from processors.provenance.personal import commitment, subject_ref
+from processors.provenance.rowdocs import data_columns, data_row_doc
 from processors.share.deidentify import time_bucket
 from processors.sinks.config import ProvenanceConfig
+from processors.storage.ddl import erasable_columns
 from tests.fixtures.services import StackAddresses
 from tests.fixtures.share_data import participant_records
 from tests.fixtures.storage import run_cli
@@ -130,6 +133,35 @@ async def test_erase_subject_leaves_nothing_readable_and_verify_passes(
     share = latest_by_key(await read_topic(kafka, f"{prefix}share.v2x_participant"))
     assert all(share[r.record_id].value is None for r in mine)
     assert all(share[r.record_id].value is not None for r in others)
+
+    # An "erasure" without its signed event (a role that can write pi_erased and null columns, and
+    # read the subject's key) is reported, even though the commitment itself is right.
+    victim = others[0]
+    with psycopg.connect(stack.pg_dsn) as conn:
+        conn.execute(sql.SQL("SET search_path = {}").format(sql.Identifier(pg_schema)))
+        (key,) = conn.execute(
+            "SELECT data_key FROM pi_subject_key WHERE subject_ref = %s AND data_key IS NOT NULL",
+            (subject_ref("v2x_participant", str(victim.values["ptc_id"])),),
+        ).fetchone() or (None,)
+        entry = catalog.get("v2x_participant")
+        assert key is not None and entry is not None
+        row = conn.execute(
+            sql.SQL("SELECT {} FROM v2x_participant WHERE record_id = %s").format(
+                sql.SQL(", ").join(sql.Identifier(c) for c in data_columns(entry))
+            ),
+            (victim.record_id,),
+        ).fetchone()
+        assert row is not None
+        commit = commitment(
+            bytes(key), victim.record_id, data_row_doc(entry, row), erasable_columns(entry)
+        )
+        conn.execute(
+            "INSERT INTO pi_erased VALUES (%s, %s, %s, %s, 'no-such-event', now())",
+            ("v2x_participant", victim.record_id, row[0], commit),
+        )
+    forged = run_cli("provenance", "verify", env=env)
+    assert forged.returncode == 1
+    assert "without a signed erasure event" in forged.stdout
 
     again = run_cli(
         "provenance", "erase-subject", "v2x_participant", subject, "--legal-basis", "x", env=env
