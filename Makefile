@@ -45,7 +45,7 @@ down: ## stop the sensegate services (the stack keeps running)
 
 status: stack-status
 
-demo: up ## run all three simulated device families through the pipeline for about a minute, then summarize
+demo: up ## run all three simulated device families for about a minute, summarize, then walk one objection to the corrected record
 	$(AS_OPERATOR) $(PY) -m scripts.demo
 
 compose-secrets: venv ## generate docker-compose's secrets, certificates and per-service env files into .state/compose

@@ -17,7 +17,7 @@ from psycopg import sql
 
 from processors.exceptions import ConfigurationError
 
-__all__ = ["OWNER_ONLY", "ROLES", "RoleGrants", "apply_grants", "ensure_roles"]
+__all__ = ["OWNER_ONLY", "ROLES", "RoleGrants", "apply_grants", "ensure_roles", "erasable_columns"]
 
 # Tables no service role touches (besides the auditor's SELECT on everything): the migration ledger.
 OWNER_ONLY: frozenset[str] = frozenset({"schema_migration"})
@@ -33,6 +33,9 @@ class RoleGrants:
     datasets: str | None = None  # privileges on every dataset table (and its views when SELECT)
     functions: tuple[str, ...] = ()
     sequences: bool = False
+    # UPDATE of exactly the personal columns of personal dataset tables (an erasure nulls them;
+    # their erasure_guard trigger refuses any other change).
+    erasure: bool = False
 
 
 _LOG_APPEND = (("tlog_leaf", "SELECT, INSERT"), ("tlog_checkpoint", "SELECT, INSERT"),
@@ -45,6 +48,7 @@ ROLES: tuple[RoleGrants, ...] = (
         tables=(
             ("provenance", "SELECT, INSERT"),
             ("ingest_offset", "SELECT, INSERT, UPDATE"),
+            ("pi_subject_key", "SELECT, INSERT"),  # a key per new data subject
             ("catalog_entry", "SELECT"),
             ("dataset_retention", "SELECT"),
             *_LOG_APPEND,
@@ -89,10 +93,15 @@ ROLES: tuple[RoleGrants, ...] = (
             ("correction", "SELECT, INSERT"),
             ("provenance", "SELECT"),
             ("objection_unit_token", "SELECT, INSERT, UPDATE (revoked_at)"),
+            # erase-subject: destroys a subject's key (its guard allows nothing else), records
+            # the erased rows' commitments and nulls their personal columns.
+            ("pi_subject_key", "SELECT, UPDATE (data_key, destroyed_at, legal_basis)"),
+            ("pi_erased", "SELECT, INSERT"),
             *_LOG_APPEND,
         ),
         datasets="SELECT",
         sequences=True,
+        erasure=True,
     ),
     RoleGrants(
         "sensegate_monitor",
@@ -169,6 +178,22 @@ def _existing(conn: psycopg.Connection, schema: str) -> tuple[set[str], list[str
     return tables, [d for d in datasets if d in tables]
 
 
+def erasable_columns(conn: psycopg.Connection, schema: str) -> dict[str, tuple[str, ...]]:
+    """Personal dataset tables -> their personal columns, as their erasure_guard triggers name them."""
+    rows = conn.execute(
+        "SELECT c.relname, t.tgargs FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_proc p ON p.oid = t.tgfoid "
+        "WHERE n.nspname = %s AND p.proname = 'erasure_guard'",
+        (schema,),
+    ).fetchall()
+    found = {}
+    for table, args in rows:
+        # tgargs: the arguments NUL-terminated; the first is the dataset code, then the columns.
+        parts = bytes(args).decode().split("\x00")
+        found[table] = tuple(p for p in parts[1:] if p)
+    return found
+
+
 def apply_grants(conn: psycopg.Connection, schema: str) -> None:
     """Reset and grant each role's privileges on ``schema`` (inside the migration transaction)."""
     ensure_roles(conn)
@@ -197,6 +222,15 @@ def apply_grants(conn: psycopg.Connection, schema: str) -> None:
                 )
         if role.sequences:
             conn.execute(sql.SQL("GRANT USAGE ON ALL SEQUENCES IN SCHEMA {} TO {}").format(s, r))
+        if role.erasure:
+            for table, columns in sorted(erasable_columns(conn, schema).items()):
+                conn.execute(
+                    sql.SQL("GRANT UPDATE ({}) ON {} TO {}").format(
+                        sql.SQL(", ").join(map(sql.Identifier, columns)),
+                        sql.Identifier(schema, table),
+                        r,
+                    )
+                )
         for function in role.functions:
             conn.execute(
                 sql.SQL("GRANT EXECUTE ON FUNCTION {}.{} TO {}").format(s, sql.SQL(function), r)

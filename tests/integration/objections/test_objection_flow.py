@@ -9,8 +9,6 @@ derived flow aggregate is recomputed, and one more lists an overdue case.
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,14 +16,11 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from contracts.settings import KafkaConfig
-from contracts.topics import data_topic
 from processors.catalog import Catalog, DatasetEntry
 from processors.provenance.keys import Signer, verify_signature
 from processors.share.config import ShareSettings
 from processors.share.deidentify import RotatingKeyring, time_bucket
 from processors.share.rules import OpenRecord, cell_of, open_microdata
-from processors.share.service import run_share
 from processors.sinks.config import ProvenanceConfig
 from runtime.kafka_client import config_for
 from stack.credentials import Addresses
@@ -33,29 +28,18 @@ from tests.fixtures.records import soil_records
 from tests.fixtures.services import StackAddresses
 from tests.fixtures.share_data import participant_records
 from tests.fixtures.storage import run_cli
-from tests.integration.objections.helpers import cli, latest_by_key, read_topic
+from tests.integration.objections.helpers import (
+    cli,
+    cli_env,
+    latest_by_key,
+    publish_tiers,
+    read_topic,
+    stored_and_shared,
+    topic_prefix,
+)
 from tests.integration.provenance.helpers import store
-from tests.integration.share.helpers import produce
 
 CONSUMER, PROVIDER, OTHER = "jl_transport_dept", "jl_agri_bureau", "jl_traffic_police"
-
-
-def _env(stack: StackAddresses, schema: str, seed: str, prefix: str) -> dict[str, str]:
-    # The CLI runs as the objections service's own database role (least privilege); its Kafka
-    # principal's ACLs cover only the stack's prefix, so this test's private topics use the admin.
-    return {
-        "SENSEGATE_DB__DSN": Addresses.from_state(stack.state).dsn("objections"),
-        "_REGISTRY_DSN": Addresses.from_state(stack.state).dsn("registry"),
-        "SENSEGATE_DB__SCHEMA_NAME": schema,
-        "SENSEGATE_PROVENANCE__SIGNING_KEY": seed,
-        "SENSEGATE_KAFKA__BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
-        "SENSEGATE_KAFKA__TOPIC_PREFIX": prefix,
-    }
-
-
-def _prefix(schema: str) -> str:
-    """A topic prefix unique to this test run (the schema name ends in a random token)."""
-    return f"obj{hashlib.sha256(schema.encode()).hexdigest()[:12]}."
 
 
 def _token(env: dict[str, str], unit: str) -> str:
@@ -63,17 +47,6 @@ def _token(env: dict[str, str], unit: str) -> str:
     out = cli({**env, "SENSEGATE_DB__DSN": env["_REGISTRY_DSN"]}, "token", "issue", unit)
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
-
-
-async def _publish_tiers(kafka: KafkaConfig, catalog: Catalog, records: list) -> None:  # type: ignore[type-arg]
-    """The normal pipeline's share stage: data topic -> share and open topics."""
-    for code in {r.dataset for r in records}:
-        await produce(
-            kafka, data_topic(kafka.topic_prefix, code),
-            [(r.kafka_key(), r.to_kafka_value()) for r in records if r.dataset == code],
-        )  # fmt: skip
-    settings = ShareSettings(kafka=kafka, share_group_id=f"{kafka.topic_prefix}share")
-    await asyncio.wait_for(run_share(settings, catalog, idle_exit_s=3.0), 120)
 
 
 async def test_objection_corrects_share_and_open_records(
@@ -86,12 +59,12 @@ async def test_objection_corrects_share_and_open_records(
     unique_name: object,
     tmp_path: Path,
 ) -> None:
-    prefix = _prefix(pg_schema)
-    kafka = config_for(stack.kafka_bootstrap, topic_prefix=prefix)
+    prefix = topic_prefix(pg_schema)
+    kafka = config_for(stack.kafka_bootstrap, topic_prefix=prefix)  # the operator's SCRAM login
     records = list(soil_records(6))
     await store(stack.pg_dsn, pg_schema, catalog, records, provenance_config, prefix=prefix)
-    await _publish_tiers(kafka, catalog, records)
-    env = _env(stack, pg_schema, signing_seed, prefix)
+    await publish_tiers(kafka, catalog, records)
+    env = cli_env(stack, pg_schema, signing_seed, prefix)
     consumer, provider, other = (_token(env, u) for u in (CONSUMER, PROVIDER, OTHER))
     target = records[2]
 
@@ -154,13 +127,17 @@ async def test_objection_corrects_share_and_open_records(
     assert states == ["RECEIVED", "ACCEPTED", "CORRECTED", "ANSWERED"]
 
     proof_file = tmp_path / "proof.json"
-    proved = run_cli("provenance", "prove", target.record_id, "--out", str(proof_file), env=env)
+    # Verification and proofs are the auditor's (read-only role), not the objection service's.
+    auditor = {**env, "SENSEGATE_DB__DSN": Addresses.from_state(stack.state).dsn("auditor")}
+    proved = run_cli(
+        "provenance", "prove", target.record_id, "--out", str(proof_file), env=auditor
+    )
     assert proved.returncode == 0, proved.stderr
     proof = json.loads(proof_file.read_text())
     assert proof["record"]["soil_moisture"] == target.values["soil_moisture"]  # the original
     assert [c["event"]["correction_id"] for c in proof["corrections"]] == [correction_id]
     assert run_cli("provenance", "verify-proof", str(proof_file), env={}).returncode == 0
-    verified = run_cli("provenance", "verify", env=env)
+    verified = run_cli("provenance", "verify", env=auditor)
     assert verified.returncode == 0, verified.stdout
 
     # Publication is recorded, so a second run publishes nothing more.
@@ -189,13 +166,12 @@ async def test_correction_recomputes_the_derived_aggregate(
     provenance_config: ProvenanceConfig,
     signing_seed: str,
 ) -> None:
-    prefix = _prefix(pg_schema)
-    kafka = config_for(stack.kafka_bootstrap, topic_prefix=prefix)
     start = time_bucket(datetime.now(UTC) - timedelta(hours=1), 300)
     rows = participant_records(start, vehicles=40, steps=2)
-    await store(stack.pg_dsn, pg_schema, catalog, rows, provenance_config, prefix=prefix)
-    await _publish_tiers(kafka, catalog, rows)
-    env = _env(stack, pg_schema, signing_seed, prefix)
+    kafka, env = await stored_and_shared(
+        stack, pg_schema, catalog, provenance_config, signing_seed, rows
+    )
+    prefix = kafka.topic_prefix
     consumer, provider = _token(env, CONSUMER), _token(env, OTHER)  # traffic police provide v2x
 
     flow = _entry(catalog, "v2x_participant_flow")
@@ -270,10 +246,10 @@ async def test_overdue_case_is_listed(
     provenance_config: ProvenanceConfig,
     signing_seed: str,
 ) -> None:
-    prefix = _prefix(pg_schema)
+    prefix = topic_prefix(pg_schema)
     records = list(soil_records(3))
     await store(stack.pg_dsn, pg_schema, catalog, records, provenance_config, prefix=prefix)
-    env = _env(stack, pg_schema, signing_seed, prefix)
+    env = cli_env(stack, pg_schema, signing_seed, prefix)
     consumer = _token(env, CONSUMER)
     ids = []
     for rec in records[:2]:

@@ -10,7 +10,7 @@ from psycopg import sql
 
 from processors.catalog import Catalog
 from processors.sinks.config import ProvenanceConfig
-from processors.storage.roles import OWNER_ONLY, ROLES
+from processors.storage.roles import OWNER_ONLY, ROLES, erasable_columns
 from stack.credentials import Addresses
 from tests.fixtures.records import soil_records
 from tests.fixtures.services import StackAddresses, consumer_env
@@ -174,7 +174,8 @@ def test_no_service_role_may_alter_an_append_only_table(
             "WHERE n.nspname = %s AND g.tgname LIKE '%%append_only%%'", (pg_schema,)
         ).fetchall()}  # fmt: skip
         assert {"provenance", "correction", "objection_case", "objection_event",
-                "device_profile", "catalog_entry"} <= guarded  # fmt: skip
+                "device_profile", "catalog_entry", "pi_erased"} <= guarded  # fmt: skip
+        erasable = erasable_columns(conn, pg_schema)
         held = conn.execute(
             "SELECT r.rolname, c.relname, p.priv FROM pg_class c "
             "JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -185,4 +186,16 @@ def test_no_service_role_may_alter_an_append_only_table(
             "     OR (p.priv = 'UPDATE' AND has_any_column_privilege(r.rolname, c.oid, 'UPDATE')))",
             ([r.name for r in ROLES], pg_schema, sorted(guarded)),
         ).fetchall()
-    assert held == []
+        erasers = [r.name for r in ROLES if r.erasure]
+        # An eraser's UPDATE reaches exactly the personal columns (the trigger does the rest).
+        for role in erasers:
+            for table, columns in erasable.items():
+                cols = {c for (c,) in conn.execute(
+                    "SELECT column_name FROM information_schema.column_privileges "
+                    "WHERE grantee = %s AND table_schema = %s AND table_name = %s "
+                    "AND privilege_type = 'UPDATE'", (role, pg_schema, table),
+                ).fetchall()}  # fmt: skip
+                assert cols == set(columns), (role, table)
+    others = [h for h in held if not (h[0] in erasers and h[1] in erasable and h[2] == "UPDATE")]
+    assert others == []
+    assert [h for h in held if h[2] == "UPDATE" and h[1] in erasable] != [] or not erasable
