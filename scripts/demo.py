@@ -155,8 +155,16 @@ def _objections_cli(
     title: str, args: list[str], *, capture: bool = False, token: str | None = None,
     quiet: bool = False,
 ) -> str:
-    """``python -m processors ARGS`` for the objection walk, as the unit holding ``token``."""
-    extra = {"SENSEGATE_OBJECTIONS__TOKEN": token} if token else None
+    """``python -m processors ARGS`` for the objection walk, as the unit holding ``token``.
+
+    The CLI runs with the objection service's own env file (its database role and Kafka
+    principal, the signing and share keys), as a provider's operator would run it.
+    """
+    from stack.credentials import read_env_file
+
+    extra = read_env_file(STATE / "secrets" / "env" / "objections.env")
+    if token:
+        extra["SENSEGATE_OBJECTIONS__TOKEN"] = token
     return _run(
         title, ["-m", "processors", "--log-level", "WARNING", *args], capture=capture,
         extra_env=extra, quiet=quiet,
