@@ -150,6 +150,13 @@ class NormalizeProcessor(Processor):
             inputs=len(batch),
         )
 
+    def reload(self) -> None:
+        """Let stateful mappers re-read their shared state (called on partition assignment)."""
+        for mapper in self._mappers.values():
+            reload = getattr(mapper, "reload", None)
+            if callable(reload):
+                reload()
+
     def forget(self, result: BatchResult) -> None:
         """Remove a batch's record ids from the recent-key cache (its outputs were not delivered)."""
         for record in result.records:
