@@ -29,6 +29,11 @@ pytestmark = pytest.mark.fault
 KEEPALIVE_S, EXPIRY_S = 5, 3
 
 
+def ids_of(items: list[tuple[str, bytes, str]]) -> set[str]:
+    """The message ids of a stream."""
+    return {msg_id for _, _, msg_id in items}
+
+
 def test_f09_gateway_away_beyond_session_expiry_is_alarmed_and_the_loss_counted(
     stack: StackAddresses, prefix: str, unique_name: Callable[[str], str], tmp_path: Path,
     mqtt_logins: MqttLogins,
@@ -70,7 +75,6 @@ def test_f09_gateway_away_beyond_session_expiry_is_alarmed_and_the_loss_counted(
             gw.proc.send_signal(signal.SIGCONT)
         gw.ensure_stopped()
     ids = set(view.raw_ids)
-    ids_of = lambda items: {msg_id for _, _, msg_id in items}  # noqa: E731
     lost = ids_of(gone) - ids
     print(f"F09: acknowledged {len(acked)} of 150; stored before {len(ids_of(before) & ids)}, "
           f"while the session was gone {len(ids_of(gone) & ids)} (lost {len(lost)}), "
