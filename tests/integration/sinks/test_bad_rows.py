@@ -11,14 +11,19 @@ import asyncio
 from collections.abc import Callable
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 
-from contracts.dead_letter import DeadLetter, ReasonCode
+from contracts.dead_letter import ReasonCode
 from processors.catalog import Catalog
-from processors.sinks.service import SinkService
 from tests.fixtures.records import soil_record, soil_records
 from tests.fixtures.services import StackAddresses
-from tests.integration.sinks.helpers import count_rows, produce, sink_settings, wait_until
+from tests.integration.sinks.helpers import (
+    count_rows,
+    produce,
+    read_dead_letters,
+    running_sink,
+    sink_settings,
+    wait_until,
+)
 
 pytestmark = pytest.mark.fault
 
@@ -43,25 +48,11 @@ async def test_b09_nul_in_text_is_dead_lettered_and_the_batch_stored(
         soil_record(1001, device="\x00a1b2c3d4e5f6000"),
     ]
     await produce(stack.kafka_bootstrap, prefix, [*good[:50], *bad, *good[50:]])  # one batch
-    service = SinkService(settings, catalog)
-    stop = asyncio.Event()
-    task = asyncio.create_task(service.run(stop))
-    try:
+    async with running_sink(settings, catalog):
         await wait_until(lambda: count_rows(stack.pg_dsn, pg_schema)[0] >= 100, limit_s=90)
         await asyncio.sleep(1.0)
-    finally:
-        stop.set()
-        await task
     assert count_rows(stack.pg_dsn, pg_schema) == (100, 100)
-    consumer = AIOKafkaConsumer(
-        f"{prefix}dlq", bootstrap_servers=stack.kafka_bootstrap, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        batch = await consumer.getmany(timeout_ms=5000)
-    finally:
-        await consumer.stop()
-    letters = [DeadLetter.from_json(m.value or b"") for ms in batch.values() for m in ms]
+    letters = await read_dead_letters(stack.kafka_bootstrap, prefix)
     print("B09 dead letters:", [(d.reason.value, d.detail) for d in letters])
     assert len(letters) == 2
     assert {d.reason for d in letters} == {ReasonCode.DATA_REJECTED}

@@ -15,10 +15,15 @@ import pytest
 from psycopg import sql
 
 from processors.catalog import Catalog
-from processors.sinks.service import SinkService
 from tests.fixtures.records import soil_records
 from tests.fixtures.services import StackAddresses
-from tests.integration.sinks.helpers import count_rows, produce, sink_settings, wait_until
+from tests.integration.sinks.helpers import (
+    count_rows,
+    produce,
+    running_sink,
+    sink_settings,
+    wait_until,
+)
 
 pytestmark = pytest.mark.fault
 
@@ -50,12 +55,9 @@ async def test_f14_sink_backend_killed_mid_stream_stores_everything_once(
     total = 3000
     records = list(soil_records(total, devices=8))
     await produce(stack.kafka_bootstrap, prefix, records[:1500])
-    service = SinkService(settings, catalog)
-    stop = asyncio.Event()
-    task = asyncio.create_task(service.run(stop))
     app = f"sensegate-sink:{group}"[:63]
     killed = 0
-    try:
+    async with running_sink(settings, catalog) as service:
         for step in range(3):
             floor = count_rows(stack.pg_dsn, pg_schema)[0]
             await wait_until(lambda f=floor: count_rows(stack.pg_dsn, pg_schema)[0] > f)
@@ -64,9 +66,6 @@ async def test_f14_sink_backend_killed_mid_stream_stores_everything_once(
                 await produce(stack.kafka_bootstrap, prefix, records[1500:])
         await wait_until(lambda: count_rows(stack.pg_dsn, pg_schema)[0] >= total, limit_s=120)
         await asyncio.sleep(1.0)  # a late duplicate write would show up now
-    finally:
-        stop.set()
-        await task
     rows = count_rows(stack.pg_dsn, pg_schema)
     print(f"F14: {killed} backends terminated; rows={rows[0]} distinct={rows[1]} "
           f"retries={service.sink.retries}")  # fmt: skip
@@ -93,11 +92,8 @@ async def test_f20_locked_table_holds_the_sink_then_drains(
     total = 2000
     records = list(soil_records(total, devices=8))
     await produce(stack.kafka_bootstrap, prefix, records[:500])
-    service = SinkService(settings, catalog)
-    stop = asyncio.Event()
-    task = asyncio.create_task(service.run(stop))
     table = sql.Identifier(pg_schema, "agri_soil")
-    try:
+    async with running_sink(settings, catalog) as service:
         await wait_until(lambda: count_rows(stack.pg_dsn, pg_schema)[0] >= 500)
         with psycopg.connect(stack.pg_dsn) as locker:
             # in a thread: the lock waits for the sink's open transaction, which needs this loop
@@ -109,13 +105,10 @@ async def test_f20_locked_table_holds_the_sink_then_drains(
             await asyncio.sleep(15)
             # the table is locked for every reader but us: count inside the locking transaction
             during = locker.execute(sql.SQL("SELECT count(*) FROM {}").format(table)).fetchone()
-            assert task.done() is False, "the sink stopped while the table was locked"
+            assert service.stored == 500, "the sink stored while the table was locked"
             locker.rollback()  # releases the lock
         print(f"F20: lock held {time.monotonic() - held_from:.1f} s; rows meanwhile {during}")
         assert during is not None and during[0] == 500
         await wait_until(lambda: count_rows(stack.pg_dsn, pg_schema)[0] >= total, limit_s=120)
         await asyncio.sleep(1.0)
-    finally:
-        stop.set()
-        await task
     assert count_rows(stack.pg_dsn, pg_schema) == (total, total)
