@@ -45,3 +45,12 @@ def test_device_time_beyond_64_bit_nanoseconds_is_refused_not_a_crash(
     result = proc.process([raw_record(json.dumps(doc).encode())])
     assert [d.reason for d in result.dead_letters] == [reason]
     assert not result.records
+
+
+def test_v2x_position_off_the_globe_is_dropped_not_a_crash() -> None:
+    """RSI/MAP positions decoded out of range failed GeoPoint validation in the mapper (fuzz)."""
+    from processors.normalize.mappers.v2x import _on_earth
+
+    assert _on_earth(43.9, 125.3)
+    assert not _on_earth(96.7, 125.3) and not _on_earth(43.9, 232.7)
+    assert not _on_earth(None, 125.3) and not _on_earth(float("nan"), 0.0)
