@@ -10,7 +10,7 @@ AS_OPERATOR := set -a && source $(STATE)/stack.env && source $(STATE)/secrets/en
 # Tests read the addresses from stack.env themselves (unit tests check the defaults, unset).
 AS_OPERATOR_TESTS := set -a && source $(STATE)/secrets/env/operator.env && set +a &&
 
-.PHONY: compose-secrets timescale-deps help venv stack-up stack-status stack-down up down status demo test test-unit test-integration lint bench bench-quick clean
+.PHONY: compose-secrets fuzz timescale-deps help venv stack-up stack-status stack-down up down status demo test test-unit test-integration lint bench bench-quick clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's/:.*## /\t/' | column -t -s $$'\t'
@@ -66,6 +66,10 @@ test-integration: stack-up ## integration tests against the real stack
 lint: venv ## ruff and mypy
 	.venv/bin/ruff check .
 	.venv/bin/mypy contracts runtime gateway processors simulators scripts stack benchmarks tests
+
+FUZZ_SECONDS ?= 180
+fuzz: venv ## bounded fuzz of gateway and normalizer input (FUZZ_SECONDS, default 180; prints figures)
+	$(PY) -m scripts.fuzz --seconds $(FUZZ_SECONDS)
 
 bench: stack-up ## benchmarks: figures next to the machine's own limits
 	$(AS_OPERATOR) $(PY) -m benchmarks
