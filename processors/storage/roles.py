@@ -194,6 +194,24 @@ def erasable_columns(conn: psycopg.Connection, schema: str) -> dict[str, tuple[s
     return found
 
 
+def _grant_erasure(
+    conn: psycopg.Connection, schema: str, table: str, columns: tuple[str, ...], role: sql.Identifier
+) -> None:
+    target = sql.Identifier(schema, table)
+    try:
+        with conn.transaction():  # savepoint
+            conn.execute(
+                sql.SQL("GRANT UPDATE ({}) ON {} TO {}").format(
+                    sql.SQL(", ").join(map(sql.Identifier, columns)), target, role
+                )
+            )
+    except psycopg.errors.UndefinedColumn:
+        # TimescaleDB passes column grants on to its internal compressed table, which may lack a
+        # column: the table-wide grant is the closest, and erasure_guard still refuses any
+        # change but nulling the personal columns of a recorded erasure.
+        conn.execute(sql.SQL("GRANT UPDATE ON {} TO {}").format(target, role))
+
+
 def apply_grants(conn: psycopg.Connection, schema: str) -> None:
     """Reset and grant each role's privileges on ``schema`` (inside the migration transaction)."""
     ensure_roles(conn)
@@ -224,13 +242,7 @@ def apply_grants(conn: psycopg.Connection, schema: str) -> None:
             conn.execute(sql.SQL("GRANT USAGE ON ALL SEQUENCES IN SCHEMA {} TO {}").format(s, r))
         if role.erasure:
             for table, columns in sorted(erasable_columns(conn, schema).items()):
-                conn.execute(
-                    sql.SQL("GRANT UPDATE ({}) ON {} TO {}").format(
-                        sql.SQL(", ").join(map(sql.Identifier, columns)),
-                        sql.Identifier(schema, table),
-                        r,
-                    )
-                )
+                _grant_erasure(conn, schema, table, columns, r)
         for function in role.functions:
             conn.execute(
                 sql.SQL("GRANT EXECUTE ON FUNCTION {}.{} TO {}").format(s, sql.SQL(function), r)
