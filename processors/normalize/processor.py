@@ -5,7 +5,9 @@ Stages per batch (all pure, in this order):
 1. one-source rule, part 1: an unregistered device goes to quarantine (``unknown_device``);
 2. the family mapper decodes with the codec named by the device entry and builds candidates;
 3. one-source rule, part 2: dataset unknown -> ``unknown_dataset``; device not the dataset's
-   provider or not registered for it -> ``not_dataset_provider``; identity in payload vs topic;
+   provider or not registered for it -> ``not_dataset_provider``; MQTT topic not a
+   ``source_topics`` filter of exactly that one entry (C1) -> ``no_catalog_entry`` /
+   ``ambiguous_catalog_entry``; identity in payload vs topic;
 4. timeliness over the whole batch (numpy), then per-dataset validation (TypeAdapter + numpy);
 5. identifiers pseudonymized, natural key and record id computed, recent duplicates dropped.
 
@@ -174,6 +176,9 @@ class NormalizeProcessor(Processor):
                 f"(provider {entry.provider})"
             )
             raise RecordRejected(ReasonCode.NOT_DATASET_PROVIDER, detail)
+        routing = self._catalog.route_problem(env.topic, env.family, cand.dataset, device.datasets)
+        if routing is not None:
+            raise RecordRejected(ReasonCode(routing[0]), routing[1])
         check_identity(cand, env.device_id)
         return entry
 

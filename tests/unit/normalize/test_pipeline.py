@@ -117,15 +117,15 @@ def test_refusals(
 
 
 def test_missing_required_item(catalog: Catalog) -> None:
-    registry = FakeRegistry(TestDevice("agri", SOIL, "jl_industry_dept", ("iiot_metric",)))
+    registry = FakeRegistry(TestDevice("iiot", "g/e", "jl_industry_dept", ("iiot_metric",)))
     proc = NormalizeProcessor(
         catalog=catalog,
         registry=registry,
-        mappers={"agri": JsonTestMapper()},
+        mappers={"iiot": JsonTestMapper()},
         pseudonymizer=Pseudonymizer({"k1": SecretStr("x" * 20)}, "k1"),
     )
     doc = {"dataset": "iiot_metric", "values": {"edge_node": "g/e", "datatype": "Double"}}
-    result = proc.process([raw_record(json.dumps(doc).encode())])
+    result = proc.process([raw_record(json.dumps(doc).encode(), family="iiot", device_id="g/e")])
     assert [d.reason for d in result.dead_letters] == [ReasonCode.MISSING_REQUIRED]
     assert "metric" in result.dead_letters[0].detail
 
