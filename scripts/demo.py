@@ -18,6 +18,7 @@ from psycopg import sql
 
 from contracts.settings import KafkaConfig
 from processors.catalog import load_catalog
+from scripts.demo_catalog import show_catalog_governance
 
 ROOT = Path(__file__).resolve().parents[1]
 STATE = Path(os.environ.get("SENSEGATE_STATE", ROOT / ".state"))
@@ -281,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         check=False,
     )
     _run("the public data catalog", ["-m", "processors", "catalog", "list"])
+    show_catalog_governance(_run, run_dir)
     print(f"\noracle log: {log}\nservices: make stack-status; logs in {STATE / 'services'}")
     return 0
 
