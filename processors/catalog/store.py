@@ -27,6 +27,7 @@ from processors.catalog.models import DatasetEntry
 __all__ = [
     "RegistrationResult",
     "choose_version",
+    "drifted_entries",
     "is_registered",
     "register_catalog",
     "register_entry",
@@ -162,3 +163,31 @@ async def is_registered(
         (code, version),
     )
     return await cur.fetchone() is not None
+
+
+async def drifted_entries(
+    conn: psycopg.AsyncConnection[Any], catalog: Catalog, schema: str = "sensegate"
+) -> dict[str, str]:
+    """C14 in the services: loaded entries that differ from the definition registered under their version.
+
+    Such a file is an edit no reviewed change registered; the normalizer refuses its records
+    (``unknown_catalog_version``, with the returned reason) instead of running it. Versions not
+    registered at all are left to the sink's version check. Read-only (no DDL at service start).
+    """
+    try:
+        cur = await conn.execute(
+            sql.SQL("SELECT code, version, content_sha256 FROM {}").format(_table(schema))
+        )
+    except psycopg.errors.UndefinedTable:
+        return {}  # nothing registered yet: nothing can have drifted
+    known = {(str(c), int(v)): str(h) for c, v, h in await cur.fetchall()}
+    out: dict[str, str] = {}
+    for entry in catalog:
+        digest = known.get((entry.code, entry.version))
+        if digest is not None and digest != entry.content_sha256():
+            out[entry.code] = (
+                f"C14: the loaded definition of {entry.code} differs from its registered version "
+                f"{entry.version} (an unreviewed change); its records are refused until the change "
+                "is proposed, reviewed and applied"
+            )
+    return out

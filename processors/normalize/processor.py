@@ -108,6 +108,7 @@ class NormalizeProcessor(Processor):
         pseudonymizer: Pseudonymizer,
         quality: QualityConfig | None = None,
         dedup: RecentKeys | None = None,
+        withheld: Mapping[str, str] | None = None,
     ) -> None:
         self._catalog = catalog
         self._registry = registry
@@ -116,6 +117,8 @@ class NormalizeProcessor(Processor):
         self._quality = quality or QualityConfig()
         self._dedup = dedup or RecentKeys(100_000)
         self._validators: dict[tuple[str, int], DatasetValidator] = {}
+        # C14: datasets whose loaded definition is an unreviewed change -> why they are refused
+        self._withheld = dict(withheld or {})
 
     def process(self, batch: Sequence[RawRecord]) -> BatchResult:
         """Normalize one batch; never raises for bad input."""
@@ -169,6 +172,8 @@ class NormalizeProcessor(Processor):
         if entry is None:
             detail = f"dataset {cand.dataset!r} is not in the catalog"
             raise RecordRejected(ReasonCode.UNKNOWN_DATASET, detail)
+        if cand.dataset in self._withheld:
+            raise RecordRejected(ReasonCode.UNKNOWN_CATALOG_VERSION, self._withheld[cand.dataset])
         if device.provider != entry.provider or cand.dataset not in device.datasets:
             detail = (
                 f"device {device.family}/{device.device_id} (provider {device.provider}, datasets "

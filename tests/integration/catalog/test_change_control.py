@@ -14,6 +14,8 @@ from psycopg import sql
 from processors.catalog import ChangeError, RegistrationError, load_catalog, register_catalog
 from processors.catalog.change_log import ChangeLog, ensure_change_schema
 from processors.catalog.changes import Signer, public_key_b64
+from processors.catalog.store import drifted_entries
+from processors.cli.catalog import write_back_version
 from tests.fixtures.services import StackAddresses
 
 CATALOG = Path(__file__).resolve().parents[3] / "catalog"
@@ -51,6 +53,9 @@ async def test_change_needs_signed_review_by_another_principal(
         # registering the edited file directly is a change applied without review: refused
         with pytest.raises(RegistrationError, match=r"C14: agri_weather: .*no reviewed change"):
             await register_catalog(conn, changed, schema)
+        # ... and the normalizer refuses the edited definition's records (C14 in the services)
+        drift = await drifted_entries(conn, changed, schema)
+        assert list(drift) == ["agri_weather"] and "unreviewed change" in drift["agri_weather"]
         entry = changed.get("agri_weather")
         assert entry is not None
         with pytest.raises(ChangeError, match="not a registered signer"):
@@ -72,9 +77,12 @@ async def test_change_needs_signed_review_by_another_principal(
         with pytest.raises(ChangeError, match="already"):
             await log.apply(change, alice)
         await conn.rollback()
-        # the file now matches the effective version: registering it is a no-op
+        # the file's content is the effective version: registering it is a no-op, and once the
+        # file declares that version the services run it
         again = {r.code: r for r in await register_catalog(conn, changed, schema)}
         assert (again["agri_weather"].action, again["agri_weather"].version) == ("unchanged", 2)
+        assert write_back_version(root, "agri_weather", 2)
+        assert await drifted_entries(conn, load_catalog(root), schema) == {}
 
         events = await log.events("agri_weather")
         assert [(e.action, e.actor) for e in events] == [
