@@ -23,6 +23,14 @@ from tests.fixtures.services import StackAddresses
 from tests.integration.share.helpers import produce, try_read
 
 CATALOG = Path(__file__).resolve().parents[3] / "catalog"
+_CLOSE_OPENING = (
+    ("open_class: conditional", "open_class: none"),
+    (
+        "deidentification:\n  rules: []",
+        "deidentification:\n  refuse_open: true\n  reason: opening withdrawn for review\n  rules: []",
+    ),
+    (", open: open.agri_soil}", "}"),
+)
 
 
 async def _poll(consumer: AIOKafkaConsumer, times: int) -> tuple[list[bytes], list[str]]:
@@ -51,7 +59,7 @@ async def test_tightening_revokes_a_live_consumer(
     schema = unique_name("tight")[:60]
     prefix = unique_name("sg") + "."
     admin = secure_kafka.config().model_copy(update={"topic_prefix": prefix})
-    topic = f"{prefix}share.v2x_participant"
+    topic = f"{prefix}open.agri_soil"
     await produce(admin, topic, [(b"k1", b'{"n": 1}')])
     alice = Signer("alice", Ed25519PrivateKey.generate())
     conn = await psycopg.AsyncConnection.connect(stack.pg_dsn)
@@ -64,11 +72,11 @@ async def test_tightening_revokes_a_live_consumer(
         grants = GrantService(conn, catalog, admin, schema=schema, actor="test")
         pending = await grants.apply(
             applicant="jl_transport_dept",
-            dataset="v2x_participant",
-            tier="share",
-            purpose="traffic_management",
+            dataset="agri_soil",
+            tier="open",
+            purpose="agricultural_research",
             scope="Changchun",
-            legal_basis="Jilin Big Data Regulation Art. 32",
+            legal_basis="Jilin Big Data Regulation Art. 35",
             until=datetime.now(UTC) + timedelta(days=30),
         )
         grant, password = await grants.approve(pending.grant_id)
@@ -89,12 +97,15 @@ async def test_tightening_revokes_a_live_consumer(
                 break
         assert seen == 1  # the live consumer reads under its grant
 
-        text = (root / "v2x_participant.yaml").read_text(encoding="utf-8")
-        (root / "v2x_participant.yaml").write_text(
-            text.replace("grade: important", "grade: core", 1)
-        )
+        # the acceptance case of C14: a class is tightened (open conditional -> none)
+        path = root / "agri_soil.yaml"
+        text = path.read_text(encoding="utf-8")
+        for old, new in _CLOSE_OPENING:
+            assert old in text
+            text = text.replace(old, new, 1)
+        path.write_text(text, encoding="utf-8")
         tightened = load_catalog(root)
-        entry = tightened.get("v2x_participant")
+        entry = tightened.get("agri_soil")
         assert entry is not None
         event, direction, ended = await propose_change(
             conn, entry, alice, catalog=tightened, kafka=admin, schema=schema
