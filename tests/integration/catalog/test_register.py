@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -24,14 +23,6 @@ from processors.cli.catalog import write_back_version
 from tests.fixtures.services import StackAddresses
 
 CATALOG = Path(__file__).resolve().parents[3] / "catalog"
-
-
-@pytest.fixture
-def schema(stack: StackAddresses, unique_name: Callable[[str], str]) -> Iterator[str]:
-    name = unique_name("cat")
-    yield name
-    with psycopg.connect(stack.pg_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
 
 
 async def test_register_is_idempotent_and_versions_changes(
