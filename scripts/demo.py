@@ -19,10 +19,12 @@ from psycopg import sql
 from contracts.settings import KafkaConfig
 from processors.catalog import load_catalog
 from scripts.demo_catalog import show_catalog_governance
+from scripts.demo_flows import show_flows
 
 ROOT = Path(__file__).resolve().parents[1]
 STATE = Path(os.environ.get("SENSEGATE_STATE", ROOT / ".state"))
 PY = sys.executable
+STACK_SHARE_MAX_DELAY_S = 60  # what stack/services.sh gives the share service
 
 
 def _env() -> dict[str, str]:
@@ -86,12 +88,16 @@ async def _lag(kafka: KafkaConfig, dsn: str) -> tuple[int, int]:
     return normalize_lag, sink_lag
 
 
+def _kafka() -> KafkaConfig:
+    return KafkaConfig(
+        bootstrap_servers=_env().get("SENSEGATE_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:19092")
+    )
+
+
 def _wait_drained(dsn: str, limit_s: float) -> None:
     """Wait until normalize and sink have caught up with everything published (at most limit_s)."""
     print("\n== waiting for normalize and sink to catch up", flush=True)
-    kafka = KafkaConfig(
-        bootstrap_servers=_env().get("SENSEGATE_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:19092")
-    )
+    kafka = _kafka()
     deadline = time.monotonic() + limit_s
     zero_since: float | None = None
     while time.monotonic() < deadline:
@@ -283,6 +289,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     _run("the public data catalog", ["-m", "processors", "catalog", "list"])
     show_catalog_governance(_run, run_dir)
+    share_env = {k: v for k, v in _env().items() if k.startswith("SENSEGATE_SHARE_")}
+    close_delay_s = float(share_env.get("SENSEGATE_SHARE_LATENESS_S", 60)) + float(
+        share_env.get("SENSEGATE_SHARE_MAX_DELAY_S", STACK_SHARE_MAX_DELAY_S)
+    )
+    show_flows(dsn, _kafka(), close_delay_s)
     print(f"\noracle log: {log}\nservices: make stack-status; logs in {STATE / 'services'}")
     return 0
 

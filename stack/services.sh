@@ -97,6 +97,9 @@ cmd_exec() {
     case "$name" in
       gateway) export SENSEGATE_MQTT__USERNAME="$GATEWAY_MQTT_USERNAME" SENSEGATE_MQTT__PASSWORD="$GATEWAY_MQTT_PASSWORD" ;;
       normalize) export SENSEGATE_MQTT__USERNAME="$HOSTAPP_MQTT_USERNAME" SENSEGATE_MQTT__PASSWORD="$HOSTAPP_MQTT_PASSWORD" ;;
+      # A flow window closes 60 s (lateness) + this after it ends, so the demo sees its aggregates a
+      # couple of minutes after its traffic; records later than that count only in the data tier.
+      share) export SENSEGATE_SHARE_MAX_DELAY_S="${SENSEGATE_SHARE_MAX_DELAY_S:-60}" ;;
     esac
     exec "$PYTHON" -m $module
   done

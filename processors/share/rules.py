@@ -40,6 +40,7 @@ __all__ = [
     "CellInfo",
     "OpenRecord",
     "Target",
+    "aggregate_natural_key",
     "aggregate_values",
     "open_microdata",
     "open_refusal",
@@ -335,6 +336,11 @@ def aggregate_values(
     return values
 
 
+def aggregate_natural_key(cell_id: str, bucket: datetime, group: tuple[tuple[str, Any], ...]) -> str:
+    """Natural key of one aggregate: cell, bucket start and group values."""
+    return f"{cell_id}|{bucket.isoformat()}|{json.dumps(group, default=str)}"
+
+
 def aggregate_record(
     target: Target,
     cell: GridCell,
@@ -344,7 +350,7 @@ def aggregate_record(
 ) -> OpenRecord:
     """An aggregate row with a deterministic id (same cell, bucket and group give the same id)."""
     entry = target.entry
-    natural = f"{cell.cell_id}|{bucket.isoformat()}|{json.dumps(group, default=str)}"
+    natural = aggregate_natural_key(cell.cell_id, bucket, group)
     return OpenRecord(
         record_id=record_id_for(entry.code, natural),
         dataset=entry.code,

@@ -46,7 +46,7 @@ async def test_open_topics_hold_no_identifier_fine_location_or_small_cell(
     async with KafkaSecurityAdmin(admin_cfg) as admin:
         for service in ("normalizer", "share"):
             await admin.upsert_scram_user(SERVICES[service][0], PASSWORD)
-            await admin.create_acls(service_acls(service, prefix))
+            await admin.create_acls(service_acls(service, prefix, ["v2x_participant_flow"]))
     catalog = share_catalog()
     start = now_minute()
     participants = participant_records(start, vehicles=30, steps=20)

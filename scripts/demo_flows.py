@@ -1,0 +1,75 @@
+"""The derived part of the `make demo` summary: k-anonymous flow records on their open topic and table."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+
+import psycopg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from contracts.settings import KafkaConfig
+from contracts.topics import open_topic
+
+__all__ = ["show_flows"]
+
+ENTRY = "v2x_participant_flow"
+BUCKET_S = 300  # the entry's time_bucket_s
+K = 10  # the entry's k_anonymity
+
+
+async def _open_count(kafka: KafkaConfig) -> int:
+    consumer = AIOKafkaConsumer(**kafka.client_kwargs())
+    await consumer.start()
+    try:
+        topic = open_topic(kafka.topic_prefix, ENTRY)
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not parts:
+            await consumer.topics()  # refresh metadata once: the topic may be new
+            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        return sum((await consumer.end_offsets(parts)).values()) if parts else 0
+    finally:
+        await consumer.stop()
+
+
+def _table(dsn: str) -> tuple[int, int | None]:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(f"SELECT count(*), min(entities) FROM sensegate.{ENTRY}").fetchone()  # noqa: S608 - constant name
+    return (int(row[0]), row[1]) if row else (0, None)
+
+
+def show_flows(dsn: str, kafka: KafkaConfig, close_delay_s: float) -> None:
+    """Wait until the share service released flow cells (window end + its delays), then show them.
+
+    A 5-minute window closes ``close_delay_s`` (lateness + maximum delay of the share service)
+    after it ends; the demo's traffic lies in the current window or the one before.
+    """
+    now = time.time()
+    window_end = (now // BUCKET_S + 1) * BUCKET_S
+    deadline = window_end + close_delay_s + 30
+    until = datetime.fromtimestamp(deadline, UTC).strftime("%H:%M:%S")
+    print(f"\n== derived entry {ENTRY}: waiting for the flow window to close (until {until} UTC "
+          f"at most: 5-minute cells close {close_delay_s:.0f} s after they end)", flush=True)  # fmt: skip
+    rows, opened, low = 0, 0, None
+    while time.time() < deadline:
+        rows, low = _table(dsn)
+        opened = asyncio.run(_open_count(kafka))
+        if rows and opened:
+            break
+        time.sleep(15)
+        print(f"  {time.strftime('%H:%M:%S')}: table rows {rows}, open records {opened}", flush=True)
+    print(f"{ENTRY}: {opened} records on {open_topic(kafka.topic_prefix, ENTRY)}, {rows} rows in "
+          f"sensegate.{ENTRY}; smallest released cell {low} participants (k = {K})")  # fmt: skip
+    if not rows:
+        print("  no cell reached k distinct participants in a window (or the window is still open)")
+        return
+    with psycopg.connect(dsn) as conn:
+        sample = conn.execute(
+            f"SELECT observed_at, entity_id, ptc_type, entities, records, mean_speed "  # noqa: S608
+            f"FROM sensegate.{ENTRY} ORDER BY observed_at DESC, entities DESC LIMIT 5"
+        ).fetchall()
+    print("  period start (UTC)         cell               type       entities  records  mean m/s")
+    for at, cell, kind, entities, records, speed in sample:
+        print(f"  {at:%Y-%m-%d %H:%M:%S}        {cell:<18} {kind or '-':<10} {entities:>8}  "
+              f"{records:>7}  {speed if speed is not None else '-'}")  # fmt: skip
