@@ -185,6 +185,11 @@ bootstrap_kafka() {
       --create-users --env-file "$d/principals.env" >>"$d/bootstrap.log" 2>&1 \
       || { rm -f "$d/principals.env"; tail -n 20 "$d/bootstrap.log" >&2; die "creating the service principals failed"; }
     say "service principals and ACLs created"
+  else
+    # ACL sets grow with the code (e.g. the share service's derived data topics): re-apply them.
+    "${env[@]}" "$PYTHON" -m processors --log-level WARNING grants bootstrap-principals --apply \
+      >>"$d/bootstrap.log" 2>&1 \
+      || { tail -n 20 "$d/bootstrap.log" >&2; die "applying the service ACLs failed"; }
   fi
 }
 
