@@ -158,7 +158,7 @@ class ShareProcessor:
         bucket = time_bucket(record.observed_at, target.entry.deidentification.time_bucket_s or 60)
         window.add(
             WindowKey(target.name, cell.cell_id, bucket, group),
-            record.entity_id,
+            rules.counted_party(record, source),
             record,
             tp,
             offset,

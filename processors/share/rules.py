@@ -42,6 +42,7 @@ __all__ = [
     "Target",
     "aggregate_natural_key",
     "aggregate_values",
+    "counted_party",
     "open_microdata",
     "open_refusal",
     "plan_targets",
@@ -316,6 +317,19 @@ def group_items(entry: DatasetEntry, source: DatasetEntry) -> tuple[str, ...]:
         for i in source.items
         if i.name in mine and i.type == "text" and i.sensitivity == "none"
     )
+
+
+def counted_party(record: DatasetRecord, source: DatasetEntry | None) -> str:
+    """Who k counts for one row of an aggregate: the person or vehicle, not the sending device.
+
+    A participant row's entity is its RSU (one RSU reports many participants), so k would count
+    RSUs; the source's identifier item (e.g. the pseudonymised ``ptc_id``) names the participant.
+    Rows without an identifier item count by entity.
+    """
+    for item in source.items if source else ():
+        if item.sensitivity == "identifier" and record.values.get(item.name) is not None:
+            return f"{item.name}:{record.values[item.name]}"
+    return record.entity_id
 
 
 def aggregate_values(
