@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 
 import psycopg
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from contracts.settings import KafkaConfig
 from contracts.topics import open_topic
@@ -20,17 +20,26 @@ K = 10  # the entry's k_anonymity
 
 
 async def _open_count(kafka: KafkaConfig) -> int:
-    consumer = AIOKafkaConsumer(**kafka.client_kwargs())
+    """Records on the open flow topic, read from the start (a small topic)."""
+    consumer = AIOKafkaConsumer(
+        open_topic(kafka.topic_prefix, ENTRY),
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        **kafka.client_kwargs(),
+    )
     await consumer.start()
+    count = 0
     try:
-        topic = open_topic(kafka.topic_prefix, ENTRY)
-        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not parts:
-            await consumer.topics()  # refresh metadata once: the topic may be new
-            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        return sum((await consumer.end_offsets(parts)).values()) if parts else 0
+        for _ in range(20):
+            batch = await consumer.getmany(timeout_ms=1500)
+            got = sum(len(v) for v in batch.values())
+            count += got
+            if not got and consumer.assignment():
+                break
     finally:
         await consumer.stop()
+    return count
 
 
 def _table(dsn: str) -> tuple[int, int | None]:
