@@ -268,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     time.sleep(6)  # the running normalizer picks the registry change up through NOTIFY/polling
 
     faults = "duplicate=0.02,malformed=0.01,oversized=0.005,unknown-device=0.01,future=0.005"
+    traffic_start = time.time()
     _run(
         f"simulate {args.devices} devices of all three families for {args.duration:.0f} s",
         [
@@ -330,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     close_delay_s = float(share_env.get("SENSEGATE_SHARE_LATENESS_S", 60)) + float(
         share_env.get("SENSEGATE_SHARE_MAX_DELAY_S", STACK_SHARE_MAX_DELAY_S)
     )
-    show_flows(dsn, _kafka(), close_delay_s)
+    show_flows(dsn, _kafka(), close_delay_s, traffic_start)
     print(f"\noracle log: {log}\nservices: make stack-status; logs in {STATE / 'services'}")
     return 0
 
