@@ -7,6 +7,7 @@ fail the decode.
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import UTC, datetime
 from typing import Any
@@ -47,6 +48,7 @@ def _column(values: Any) -> list[float | None]:
     return [None if math.isnan(v) else v for v in np.asarray(values, dtype=np.float64).tolist()]
 
 
+@functools.lru_cache(maxsize=256)  # enumeration names (a fixed set), converted per participant
 def _snake(name: str) -> str:
     out = name.replace("-", "_")
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in out)
