@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import atexit
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -121,7 +122,7 @@ async def _micro(progress: Progress, only: Sequence[str] | None = None) -> dict[
 
 
 async def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
-    sizes = QUICK if args.quick else FULL
+    sizes = dataclasses.replace(QUICK if args.quick else FULL, scale=min(max(args.scale, 1), 3))
     target = _target_from_env()
     work = fleet.temp_dir("sensegate-bench-")
     ctx = RunContext(target, work)
@@ -178,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limits-only", action="store_true", help="measure the machine's limits only")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory")
     parser.add_argument("--no-progress", action="store_true", help="no progress display on stderr")
+    parser.add_argument("--scale", type=int, default=1,
+                        help="end to end with this many normalize and sink processes each, one consumer "
+                             "group per stage (1-3: the run's topics have 3 partitions)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     logging.getLogger("aiokafka").setLevel(logging.ERROR)

@@ -37,6 +37,7 @@ class Sizes:
     mqtt_limit_messages: tuple[int, int]  # QoS 0, QoS 1
     kafka_limit_records: int
     copy_limit_rows: int
+    scale: int = 1  # end to end: normalize and sink processes per stage, each stage one group
 
 
 QUICK = Sizes(6000, 12000, 12.0, 20.0, 45.0, (50_000, 20_000), 100_000, 50_000)
@@ -193,12 +194,35 @@ async def run_stages(ctx: RunContext, sizes: Sizes, progress: Progress) -> dict[
 _E2E_SESSION_S = 900
 
 
-async def _start_pipeline(ctx: RunContext, subs: list[str]) -> list[str]:
+def _instances(stage: str, scale: int) -> list[str]:
+    """Process names of one stage: ``normalize``, ``normalize-2``, ... (one consumer group)."""
+    return [stage] + [f"{stage}-{k}" for k in range(2, scale + 1)]
+
+
+async def _start_pipeline(ctx: RunContext, subs: list[str], scale: int) -> list[str]:
     await ctx.create_topics("e")
     ctx.start_gateway("gateway", "e", subs, session_expiry_s=_E2E_SESSION_S)
-    ctx.start_normalize("normalize", "e")
-    ctx.start_sink("sink", "e")
-    return ctx.services.wait_ready(["gateway", "normalize", "sink"], fallback={"sink": ctx.sink_tables_ready})
+    for name in _instances("normalize", scale):
+        ctx.start_normalize(name, "e")
+    for name in _instances("sink", scale):
+        ctx.start_sink(name, "e")
+    names = ["gateway", *_instances("normalize", scale), *_instances("sink", scale)]
+    return ctx.services.wait_ready(names, fallback={n: ctx.sink_tables_ready for n in _instances("sink", scale)})
+
+
+def _stage_cpu(rows: list[dict[str, Any]], scale: int) -> list[dict[str, Any]]:
+    """One CPU row per stage: the instances of a scaled-out stage summed (``processes`` says how many)."""
+    if scale == 1:
+        return rows
+    out: list[dict[str, Any]] = []
+    for stage in ("gateway", "normalize", "sink"):
+        mine = [r for r in rows if r["process"] in _instances(stage, scale)]
+        if any(r["cpu_s"] is None for r in mine):
+            out.append({"process": stage, "cpu_s": None, "cpu_ms_per_message": None})
+            continue
+        out.append({"process": stage, "processes": len(mine),
+                    **{k: round(sum(r[k] for r in mine), 4) for k in ("cpu_s", "cpu_ms_per_message", "cores_busy")}})
+    return out
 
 
 def _drained(published: int) -> Callable[[Counters], bool]:
@@ -232,7 +256,7 @@ async def _publish_and_drain(
         summary = await fleet.publish(items, ctx.stack.mqtt_port, log, speed, f"bench{ctx.run_id}-{name[:3]}")
         pub_s = time.monotonic() - t_pub0
         subs, startup_cpu = preload
-    procs_names = ("gateway", "normalize", "sink")
+    procs_names = ("gateway", *_instances("normalize", sizes.scale), *_instances("sink", sizes.scale))
     me_before = read_proc(os.getpid())
     infra_before = infra_cpu_s(pids)
     t0, wall0 = time.monotonic(), time.time()
@@ -283,7 +307,7 @@ async def _publish_and_drain(
     steady = {"gateway_msg_per_s": round(steady_rate(xg, yg), 1),
               "normalize_msg_per_s": round(steady_rate(xn, yn), 1),
               "sink_rows_per_s": round(steady_rate(xs, ys), 1)}
-    cpu = [_cpu(p, before[p.name], after[p.name], summary.published) for p in procs]
+    cpu = _stage_cpu([_cpu(p, before[p.name], after[p.name], summary.published) for p in procs], sizes.scale)
     if preload is not None and cpu[0]["cpu_s"] is not None:
         # the restarted gateway's clock includes its start-up (imports, connect), measured alone
         # when the pipeline started; the figure per message leaves it out
@@ -332,7 +356,7 @@ async def run_e2e(ctx: RunContext, sizes: Sizes, progress: Progress) -> dict[str
     progress.phase("end to end: generate saturation traffic")
     sat_items = fleet.pregenerate(configs["saturation"])
     progress.phase("end to end: start gateway, normalize, sink")
-    failed = await _start_pipeline(ctx, subs)
+    failed = await _start_pipeline(ctx, subs, sizes.scale)
     out: dict[str, Any] = {}
     if failed:
         out["error"] = {n: ctx.services.services[n].log_tail() for n in failed if n in ctx.services.services}
