@@ -96,7 +96,7 @@ def headline_rows(results: Mapping[str, Any]) -> list[list[str]]:
     d_c = drain.get("c_msg_per_s") if drain else None
     d_ratio = ratio(d_gw, d_c)
     n_drain = f" N={drain['messages']:,.0f}" if drain and "messages" in drain else ""
-    c_start = (f", start-up {drain['c_startup_s']:.2f} s apart"
+    c_start = (f" (its start-up {drain['c_startup_s']:.2f} s not counted)"
                if drain and "c_startup_s" in drain else "")
     rows.append(
         [
