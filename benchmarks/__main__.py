@@ -34,7 +34,7 @@ from benchmarks.pipeline import RunContext
 from benchmarks.plot import write_plot
 from benchmarks.probe import delete_topics
 from benchmarks.progress import Progress
-from benchmarks.report import CPU_HEADERS, cpu_rows, format_table, headline_rows
+from benchmarks.report import CPU_HEADERS, cpu_rows, format_table, headline_rows, profile_lines
 
 __all__ = ["main"]
 
@@ -122,7 +122,8 @@ async def _micro(progress: Progress, only: Sequence[str] | None = None) -> dict[
 
 
 async def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
-    sizes = dataclasses.replace(QUICK if args.quick else FULL, scale=min(max(args.scale, 1), 3))
+    sizes = dataclasses.replace(QUICK if args.quick else FULL, scale=min(max(args.scale, 1), 3),
+                                profile=args.profile)
     target = _target_from_env()
     work = fleet.temp_dir("sensegate-bench-")
     ctx = RunContext(target, work)
@@ -179,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limits-only", action="store_true", help="measure the machine's limits only")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory")
     parser.add_argument("--no-progress", action="store_true", help="no progress display on stderr")
+    parser.add_argument("--profile", action="store_true",
+                        help="sample gateway, normalize and sink with py-spy during the saturation run "
+                             "and print where their CPU goes")
     parser.add_argument("--scale", type=int, default=1,
                         help="end to end with this many normalize and sink processes each, one consumer "
                              "group per stage (1-3: the run's topics have 3 partitions)")
@@ -208,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     if cpu:
         print()
         print(format_table(CPU_HEADERS, cpu))
+    for line in profile_lines(results):
+        print(line)
     print()
     print(f"results: {json_path}")
     if png is not None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import fleet
+from benchmarks import fleet, sampling
 from benchmarks.infra import infra_cpu_s, infra_pids, infra_rows
 from benchmarks.overload import Blaster, PrivateBroker, agri_templates
 from benchmarks.pipeline import RunContext
@@ -38,6 +38,7 @@ class Sizes:
     kafka_limit_records: int
     copy_limit_rows: int
     scale: int = 1  # end to end: normalize and sink processes per stage, each stage one group
+    profile: bool = False  # py-spy sampling profiles of the saturation run's processes
 
 
 QUICK = Sizes(6000, 12000, 12.0, 20.0, 45.0, (50_000, 20_000), 100_000, 50_000)
@@ -264,6 +265,10 @@ async def _publish_and_drain(
         ctx.start_gateway("gateway", "e", subs, session_expiry_s=_E2E_SESSION_S)
     procs = [ctx.services.services[n] for n in procs_names]
     before = {p.name: p.sample() for p in procs}
+    samplers = ([sampling.Sampler(p.name, p.pid, ctx.work / f"{name}-{p.name}.raw") for p in procs]
+                if sizes.profile and preload is not None and sampling.available() else [])
+    for sampler in samplers:
+        sampler.start()
     if preload is None:
         summary = await fleet.publish(items, ctx.stack.mqtt_port, log, speed, f"bench{ctx.run_id}-{name[:3]}")
         pub_s = time.monotonic() - t0
@@ -279,6 +284,9 @@ async def _publish_and_drain(
     after = {p.name: p.sample() for p in procs}
     me_after = read_proc(os.getpid())
     infra_after = infra_cpu_s(pids)
+    for sampler in samplers:
+        await asyncio.to_thread(sampler.stop)
+    profiles = {s.name: sampling.summarize(s.out) for s in samplers}
     win = _window(probe.samples, t0, t1)
     final = win[-1]
     rows = final.sunk - start_count.sunk
@@ -330,7 +338,7 @@ async def _publish_and_drain(
         "first_saturated": (slowest_stage(steady, rows / max(1, summary.published))
                             if preload is not None
                             else first_backlogged(backlogs) or "none (offered load was the limit)"),
-        "cpu": cpu, "log": str(log), "t0": t0, "t1": t1,
+        "cpu": cpu, "profile": profiles, "log": str(log), "t0": t0, "t1": t1,
     }
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from benchmarks.gateway_ingest import RESULT_PREFIX
 from benchmarks.stats import first_saturated, ratio
 
-__all__ = ["CPU_HEADERS", "CPU_TARGETS_MS", "TARGETS", "fmt_num", "format_table", "gateway_ingest_result", "headline_rows"]
+__all__ = ["CPU_HEADERS", "CPU_TARGETS_MS", "TARGETS", "fmt_num", "format_table", "gateway_ingest_result", "headline_rows", "profile_lines"]
 
 # Targets of issues 9 and 21: printed next to the figures, never asserted.
 TARGETS = {
@@ -199,4 +199,16 @@ def cpu_rows(results: Mapping[str, Any]) -> list[list[str]]:
         out.append([name, value, fmt_num(doc.get("cores_busy"), digits=2),
                     "" if target is None else f"<= {target} ms" + (" per row" if name == "sink" else ""),
                     "" if target is None else _verdict(None if judged is None else judged <= target)])
+    return out
+
+
+def profile_lines(results: Mapping[str, Any], top: int = 8) -> list[str]:
+    """Where each process's CPU went in the saturation run (py-spy, ``--profile``), as text lines."""
+    out: list[str] = []
+    for name, prof in (_get(results, "e2e", "saturation", "profile") or {}).items():
+        if not prof.get("samples"):
+            continue
+        out += ["", f"{name}: {prof['samples']} samples; self time (leaf function) | inclusive"]
+        pairs = zip(prof["self"][:top], prof["inclusive"][:top], strict=False)
+        out += [f"  {s:5.1%} {fs[:60]:60s} | {i:5.1%} {fi[:60]}" for (fs, s), (fi, i) in pairs]
     return out
