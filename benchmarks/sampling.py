@@ -12,6 +12,7 @@ import contextlib
 import shutil
 import signal
 import subprocess
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +23,15 @@ __all__ = ["Sampler", "available", "summarize"]
 _RATE_HZ = 100  # samples per second: enough for shares of a few percent over tens of seconds
 
 
+def _exe() -> str | None:
+    """py-spy next to this interpreter (the venv's ``bench`` extra), else on PATH."""
+    here = Path(sys.executable).parent / "py-spy"
+    return str(here) if here.exists() else shutil.which("py-spy")
+
+
 def available() -> bool:
-    """True when the py-spy executable is on PATH (the ``bench`` extra installs it)."""
-    return shutil.which("py-spy") is not None
+    """True when the py-spy executable is found (the ``bench`` extra installs it)."""
+    return _exe() is not None
 
 
 @dataclass
@@ -38,7 +45,7 @@ class Sampler:
 
     def start(self) -> None:
         """Attach and start sampling."""
-        exe = shutil.which("py-spy") or "py-spy"
+        exe = _exe() or "py-spy"
         self.popen = subprocess.Popen(
             [exe, "record", "--pid", str(self.pid), "--rate", str(_RATE_HZ), "--nonblocking",
              "--format", "raw", "--output", str(self.out)],
