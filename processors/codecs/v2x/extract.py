@@ -105,7 +105,9 @@ def _participants(
                                                                        strict=True):
         vehicle_class = r.get("vehicleClass", {}).get("classification")
         ptc_id = 0 if from_bsm else int(r["ptcId"])
-        out.append(Participant(
+        # model_construct: every field is typed by the lines above (floats from the numpy columns,
+        # ints, str, datetime), so pydantic's per-participant validation would only re-check it
+        out.append(Participant.model_construct(
             ptc_type="motor" if from_bsm else _snake(r["ptcType"]),
             ptc_id=ptc_id,
             source="selfinfo" if from_bsm else _snake(r["source"]),
