@@ -39,7 +39,7 @@ down: ## stop the sensegate services (the stack keeps running)
 
 status: stack-status
 
-demo: up ## run all three simulated device families through the pipeline for about a minute, then summarize
+demo: up ## run all three simulated device families for about a minute, summarize, then walk one objection to the corrected record
 	$(PY) -m scripts.demo
 
 timescale-deps: ## npm packages of the TimescaleDB (PGlite) DDL check, into .state/timescale
