@@ -110,15 +110,36 @@ async def _micro(progress: Progress, only: Sequence[str] | None = None) -> dict[
             out[name] = {"available": False}
             continue
         progress.phase(f"micro-benchmark: {name}")
-        try:
-            done = await asyncio.to_thread(
-                subprocess.run, [sys.executable, "-m", f"benchmarks.{name}", *extra],
-                cwd=here.parent, capture_output=True, text=True, timeout=TIMEOUT_S.get(name, 180), check=False)
-            out[name] = {"available": done.returncode == 0, "args": extra,
-                         "output": (done.stdout or done.stderr)[-3000:]}
-        except subprocess.TimeoutExpired:
+        done = await asyncio.to_thread(_run_script, [sys.executable, "-m", f"benchmarks.{name}", *extra],
+                                       here.parent, TIMEOUT_S.get(name, 180))
+        if done is None:
             out[name] = {"available": False, "error": f"timed out after {TIMEOUT_S.get(name, 180)} s"}
+        else:
+            out[name] = {"available": done[0] == 0, "args": extra, "output": done[1][-3000:]}
     return out
+
+
+def _run_script(argv: list[str], cwd: Path, timeout_s: float) -> tuple[int, str] | None:
+    """Run one script in a process group of its own; (exit code, output), None on timeout.
+
+    On timeout the whole group is ended (SIGTERM, then SIGKILL): a script's own children, such as
+    the gateway of ``gateway_ingest``, would otherwise outlive it.
+    """
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        for sig, wait_s in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 5.0)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
+            try:
+                proc.communicate(timeout=wait_s)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        return None
+    return proc.returncode, stdout or stderr
 
 
 async def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
