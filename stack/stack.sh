@@ -22,6 +22,8 @@ PG_DB="sensegate"
 KAFKA_HEAP="${SENSEGATE_STACK_KAFKA_HEAP:-512m}"
 PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
 KAFKA_LIBS="$CACHE/kafka-$KAFKA_VERSION/libs"
+# MirrorMaker 2 (upstream replication to the province, docs/federation.md): its own class path.
+MIRROR_LIBS="$CACHE/kafka-$KAFKA_VERSION/mirror-libs"
 
 die() { echo "stack: error: $*" >&2; exit 1; }
 say() { echo "stack: $*"; }
@@ -69,6 +71,19 @@ fetch_kafka() {
     die "downloading Kafka $KAFKA_VERSION with Maven failed (log: $CACHE/mvn.log)"
   fi
   rm -rf "$KAFKA_LIBS" && mv "$KAFKA_LIBS.tmp" "$KAFKA_LIBS"
+}
+
+# MirrorMaker 2 and the Connect runtime it runs on, same Kafka version (stack/kafka/mirror-pom.xml).
+fetch_mirror() {
+  if [ -f "$MIRROR_LIBS/connect-mirror-$KAFKA_VERSION.jar" ]; then return; fi
+  say "resolving Kafka MirrorMaker 2 $KAFKA_VERSION from Maven Central into $MIRROR_LIBS"
+  mkdir -p "$MIRROR_LIBS.tmp"
+  if ! timeout 600 mvn -q -B -f "$ROOT/stack/kafka/mirror-pom.xml" dependency:copy-dependencies \
+      -DoutputDirectory="$MIRROR_LIBS.tmp" >"$CACHE/mvn-mirror.log" 2>&1; then
+    tail -n 20 "$CACHE/mvn-mirror.log" >&2
+    die "downloading MirrorMaker 2 $KAFKA_VERSION with Maven failed (log: $CACHE/mvn-mirror.log)"
+  fi
+  rm -rf "$MIRROR_LIBS" && mv "$MIRROR_LIBS.tmp" "$MIRROR_LIBS"
 }
 
 render() { # render TEMPLATE OUT
@@ -259,6 +274,7 @@ cmd_up() {
   bootstrap_mqtt
   start_postgres
   start_kafka
+  fetch_mirror
   bootstrap_kafka
   write_env
   say "stack up; environment in $STATE/stack.env"

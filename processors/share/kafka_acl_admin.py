@@ -304,6 +304,21 @@ class KafkaSecurityAdmin:
             _check(code, message, "creating ACLs")
         return len(rows)
 
+    async def delete_acls(self, bindings: Iterable[AclBinding]) -> int:
+        """Remove exactly these ALLOW bindings (absent ones are ignored); returns how many matched."""
+        rows: list[_AclRow] = [
+            (b.resource_type, b.resource_name, b.pattern, b.principal, b.host, b.operation, _ALLOW)
+            for b in bindings
+        ]
+        if not rows:
+            return 0
+        response = await self._send(_DeleteAcls(rows))
+        removed = 0
+        for code, message, matching in response.filter_responses:
+            _check(code, message, "deleting ACLs")
+            removed += len(matching)
+        return removed
+
     async def delete_acls_of(self, principal: str) -> list[AclBinding]:
         """Remove every ACL of ``principal`` on any resource; returns what was removed."""
         row: _AclRow = (
