@@ -44,6 +44,13 @@ class FederationConfig(BaseModel):
     upstream_truststore: str = Field(
         default="", description="PEM CA file of the province's TLS listener (SASL_SSL)"
     )
+    region: str = Field(
+        default="",
+        description="spatial scope the instance collects for (GB/T 2260 code; default: its code)",
+    )
+    source_bootstrap: str = Field(
+        default="", description="the instance's SASL listener MirrorMaker reads from"
+    )
     province_scope: str = Field(
         default="province",
         description="share-scope token that names the provincial platform in catalog entries",
