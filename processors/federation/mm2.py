@@ -128,6 +128,8 @@ def render_properties(
         f"config.storage.replication.factor = {rf}",
         f"offset.storage.replication.factor = {rf}",
         f"status.storage.replication.factor = {rf}",
+        # A restarted node takes its tasks back at once instead of waiting for the lost member.
+        "scheduled.rebalance.max.delay.ms = 0",
         # Committed source offsets bound what a crash replays (the duplicates a kill -9 causes).
         "offset.flush.interval.ms = 2000",
         # Nothing lost: the producer to the province waits for every in-sync replica.

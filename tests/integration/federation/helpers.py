@@ -169,6 +169,29 @@ def share_rows(run: str, count: int, keys: int = 5, start: int = 0) -> list[Row]
     return rows
 
 
+def ids_from(rows: Sequence[Row]) -> list[str]:
+    """record_id of each produced row."""
+    return [str(json.loads(v)["record_id"]) for _k, v, _h in rows]
+
+
 def ids(records: Sequence[Any]) -> list[str]:
     """record_id of each consumed record, in consumption order."""
     return [str(json.loads(r.value)["record_id"]) for r in records]
+
+
+async def feed(
+    kafka: KafkaConfig, topic: str, rows: Sequence[Row], batch: int, pause_s: float
+) -> None:
+    """Produce rows in batches with a pause between them (a steady stream), one producer."""
+    producer = AIOKafkaProducer(acks="all", enable_idempotence=True, **kafka.client_kwargs())
+    try:
+        await producer.start()
+        for i in range(0, len(rows), batch):
+            futures = [
+                await producer.send(topic, value, key=key, headers=list(headers))
+                for key, value, headers in rows[i : i + batch]
+            ]
+            await asyncio.gather(*futures)
+            await asyncio.sleep(pause_s)
+    finally:
+        await producer.stop()

@@ -21,6 +21,7 @@ from tests.fixtures.secure_kafka import SecureKafka
 from tests.integration.federation.helpers import (
     Instance,
     ids,
+    ids_from,
     produce,
     read_until,
     share_rows,
@@ -55,7 +56,7 @@ async def test_allowed_share_arrives_exactly_and_forbidden_topics_never(
     await produce(inst.admin, f"{p}share.agri_soil", sent)
     admin = province.config()
     up = inst.upstream(f"{p}share.agri_soil")
-    got = await read_until(admin, up, lambda rs: len(set(ids(rs)) & set(ids_of(sent))) >= N)
+    got = await read_until(admin, up, lambda rs: len(set(ids(rs)) & set(ids_from(sent))) >= N)
     assert len(set(ids(got))) >= N, inst.mirror.log_tail()
     # exactly as produced: key, value and every header
     produced = {json.loads(v)["record_id"]: (k, v, h) for k, v, h in sent}
@@ -84,11 +85,6 @@ async def test_allowed_share_arrives_exactly_and_forbidden_topics_never(
         admin, inst.upstream(f"{p}catalog.registrations"), lambda rs: len(rs) >= 9
     )
     assert {json.loads(r.value)["dataset"] for r in regs} >= {"agri_soil", "iiot_metric"}
-
-
-def ids_of(rows: list[tuple[bytes | None, bytes, tuple[tuple[str, bytes], ...]]]) -> list[str]:
-    """record ids of produced rows."""
-    return [json.loads(v)["record_id"] for _k, v, _h in rows]
 
 
 async def test_replication_principal_cannot_read_forbidden_topics(
