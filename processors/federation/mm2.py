@@ -130,6 +130,8 @@ def render_properties(
         f"status.storage.replication.factor = {rf}",
         # A restarted node takes its tasks back at once instead of waiting for the lost member.
         "scheduled.rebalance.max.delay.ms = 0",
+        # A member killed with -9 never rejoins; do not hold the group for a minute waiting for it.
+        "rebalance.timeout.ms = 20000",
         # Committed source offsets bound what a crash replays (the duplicates a kill -9 causes).
         "offset.flush.interval.ms = 2000",
         # Nothing lost: the producer to the province waits for every in-sync replica.
