@@ -15,6 +15,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from processors.provenance.keys import verify_signature
@@ -136,6 +137,14 @@ class CheckpointVerdict:
     rejected: list[tuple[dict[str, Any], str]]
 
 
+def _same_instant(a: Any, b: Any) -> bool:
+    # Exports write ``isoformat()`` (+00:00), signed bodies the canonical ``Z`` form.
+    try:
+        return datetime.fromisoformat(str(a)) == datetime.fromisoformat(str(b))
+    except ValueError:
+        return False
+
+
 def _problem(record: Mapping[str, Any], public_key: str, prev: str | None) -> str | None:
     body = record.get("body")
     if not isinstance(body, str):
@@ -146,9 +155,13 @@ def _problem(record: Mapping[str, Any], public_key: str, prev: str | None) -> st
         signed = json.loads(body)
     except ValueError:
         return "body is not JSON"
-    for name in ("tree_size", "root", "period_start"):
+    for name in ("tree_size", "root"):
         if name in record and signed.get(name) != record[name]:
             return f"{name} differs from the signed body"
+    if "period_start" in record and not _same_instant(
+        record["period_start"], signed.get("period_start")
+    ):
+        return "period_start differs from the signed body"
     if prev is not None and signed.get("prev") != prev:
         return "does not chain to the previous checkpoint the witness holds"
     return None

@@ -17,6 +17,7 @@ from aiokafka.errors import KafkaError
 from pydantic import SecretStr
 
 from contracts.settings import KafkaConfig
+from processors.catalog import load_catalog
 from tests.fixtures.secure_kafka import SecureKafka
 from tests.integration.federation.helpers import (
     Instance,
@@ -82,7 +83,7 @@ async def test_allowed_share_arrives_exactly_and_forbidden_topics_never(
     )
     # registrations published by configure went up with the share tier
     regs = await read_until(
-        admin, inst.upstream(f"{p}catalog.registrations"), lambda rs: len(rs) >= 9
+        admin, inst.upstream(f"{p}catalog.registrations"), lambda rs: len(rs) >= len(load_catalog())
     )
     assert {json.loads(r.value)["dataset"] for r in regs} >= {"agri_soil", "iiot_metric"}
 
