@@ -23,7 +23,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "grants": ("grants", "access grants for conditionally shared and opened datasets"),
     "dlq": ("dlq", "inspect and replay dead letters"),
     "federation": ("federation", "upstream replication to the provincial platform (MirrorMaker 2)"),
-    "province": ("province", "provincial side: admit instances, merge catalogs, witness checkpoints"),
+    "province": (
+        "province",
+        "provincial side: admit instances, merge catalogs, witness checkpoints",
+    ),
 }
 
 

@@ -16,7 +16,7 @@ from contracts.settings import SETTINGS_CONFIG, KafkaConfig
 from processors.federation.config import FederationError
 from processors.federation.grants import apply_province_grants
 from processors.federation.province import LISTS
-from processors.federation.province_io import ProvinceStore, run_merge
+from processors.federation.province_io import ProvinceStore, run_merge, topic_counts
 from processors.provenance.keys import load_public_key
 from processors.share.kafka_acl_admin import KafkaSecurityError
 
@@ -60,6 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ls = sub.add_parser("lists", help="print a merged list (after merge)")
     ls.add_argument("--kind", choices=LISTS, default="resource")
     sub.add_parser("conflicts", help="second sources refused by the last merge")
+    sub.add_parser(
+        "topics", help="replicated topics of every admitted instance, with record counts"
+    )
 
 
 async def _admit(settings: ProvinceSettings, args: argparse.Namespace) -> int:
@@ -95,6 +98,15 @@ async def _merge(settings: ProvinceSettings) -> int:
     return 1 if failed else 0
 
 
+async def _topics(settings: ProvinceSettings) -> int:
+    kafka = settings.province.kafka
+    codes = ProvinceStore(settings.province.state_dir).instances()
+    counts = await topic_counts(kafka, tuple(f"{c}." for c in codes))
+    for topic, count in sorted(counts.items()):
+        print(f"{count:>9}  {topic}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Run one province action; 1 when a checkpoint failed verification or an action failed."""
     settings = ProvinceSettings()
@@ -103,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
             return asyncio.run(_admit(settings, args))
         if args.action == "merge":
             return asyncio.run(_merge(settings))
+        if args.action == "topics":
+            return asyncio.run(_topics(settings))
         path = settings.province.state_dir / "catalog.json"
         if not path.exists():
             msg = f"{path} missing: run 'python -m processors province merge'"

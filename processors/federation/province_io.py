@@ -33,6 +33,7 @@ __all__ = [
     "partitions_of",
     "read_topic",
     "run_merge",
+    "topic_counts",
 ]
 
 
@@ -89,6 +90,23 @@ async def read_topic(kafka: KafkaConfig, topic: str, timeout_s: float = 30.0) ->
             for records in batch.values():
                 out.extend(records)
         return out
+    finally:
+        await consumer.stop()
+
+
+async def topic_counts(kafka: KafkaConfig, prefixes: tuple[str, ...]) -> dict[str, int]:
+    """Records held (end minus start offsets) by each topic starting with one of ``prefixes``."""
+    consumer = AIOKafkaConsumer(enable_auto_commit=False, **kafka.client_kwargs())
+    await consumer.start()
+    try:
+        topics = [t for t in await consumer.topics() if t.startswith(prefixes)]
+        counts: dict[str, int] = {}
+        for topic in topics:
+            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            ends = await consumer.end_offsets(parts)
+            starts = await consumer.beginning_offsets(parts)
+            counts[topic] = sum(ends[tp] - starts[tp] for tp in parts)
+        return counts
     finally:
         await consumer.stop()
 
