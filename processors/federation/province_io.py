@@ -102,7 +102,7 @@ async def topic_counts(kafka: KafkaConfig, prefixes: tuple[str, ...]) -> dict[st
         topics = [t for t in await consumer.topics() if t.startswith(prefixes)]
         counts: dict[str, int] = {}
         for topic in topics:
-            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            parts = [TopicPartition(topic, p) for p in await partitions_of(kafka, topic)]
             ends = await consumer.end_offsets(parts)
             starts = await consumer.beginning_offsets(parts)
             counts[topic] = sum(ends[tp] - starts[tp] for tp in parts)
