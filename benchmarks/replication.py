@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
 
 from benchmarks import limits
@@ -30,19 +30,12 @@ from processors.federation import FederationConfig
 from processors.federation.configure import configure_instance
 from processors.federation.grants import apply_province_grants
 from processors.federation.mm2 import mirror_command
+from processors.federation.province_io import held
 from tests.fixtures.secure_kafka import start_secure_kafka
 
 
 async def _total(kafka: KafkaConfig, topic: str) -> int:
-    consumer = AIOKafkaConsumer(**kafka.client_kwargs())
-    await consumer.start()
-    try:
-        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not parts:
-            return 0
-        return sum((await consumer.end_offsets(parts)).values())
-    finally:
-        await consumer.stop()
+    return await held(kafka, topic)
 
 
 async def _wait_upstream(up: KafkaConfig, upstream: str, at_least: int, limit_s: float) -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "MergeReport",
     "ProvinceStore",
     "RecordIdDeduper",
+    "held",
     "partitions_of",
     "read_topic",
     "run_merge",
@@ -94,21 +95,31 @@ async def read_topic(kafka: KafkaConfig, topic: str, timeout_s: float = 30.0) ->
         await consumer.stop()
 
 
-async def topic_counts(kafka: KafkaConfig, prefixes: tuple[str, ...]) -> dict[str, int]:
-    """Records held (end minus start offsets) by each topic starting with one of ``prefixes``."""
+async def held(kafka: KafkaConfig, topic: str) -> int:
+    """Records ``topic`` holds now (end minus start offsets); 0 when it does not exist."""
+    parts = [TopicPartition(topic, p) for p in await partitions_of(kafka, topic)]
+    if not parts:
+        return 0
     consumer = AIOKafkaConsumer(enable_auto_commit=False, **kafka.client_kwargs())
     await consumer.start()
     try:
-        topics = [t for t in await consumer.topics() if t.startswith(prefixes)]
-        counts: dict[str, int] = {}
-        for topic in topics:
-            parts = [TopicPartition(topic, p) for p in await partitions_of(kafka, topic)]
-            ends = await consumer.end_offsets(parts)
-            starts = await consumer.beginning_offsets(parts)
-            counts[topic] = sum(ends[tp] - starts[tp] for tp in parts)
-        return counts
+        consumer.assign(parts)  # stopping a consumer that never had partitions can be cancelled
+        ends = await consumer.end_offsets(parts)
+        starts = await consumer.beginning_offsets(parts)
+        return sum(ends[tp] - starts[tp] for tp in parts)
     finally:
         await consumer.stop()
+
+
+async def topic_counts(kafka: KafkaConfig, prefixes: tuple[str, ...]) -> dict[str, int]:
+    """Records held by each topic whose name starts with one of ``prefixes``."""
+    admin = AIOKafkaAdminClient(**kafka.client_kwargs())
+    await admin.start()
+    try:
+        topics = [t for t in await admin.list_topics() if t.startswith(prefixes)]
+    finally:
+        await admin.close()
+    return {topic: await held(kafka, topic) for topic in topics}
 
 
 async def _at_end(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
