@@ -61,17 +61,26 @@ async def _lag(kafka: KafkaConfig, dsn: str) -> tuple[int, int]:
     await consumer.start()
     await admin.start()
     try:
-        topics = [t for t in await consumer.topics() if t.startswith(prefix)]
+        topics = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        # Partitions from a metadata request of the admin: an unsubscribed consumer's cache has
+        # none for these topics, which once made every lag read as zero.
         parts = [
-            TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
+            TopicPartition(d["topic"], p["partition"])
+            for d in await admin.describe_topics(topics)
+            for p in d["partitions"]
         ]
+        raw_parts = [tp for tp in parts if tp.topic.startswith(f"{prefix}raw.")]
+        if not raw_parts:
+            msg = "no raw topic partitions found: cannot measure the lag"
+            raise RuntimeError(msg)
         ends = await consumer.end_offsets(parts)
         committed = await admin.list_consumer_group_offsets("sensegate-normalize")
     finally:
         await admin.close()
         await consumer.stop()
-    raw = [tp for tp in parts if tp.topic.startswith(f"{prefix}raw.")]
-    normalize_lag = sum(ends[tp] - (committed[tp].offset if tp in committed else 0) for tp in raw)
+    normalize_lag = sum(
+        ends[tp] - (committed[tp].offset if tp in committed else 0) for tp in raw_parts
+    )
     with psycopg.connect(dsn) as conn:
         stored = {
             (t, p): o

@@ -27,17 +27,10 @@ from processors.cli.health import add_health_arguments, run_health
 from processors.cli.settings import AdminSettings
 from processors.profiles import Profile
 from processors.profiles.store import fetch_profiles
+from processors.registry import store as registry_store
 from processors.registry.credentials import identity_for
 from processors.registry.models import CSV_HEADER, Device
 from processors.registry.quarantine import approve_device, list_quarantined
-from processors.registry.store import (
-    DEFAULT_DEVICES_FILE,
-    delete_device,
-    fetch_devices,
-    load_devices_yaml,
-    parse_devices_csv,
-    upsert_devices,
-)
 from processors.registry.validation import device_problems, profile_binding_problems
 from processors.storage.connect import run_with_connection
 
@@ -72,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Sub-commands of ``devices``."""
     parser.add_argument("--catalog", type=Path, default=None, help="catalog directory")
     parser.add_argument(
-        "--registry-file", type=Path, default=DEFAULT_DEVICES_FILE, help="registry as code"
+        "--registry-file", type=Path, default=registry_store.DEFAULT_DEVICES_FILE, help="registry as code"
     )
     sub = parser.add_subparsers(dest="devices_command", metavar="ACTION", required=True)
     _device_options(sub.add_parser("add", help="register (or replace) one device"))
@@ -223,8 +216,8 @@ def _db(settings: AdminSettings, action: Callable[[AsyncConnection[Any]], Awaita
 
 
 def _list(args: argparse.Namespace, settings: AdminSettings) -> int:
-    file_devices, _ = load_devices_yaml(args.registry_file)
-    db_devices = _db(settings, lambda conn: fetch_devices(conn, settings.db.schema_name))
+    file_devices, _ = registry_store.load_devices_yaml(args.registry_file)
+    db_devices = _db(settings, lambda conn: registry_store.fetch_devices(conn, settings.db.schema_name))
     merged = {d.key: ("file", d) for d in file_devices}
     merged.update((d.key, ("db", d)) for d in db_devices)
     rows = [(o, d) for k, (o, d) in sorted(merged.items()) if args.family in (None, d.family)]
@@ -238,7 +231,7 @@ def _list(args: argparse.Namespace, settings: AdminSettings) -> int:
 
 
 def _import(args: argparse.Namespace, settings: AdminSettings, catalog: Catalog) -> int:
-    devices, problems = parse_devices_csv(args.csv_file.read_text(encoding="utf-8"))
+    devices, problems = registry_store.parse_devices_csv(args.csv_file.read_text(encoding="utf-8"))
     problems += _checked(devices, catalog)
     if any(d.profile for d in devices):
         devices, bind_problems = _bind_profiles(devices, _registered_profiles(settings))
@@ -252,7 +245,7 @@ def _import(args: argparse.Namespace, settings: AdminSettings, catalog: Catalog)
         _out(f"{len(devices)} devices valid (dry run, nothing written)")
         return 0
     schema = settings.db.schema_name
-    n = _db(settings, lambda conn: upsert_devices(conn, devices, origin="csv", schema=schema))
+    n = _db(settings, lambda conn: registry_store.upsert_devices(conn, devices, origin="csv", schema=schema))
     _out(f"imported {n} devices")
     with _broker_db(settings) as conn:
         return issue_for(conn, settings.broker, [d.key for d in devices], args, schema)
@@ -303,7 +296,7 @@ def run(args: argparse.Namespace) -> int:
                 for p in problems:
                     _out(p, sys.stderr)
                 return 1
-            _db(settings, lambda conn: upsert_devices(conn, [device], schema=schema))
+            _db(settings, lambda conn: registry_store.upsert_devices(conn, [device], schema=schema))
             bound = (
                 f" with profile {device.profile}@{device.profile_version}" if args.profile else ""
             )
@@ -316,17 +309,17 @@ def run(args: argparse.Namespace) -> int:
             return run_health(args, settings.db, catalog)
         if command == "remove":
             family, device_id = args.family, args.device_id
-            gone = _db(settings, lambda conn: delete_device(conn, family, device_id, schema))
+            gone = _db(settings, lambda conn: registry_store.delete_device(conn, family, device_id, schema))
             _out(f"removed {args.family}/{args.device_id}" if gone else "no such device")
             if gone and not args.no_broker and _own_identity(family, device_id):
                 with _broker_db(settings) as conn:
                     return revoke_or_rotate(conn, settings.broker, args, schema)
             return 0 if gone else 1
         if command == "show":
-            stored = _db(settings, lambda conn: fetch_devices(conn, schema))
+            stored = _db(settings, lambda conn: registry_store.fetch_devices(conn, schema))
             found = [d for d in stored if d.key == (args.family, args.device_id)]
             if not found:
-                file_devices, _ = load_devices_yaml(args.registry_file)
+                file_devices, _ = registry_store.load_devices_yaml(args.registry_file)
                 found = [d for d in file_devices if d.key == (args.family, args.device_id)]
             if not found:
                 _out("no such device", sys.stderr)
@@ -339,7 +332,7 @@ def run(args: argparse.Namespace) -> int:
             with _broker_db(settings) as conn:
                 return revoke_or_rotate(conn, settings.broker, args, schema)
         if command in ("sync", "validate"):
-            devices, problems = load_devices_yaml(args.registry_file)
+            devices, problems = registry_store.load_devices_yaml(args.registry_file)
             problems += _checked(devices, catalog)
             if problems:
                 for p in problems:
@@ -349,7 +342,7 @@ def run(args: argparse.Namespace) -> int:
                 _out(f"registry file valid: {len(devices)} devices")
                 return 0
             n = _db(
-                settings, lambda conn: upsert_devices(conn, devices, origin="yaml", schema=schema)
+                settings, lambda conn: registry_store.upsert_devices(conn, devices, origin="yaml", schema=schema)
             )
             _out(f"synced {n} devices from {args.registry_file}")
             return 0

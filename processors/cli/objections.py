@@ -21,16 +21,9 @@ from psycopg import AsyncConnection
 
 from processors.catalog import load_catalog
 from processors.exceptions import ProcessorError
+from processors.objections import models
 from processors.objections.config import ObjectionsSettings
 from processors.objections.http import ObjectionServer
-from processors.objections.models import (
-    AnswerRequest,
-    CaseView,
-    Decision,
-    DecisionRequest,
-    State,
-    SubmitRequest,
-)
 from processors.objections.openapi import openapi_document
 from processors.objections.publish import publish_pending
 from processors.objections.service import OPERATOR, PUBLIC, Objections, Principal
@@ -57,13 +50,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     s.add_argument("--public", action="store_true", help="as a member of the public (open data)")
     ls = sub.add_parser("list", help="cases of this unit (every case for an operator)")
     ls.add_argument("--overdue", action="store_true", help="only cases past their deadline")
-    ls.add_argument("--state", choices=[s.value for s in State])
+    ls.add_argument("--state", choices=[s.value for s in models.State])
     ls.add_argument("--count", action="store_true", help="print only the number of cases")
     sh = sub.add_parser("show", help="one case with its signed events")
     sh.add_argument("case_id")
     d = sub.add_parser("decide", help="the provider's decision on a case")
     d.add_argument("case_id")
-    d.add_argument("decision", choices=[x.value for x in Decision])
+    d.add_argument("decision", choices=[x.value for x in models.Decision])
     d.add_argument("--reason", required=True)
     d.add_argument("--values", help="JSON object of new values (decision 'correct')")
     d.add_argument("--legal-basis")
@@ -106,7 +99,7 @@ async def _principal(conn: AsyncConnection[Any], settings: ObjectionsSettings) -
     return Principal(unit)
 
 
-def _print_case(case: CaseView) -> None:
+def _print_case(case: models.CaseView) -> None:
     print(json.dumps(case.model_dump(mode="json"), indent=2, ensure_ascii=False))
 
 
@@ -166,7 +159,7 @@ async def _run(args: argparse.Namespace, settings: ObjectionsSettings) -> int:
         who = await _principal(conn, settings)
         now = datetime.now(UTC)
         if args.action == "submit":
-            req = SubmitRequest(
+            req = models.SubmitRequest(
                 dataset=args.dataset, record_id=args.record_id, natural_key=args.natural_key,
                 claim=args.claim, evidence=args.evidence, proposed_values=_json_object(args.values),
                 contact=args.contact,
@@ -175,7 +168,7 @@ async def _run(args: argparse.Namespace, settings: ObjectionsSettings) -> int:
             print(json.dumps(made.model_dump(mode="json"), ensure_ascii=False))
             return 0
         if args.action == "list":
-            state = State(args.state) if args.state else None
+            state = models.State(args.state) if args.state else None
             cases = await obj.list(who, now, overdue_only=args.overdue, state=state)
             if args.count:
                 print(len(cases))
@@ -192,8 +185,8 @@ async def _run(args: argparse.Namespace, settings: ObjectionsSettings) -> int:
             print("event chain: " + ("OK" if not problems else "; ".join(problems)))
             return 0 if not problems else 1
         if args.action == "decide":
-            decision = DecisionRequest(
-                decision=Decision(args.decision), reason=args.reason,
+            decision = models.DecisionRequest(
+                decision=models.Decision(args.decision), reason=args.reason,
                 values=_json_object(args.values), legal_basis=args.legal_basis,
             )  # fmt: skip
             case = await obj.decide(who, args.case_id, decision, now)
@@ -207,7 +200,7 @@ async def _run(args: argparse.Namespace, settings: ObjectionsSettings) -> int:
                     return 3
             return 0
         if args.action == "answer":
-            _print_case(await obj.answer(who, args.case_id, AnswerRequest(text=args.text), now))
+            _print_case(await obj.answer(who, args.case_id, models.AnswerRequest(text=args.text), now))
             return 0
         _print_case(await obj.close(who, args.case_id, args.reason, now))
         return 0

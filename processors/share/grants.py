@@ -206,18 +206,22 @@ class GrantService:
         )
         return [(r[0], r[1], r[2], r[3]) for r in await cur.fetchall()]
 
+    def _problems(self, grant: Grant, until: datetime) -> list[str]:
+        """What the current catalog has against ``grant`` if it ran until ``until``."""
+        return grant_problems(
+            self._catalog,
+            grant.dataset,
+            grant.tier,
+            applicant=grant.applicant,
+            purpose=grant.purpose,
+            until=until,
+        )
+
     async def approve(self, grant_id: int) -> tuple[Grant, str]:
         """Approve a pending grant: create its principal and ACLs; returns (grant, one-time password)."""
         async with self._conn.transaction():
             grant = await self._locked(grant_id, "pending")
-            problems = grant_problems(
-                self._catalog,
-                grant.dataset,
-                grant.tier,
-                applicant=grant.applicant,
-                purpose=grant.purpose,
-                until=grant.valid_until,
-            )
+            problems = self._problems(grant, grant.valid_until)
             if problems:
                 raise GrantError("; ".join(problems))
             entry = self._catalog.get(grant.dataset)
@@ -261,14 +265,8 @@ class GrantService:
             if grant.valid_until <= moment:
                 ended.append(await self._end(grant.grant_id, "expired", "valid_until passed"))
                 continue
-            problems = grant_problems(
-                self._catalog,
-                grant.dataset,
-                grant.tier,
-                applicant=grant.applicant,
-                purpose=grant.purpose,
-                until=datetime.max.replace(tzinfo=UTC),
-            )
+            # The end date is what expiry itself checks; here only the catalog's current rules count.
+            problems = self._problems(grant, datetime.max.replace(tzinfo=UTC))
             if problems:
                 ended.append(
                     await self._end(grant.grant_id, "revoked", "catalog: " + "; ".join(problems))

@@ -16,8 +16,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
-from types import TracebackType
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 from aiokafka.client import AIOKafkaClient
 from aiokafka.protocol.admin import (
@@ -171,15 +170,24 @@ class _AlterScramRequest_v0(RequestStruct):  # type: ignore[misc]
     )
 
 
-class _AlterScram(Request[_AlterScramRequest_v0]):  # type: ignore[misc]  # aiokafka is untyped
+_S = TypeVar("_S")
+
+
+class _FieldsRequest(Request[_S]):  # type: ignore[misc]  # aiokafka is untyped
+    """A request whose struct is built from the positional fields given at construction."""
+
+    # aiokafka requires API_KEY on every subclass of Request; the concrete requests set the real one.
+    API_KEY = -1
+
+    def __init__(self, *fields: Any) -> None:
+        self._fields = fields
+
+    def build(self, request_struct_class: type[_S]) -> _S:
+        return request_struct_class(*self._fields)
+
+
+class _AlterScram(_FieldsRequest[_AlterScramRequest_v0]):
     API_KEY = 51
-
-    def __init__(self, deletions: list[Any], upsertions: list[Any]) -> None:
-        self._deletions = deletions
-        self._upsertions = upsertions
-
-    def build(self, request_struct_class: type[_AlterScramRequest_v0]) -> _AlterScramRequest_v0:
-        return request_struct_class(self._deletions, self._upsertions, {})
 
 
 # --- ACL requests carrying several bindings/filters at once (aiokafka's builders send one) ---------
@@ -187,34 +195,29 @@ class _AlterScram(Request[_AlterScramRequest_v0]):  # type: ignore[misc]  # aiok
 _AclRow: TypeAlias = tuple[int, str | None, int, str | None, str | None, int, int]
 
 
-class _CreateAcls(Request[CreateAclsRequest_v1]):  # type: ignore[misc]  # aiokafka is untyped
+class _CreateAcls(_FieldsRequest[CreateAclsRequest_v1]):
     API_KEY = 30
 
-    def __init__(self, rows: list[_AclRow]) -> None:
-        self._rows = rows
 
-    def build(self, request_struct_class: type[CreateAclsRequest_v1]) -> CreateAclsRequest_v1:
-        return request_struct_class(self._rows)
-
-
-class _DeleteAcls(Request[DeleteAclsRequest_v1]):  # type: ignore[misc]  # aiokafka is untyped
+class _DeleteAcls(_FieldsRequest[DeleteAclsRequest_v1]):
     API_KEY = 31
 
-    def __init__(self, rows: list[_AclRow]) -> None:
-        self._rows = rows
 
-    def build(self, request_struct_class: type[DeleteAclsRequest_v1]) -> DeleteAclsRequest_v1:
-        return request_struct_class(self._rows)
-
-
-class _DescribeAcls(Request[DescribeAclsRequest_v1]):  # type: ignore[misc]  # aiokafka is untyped
+class _DescribeAcls(_FieldsRequest[DescribeAclsRequest_v1]):
     API_KEY = 29
 
-    def __init__(self, row: _AclRow) -> None:
-        self._row = row
 
-    def build(self, request_struct_class: type[DescribeAclsRequest_v1]) -> DescribeAclsRequest_v1:
-        return request_struct_class(*self._row)
+def _any_acl_of(principal: str | None) -> _AclRow:
+    """A filter row matching every binding of ``principal`` (every principal when None)."""
+    return (
+        ResourceType.ANY,
+        None,
+        PatternType.ANY,
+        principal,
+        None,
+        Operation.ANY,
+        _ANY_PERMISSION,
+    )
 
 
 def scram_salted_password(password: str, salt: bytes, iterations: int = SCRAM_ITERATIONS) -> bytes:
@@ -250,12 +253,7 @@ class KafkaSecurityAdmin:
         self._client = client
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         if self._client is not None:
             await self._client.close()
             self._client = None
@@ -278,13 +276,13 @@ class KafkaSecurityAdmin:
             scram_salted_password(password, salt),
             {},
         )
-        response = await self._send(_AlterScram([], [row]))
+        response = await self._send(_AlterScram([], [row], {}))
         for _user, code, message, _tags in response.results:
             _check(code, message, f"creating SCRAM user {user!r}")
 
     async def delete_scram_user(self, user: str) -> bool:
         """Delete the SCRAM-SHA-512 credential of ``user``; False when there was none."""
-        response = await self._send(_AlterScram([(user, _SCRAM_SHA_512, {})], []))
+        response = await self._send(_AlterScram([(user, _SCRAM_SHA_512, {})], [], {}))
         for _user, code, message, _tags in response.results:
             if code == 91:  # RESOURCE_NOT_FOUND: the user had no credential
                 return False
@@ -321,15 +319,7 @@ class KafkaSecurityAdmin:
 
     async def delete_acls_of(self, principal: str) -> list[AclBinding]:
         """Remove every ACL of ``principal`` on any resource; returns what was removed."""
-        row: _AclRow = (
-            ResourceType.ANY,
-            None,
-            PatternType.ANY,
-            principal,
-            None,
-            Operation.ANY,
-            _ANY_PERMISSION,
-        )
+        row = _any_acl_of(principal)
         response = await self._send(_DeleteAcls([row]))
         removed: list[AclBinding] = []
         for code, message, matching in response.filter_responses:
@@ -345,16 +335,8 @@ class KafkaSecurityAdmin:
 
     async def describe_acls(self, principal: str | None = None) -> list[AclBinding]:
         """List ALLOW bindings, of one principal or of everyone."""
-        row: _AclRow = (
-            ResourceType.ANY,
-            None,
-            PatternType.ANY,
-            principal,
-            None,
-            Operation.ANY,
-            _ANY_PERMISSION,
-        )
-        response = await self._send(_DescribeAcls(row))
+        row = _any_acl_of(principal)
+        response = await self._send(_DescribeAcls(*row))
         _check(response.error_code, response.error_message, "describing ACLs")
         found: list[AclBinding] = []
         for rtype, name, pattern, acls in response.resources:

@@ -25,19 +25,9 @@ from contracts.dead_letter import DeadLetter, ReasonCode, Stage
 from contracts.record import DatasetRecord
 from contracts.topics import data_topic, dlq_topic
 from processors.catalog import Catalog
+from processors.share import rules
 from processors.share.deidentify import CellWindow, RotatingKeyring, WindowKey, time_bucket
 from processors.share.fences import fence_of, generalized
-from processors.share.rules import (
-    Target,
-    aggregate_record,
-    aggregate_values,
-    cell_of,
-    group_items,
-    open_microdata,
-    plan_targets,
-    release_problems,
-    share_record,
-)
 
 __all__ = ["Output", "ShareProcessor", "ShareStats"]
 
@@ -83,12 +73,12 @@ class ShareProcessor:
         max_delay: timedelta = timedelta(minutes=5),
     ) -> None:
         self.prefix = prefix
-        self.targets, self.refused = plan_targets(catalog, prefix)
+        self.targets, self.refused = rules.plan_targets(catalog, prefix)
         self._catalog = catalog
         self._keyring = keyring
         self._max_delay = max_delay
         self._windows: dict[str, CellWindow] = {}
-        self._by_source: dict[str, list[Target]] = {}
+        self._by_source: dict[str, list[rules.Target]] = {}
         for target in self.targets:
             self._by_source.setdefault(target.source, []).append(target)
             k = target.entry.deidentification.k_anonymity
@@ -138,25 +128,25 @@ class ShareProcessor:
         return outputs
 
     def _route(
-        self, target: Target, record: DatasetRecord, tp: tuple[str, int], offset: int, raw: bytes
+        self, target: rules.Target, record: DatasetRecord, tp: tuple[str, int], offset: int, raw: bytes
     ) -> list[Output]:
         if target.mode == "record":
-            shared = share_record(record, target.entry, self._keyring)
+            shared = rules.share_record(record, target.entry, self._keyring)
             return [self._out(target, shared.record_id, shared.to_kafka_value())]
         window = self._windows.get(target.name)
         if target.mode == "microdata":
-            opened = open_microdata(record, target.entry, self._keyring)
+            opened = rules.open_microdata(record, target.entry, self._keyring)
             if window is None:
                 return self._guarded(target, [opened], raw, tp, offset)
             cell_id = opened.cell.id if opened.cell else "-"
             key = WindowKey(target.name, cell_id, opened.period_start)
             window.add(key, record.entity_id, opened, tp, offset)
             return []
-        cell = cell_of(record, target.entry)
+        cell = rules.cell_of(record, target.entry)
         if cell is None or window is None:
             return []  # no position: cannot be placed in a cell, so it is not counted
         source = self._catalog.get(target.source)
-        names = group_items(target.entry, source) if source else ()
+        names = rules.group_items(target.entry, source) if source else ()
         group = tuple((n, record.values.get(n)) for n in names)
         bucket = time_bucket(record.observed_at, target.entry.deidentification.time_bucket_s or 60)
         window.add(
@@ -202,7 +192,7 @@ class ShareProcessor:
                 held[tp] = min(offset, held.get(tp, offset))
         return held
 
-    def _released(self, target: Target, releases: Iterable[Any]) -> list[Output]:
+    def _released(self, target: rules.Target, releases: Iterable[Any]) -> list[Output]:
         outputs: list[Output] = []
         k = target.entry.deidentification.k_anonymity
         for release in releases:
@@ -212,13 +202,13 @@ class ShareProcessor:
             if target.mode == "microdata":
                 outputs += self._guarded(target, list(release.rows), b"", None, None)
                 continue
-            cell = cell_of(release.rows[0], target.entry)
+            cell = rules.cell_of(release.rows[0], target.entry)
             if cell is None:  # cannot happen: only located records enter an aggregate window
                 continue
-            values = aggregate_values(
+            values = rules.aggregate_values(
                 target.entry, release.key.group, release.rows, release.entity_count
             )
-            agg = aggregate_record(
+            agg = rules.aggregate_record(
                 target, cell, release.key.bucket_start, release.key.group, values
             )
             outputs += self._guarded(target, [agg], b"", None, None, k=k)
@@ -226,7 +216,7 @@ class ShareProcessor:
 
     def _guarded(
         self,
-        target: Target,
+        target: rules.Target,
         records: list[Any],
         raw: bytes,
         tp: tuple[str, int] | None,
@@ -236,7 +226,7 @@ class ShareProcessor:
     ) -> list[Output]:
         outputs: list[Output] = []
         for rec in records:
-            problems = release_problems(rec, target.entry, k)
+            problems = rules.release_problems(rec, target.entry, k)
             if problems:
                 self.stats.blocked += 1
                 logger.error("open release blocked for %s: %s", target.name, "; ".join(problems))
@@ -249,7 +239,7 @@ class ShareProcessor:
             outputs.append(self._out(target, rec.record_id, rec.to_kafka_value()))
         return outputs
 
-    def _out(self, target: Target, record_id: str, value: bytes) -> Output:
+    def _out(self, target: rules.Target, record_id: str, value: bytes) -> Output:
         self.stats.published[target.topic] = self.stats.published.get(target.topic, 0) + 1
         headers = (("sg.rule_set", target.entry.code.encode()), ("sg.tier", target.tier.encode()))
         return Output(target.topic, record_id.encode(), value, headers)
