@@ -69,6 +69,18 @@ class Instance:
         """Name of an instance topic at the province."""
         return f"{self.code}.{topic}"
 
+    def replication_login(self) -> KafkaConfig:
+        """The instance-side replication principal, as MirrorMaker logs in (SASL listener)."""
+        secret = (self.folder / "replication.secret").read_text().strip()
+        return KafkaConfig(
+            bootstrap_servers=self.fed.source_bootstrap,
+            security_protocol="SASL_PLAINTEXT",
+            sasl_mechanism="SCRAM-SHA-512",
+            sasl_username=self.fed.replication_user,
+            sasl_password=SecretStr(secret),
+            topic_prefix=self.prefix,
+        )
+
     async def configure(self, catalog: Catalog) -> Configured:
         """Apply the catalog's allow-list (as ``make up`` / ``services.sh federate`` do)."""
         return await configure_instance(

@@ -11,9 +11,6 @@ import asyncio
 import os
 import uuid
 
-from pydantic import SecretStr
-
-from contracts.settings import KafkaConfig
 from processors.federation.province_io import RecordIdDeduper
 from tests.fixtures.secure_kafka import SecureKafka
 from tests.integration.federation.conftest import NARROW
@@ -97,14 +94,7 @@ async def test_tightened_scope_stops_replication(
     done = await inst.configure(catalog_with_scope("iiot_metric", NARROW))
     assert iiot not in done.topics and done.acls_removed > 0
     # at once: the replication principal no longer even sees the topic
-    secret = (inst.folder / "replication.secret").read_text().strip()
-    repl = KafkaConfig(
-        bootstrap_servers=inst.fed.source_bootstrap,
-        security_protocol="SASL_PLAINTEXT",
-        sasl_mechanism="SCRAM-SHA-512",
-        sasl_username=inst.fed.replication_user,
-        sasl_password=SecretStr(secret),
-    )
+    repl = inst.replication_login()
     assert iiot not in await topics_of(repl)
     inst.mirror.stop()  # what 'stack/services.sh federate' does after configure
     inst.mirror.start()

@@ -14,7 +14,6 @@ from collections import defaultdict
 
 import pytest
 from aiokafka.errors import KafkaError
-from pydantic import SecretStr
 
 from contracts.settings import KafkaConfig
 from processors.catalog import load_catalog
@@ -92,15 +91,7 @@ async def test_replication_principal_cannot_read_forbidden_topics(
     replicating: Instance, stack: object
 ) -> None:
     inst = replicating
-    secret = (inst.folder / "replication.secret").read_text().strip()
-    repl = KafkaConfig(
-        bootstrap_servers=inst.fed.source_bootstrap,
-        security_protocol="SASL_PLAINTEXT",
-        sasl_mechanism="SCRAM-SHA-512",
-        sasl_username=inst.fed.replication_user,
-        sasl_password=SecretStr(secret),
-        topic_prefix=inst.prefix,
-    )
+    repl = inst.replication_login()
     visible = await topics_of(repl)
     assert f"{inst.prefix}share.agri_soil" in visible
     assert not any(t.startswith((f"{inst.prefix}data.", f"{inst.prefix}raw.")) for t in visible)
