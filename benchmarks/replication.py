@@ -26,6 +26,7 @@ from pydantic import SecretStr
 from benchmarks import limits
 from contracts.settings import KafkaConfig
 from processors.catalog import load_catalog
+from processors.cli.federation import FederationSettings
 from processors.federation import FederationConfig
 from processors.federation.configure import configure_instance
 from processors.federation.grants import apply_province_grants
@@ -88,7 +89,8 @@ async def _saturate(up: KafkaConfig, upstream: str, target: limits.StackTarget, 
 
 async def _main(args: argparse.Namespace) -> int:
     env = os.environ
-    admin_bootstrap = env.get("SENSEGATE_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:19092")
+    operator = FederationSettings().kafka  # the stack's operator login from the environment
+    admin_bootstrap = operator.bootstrap_servers
     sasl = env.get("SENSEGATE_STACK_KAFKA_SASL_BOOTSTRAP", "127.0.0.1:19095")
     tag = secrets.token_hex(3)
     code, prefix = f"bench_{tag}", f"benchrepl{tag}."
@@ -103,7 +105,7 @@ async def _main(args: argparse.Namespace) -> int:
             upstream_security_protocol="SASL_PLAINTEXT", upstream_username=f"instance-{code}",
             upstream_password=SecretStr(password), source_bootstrap=sasl,
         )
-        admin = KafkaConfig(bootstrap_servers=admin_bootstrap, topic_prefix=prefix)
+        admin = operator.model_copy(update={"topic_prefix": prefix})
         await configure_instance(admin, fed, load_catalog(), work, replication_factor=1, register=False)
         mirror = await asyncio.to_thread(
             subprocess.Popen, mirror_command(work / "mm2.properties", work / "logs"),

@@ -118,6 +118,8 @@ federation_configure() {
     # shellcheck disable=SC1091
     source "$STATE/stack.env"
     # shellcheck disable=SC1091
+    [ -f "$STATE/secrets/env/operator.env" ] && source "$STATE/secrets/env/operator.env"
+    # shellcheck disable=SC1091
     [ -f "$STATE/secrets/env/admin.env" ] && source "$STATE/secrets/env/admin.env"
     export SENSEGATE_FEDERATION__SOURCE_BOOTSTRAP="${SENSEGATE_FEDERATION__SOURCE_BOOTSTRAP:-$SENSEGATE_STACK_KAFKA_SASL_BOOTSTRAP}"
     cd "$ROOT" && "$PYTHON" -m processors --log-level WARNING federation configure

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 import uuid
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from pydantic import SecretStr
 from contracts.settings import KafkaConfig
 from processors.catalog import load_catalog
 from processors.catalog.loader import Catalog, catalog_from_entries
+from processors.cli.federation import FederationSettings
 from processors.federation import FederationConfig
 from processors.federation.configure import Configured, configure_instance
 from processors.federation.grants import apply_province_grants
@@ -32,7 +34,13 @@ Row = tuple[bytes | None, bytes, Headers]
 
 
 def instance_admin(stack: StackAddresses, prefix: str) -> KafkaConfig:
-    """The instance's ACL administrator (the stack's operator listener) under a private prefix."""
+    """The instance's ACL administrator under a private topic prefix.
+
+    The operator's SCRAM login when the environment carries one (``SENSEGATE_KAFKA__*``, as the
+    SCRAM-only stack provides), otherwise the development stack's operator listener.
+    """
+    if os.environ.get("SENSEGATE_KAFKA__SASL_USERNAME"):
+        return FederationSettings().kafka.model_copy(update={"topic_prefix": prefix})
     return KafkaConfig(bootstrap_servers=stack.kafka_bootstrap, topic_prefix=prefix)
 
 
