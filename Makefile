@@ -40,7 +40,7 @@ down: ## stop the sensegate services (the stack keeps running)
 
 status: stack-status
 
-demo: $(if $(PROVINCE),province-up,) up ## run the device families through the pipeline (PROVINCE=1: and up to a local province)
+demo: $(if $(PROVINCE),province-up,) up ## run the device families for about a minute, summarize, walk one objection to the corrected record (PROVINCE=1: also to a local province)
 	$(PY) -m scripts.demo
 	@if [ -n "$(PROVINCE)" ]; then bash stack/province.sh show; fi
 

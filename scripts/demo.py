@@ -1,4 +1,4 @@
-"""The `make demo` run: register catalog and fleet, simulate all three families for a minute, summarize."""
+"""The `make demo` run: register catalog and fleet, simulate all families a minute, summarize, object."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from psycopg import sql
 
 from contracts.settings import KafkaConfig
 from processors.catalog import load_catalog
+from scripts import demo_objection
 
 ROOT = Path(__file__).resolve().parents[1]
 STATE = Path(os.environ.get("SENSEGATE_STATE", ROOT / ".state"))
@@ -36,13 +37,22 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _run(title: str, args: list[str], *, capture: bool = False, check: bool = True) -> str:
-    """Run one sensegate command, echoing it under a heading."""
+def _run(
+    title: str,
+    args: list[str],
+    *,
+    capture: bool = False,
+    check: bool = True,
+    extra_env: dict[str, str] | None = None,
+    quiet: bool = False,
+) -> str:
+    """Run one sensegate command, echoing it under a heading (``quiet``: not its output)."""
     print(f"\n== {title}\n$ {' '.join(args)}", flush=True)
     proc = subprocess.run(  # noqa: S603 - our own interpreter and fixed arguments
-        [PY, *args], cwd=ROOT, env=_env(), text=True, capture_output=capture, check=False
-    )
-    if capture:
+        [PY, *args], cwd=ROOT, env={**_env(), **(extra_env or {})}, text=True,
+        capture_output=capture, check=False,
+    )  # fmt: skip
+    if capture and not quiet:
         lines = proc.stdout.splitlines()
         shown = lines if len(lines) <= 12 else [*lines[:6], f"... ({len(lines) - 6} more lines)"]
         print("\n".join(shown))
@@ -140,6 +150,18 @@ def _show_provenance(dsn: str) -> str | None:
         return None
     print(f"referenced by {record['catalog_code']} row with record_id {data[0]}")
     return str(data[0])
+
+
+def _objections_cli(
+    title: str, args: list[str], *, capture: bool = False, token: str | None = None,
+    quiet: bool = False,
+) -> str:
+    """``python -m processors ARGS`` for the objection walk, as the unit holding ``token``."""
+    extra = {"SENSEGATE_OBJECTIONS__TOKEN": token} if token else None
+    return _run(
+        title, ["-m", "processors", "--log-level", "WARNING", *args], capture=capture,
+        extra_env=extra, quiet=quiet,
+    )  # fmt: skip
 
 
 def _lorawan_application(devices: int, seed: int) -> str:
@@ -283,13 +305,19 @@ def main(argv: list[str] | None = None) -> int:
             ["-m", "processors", "provenance", "prove", record_id],
             check=False,
         )
-    time.sleep(16)  # the normalizer flushes device health every 15 s
+    walk_started = time.monotonic()
+    objection = demo_objection.run(_objections_cli, dsn, env, STATE)
+    # The normalizer flushes device health every 15 s: the objection walk uses part of that wait.
+    time.sleep(max(0.0, 16 - (time.monotonic() - walk_started)))
     _run(
         "device health: last seen, completeness, counter gaps, dead letters, clock skew",
         ["-m", "processors", "--log-level", "WARNING", "devices", "health", "--period", "1h"],
         check=False,
     )
     _run("the public data catalog", ["-m", "processors", "catalog", "list"])
+    if objection:
+        print("\n== one objection (Art. 30), from submission to the consumers' corrected record")
+        print("\n".join(f"  {line}" for line in objection))
     print(f"\noracle log: {log}\nservices: make stack-status; logs in {STATE / 'services'}")
     return 0
 

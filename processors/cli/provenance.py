@@ -3,8 +3,8 @@
 Commands: ``verify [--from T] [--to T]`` (exit 1 when anything was tampered with, naming each row),
 ``prove RECORD_ID [--out FILE]``, ``verify-proof FILE [--public-key K]``, ``checkpoint``,
 ``correct RECORD_ID --values JSON --reason TEXT``, ``erase RECORD_ID --legal-basis TEXT``,
-``keygen``, ``consistency OLD NEW``, ``witness-export --out FILE [--publish]``,
-``witness-check FILE``. Database, schema and keys come from the admin settings, under the sink's
+``erase-subject DATASET SUBJECT --legal-basis TEXT``, ``keygen``, ``consistency OLD NEW``,
+``witness-export --out FILE [--publish]``, ``witness-check FILE``. Database, schema and keys come from the admin settings, under the sink's
 variable names (``SENSEGATE_DB__DSN``, ``SENSEGATE_DB__SCHEMA_NAME``,
 ``SENSEGATE_PROVENANCE__SIGNING_KEY``,
 ``SENSEGATE_PROVENANCE__TRUSTED_PUBLIC_KEYS``).
@@ -27,6 +27,7 @@ from processors.cli.settings import AdminSettings
 from processors.exceptions import ProcessorError
 from processors.provenance.checkpoint import write_checkpoints
 from processors.provenance.corrections import supersede
+from processors.provenance.erasure import erase_subject, vacuum_erased
 from processors.provenance.keys import Signer, generate_seed
 from processors.provenance.proof import ProofError, build_proof, verify_proof
 from processors.provenance.verify import verify_store
@@ -71,6 +72,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e.add_argument("record_id")
     e.add_argument("--legal-basis", required=True)
     e.add_argument("--reason", default="lawful erasure")
+    es = sub.add_parser(
+        "erase-subject", help="erase a data subject's personal data (key destroyed, rows nulled)"
+    )
+    es.add_argument("dataset")
+    es.add_argument("subject", help="the value of the dataset's identifier item (its pseudonym)")
+    es.add_argument("--legal-basis", required=True)
+    es.add_argument("--reason", default="erasure of a data subject")
     sub.add_parser("keygen", help="print a new Ed25519 signing key seed and its public key")
     cs = sub.add_parser("consistency", help="RFC 6962 consistency proof between two tree sizes")
     cs.add_argument("old_size", type=int)
@@ -137,6 +145,17 @@ async def _db_action(args: argparse.Namespace, settings: AdminSettings) -> int:
         if args.action in ("consistency", "witness-export", "witness-check"):
             return await _witness_action(args, settings, conn)
         signer = _signer(settings)
+        if args.action == "erase-subject":
+            done = await erase_subject(
+                conn, catalog, signer, args.dataset, args.subject, legal_basis=args.legal_basis,
+                reason=args.reason, period_s=settings.provenance.period_s,
+            )  # fmt: skip
+            await vacuum_erased(conn, catalog, args.dataset)
+            await write_checkpoints(conn, signer, settings.provenance.origin)
+            print(json.dumps({"dataset": done.dataset, "records": list(done.records),
+                              "corrections": list(done.correction_ids)}, indent=2))  # fmt: skip
+            print("key destroyed; run 'objections publish' to withdraw the records downstream")
+            return 0
         values: dict[str, Any] | None = None
         if args.action == "correct":
             values = json.loads(args.values)

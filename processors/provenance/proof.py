@@ -13,7 +13,7 @@ from typing import Any
 
 from psycopg import AsyncConnection, sql
 
-from processors.catalog import Catalog
+from processors.catalog import Catalog, DatasetEntry
 from processors.exceptions import ProcessorError
 from processors.provenance.canonical import (
     CanonicalError,
@@ -25,7 +25,14 @@ from processors.provenance.canonical import (
 from processors.provenance.keys import verify_signature
 from processors.provenance.log import LEAF_COLUMNS, leaf_doc
 from processors.provenance.merkle import inclusion_proof, leaf_hash, root_from_inclusion
-from processors.provenance.rowdocs import CORRECTION_COLUMNS, data_columns, data_row_doc, record_doc
+from processors.provenance.personal import live_subject_keys, subject_item, subject_of, subject_ref
+from processors.provenance.rowdocs import (
+    CORRECTION_COLUMNS,
+    data_columns,
+    data_row_doc,
+    logged_row_doc,
+    record_doc,
+)
 
 __all__ = ["PROOF_FORMAT", "ProofError", "build_proof", "verify_proof"]
 
@@ -88,9 +95,11 @@ async def build_proof(
          "key_id": c[-1]}
         for c in await cur.fetchall()
     ]  # fmt: skip
+    record, erased = await _logged_record(conn, entry, row, leaf[8])
     return {
         "format": PROOF_FORMAT,
-        "record": data_row_doc(entry, row) if row is not None else None,
+        "record": record,
+        "erased": erased,
         "leaf": leaf_doc(*leaf[2:10]),
         "leaf_hash": leaf[10],
         "leaf_index": int(leaf[1]),
@@ -100,6 +109,36 @@ async def build_proof(
         "checkpoint": {"body": cp[1], "signature": cp[2], "key_id": cp[3], "public_key": cp[4]},
         "corrections": to_json_types(corrections),
     }
+
+
+async def _logged_record(
+    conn: AsyncConnection[Any], entry: DatasetEntry, row: Any, row_sha256: str
+) -> tuple[dict[str, Any] | None, bool]:
+    """The row document the leaf committed to, and whether the record's personal data was erased.
+
+    Rows of personal datasets logged through a subject key are shown as committed (personal
+    columns as one salted commitment, processors/provenance/personal.py), erased or not.
+    """
+    if row is None:
+        return None, False
+    if subject_item(entry) is None:
+        return data_row_doc(entry, row), False
+    cur = await conn.execute(
+        "SELECT commitment FROM pi_erased WHERE dataset = %s AND record_id = %s "
+        "AND observed_at = %s",
+        (entry.code, row[3], row[0]),
+    )
+    stored = await cur.fetchone()
+    if stored is not None:
+        return logged_row_doc(entry, row, commit=str(stored[0])), True
+    subject = subject_of(entry, data_row_doc(entry, row))
+    if subject is not None:
+        keys = await live_subject_keys(conn, [(entry.code, subject_ref(entry.code, subject))])
+        for key in keys.values():
+            doc = logged_row_doc(entry, row, key=key)
+            if sha256_hex(canonical_bytes(doc)) == row_sha256:
+                return doc, False
+    return data_row_doc(entry, row), False
 
 
 def verify_proof(proof: dict[str, Any], trusted_public_key: str | None = None) -> list[str]:

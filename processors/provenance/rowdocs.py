@@ -12,7 +12,8 @@ from typing import Any
 
 from processors.catalog import DatasetEntry
 from processors.provenance.canonical import canonical_bytes, iso_utc, sha256_hex, to_json_types
-from processors.storage.ddl import CORE_COLUMNS
+from processors.provenance.personal import commitment, committed_doc
+from processors.storage.ddl import CORE_COLUMNS, erasable_columns
 
 __all__ = [
     "CORRECTION_COLUMNS",
@@ -20,6 +21,7 @@ __all__ = [
     "data_columns",
     "data_row_doc",
     "data_row_sha256",
+    "logged_row_doc",
     "provenance_row_sha256",
     "record_doc",
 ]
@@ -84,9 +86,39 @@ def data_row_doc(entry: DatasetEntry, values: Sequence[Any]) -> dict[str, Any]:
     return record_doc(entry.code, data_columns(entry), values, drop_null_items=len(CORE_COLUMNS))
 
 
-def data_row_sha256(entry: DatasetEntry, values: Sequence[Any]) -> str:
-    """Row hash of one dataset-table row."""
-    return sha256_hex(canonical_bytes(data_row_doc(entry, values)))
+def logged_row_doc(
+    entry: DatasetEntry,
+    values: Sequence[Any],
+    *,
+    key: bytes | None = None,
+    commit: str | None = None,
+) -> dict[str, Any]:
+    """The document a row's leaf commits to.
+
+    With a subject ``key`` (or the stored ``commit`` of an erased row) a personal dataset's
+    personal columns enter as one salted commitment (processors/provenance/personal.py); without
+    either, as plain values (rows logged before subject keys existed, and non-personal datasets).
+    """
+    doc = data_row_doc(entry, values)
+    names = erasable_columns(entry)
+    if not names:
+        return doc
+    if commit is not None:
+        return committed_doc(doc, names, commit)
+    if key is not None:
+        return committed_doc(doc, names, commitment(key, str(doc["record_id"]), doc, names))
+    return doc
+
+
+def data_row_sha256(
+    entry: DatasetEntry,
+    values: Sequence[Any],
+    *,
+    key: bytes | None = None,
+    commit: str | None = None,
+) -> str:
+    """Row hash of one dataset-table row (see ``logged_row_doc``)."""
+    return sha256_hex(canonical_bytes(logged_row_doc(entry, values, key=key, commit=commit)))
 
 
 def provenance_row_sha256(values: Sequence[Any]) -> str:

@@ -22,16 +22,18 @@ from typing import Any
 import psycopg
 from psycopg import AsyncConnection, sql
 
-from processors.catalog import Catalog
+from processors.catalog import Catalog, DatasetEntry
 from processors.provenance.canonical import canonical_bytes, iso_utc, sha256_hex
 from processors.provenance.checkpoint import GENESIS
 from processors.provenance.keys import verify_signature
 from processors.provenance.log import LEAF_COLUMNS, leaf_doc, leaf_hash_hex, period_start
 from processors.provenance.merkle import CompactRange
+from processors.provenance.personal import live_subject_keys, subject_item, subject_of, subject_ref
 from processors.provenance.rowdocs import (
     CORRECTION_COLUMNS,
     PROVENANCE_COLUMNS,
     data_columns,
+    data_row_doc,
     data_row_sha256,
     provenance_row_sha256,
     record_doc,
@@ -194,8 +196,8 @@ async def _row_hashes(
     until: datetime | None,
     trusted: set[str],
     report: VerifyReport,
-) -> dict[Key, str]:
-    rows: dict[Key, str] = {}
+) -> dict[Key, str | tuple[str, ...]]:
+    rows: dict[Key, str | tuple[str, ...]] = {}
     where, params = _range_sql("ingested_at", since, until)
     cols = ", ".join(PROVENANCE_COLUMNS)
     for values in await _fetch(conn, f"SELECT {cols} FROM provenance{where}", params):  # noqa: S608
@@ -212,8 +214,10 @@ async def _row_hashes(
                 fetched = await cur.fetchall()
         except psycopg.errors.UndefinedTable:
             continue
+        hashes = await _personal_hashes(conn, entry, fetched, report)
         for values in fetched:
-            rows[(entry.code, values[3], iso_utc(values[0]))] = data_row_sha256(entry, values)
+            key = (entry.code, values[3], iso_utc(values[0]))
+            rows[key] = hashes.get(key) or data_row_sha256(entry, values)
     where, params = _range_sql("created_at", since, until)
     cols = ", ".join(CORRECTION_COLUMNS)
     text = f"SELECT {cols}, body, signature, key_id FROM correction{where}"  # noqa: S608
@@ -227,6 +231,49 @@ async def _row_hashes(
                 "bad_signature", "correction", values[0], "correction body or signature invalid",
             ))  # fmt: skip
     return rows
+
+
+async def _personal_hashes(
+    conn: AsyncConnection[Any], entry: DatasetEntry, fetched: list[Any], report: VerifyReport
+) -> dict[Key, tuple[str, ...]]:
+    """Row hashes of a personal dataset's rows: plain, and committed through the subject key.
+
+    An erased row has only its stored commitment; a live row may have been logged before its
+    subject had a key (plain) or after (committed), so both are acceptable hashes of it.
+    """
+    if not subject_item(entry):
+        return {}
+    keys = await live_subject_keys(conn)
+    # An erasure must be backed by its signed event: pi_erased alone (a role that can insert
+    # there and null columns) would otherwise pass for a lawful erasure.
+    cur = await conn.execute(
+        "SELECT p.record_id, p.observed_at, p.commitment, c.action FROM pi_erased AS p "
+        "LEFT JOIN correction AS c ON c.correction_id = p.correction_id "
+        "AND c.dataset = p.dataset AND c.record_id = p.record_id WHERE p.dataset = %s",
+        (entry.code,),
+    )
+    erased: dict[tuple[str, str], str] = {}
+    for record_id, observed_at, commit, action in await cur.fetchall():
+        erased[(record_id, iso_utc(observed_at))] = str(commit)
+        if action != "erase":
+            report.findings.append(Finding(
+                "altered", entry.storage_table, record_id,
+                "personal columns erased without a signed erasure event",
+            ))  # fmt: skip
+    out: dict[Key, tuple[str, ...]] = {}
+    for values in fetched:
+        at = iso_utc(values[0])
+        commit = erased.get((values[3], at))
+        if commit is not None:
+            out[(entry.code, values[3], at)] = (data_row_sha256(entry, values, commit=commit),)
+            continue
+        subject = subject_of(entry, data_row_doc(entry, values))
+        key = keys.get((entry.code, subject_ref(entry.code, subject))) if subject else None
+        plain = data_row_sha256(entry, values)
+        out[(entry.code, values[3], at)] = (
+            (plain, data_row_sha256(entry, values, key=key)) if key else (plain,)
+        )
+    return out
 
 
 async def verify_store(
@@ -280,7 +327,7 @@ async def verify_store(
                 report.findings.append(Finding("expired", key[0], key[1], "past retention"))
             else:
                 gone[(key[0], key[1])] = key
-        elif have != leaf[8]:
+        elif leaf[8] not in (have if isinstance(have, tuple) else (have,)):
             report.findings.append(Finding(
                 "altered", _table(catalog, key[0]), key[1],
                 f"row hash differs from leaf {leaf[1]} of {iso_utc(leaf[0])}",

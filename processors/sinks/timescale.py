@@ -31,6 +31,12 @@ from processors.exceptions import StorageError
 from processors.provenance.checkpoint import write_checkpoints
 from processors.provenance.keys import Signer
 from processors.provenance.log import LeafInput, append_leaves
+from processors.provenance.personal import (
+    SubjectKeys,
+    ensure_subject_keys,
+    subject_item,
+    subject_ref,
+)
 from processors.provenance.rowdocs import (
     PROVENANCE_COLUMNS,
     data_columns,
@@ -84,6 +90,15 @@ def _envelope_of(item: SinkInput) -> dict[str, Any]:
     return envelope
 
 
+def _subject_pair(row: PreparedRow) -> tuple[str, str] | None:
+    """``(dataset, subject_ref)`` of a row of a personal dataset, or None."""
+    name = subject_item(row.entry)
+    if name is None:
+        return None
+    value = row.values[[i.name for i in row.entry.items].index(name)]
+    return None if value is None else (row.entry.code, subject_ref(row.entry.code, str(value)))
+
+
 def _dead_letter(item: SinkInput, reason: ReasonCode, detail: str) -> DeadLetter:
     return DeadLetter(
         reason=reason,
@@ -131,6 +146,7 @@ class TimescaleSink(Sink):
         self._months: set[tuple[str, datetime]] = set()
         self._leaves_since_checkpoint = 0
         self._last_checkpoint = time.monotonic()
+        self._subject_keys: SubjectKeys = {}  # of the batch being stored
 
     async def __aenter__(self) -> TimescaleSink:
         await self._connection()
@@ -279,6 +295,10 @@ class TimescaleSink(Sink):
                         tp[0], tp[1], self._expected[tp], have,
                     )  # fmt: skip
             bad: list[DeadLetter] = []
+            # Personal datasets: each subject's key salts the commitments its rows are logged with.
+            self._subject_keys = await ensure_subject_keys(
+                conn, {p for p in map(_subject_pair, rows) if p is not None}
+            )
             if careful:
                 leaves, bad = await self._insert_careful(conn, rows, now)
             else:
@@ -315,9 +335,11 @@ class TimescaleSink(Sink):
         )  # fmt: skip
 
     def _data_leaf(self, row: PreparedRow, values: tuple[Any, ...]) -> LeafInput:
+        pair = _subject_pair(row)
+        key = self._subject_keys.get(pair) if pair is not None else None
         return LeafInput(
             "record", row.entry.code, row.record.record_id, row.record.observed_at,
-            row.record.provenance.device_id, data_row_sha256(row.entry, values),
+            row.record.provenance.device_id, data_row_sha256(row.entry, values, key=key),
         )  # fmt: skip
 
     async def _insert_bulk(

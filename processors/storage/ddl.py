@@ -24,6 +24,7 @@ __all__ = [
     "SQL_TYPES",
     "dataset_ddl",
     "ddl_script",
+    "erasable_columns",
     "ident",
     "item_columns",
 ]
@@ -60,6 +61,21 @@ def ident(name: str) -> str:
     return f'"{name}"'
 
 
+# Per catalog entry, keyed by identity (the sink asks for every row; hashing models is slow).
+_ERASABLE: dict[int, tuple[DatasetEntry, tuple[str, ...]]] = {}
+
+
+def erasable_columns(entry: DatasetEntry) -> tuple[str, ...]:
+    """Columns holding personal data, which an erasure nulls (none unless the entry is personal)."""
+    hit = _ERASABLE.get(id(entry))
+    if hit is None or hit[0] is not entry:  # the strong reference keeps the id unique
+        names: tuple[str, ...] = ()
+        if "personal" in entry.data_category:
+            names = tuple(i.name for i in entry.items if i.sensitivity != "none")
+        hit = _ERASABLE[id(entry)] = (entry, ("location", *names) if names else ())
+    return hit[1]
+
+
 def item_columns(entry: DatasetEntry) -> tuple[Item, ...]:
     """The catalog items as table columns, refusing names that clash with the core columns."""
     core = {name for name, _ in CORE_COLUMNS} | {"correction_id", "corrected_at"}
@@ -93,9 +109,17 @@ def _table_ddl(entry: DatasetEntry, partitioned: bool) -> list[str]:
     )
     trigger = ident(entry.storage_table + "_append_only")
     stmts.append(f"DROP TRIGGER IF EXISTS {trigger} ON {t}")
+    # Personal datasets: the only update allowed is an erasure nulling the personal columns
+    # (erasure_guard, migration 0190); the arguments are the dataset code and those columns.
+    erasable = erasable_columns(entry)
+    guard = (
+        "erasure_guard(" + ", ".join(f"'{a}'" for a in (entry.code, *erasable)) + ")"
+        if erasable
+        else "append_only_guard()"
+    )
     stmts.append(
         f"CREATE TRIGGER {trigger} BEFORE UPDATE OR DELETE ON {t} "
-        "FOR EACH ROW EXECUTE FUNCTION append_only_guard()"
+        f"FOR EACH ROW EXECUTE FUNCTION {guard}"
     )
     return stmts
 

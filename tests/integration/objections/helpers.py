@@ -1,17 +1,28 @@
-"""Helpers of the objection tests: read a topic with keys and headers, run the CLI as a unit."""
+"""Helpers of the objection tests: store and share records, read a topic with keys and headers, run the CLI."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
+from contracts.record import DatasetRecord
 from contracts.settings import KafkaConfig
+from contracts.topics import data_topic
+from processors.catalog import Catalog
+from processors.share.config import ShareSettings
+from processors.share.service import run_share
+from processors.sinks.config import ProvenanceConfig
+from tests.fixtures.services import StackAddresses
 from tests.fixtures.storage import run_cli
+from tests.integration.provenance.helpers import store
+from tests.integration.share.helpers import produce
 
 
 @dataclass(frozen=True)
@@ -70,3 +81,48 @@ def cli(
     """``python -m processors objections ARGS`` acting as the unit holding ``token``."""
     extra = {"SENSEGATE_OBJECTIONS__TOKEN": token} if token else {}
     return run_cli("objections", *args, env={**env, **extra})
+
+
+def cli_env(stack: StackAddresses, schema: str, seed: str, prefix: str) -> dict[str, str]:
+    """Environment of the CLI for a test's schema, signing key and topic prefix."""
+    return {
+        "SENSEGATE_DB__DSN": stack.pg_dsn,
+        "SENSEGATE_DB__SCHEMA_NAME": schema,
+        "SENSEGATE_PROVENANCE__SIGNING_KEY": seed,
+        "SENSEGATE_KAFKA__BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
+        "SENSEGATE_KAFKA__TOPIC_PREFIX": prefix,
+    }
+
+
+def topic_prefix(schema: str) -> str:
+    """A topic prefix unique to this test run (the schema name ends in a random token)."""
+    return f"obj{hashlib.sha256(schema.encode()).hexdigest()[:12]}."
+
+
+async def publish_tiers(
+    kafka: KafkaConfig, catalog: Catalog, records: Sequence[DatasetRecord]
+) -> None:
+    """The normal pipeline's share stage: data topic -> share and open topics."""
+    for code in {r.dataset for r in records}:
+        await produce(
+            kafka, data_topic(kafka.topic_prefix, code),
+            [(r.kafka_key(), r.to_kafka_value()) for r in records if r.dataset == code],
+        )  # fmt: skip
+    settings = ShareSettings(kafka=kafka, share_group_id=f"{kafka.topic_prefix}share")
+    await asyncio.wait_for(run_share(settings, catalog, idle_exit_s=3.0), 120)
+
+
+async def stored_and_shared(  # noqa: PLR0917 - the test's fixtures, in their usual order
+    stack: StackAddresses,
+    schema: str,
+    catalog: Catalog,
+    provenance: ProvenanceConfig,
+    seed: str,
+    records: Sequence[DatasetRecord],
+) -> tuple[KafkaConfig, dict[str, str]]:
+    """Store ``records`` through the sink and the share stage; returns the Kafka config and CLI env."""
+    prefix = topic_prefix(schema)
+    kafka = KafkaConfig(bootstrap_servers=stack.kafka_bootstrap, topic_prefix=prefix)
+    await store(stack.pg_dsn, schema, catalog, records, provenance, prefix=prefix)
+    await publish_tiers(kafka, catalog, records)
+    return kafka, cli_env(stack, schema, seed, prefix)

@@ -9,8 +9,6 @@ derived flow aggregate is recomputed, and one more lists an overdue case.
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,55 +17,34 @@ import psycopg
 from psycopg import sql
 
 from contracts.settings import KafkaConfig
-from contracts.topics import data_topic
 from processors.catalog import Catalog, DatasetEntry
 from processors.provenance.keys import Signer, verify_signature
-from processors.share.config import ShareKeys, ShareSettings
+from processors.share.config import ShareKeys
 from processors.share.deidentify import RotatingKeyring, time_bucket
 from processors.share.rules import OpenRecord, cell_of, open_microdata
-from processors.share.service import run_share
 from processors.sinks.config import ProvenanceConfig
 from tests.fixtures.records import soil_records
 from tests.fixtures.services import StackAddresses
 from tests.fixtures.share_data import participant_records
 from tests.fixtures.storage import run_cli
-from tests.integration.objections.helpers import cli, latest_by_key, read_topic
+from tests.integration.objections.helpers import (
+    cli,
+    cli_env,
+    latest_by_key,
+    publish_tiers,
+    read_topic,
+    stored_and_shared,
+    topic_prefix,
+)
 from tests.integration.provenance.helpers import store
-from tests.integration.share.helpers import produce
 
 CONSUMER, PROVIDER, OTHER = "jl_transport_dept", "jl_agri_bureau", "jl_traffic_police"
-
-
-def _env(stack: StackAddresses, schema: str, seed: str, prefix: str) -> dict[str, str]:
-    return {
-        "SENSEGATE_DB__DSN": stack.pg_dsn,
-        "SENSEGATE_DB__SCHEMA_NAME": schema,
-        "SENSEGATE_PROVENANCE__SIGNING_KEY": seed,
-        "SENSEGATE_KAFKA__BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
-        "SENSEGATE_KAFKA__TOPIC_PREFIX": prefix,
-    }
-
-
-def _prefix(schema: str) -> str:
-    """A topic prefix unique to this test run (the schema name ends in a random token)."""
-    return f"obj{hashlib.sha256(schema.encode()).hexdigest()[:12]}."
 
 
 def _token(env: dict[str, str], unit: str) -> str:
     out = cli(env, "token", "issue", unit)
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
-
-
-async def _publish_tiers(kafka: KafkaConfig, catalog: Catalog, records: list) -> None:  # type: ignore[type-arg]
-    """The normal pipeline's share stage: data topic -> share and open topics."""
-    for code in {r.dataset for r in records}:
-        await produce(
-            kafka, data_topic(kafka.topic_prefix, code),
-            [(r.kafka_key(), r.to_kafka_value()) for r in records if r.dataset == code],
-        )  # fmt: skip
-    settings = ShareSettings(kafka=kafka, share_group_id=f"{kafka.topic_prefix}share")
-    await asyncio.wait_for(run_share(settings, catalog, idle_exit_s=3.0), 120)
 
 
 async def test_objection_corrects_share_and_open_records(
@@ -80,12 +57,12 @@ async def test_objection_corrects_share_and_open_records(
     unique_name: object,
     tmp_path: Path,
 ) -> None:
-    prefix = _prefix(pg_schema)
+    prefix = topic_prefix(pg_schema)
     kafka = KafkaConfig(bootstrap_servers=stack.kafka_bootstrap, topic_prefix=prefix)
     records = list(soil_records(6))
     await store(stack.pg_dsn, pg_schema, catalog, records, provenance_config, prefix=prefix)
-    await _publish_tiers(kafka, catalog, records)
-    env = _env(stack, pg_schema, signing_seed, prefix)
+    await publish_tiers(kafka, catalog, records)
+    env = cli_env(stack, pg_schema, signing_seed, prefix)
     consumer, provider, other = (_token(env, u) for u in (CONSUMER, PROVIDER, OTHER))
     target = records[2]
 
@@ -182,13 +159,12 @@ async def test_correction_recomputes_the_derived_aggregate(
     provenance_config: ProvenanceConfig,
     signing_seed: str,
 ) -> None:
-    prefix = _prefix(pg_schema)
-    kafka = KafkaConfig(bootstrap_servers=stack.kafka_bootstrap, topic_prefix=prefix)
     start = time_bucket(datetime.now(UTC) - timedelta(hours=1), 300)
     rows = participant_records(start, vehicles=40, steps=2)
-    await store(stack.pg_dsn, pg_schema, catalog, rows, provenance_config, prefix=prefix)
-    await _publish_tiers(kafka, catalog, rows)
-    env = _env(stack, pg_schema, signing_seed, prefix)
+    kafka, env = await stored_and_shared(
+        stack, pg_schema, catalog, provenance_config, signing_seed, rows
+    )
+    prefix = kafka.topic_prefix
     consumer, provider = _token(env, CONSUMER), _token(env, OTHER)  # traffic police provide v2x
 
     flow = _entry(catalog, "v2x_participant_flow")
@@ -263,10 +239,10 @@ async def test_overdue_case_is_listed(
     provenance_config: ProvenanceConfig,
     signing_seed: str,
 ) -> None:
-    prefix = _prefix(pg_schema)
+    prefix = topic_prefix(pg_schema)
     records = list(soil_records(3))
     await store(stack.pg_dsn, pg_schema, catalog, records, provenance_config, prefix=prefix)
-    env = _env(stack, pg_schema, signing_seed, prefix)
+    env = cli_env(stack, pg_schema, signing_seed, prefix)
     consumer = _token(env, CONSUMER)
     ids = []
     for rec in records[:2]:
