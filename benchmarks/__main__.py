@@ -47,7 +47,7 @@ MICRO: dict[str, list[str]] = {
     "normalize_rate": ["--messages", "2000"],
     "sink_copy": ["--rows", "10000"],
     # MirrorMaker 2 to a private province: lag under steady load, throughput vs the producer limit
-    "replication": ["--rate", "150", "--seconds", "20", "--records", "100000"],
+    "replication": ["--rate", "150", "--seconds", "20", "--records", "50000"],
 }
 
 
