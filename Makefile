@@ -4,7 +4,7 @@ PY := .venv/bin/python
 STAMP := .venv/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: province-up province-down federate timescale-deps help venv stack-up stack-status stack-down up down status demo test test-unit test-integration lint bench bench-quick clean
+.PHONY: fuzz province-up province-down federate timescale-deps help venv stack-up stack-status stack-down up down status demo test test-unit test-integration lint bench bench-quick clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's/:.*## /\t/' | column -t -s $$'\t'
@@ -68,6 +68,10 @@ test-integration: stack-up ## integration tests against the real stack
 lint: venv ## ruff and mypy
 	.venv/bin/ruff check .
 	.venv/bin/mypy contracts runtime gateway processors simulators scripts stack benchmarks tests
+
+FUZZ_SECONDS ?= 180
+fuzz: venv ## bounded fuzz of gateway and normalizer input (FUZZ_SECONDS, default 180; prints figures)
+	$(PY) -m scripts.fuzz --seconds $(FUZZ_SECONDS)
 
 bench: stack-up ## benchmarks: figures next to the machine's own limits
 	$(PY) -m benchmarks

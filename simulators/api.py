@@ -191,6 +191,7 @@ class VerifyOptions:
     tables: Mapping[str, str] | None = None  # dataset -> table; default from the catalog
     exclusive: bool = False
     timeout_s: float = 60.0
+    strict: bool = False  # a dead letter of valid data is a loss (``oracle.evaluate``)
 
 
 def _tables_for(datasets: set[str], tables: Mapping[str, str] | None) -> dict[str, str]:
@@ -224,7 +225,9 @@ async def verify_async(log_path: Path, options: VerifyOptions) -> OracleReport:
         raws = [raw_topic(options.topic_prefix, f) for f in families]
         obs.raw = await src.read_raw_counts(options.bootstrap, raws, options.timeout_s)
         dead_topics = [dlq_topic(options.topic_prefix), quarantine_topic(options.topic_prefix)]
-        obs.dead = await src.read_dead_letters(options.bootstrap, dead_topics, options.timeout_s)
+        obs.dead, obs.dead_reasons = await src.read_dead_letter_reasons(
+            options.bootstrap, dead_topics, options.timeout_s
+        )
     if options.dsn:
         tables = _tables_for(datasets, options.tables)
         obs.rows = await asyncio.to_thread(
@@ -237,7 +240,13 @@ async def verify_async(log_path: Path, options: VerifyOptions) -> OracleReport:
             obs.values = await asyncio.to_thread(
                 src.read_stored_values, options.dsn, options.schema, valued
             )
-    return evaluate(entries, obs, exclusive=options.exclusive, db_checked=bool(options.dsn))
+    return evaluate(
+        entries,
+        obs,
+        exclusive=options.exclusive,
+        db_checked=bool(options.dsn),
+        strict=options.strict,
+    )
 
 
 def verify(log_path: Path, options: VerifyOptions) -> OracleReport:

@@ -13,6 +13,10 @@ should produce rows in, or ``dlq``/``quarantine``/``none``/``any`` (see ``simula
 ``lost`` = acknowledged messages found neither stored nor dead-lettered, ``dup_db`` = extra rows per
 record id, ``unexpected`` = rows for messages that should not have produced rows (plus, with
 ``exclusive``, rows no logged message explains), ``dup_kafka`` = raw-topic copies beyond those sent.
+
+``strict`` (the chaos test): a message expected as data that is dead-lettered and not stored is
+not accounted for; it counts as ``dead_unexplained`` (a loss in disguise) unless its log line names
+an injected bad-input fault (``BAD_INPUT_FAULTS``). Dead letters are also counted by reason code per group (``dead_reasons``).
 """
 
 from __future__ import annotations
@@ -36,6 +40,11 @@ __all__ = [
     "evaluate",
     "read_log",
 ]
+
+# Injected faults that make a message bad input: a dead letter of it is attributable, not a loss.
+BAD_INPUT_FAULTS = frozenset(
+    {"malformed", "truncated", "future", "oversized", "spoof", "missing-birth"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +128,8 @@ class Observations:
     rows: Mapping[str, list[tuple[str, str]]] = field(default_factory=dict)
     dead: Mapping[str, int] = field(default_factory=dict)
     raw: Mapping[str, int] | None = None
+    # SHA-256 -> reason codes of its dead letters (for the per-reason figures and strict mode)
+    dead_reasons: Mapping[str, frozenset[str]] = field(default_factory=dict)
     # dataset -> SHA-256 -> stored row (column -> value), for the value check
     values: Mapping[str, Mapping[str, Mapping[str, object]]] = field(default_factory=dict)
 
@@ -142,6 +153,7 @@ class GroupReport:
     dup_kafka: int = 0
     recovered: int = 0
     wrong_values: int = 0
+    dead_unexplained: int = 0
 
 
 @dataclass
@@ -154,6 +166,9 @@ class OracleReport:
     lost_ids: list[str] = field(default_factory=list)
     duplicated_keys: list[str] = field(default_factory=list)
     wrong_values: list[str] = field(default_factory=list)
+    # group -> reason code -> distinct messages dead-lettered with it
+    dead_reasons: dict[str, Counter[str]] = field(default_factory=dict)
+    unexplained_ids: list[str] = field(default_factory=list)
 
     @property
     def totals(self) -> GroupReport:
@@ -169,7 +184,9 @@ class OracleReport:
     def ok(self) -> bool:
         """True when nothing acknowledged was lost, stored twice or stored in a wrong item."""
         t = self.totals
-        return t.lost == 0 and t.duplicated == 0 and t.wrong_values == 0
+        return (
+            t.lost == 0 and t.duplicated == 0 and t.wrong_values == 0 and t.dead_unexplained == 0
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -182,6 +199,8 @@ class OracleReport:
             "lost_ids": self.lost_ids[:50],
             "duplicated_keys": self.duplicated_keys[:50],
             "wrong_values": self.wrong_values[:50],
+            "dead_reasons": {g: dict(c) for g, c in self.dead_reasons.items()},
+            "unexplained_ids": self.unexplained_ids[:50],
         }
 
     def render(self) -> str:
@@ -195,6 +214,7 @@ class OracleReport:
             "duplicated",
             "unexpected",
             "wrong_values",
+            "dead_unexplained",
         )
         head = f"{'dataset':<20}" + "".join(f"{c[:12]:>13}" for c in cols)
         lines = [head, "-" * len(head)]
@@ -204,10 +224,13 @@ class OracleReport:
         lines.append(
             f"{verdict}: lost={self.totals.lost} duplicated={self.totals.duplicated} "
             f"unexpected={self.totals.unexpected} wrong_values={self.totals.wrong_values} "
-            f"dup_kafka={self.totals.dup_kafka} "
+            f"dead_unexplained={self.totals.dead_unexplained} dup_kafka={self.totals.dup_kafka} "
             f"(raw topics {'read' if self.raw_checked else 'not read'}, "
             f"database {'read' if self.db_checked else 'not read'})"
         )
+        for group, reasons in sorted(self.dead_reasons.items()):
+            parts = ", ".join(f"{r}={n}" for r, n in sorted(reasons.items()))
+            lines.append(f"dead letters of {group} by reason: {parts}")
         return "\n".join(lines)
 
 
@@ -217,6 +240,7 @@ def evaluate(
     *,
     exclusive: bool = False,
     db_checked: bool = True,
+    strict: bool = False,
 ) -> OracleReport:
     """Compare the outcome log with the observations (pure; see the module docstring)."""
     groups: dict[str, GroupReport] = {}
@@ -235,6 +259,8 @@ def evaluate(
             rows_by_sha[sha].add(dataset)
     lost_ids: list[str] = []
     dup_keys: list[str] = []
+    unexplained_ids: list[str] = []
+    reasons: dict[str, Counter[str]] = {}
     for group, members in sorted(by_group.items()):
         g = groups.setdefault(group, GroupReport(group))
         ok_shas = {e.payload_sha256 for e in members if e.outcome == "ok"}
@@ -248,6 +274,9 @@ def evaluate(
         dead = {s for s in shas if s in obs.dead}
         g.stored = len(stored)
         g.dead_lettered = len(dead)
+        for sha in dead:
+            for reason in obs.dead_reasons.get(sha, frozenset({"?"})):
+                reasons.setdefault(group, Counter())[reason] += 1
         g.recovered = len((info_shas - ok_shas) & (stored | dead))
         if obs.raw is not None:
             g.in_raw = sum(1 for s in shas if obs.raw.get(s))
@@ -270,6 +299,16 @@ def evaluate(
             missing = {s for s in ok_shas if not obs.raw.get(s)} - dead
         else:
             missing = ok_shas - stored - dead
+            if strict:
+                # valid data must be stored: a dead letter of it is a loss unless a fault was injected
+                injected = {e.payload_sha256 for e in members if e.fault in BAD_INPUT_FAULTS}
+                hidden = (dead & ok_shas) - stored - injected
+                g.dead_unexplained = len(hidden)
+                unexplained_ids.extend(
+                    f"{e.message_id}:{','.join(sorted(obs.dead_reasons.get(e.payload_sha256, ())))}"
+                    for e in members
+                    if e.payload_sha256 in hidden
+                )
         g.lost = len(missing)
         lost_ids.extend(e.message_id for e in members if e.payload_sha256 in missing)
     if exclusive:
@@ -289,5 +328,6 @@ def evaluate(
     for dataset, lines in wrong.items():
         groups.setdefault(dataset, GroupReport(dataset)).wrong_values += len(lines)
     report = OracleReport(groups, obs.raw is not None, db_checked, lost_ids, dup_keys)
+    report.dead_reasons, report.unexplained_ids = reasons, unexplained_ids
     report.wrong_values = [line for lines in wrong.values() for line in lines]
     return report

@@ -20,6 +20,7 @@ from psycopg import sql
 from contracts.dead_letter import DeadLetter
 
 __all__ = [
+    "read_dead_letter_reasons",
     "read_dead_letters",
     "read_raw_counts",
     "read_stored_rows",
@@ -86,7 +87,16 @@ async def read_dead_letters(
     bootstrap: str, topics: Iterable[str], timeout_s: float = 60.0
 ) -> Counter[str]:
     """Dead letters per original payload SHA-256, counted once per distinct source identity."""
+    counts, _ = await read_dead_letter_reasons(bootstrap, topics, timeout_s)
+    return counts
+
+
+async def read_dead_letter_reasons(
+    bootstrap: str, topics: Iterable[str], timeout_s: float = 60.0
+) -> tuple[Counter[str], dict[str, frozenset[str]]]:
+    """As ``read_dead_letters``, plus the reason codes seen per payload SHA-256."""
     identities: dict[str, set[str]] = {}
+    reasons: dict[str, set[str]] = {}
     for topic in topics:
         for value, _ in await _scan(bootstrap, topic, timeout_s):
             if not value:
@@ -99,7 +109,9 @@ async def read_dead_letters(
             # the gateway may keep only a prefix of an oversized payload; the envelope has the full hash
             sha = str(letter.envelope.get("sha256") or hashlib.sha256(letter.payload).hexdigest())
             identities.setdefault(sha, set()).add(letter.source_identity)
-    return Counter({sha: len(ids) for sha, ids in identities.items()})
+            reasons.setdefault(sha, set()).add(letter.reason.value)
+    counts = Counter({sha: len(ids) for sha, ids in identities.items()})
+    return counts, {sha: frozenset(r) for sha, r in reasons.items()}
 
 
 def stored_rows(conn: psycopg.Connection, schema: str, table: str) -> list[tuple[str, str]]:

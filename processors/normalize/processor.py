@@ -53,6 +53,9 @@ logger = logging.getLogger(__name__)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+_MAX_NS = 2**63  # numpy's int64 nanoseconds end in 2262
+
+
 def ns_to_datetime(ns: int) -> datetime:
     """Unix nanoseconds -> aware UTC datetime (microsecond precision, exact integer arithmetic)."""
     return _EPOCH + timedelta(microseconds=ns // 1000)
@@ -150,6 +153,13 @@ class NormalizeProcessor(Processor):
             inputs=len(batch),
         )
 
+    def reload(self) -> None:
+        """Let stateful mappers re-read their shared state (called on partition assignment)."""
+        for mapper in self._mappers.values():
+            reload = getattr(mapper, "reload", None)
+            if callable(reload):
+                reload()
+
     def forget(self, result: BatchResult) -> None:
         """Remove a batch's record ids from the recent-key cache (its outputs were not delivered)."""
         for record in result.records:
@@ -184,7 +194,12 @@ class NormalizeProcessor(Processor):
         for s in staged:
             s.flags = [list(c.flags) for c in s.mapped.candidates]
             for j, cand in enumerate(s.mapped.candidates):
-                observed.append(cand.observed_ns)
+                ns = cand.observed_ns
+                if not 0 <= ns < _MAX_NS and s.rejection is None:
+                    # beyond 64-bit nanoseconds (years past 2262 or before 1970; found by fuzzing)
+                    code = ReasonCode.FUTURE_TIMESTAMP if ns > 0 else ReasonCode.TOO_OLD
+                    s.rejection = (code, f"device time {ns} ns is outside 1970-2262")
+                observed.append(min(max(ns, 0), _MAX_NS - 1))
                 received.append(s.raw.envelope.received_ns)
                 owners.append((s, j))
         for (s, j), (reason, flag) in zip(

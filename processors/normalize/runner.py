@@ -91,10 +91,11 @@ def to_raw_records(
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Waits for the in-flight batch (produced and committed) before partitions are revoked."""
+    """Waits for the in-flight batch before partitions are revoked; reloads state on assignment."""
 
-    def __init__(self, lock: asyncio.Lock) -> None:
+    def __init__(self, lock: asyncio.Lock, processor: Processor) -> None:
         self._lock = lock
+        self._processor = processor
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         async with self._lock:
@@ -102,6 +103,11 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         logger.info("partitions assigned: %s", sorted(map(str, assigned)))
+        reload = getattr(self._processor, "reload", None)
+        if callable(reload):
+            # a moved partition's protocol state (Sparkplug births) may be newer on disk
+            async with self._lock:
+                await asyncio.to_thread(reload)
 
 
 class NormalizeRunner:
@@ -155,7 +161,7 @@ class NormalizeRunner:
         )
         await consumer.start()
         topics = [raw_topic(self._kafka.topic_prefix, f) for f in self._config.families]
-        consumer.subscribe(topics, listener=_Rebalance(self._lock))
+        consumer.subscribe(topics, listener=_Rebalance(self._lock, self._processor))
         self._consumer = consumer
         logger.info("normalize runner joined group %s on %s", self._config.group_id, topics)
 

@@ -47,6 +47,10 @@ class SparkplugCodec(Codec[SparkplugMessage]):
         )
         self.max_payload_bytes = max_payload_bytes
 
+    def reload(self) -> None:
+        """Re-read the host state from its store (a partition was assigned; see ``SparkplugHost``)."""
+        self.host.reload()
+
     def decode(self, payload: bytes, envelope: Envelope) -> SparkplugMessage:
         """Decode one message whose MQTT topic is ``envelope.topic``; raise only CodecError."""
         try:

@@ -88,7 +88,7 @@ def decode_payload(data: Any, resolve: AliasResolver | None = None) -> DecodedPa
     return DecodedPayload(
         timestamp=fields.get(1),
         seq=fields.get(3),
-        uuid=fields.get(4),
+        uuid=_text(fields[4], "uuid") if 4 in fields else None,
         body=fields.get(5),
         columns=columns,
         unresolved_aliases=tuple(unresolved),
@@ -131,7 +131,7 @@ def _columns(
             if n >= _FIRST_VALUE:
                 number, raw = n, v
             elif n == _NAME:
-                name = v
+                name = _text(v, "metric name")
             elif n == _ALIAS:
                 alias = v
             elif n == _TIMESTAMP:
@@ -219,6 +219,17 @@ def _value(field: str, raw: Any, datatype: int, unresolved: list[int], depth: in
     return cell
 
 
+def _text(value: Any, what: str) -> str:
+    """A protobuf string field as str: proto2 hands over invalid UTF-8 as bytes (found by fuzzing)."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode()
+        except UnicodeDecodeError as exc:
+            msg = f"{what} is not valid UTF-8"
+            raise PayloadError(msg) from exc
+    return str(value)
+
+
 def _scalar(field: str, raw: Any, datatype: int) -> CellValue:
     """Typed scalar from a oneof field, shared by metrics, dataset cells, properties, parameters."""
     bits = SIGNED_BITS.get(datatype)  # type: ignore[call-overload]
@@ -240,7 +251,7 @@ def _scalar(field: str, raw: Any, datatype: int) -> CellValue:
         return bool(raw)
     if datatype in (DataType.STRING, DataType.TEXT, DataType.UUID):
         _expect(field, ("string_value",), datatype)
-        return str(raw)
+        return _text(raw, "string value")
     if datatype == DataType.DATETIME:
         _expect(field, ("long_value", "int_value"), datatype)
         return int(raw)

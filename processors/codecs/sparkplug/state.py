@@ -17,6 +17,10 @@ of the last DBIRTH; the last ``seq`` (0-255, wrapping) across all of the node's 
 
 Not thread-safe: one host per normalizer partition consumer. The store is written on births,
 deaths and staleness changes; ``seq`` is not persisted, so tracking restarts after a restart.
+Several normalizers share one store (a directory): when a partition moves to another instance, that
+instance must not judge the node by what it remembered from before (or by nothing at all), so
+``reload`` re-reads the store on every partition assignment, and a node unknown in memory is read
+from the store before it is treated as born-less (the chaos test's Sparkplug dead letters).
 """
 
 from __future__ import annotations
@@ -76,9 +80,16 @@ class SparkplugHost:
         self._interval = rebirth_interval_s
         self._clock = clock
         self._nodes: dict[str, _Node] = {}
-        if store is not None:
-            for key, snap in store.load_all().items():
-                self._nodes[key] = _Node(snap)
+        self.reload()
+
+    def reload(self) -> None:
+        """Replace the in-memory state by the store's (after a partition assignment).
+
+        Without a store the memory is the only state and is kept. Seq tracking restarts.
+        """
+        if self._store is None:
+            return
+        self._nodes = {key: _Node(snap) for key, snap in self._store.load_all().items()}
 
     def snapshot(self, node_key: str) -> NodeSnapshot | None:
         """A copy of a node's persisted state, or None if the node is unknown."""
@@ -210,6 +221,11 @@ class SparkplugHost:
 
     def _node(self, topic: SparkplugTopic) -> _Node:
         node = self._nodes.get(topic.node_key)
+        if (node is None or not node.snap.birth_known) and self._store is not None:
+            # another instance may have processed this node's birth (a moved partition)
+            stored = self._store.load(topic.node_key)
+            if stored is not None:
+                node = self._nodes[topic.node_key] = _Node(stored)
         if node is None:
             # A node first seen without its birth: unknown aliases, offline, stale until NBIRTH.
             snap = NodeSnapshot(

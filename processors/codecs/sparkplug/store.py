@@ -73,6 +73,10 @@ class BirthStore(Protocol):
         """Replace the snapshot of ``snapshot.node_key``; serialize now, keep no reference to it."""
         ...
 
+    def load(self, node_key: str) -> NodeSnapshot | None:
+        """The stored snapshot of one node, or None (missing or unreadable)."""
+        ...
+
 
 class MemoryBirthStore:
     """In-process store (tests, or deployments that rebuild from the raw topic at start-up)."""
@@ -87,6 +91,11 @@ class MemoryBirthStore:
     def save(self, snapshot: NodeSnapshot) -> None:
         """Keep a serialized copy so later mutation of the caller's objects cannot leak in."""
         self._data[snapshot.node_key] = snapshot.model_dump_json()
+
+    def load(self, node_key: str) -> NodeSnapshot | None:
+        """A copy of one snapshot, or None."""
+        data = self._data.get(node_key)
+        return NodeSnapshot.model_validate_json(data) if data is not None else None
 
 
 class JsonFileBirthStore:
@@ -118,6 +127,18 @@ class JsonFileBirthStore:
                 continue
             out[snap.node_key] = snap
         return out
+
+    def load(self, node_key: str) -> NodeSnapshot | None:
+        """Read one node's file; a missing, corrupt or mismatched file reads as None."""
+        path = self.path_for(node_key)
+        try:
+            snap = NodeSnapshot.model_validate_json(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValidationError, ValueError) as exc:
+            logger.warning("skipping unreadable Sparkplug state file %s: %s", path, exc)
+            return None
+        return snap if snap.node_key == node_key else None
 
     def save(self, snapshot: NodeSnapshot) -> None:
         """Write atomically; on failure log, count and keep going (state can be rebuilt)."""

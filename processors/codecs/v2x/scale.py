@@ -65,6 +65,10 @@ MOY_INVALID = 527040
 DSECOND_MAX_VALID = 60999  # 60000..60999 is a leap second; 61000..65535 unavailable
 
 
+# how far after its reference clock a DSecond may lie (clock skew; larger is a lateness)
+DSECOND_AHEAD_MS = 10_000
+
+
 def _scaled(raw: ArrayLike, factor: float, invalid: ArrayLike | None = None) -> Floats:
     values = np.asarray(raw, dtype=np.float64)
     out = values * factor
@@ -150,22 +154,27 @@ def acceleration_mps2(raw: ArrayLike) -> Floats:
     return _scaled(raw, ACCEL_MPS2, [ACCEL_UNAVAILABLE])
 
 
-def resolve_dsecond(dsecond: ArrayLike, reference_ms: int) -> NDArray[np.int64]:
-    """Epoch ms of DSecond values (ms within a UTC minute), in the minute nearest to the reference.
+def resolve_dsecond(
+    dsecond: ArrayLike, reference_ms: int, ahead_ms: int = DSECOND_AHEAD_MS
+) -> NDArray[np.int64]:
+    """Epoch ms of DSecond values (ms within a UTC minute): the latest at most ``ahead_ms`` ahead.
 
+    A message reaches the reference clock (the header time, or the gateway's receive time) late by
+    any amount (broker queues during an outage) but early only by clock skew, so the minute is
+    chosen from the past: a message up to 60 s - ``ahead_ms`` late resolves right. The nearest
+    minute, used before, put a message 30-60 s late 0-30 s into the future, where the quality check
+    refused it (the chaos test's ``future_timestamp`` dead letters). Later than that the minute is
+    ambiguous and cannot be known from a DSecond alone (docs/reliability.md, W15).
     Values above 60999 (unavailable) resolve to -1. A leap-second value (60000..60999) counts into
     the next minute, as the UTC clock it stands for has no such instant.
     """
     values = np.asarray(dsecond, dtype=np.int64)
-    minute_start = (reference_ms // MINUTE_MS) * MINUTE_MS
+    latest = reference_ms + ahead_ms
+    minute_start = (latest // MINUTE_MS) * MINUTE_MS
     candidate = minute_start + values
-    # pick among the previous, same and next minute the candidate closest to the reference
-    shifts = np.array([-MINUTE_MS, 0, MINUTE_MS], dtype=np.int64)
-    candidates = candidate[..., None] + shifts
-    best = np.take_along_axis(
-        candidates, np.abs(candidates - reference_ms).argmin(axis=-1)[..., None], axis=-1
-    )[..., 0]
-    return np.where(values > DSECOND_MAX_VALID, -1, best)
+    candidate = np.where(candidate > latest, candidate - MINUTE_MS, candidate)
+    candidate = np.where(candidate <= latest - MINUTE_MS, candidate + MINUTE_MS, candidate)
+    return np.where(values > DSECOND_MAX_VALID, -1, candidate)
 
 
 def _year_start_ms(epoch_ms: NDArray[np.int64]) -> NDArray[np.int64]:

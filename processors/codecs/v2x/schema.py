@@ -130,11 +130,18 @@ def decode_frame(body: bytes, edition: str = DEFAULT_EDITION) -> FrameValue:
     except Exception as exc:  # random bytes raise more than asn1tools.DecodeError (C: ValueError)
         msg = f"UPER decode as {edition} failed: {type(exc).__name__}: {exc}"
         raise CodecError(ReasonCode.DECODE_ERROR, msg) from exc
+    if name is None:
+        # an extension alternative this edition does not define: a newer edition or a vendor's (B16)
+        msg = (
+            f"MessageFrame extension alternative unknown to edition {edition} "
+            f"(known editions: {', '.join(available_editions())}); raw bytes kept"
+        )
+        raise CodecError(ReasonCode.UNSUPPORTED_MESSAGE, msg)
     if any(body[used:]):
         msg = f"{len(body) - used} trailing bytes after a {used}-byte {name}"
         raise CodecError(ReasonCode.DECODE_ERROR, msg)
     if name not in FRAME_ALTERNATIVES:
-        msg = f"MessageFrame alternative {name!r} is not a day-one message"
+        msg = f"MessageFrame alternative {name!r} is not a day-one message ({edition})"
         raise CodecError(ReasonCode.UNSUPPORTED_MESSAGE, msg)
     return {name: inner}
 

@@ -40,6 +40,15 @@ class IiotMapper:
         self._codec = SparkplugCodec(store)
         self._bd_seq: dict[str, int | None] = {}
 
+    def reload(self) -> None:
+        """Forget what this instance remembers and re-read the shared birth store.
+
+        Called on every partition assignment: a node's births may have been processed by another
+        instance since; a stale bdSeq here would put a different natural key on the same message.
+        """
+        self._codec.reload()
+        self._bd_seq.clear()
+
     def map(self, raw: RawRecord, device: DeviceLike) -> Mapped:
         """Decode one Sparkplug message and build a candidate per metric."""
         env = raw.envelope

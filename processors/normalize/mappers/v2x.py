@@ -187,7 +187,7 @@ class V2xMapper:
                 }
             )
             location = None
-            if p.lat is not None and p.lon is not None and abs(p.lat) <= 90 and abs(p.lon) <= 180:
+            if _on_earth(p.lat, p.lon):
                 location = GeoPoint(lat=p.lat, lon=p.lon, elevation_m=p.elevation)
             out.append(
                 Candidate(
@@ -235,7 +235,7 @@ class V2xMapper:
     ) -> list[Candidate]:
         out: list[Candidate] = []
         for ev in msg.road_events:
-            located = ev.lat is not None and ev.lon is not None
+            located = _on_earth(ev.lat, ev.lon)
             out.append(
                 Candidate(
                     dataset="v2x_road_event",
@@ -266,7 +266,7 @@ class V2xMapper:
     ) -> list[Candidate]:
         out: list[Candidate] = []
         for node in msg.intersections:
-            located = node.lat is not None and node.lon is not None
+            located = _on_earth(node.lat, node.lon)
             out.append(
                 Candidate(
                     dataset="v2x_intersection",
@@ -314,3 +314,8 @@ def _claimed_sender(msg: V2xMessage, topic_id: str) -> str | None:
         return None
     text = raw.rstrip(b"\0")
     return text.decode("ascii") if text.isascii() and text.decode().isprintable() else raw.hex()
+
+
+def _on_earth(lat: float | None, lon: float | None) -> bool:
+    """A usable WGS-84 position; a decoded one off the globe is dropped like a missing one (fuzz)."""
+    return lat is not None and lon is not None and abs(lat) <= 90 and abs(lon) <= 180

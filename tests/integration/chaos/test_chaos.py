@@ -7,8 +7,9 @@ in their consumer groups, one share service; all three simulated families publis
 and restarts Kafka, crashes PostgreSQL (``pg_ctl stop -m immediate``), SIGSTOPs Kafka for longer
 than the gateway's produce timeout, and restarts Mosquitto gracefully while the devices publish.
 The test restarts whatever dies, as supervisord does under ``make up``. Then the counting oracle
-(docs/reliability.md §5) reads PostgreSQL and the dead-letter topic: every PUBACKed message stored
-exactly once or dead-lettered as expected, nothing else.
+(docs/reliability.md §5) reads PostgreSQL and the dead-letter topic, strictly: every PUBACKed valid
+message stored exactly once, every injected bad message dead-lettered (reasons printed), nothing
+else; a valid message in the dead letters is a failure, not an excuse.
 """
 
 from __future__ import annotations
@@ -237,12 +238,15 @@ async def test_pipeline_under_chaos(
         report = await verify_async(
             log,
             VerifyOptions(bootstrap=kafka.bootstrap, dsn=pg.dsn, schema="sensegate",
-                          exclusive=True, timeout_s=120),
+                          exclusive=True, strict=True, timeout_s=120),
         )  # fmt: skip
         print(f"\nchaos schedule:\n{schedule.render()}\n\noracle:\n{report.render()}")
         print("service starts:", {n: s.starts for n, s in services.items()})
         totals = report.totals
+        print("unexplained dead letters (message:reasons):", report.unexplained_ids[:20])
+        # strict: a valid message dead-lettered counts against the run (dead_unexplained)
         assert report.ok, report.render()
+        assert totals.dead_unexplained == 0, report.unexplained_ids[:20]
         assert totals.unexpected == 0, report.render()
         assert totals.stored > DEVICES * 10
     finally:

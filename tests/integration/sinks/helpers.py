@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import psycopg
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from psycopg import sql
 from pydantic import SecretStr
 
+from contracts.dead_letter import DeadLetter
 from contracts.record import DatasetRecord
 from contracts.settings import DbConfig, KafkaConfig
+from processors.catalog import Catalog
 from processors.sinks.config import ProvenanceConfig, SinkConfig, SinkSettings
+from processors.sinks.service import SinkService
 
 
 def sink_settings(
@@ -98,3 +102,29 @@ async def wait_until(
             msg = f"condition not reached within {limit_s}s"
             raise AssertionError(msg)
         await asyncio.sleep(0.2)
+
+
+@contextlib.asynccontextmanager
+async def running_sink(settings: SinkSettings, catalog: Catalog) -> AsyncIterator[SinkService]:
+    """A SinkService consuming in the background of this loop until the block ends."""
+    service = SinkService(settings, catalog)
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.run(stop))
+    try:
+        yield service
+    finally:
+        stop.set()
+        await task
+
+
+async def read_dead_letters(bootstrap: str, prefix: str) -> list[DeadLetter]:
+    """The dead letters on ``<prefix>dlq`` so far (one poll of up to 5 s)."""
+    consumer = AIOKafkaConsumer(
+        f"{prefix}dlq", bootstrap_servers=bootstrap, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        batch = await consumer.getmany(timeout_ms=5000)
+    finally:
+        await consumer.stop()
+    return [DeadLetter.from_json(m.value or b"") for ms in batch.values() for m in ms]

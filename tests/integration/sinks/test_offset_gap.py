@@ -13,13 +13,19 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
-from contracts.dead_letter import DeadLetter, ReasonCode
+from contracts.dead_letter import ReasonCode
 from processors.catalog import Catalog
 from processors.sinks.gaps import GAP_RECORDS
 from processors.sinks.service import SinkService
 from tests.fixtures.records import soil_records
 from tests.fixtures.services import StackAddresses
-from tests.integration.sinks.helpers import count_rows, produce, sink_settings, wait_until
+from tests.integration.sinks.helpers import (
+    count_rows,
+    produce,
+    read_dead_letters,
+    sink_settings,
+    wait_until,
+)
 
 
 async def _run_until(service: SinkService, check: Callable[[], bool]) -> None:
@@ -76,15 +82,7 @@ async def test_deleted_records_become_offset_gap_dead_letters(
         SinkService(settings, catalog), lambda: count_rows(stack.pg_dsn, pg_schema) == (150, 150)
     )
     assert GAP_RECORDS.labels(topic)._value.get() - before == 100
-    consumer = AIOKafkaConsumer(
-        f"{prefix}dlq", bootstrap_servers=stack.kafka_bootstrap, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        batch = await consumer.getmany(timeout_ms=5000)
-    finally:
-        await consumer.stop()
-    letters = [DeadLetter.from_json(m.value or b"") for ms in batch.values() for m in ms]
+    letters = await read_dead_letters(stack.kafka_bootstrap, prefix)
     assert letters
     assert {d.reason for d in letters} == {ReasonCode.OFFSET_GAP}
     assert sum(d.coordinates["last_missing"] - d.coordinates["first_missing"] + 1

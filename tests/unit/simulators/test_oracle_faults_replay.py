@@ -58,6 +58,34 @@ def test_oracle_passes_clean_run_and_counts_kafka_duplicates() -> None:
     assert report.groups["agri_soil"].dup_kafka == 1  # 3 copies for 2 sends
 
 
+def test_strict_oracle_counts_dead_lettered_valid_data_as_unexplained() -> None:
+    """A valid message dead-lettered (not stored) is a loss in disguise; injected bad input is not."""
+    entries = [_entry(i) for i in range(3)] + [
+        LogEntry("m9", "dev", "agri", ("agri_soil",), "data", "sha9", "ok", 1, 2, fault="truncated"),
+        LogEntry("bad", "dev", "agri", ("dlq",), "dlq", "shaX", "ok", 1, 2, fault="malformed"),
+    ]
+    obs = Observations(
+        rows={"agri_soil": [("sha0", "r0"), ("sha1", "r1")]},
+        dead={"sha2": 1, "sha9": 1, "shaX": 1},
+        dead_reasons={
+            "sha2": frozenset({"sparkplug_no_birth"}),
+            "sha9": frozenset({"decode_error"}),
+            "shaX": frozenset({"decode_error"}),
+        },
+    )
+    lenient = evaluate(entries, obs)
+    assert lenient.ok and lenient.totals.dead_unexplained == 0
+    strict = evaluate(entries, obs, strict=True)
+    assert not strict.ok
+    assert strict.groups["agri_soil"].dead_unexplained == 1
+    assert strict.unexplained_ids == ["m2:sparkplug_no_birth"]
+    assert strict.dead_reasons["agri_soil"] == {"sparkplug_no_birth": 1, "decode_error": 1}
+    assert strict.dead_reasons["dlq"] == {"decode_error": 1}
+    assert "dead letters of agri_soil by reason: decode_error=1, sparkplug_no_birth=1" in (
+        strict.render()
+    )
+
+
 def test_oracle_without_database_uses_raw_topic() -> None:
     report = evaluate([_entry(0), _entry(1)], Observations(raw={"sha0": 1}), db_checked=False)
     assert report.totals.lost == 1

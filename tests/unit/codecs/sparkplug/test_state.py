@@ -210,3 +210,47 @@ def test_dbirth_before_nbirth_is_kept(codec: SparkplugCodec) -> None:
     _nbirth(codec, ts=T0)  # older than the DBIRTH (T0 + 1): the DBIRTH stays current
     msg = _ddata(codec, 1)
     assert msg.metrics[0].name == "Flow" and not msg.stale
+
+
+def test_moved_partition_finds_the_birth_another_instance_processed(
+    tmp_path: Path, clock: Clock
+) -> None:
+    """Two normalizers on one store, both started before any birth: the chaos test's dead letters.
+
+    Instance b knew nothing of the node when its partition came over from instance a; before the
+    fix it refused every NDATA/DDATA as born-less (``sparkplug_no_birth``) until a rebirth.
+    """
+    a = SparkplugCodec(host=SparkplugHost(JsonFileBirthStore(tmp_path), clock=clock))
+    b = SparkplugCodec(host=SparkplugHost(JsonFileBirthStore(tmp_path), clock=clock))
+    _nbirth(a, bd_seq=3)
+    _dbirth(a, 1)
+    _ddata(a, 2)
+    # the partition moves to b (a was killed): b has never seen this node
+    moved = _ddata(b, 3)
+    assert moved.birth_known and moved.rebirth is None and not moved.stale
+    assert moved.metrics[0].name == "Flow"
+    assert _ndata(b, 4).metrics[0].name == "Oil/Temp"
+
+
+def test_reload_replaces_what_an_instance_remembered(tmp_path: Path, clock: Clock) -> None:
+    """After a partition comes back, the node's newer birth (written by another instance) wins."""
+    a = SparkplugCodec(host=SparkplugHost(JsonFileBirthStore(tmp_path), clock=clock))
+    b = SparkplugCodec(host=SparkplugHost(JsonFileBirthStore(tmp_path), clock=clock))
+    _nbirth(a, bd_seq=1)
+    _dbirth(a, 1, names=("Flow", "Level"))
+    _ddata(b, 2)  # b learns the node through the store
+    _nbirth(a, bd_seq=2, ts=T0 + 100)  # the node is born again while a owns it
+    _dbirth(a, 1, names=("Pressure", "Level"))
+    stale = b.host.snapshot("JilinPlant/press-07")
+    assert stale is not None and stale.bd_seq == 1  # b's memory is behind
+    b.reload()  # partition assigned back to b
+    fresh = b.host.snapshot("JilinPlant/press-07")
+    assert fresh is not None and fresh.bd_seq == 2
+    assert _ddata(b, 2).metrics[0].name == "Pressure"
+
+
+def test_reload_without_store_keeps_memory(clock: Clock) -> None:
+    codec = SparkplugCodec(host=SparkplugHost(None, clock=clock))
+    _nbirth(codec)
+    codec.reload()
+    assert _ndata(codec, 1).birth_known

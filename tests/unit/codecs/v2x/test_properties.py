@@ -109,3 +109,12 @@ def test_oversized_and_deeply_nested_json_refused_fast() -> None:
 
 def test_spec_compiled_once() -> None:
     assert specification("csae53-2019") is specification("csae53-2019")
+
+
+@pytest.mark.parametrize("body", [b"\x80\x02\xab\xcd", b"\x81\x02\xab\xcd", b"\x80\x01\x02\x03"])
+def test_b16_unknown_extension_alternative_is_unsupported_with_edition(body: bytes) -> None:
+    """B16: the extension bit set, an alternative index the edition does not define."""
+    with pytest.raises(CodecError) as caught:
+        UPER.decode(body, _env(body))
+    assert caught.value.reason is ReasonCode.UNSUPPORTED_MESSAGE
+    assert "csae53-2019" in str(caught.value) and "unknown to edition" in str(caught.value)

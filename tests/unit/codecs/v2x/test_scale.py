@@ -59,3 +59,13 @@ def test_resolve_time_mark_wraps_into_next_hour() -> None:
 
 def test_distance() -> None:
     assert scale.distance_km(39, 116, 29.7241937, 107.4134465) == pytest.approx(1296.7, abs=0.1)
+
+
+def test_resolve_dsecond_prefers_the_past_for_late_messages() -> None:
+    """A secMark 34 s older than the receive time (a queue during an outage) stays in the past."""
+    (late,) = scale.resolve_dsecond([(REF_MS - 34_000) % 60_000], REF_MS)
+    assert late == REF_MS - 34_000
+    (almost_minute,) = scale.resolve_dsecond([(REF_MS - 49_000) % 60_000], REF_MS)
+    assert almost_minute == REF_MS - 49_000
+    (skewed,) = scale.resolve_dsecond([(REF_MS + 8_000) % 60_000], REF_MS)  # clock a bit ahead
+    assert skewed == REF_MS + 8_000
