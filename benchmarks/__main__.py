@@ -48,6 +48,8 @@ MICRO: dict[str, list[str]] = {
     "gateway_ingest": ["--messages", "100000", "--rounds", "3"],
     "normalize_rate": ["--messages", "2000"],
     "sink_copy": ["--rows", "10000"],
+    # MirrorMaker 2 to a private province: lag under steady load, throughput vs the producer limit
+    "replication": ["--rate", "150", "--seconds", "20", "--records", "50000"],
 }
 
 

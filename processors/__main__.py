@@ -22,6 +22,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "objections": ("objections", "objections to shared or opened records (Art. 30)"),
     "grants": ("grants", "access grants for conditionally shared and opened datasets"),
     "dlq": ("dlq", "inspect and replay dead letters"),
+    "federation": ("federation", "upstream replication to the provincial platform (MirrorMaker 2)"),
+    "province": (
+        "province",
+        "provincial side: admit instances, merge catalogs, witness checkpoints",
+    ),
 }
 
 

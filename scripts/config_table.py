@@ -29,6 +29,16 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
         "processors.cli.settings",
         "AdminSettings",
     ),
+    (
+        "Federation (instance side) — `python -m processors federation` (docs/federation.md)",
+        "processors.cli.federation",
+        "FederationSettings",
+    ),
+    (
+        "Province (provincial side) — `python -m processors province`",
+        "processors.cli.province",
+        "ProvinceSettings",
+    ),
 )
 
 HEADER = """# Configuration

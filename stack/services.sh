@@ -22,6 +22,13 @@ SERVICES=(
   "share|$((PORT_BASE + 3))|SHARE|processors share"
   "monitor|$((PORT_BASE + 4))|-|runtime.monitor"
 )
+# Upstream replication (docs/federation.md): settings exported or in $STATE/federation.env.
+FED_ENV="$STATE/federation.env"
+# shellcheck disable=SC1090
+[ -f "$FED_ENV" ] && source "$FED_ENV"
+if [ -n "${SENSEGATE_FEDERATION__UPSTREAM_BOOTSTRAP:-}" ]; then
+  SERVICES+=("mirror|-|-|processors federation run-mirror")
+fi
 
 die() { echo "services: error: $*" >&2; exit 1; }
 say() { echo "services: $*"; }
@@ -80,6 +87,7 @@ cmd_exec() {
   for entry in "${SERVICES[@]}"; do
     IFS='|' read -r name port principal module <<<"$entry"
     [ "$name" = "$want" ] || continue
+    [ "$name" = mirror ] && exec "$PYTHON" -m processors federation run-mirror
     export SENSEGATE_METRICS__PORT="$port" SENSEGATE_MAPPERS__SPARKPLUG_STATE_DIR="$DIR/sparkplug-state"
     if [ "$principal" != "-" ]; then
       # shellcheck disable=SC1090
@@ -106,12 +114,37 @@ cmd_exec() {
   die "unknown service $want"
 }
 
+# Allow-list from the catalog, replication principal and its ACLs, mm2.properties, registrations;
+# as the operator (the ACL administrator), reading from the SASL listener only.
+federation_configure() {
+  (
+    # shellcheck disable=SC1091
+    source "$STATE/stack.env"
+    # shellcheck disable=SC1091
+    [ -f "$STATE/secrets/env/operator.env" ] && source "$STATE/secrets/env/operator.env"
+    # shellcheck disable=SC1091
+    [ -f "$STATE/secrets/env/admin.env" ] && source "$STATE/secrets/env/admin.env"
+    export SENSEGATE_FEDERATION__SOURCE_BOOTSTRAP="${SENSEGATE_FEDERATION__SOURCE_BOOTSTRAP:-$SENSEGATE_STACK_KAFKA_SASL_BOOTSTRAP}"
+    cd "$ROOT" && "$PYTHON" -m processors --log-level WARNING federation configure
+  ) >"$DIR/federation-configure.log" 2>&1 || { tail -n 20 "$DIR/federation-configure.log" >&2; die "federation configure failed"; }
+  say "federation: $(grep -c '^  ' "$DIR/federation-configure.log") topic(s) allowed upstream (log: $DIR/federation-configure.log)"
+}
+
+# After a catalog change: regenerate the allow-list (revoking at once) and restart MirrorMaker 2.
+cmd_federate() {
+  [ -n "${SENSEGATE_FEDERATION__UPSTREAM_BOOTSTRAP:-}" ] || die "no upstream configured (SENSEGATE_FEDERATION__UPSTREAM_BOOTSTRAP or $FED_ENV)"
+  mkdir -p "$DIR"
+  federation_configure
+  if running; then ctl restart mirror >/dev/null && say "mirror restarted"; fi
+}
+
 cmd_up() {
   [ -f "$STATE/stack.env" ] || die "the stack is not up (run 'make stack-up')"
   [ -s "$STATE/kafka/principals.env" ] || die "no service principals in $STATE/kafka/principals.env (run 'make stack-up')"
   [ -s "$STATE/mosquitto/services.env" ] || die "no MQTT service identities (run 'make stack-up')"
   [ -x "$BIN/supervisord" ] || die "supervisord missing in $BIN (run 'make venv')"
   write_conf
+  if [ -n "${SENSEGATE_FEDERATION__UPSTREAM_BOOTSTRAP:-}" ]; then federation_configure; fi
   if running; then
     ctl update >/dev/null; ctl start all >/dev/null || true; say "supervisord already running"
   else
@@ -120,6 +153,7 @@ cmd_up() {
   local deadline=$((SECONDS + 90)) entry name port principal module
   for entry in "${SERVICES[@]}"; do
     IFS='|' read -r name port principal module <<<"$entry"
+    [ "$port" = - ] && { say "$name started (log: $DIR/$name.log, $STATE/federation/logs)"; continue; }
     until http_ok "http://127.0.0.1:$port/readyz"; do
       [ $SECONDS -lt $deadline ] || { tail -n 20 "$DIR/$name.log" >&2; die "$name not ready within 90 s (log: $DIR/$name.log)"; }
       sleep 0.5
@@ -158,5 +192,6 @@ case "${1:-}" in
   down) cmd_down ;;
   status) cmd_status ;;
   exec) cmd_exec "${2:?service name}" ;;
-  *) echo "usage: $0 up|down|status|exec NAME" >&2; exit 2 ;;
+  federate) cmd_federate ;;
+  *) echo "usage: $0 up|down|status|federate|exec NAME" >&2; exit 2 ;;
 esac
