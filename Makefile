@@ -10,7 +10,7 @@ AS_OPERATOR := set -a && source $(STATE)/stack.env && source $(STATE)/secrets/en
 # Tests read the addresses from stack.env themselves (unit tests check the defaults, unset).
 AS_OPERATOR_TESTS := set -a && source $(STATE)/secrets/env/operator.env && set +a &&
 
-.PHONY: compose-secrets fuzz timescale-deps help venv stack-up stack-status stack-down up down status demo test test-unit test-integration lint bench bench-quick clean
+.PHONY: compose-secrets fuzz province-up province-down federate timescale-deps help venv stack-up stack-status stack-down up down status demo test test-unit test-integration lint bench bench-quick clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's/:.*## /\t/' | column -t -s $$'\t'
@@ -35,6 +35,7 @@ stack-status: ## list each stack service with its port and state, and the superv
 
 stack-down: ## stop the stack and the sensegate services
 	-@bash stack/services.sh down
+	-@bash stack/province.sh down
 	bash stack/stack.sh down
 
 up: stack-up ## the stack plus gateway, processors and monitor under supervisord (restarted when they exit)
@@ -45,11 +46,21 @@ down: ## stop the sensegate services (the stack keeps running)
 
 status: stack-status
 
-demo: up ## run all three simulated device families for about a minute, summarize, then walk one objection to the corrected record
+demo: $(if $(PROVINCE),province-up,) up ## run the device families for about a minute, summarize, walk one objection to the corrected record (PROVINCE=1: also to a local province)
 	$(AS_OPERATOR) $(PY) -m scripts.demo
+	@if [ -n "$(PROVINCE)" ]; then bash stack/province.sh show; fi
 
 compose-secrets: venv ## generate docker-compose's secrets, certificates and per-service env files into .state/compose
 	$(PY) -m stack.compose $(STATE)/compose
+
+province-up: stack-up ## a local "province" Kafka (SCRAM) that this instance replicates to (docs/federation.md)
+	bash stack/province.sh up
+
+province-down: ## stop the local province
+	bash stack/province.sh down
+
+federate: ## after a catalog change: regenerate the upstream allow-list and restart MirrorMaker 2
+	bash stack/services.sh federate
 
 timescale-deps: ## npm packages of the TimescaleDB (PGlite) DDL check, into .state/timescale
 	bash scripts/timescale_check.sh --install-only

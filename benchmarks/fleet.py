@@ -89,10 +89,10 @@ def register(configs: Iterable[FleetConfig], env: dict[str, str], work: Path) ->
         [sys.executable, "-m", "processors", "profiles", "register", "--no-write-back"],
         env=env, capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
+    # The run publishes with its own throwaway login (benchmarks/mqtt_login.py), so no device
+    # needs a broker credential of its own: --no-broker (the import warns that it issued none).
     done = subprocess.run(
-        # The benchmark publishes with one tool login (publish() below), not per-device
-        # credentials: the operator's environment names the broker admin, so say so explicitly.
-        [sys.executable, "-m", "processors", "devices", "import", "--no-broker", str(path)],
+        [sys.executable, "-m", "processors", "devices", "import", str(path), "--no-broker"],
         env=env, capture_output=True, text=True, timeout=120, check=False,
     )
     if done.returncode != 0:

@@ -47,6 +47,7 @@ def _processor() -> NormalizeProcessor:
             provider="jl_agri_bureau",
             datasets=("agri_soil",),
             codec="chirpstack_lpp",
+            profile="sim-soil-a-lpp",  # agri devices decode through their bound profile
         ),
         Device(
             family="iiot", device_id=NODE, provider="jl_industry_dept", datasets=("iiot_metric",)

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import fleet
+from benchmarks import fleet, sampling
+from benchmarks.infra import infra_cpu_s, infra_pids, infra_rows
 from benchmarks.overload import Blaster, PrivateBroker, agri_templates
 from benchmarks.pipeline import RunContext
 from benchmarks.probe import Counters, Probe
 from benchmarks.procs import ProcSample, Service, free_port, read_proc
 from benchmarks.progress import Progress
-from benchmarks.stats import first_backlogged, percentile, rss_verdict, steady_rate
+from benchmarks.stats import first_backlogged, percentile, rss_verdict, slowest_stage, steady_rate
 from contracts.families import FAMILY_NAMES
 from simulators.api import FleetConfig, VerifyOptions, verify_async
 
@@ -36,6 +37,8 @@ class Sizes:
     mqtt_limit_messages: tuple[int, int]  # QoS 0, QoS 1
     kafka_limit_records: int
     copy_limit_rows: int
+    scale: int = 1  # end to end: normalize and sink processes per stage, each stage one group
+    profile: bool = False  # py-spy sampling profiles of the saturation run's processes
 
 
 QUICK = Sizes(6000, 12000, 12.0, 20.0, 45.0, (50_000, 20_000), 100_000, 50_000)
@@ -187,12 +190,40 @@ async def run_stages(ctx: RunContext, sizes: Sizes, progress: Progress) -> dict[
     return out
 
 
-async def _start_pipeline(ctx: RunContext, subs: list[str]) -> list[str]:
+# The end-to-end gateway keeps its MQTT session while stopped, so that the saturation backlog can
+# be queued in the broker before it starts (discarded at cleanup).
+_E2E_SESSION_S = 900
+
+
+def _instances(stage: str, scale: int) -> list[str]:
+    """Process names of one stage: ``normalize``, ``normalize-2``, ... (one consumer group)."""
+    return [stage] + [f"{stage}-{k}" for k in range(2, scale + 1)]
+
+
+async def _start_pipeline(ctx: RunContext, subs: list[str], scale: int) -> list[str]:
     await ctx.create_topics("e")
-    ctx.start_gateway("gateway", "e", subs)
-    ctx.start_normalize("normalize", "e")
-    ctx.start_sink("sink", "e")
-    return ctx.services.wait_ready(["gateway", "normalize", "sink"], fallback={"sink": ctx.sink_tables_ready})
+    ctx.start_gateway("gateway", "e", subs, session_expiry_s=_E2E_SESSION_S)
+    for name in _instances("normalize", scale):
+        ctx.start_normalize(name, "e")
+    for name in _instances("sink", scale):
+        ctx.start_sink(name, "e")
+    names = ["gateway", *_instances("normalize", scale), *_instances("sink", scale)]
+    return ctx.services.wait_ready(names, fallback={n: ctx.sink_tables_ready for n in _instances("sink", scale)})
+
+
+def _stage_cpu(rows: list[dict[str, Any]], scale: int) -> list[dict[str, Any]]:
+    """One CPU row per stage: the instances of a scaled-out stage summed (``processes`` says how many)."""
+    if scale == 1:
+        return rows
+    out: list[dict[str, Any]] = []
+    for stage in ("gateway", "normalize", "sink"):
+        mine = [r for r in rows if r["process"] in _instances(stage, scale)]
+        if any(r["cpu_s"] is None for r in mine):
+            out.append({"process": stage, "cpu_s": None, "cpu_ms_per_message": None})
+            continue
+        out.append({"process": stage, "processes": len(mine),
+                    **{k: round(sum(r[k] for r in mine), 4) for k in ("cpu_s", "cpu_ms_per_message", "cores_busy")}})
+    return out
 
 
 def _drained(published: int) -> Callable[[Counters], bool]:
@@ -207,23 +238,55 @@ def _drained(published: int) -> Callable[[Counters], bool]:
 
 
 async def _publish_and_drain(
-    ctx: RunContext, probe: Probe, items: list[Any], *, speed: float, name: str, sizes: Sizes, progress: Progress
+    ctx: RunContext, probe: Probe, items: list[Any], *, speed: float, name: str, sizes: Sizes, progress: Progress,
+    preload: tuple[list[str], float] | None = None,
 ) -> dict[str, Any]:
-    """Publish one phase, wait until every stage has caught up; throughput, backlogs and CPU."""
-    procs = [ctx.services.services[n] for n in ("gateway", "normalize", "sink")]
-    before = {p.name: p.sample() for p in procs}
-    me_before = read_proc(os.getpid())
+    """Publish one phase, wait until every stage has caught up; throughput, backlogs and CPU.
+
+    With ``preload`` (the gateway's subscriptions and its start-up CPU seconds) the gateway is
+    stopped while the phase is published, so the whole phase queues in the broker for its session;
+    the clock starts when it is started again. The pipeline is then measured, not the publisher.
+    """
+    pids = infra_pids()
     log = ctx.work / f"{name}.log"
     start_count = probe.samples[-1] if probe.samples else await probe.sample()
-    t0 = time.monotonic()
-    summary = await fleet.publish(items, ctx.stack.mqtt_port, log, speed, f"bench{ctx.run_id}-{name[:3]}")
-    t_pub = time.monotonic()
-    at_end = await probe.sample()
+    startup_cpu = 0.0
+    if preload is not None:
+        ctx.services.stop("gateway")
+        t_pub0 = time.monotonic()
+        summary = await fleet.publish(items, ctx.stack.mqtt_port, log, speed, f"bench{ctx.run_id}-{name[:3]}")
+        pub_s = time.monotonic() - t_pub0
+        subs, startup_cpu = preload
+    procs_names = ("gateway", *_instances("normalize", sizes.scale), *_instances("sink", sizes.scale))
+    me_before = read_proc(os.getpid())
+    infra_before = infra_cpu_s(pids)
+    t0, wall0 = time.monotonic(), time.time()
+    if preload is not None:
+        ctx.start_gateway("gateway", "e", subs, session_expiry_s=_E2E_SESSION_S)
+    procs = [ctx.services.services[n] for n in procs_names]
+    before = {p.name: p.sample() for p in procs}
+    samplers = ([sampling.Sampler(p.name, p.pid, ctx.work / f"{name}-{p.name}.raw") for p in procs]
+                if sizes.profile and preload is not None and sampling.available() else [])
+    for sampler in samplers:
+        sampler.start()
+    if preload is None:
+        summary = await fleet.publish(items, ctx.stack.mqtt_port, log, speed, f"bench{ctx.run_id}-{name[:3]}")
+        pub_s = time.monotonic() - t0
+        at_end = await probe.sample()
+    else:
+        # backlogs are judged by steady rates below; this sample only keeps the fields filled
+        await _wait(probe, lambda c: sum(c.raw.values()) - sum(start_count.raw.values()) >= summary.published,
+                    sizes.drain_timeout_s, progress, f"{name} (gateway draining the broker)")
+        at_end = await probe.sample()
     published = summary.published + sum(start_count.raw.values())
     ok = await _wait(probe, _drained(published), sizes.drain_timeout_s, progress, name)
     t1 = time.monotonic()
     after = {p.name: p.sample() for p in procs}
     me_after = read_proc(os.getpid())
+    infra_after = infra_cpu_s(pids)
+    for sampler in samplers:
+        await asyncio.to_thread(sampler.stop)
+    profiles = {s.name: sampling.summarize(s.out) for s in samplers}
     win = _window(probe.samples, t0, t1)
     final = win[-1]
     rows = final.sunk - start_count.sunk
@@ -232,7 +295,8 @@ async def _publish_and_drain(
     ingest = await fleet.stored_hashes(ctx.stack.pg_dsn, ctx.schema, list(fleet.ok_hashes(log)))
     sends = fleet.send_times(log)
     if ingest and sends:
-        span = max(1e-6, max(ingest.values()) - min(sends))
+        # pre-loaded: from the gateway's start (wall clock); else from the first publish
+        span = max(1e-6, max(ingest.values()) - (wall0 if preload is not None else min(sends)))
         t_done = t0 + span
     else:
         t_done = next((s.t for s in win if s.sunk >= final.sunk), t1)
@@ -248,22 +312,33 @@ async def _publish_and_drain(
     xg, yg = _series(win, lambda c: sum(c.raw.values()))
     xn, yn = _series(win, lambda c: sum(c.normalized.values()))
     xs, ys = _series(win, lambda c: c.sunk)
-    cpu = [_cpu(p, before[p.name], after[p.name], summary.published) for p in procs]
-    if me_before and me_after:
+    steady = {"gateway_msg_per_s": round(steady_rate(xg, yg), 1),
+              "normalize_msg_per_s": round(steady_rate(xn, yn), 1),
+              "sink_rows_per_s": round(steady_rate(xs, ys), 1)}
+    cpu = _stage_cpu([_cpu(p, before[p.name], after[p.name], summary.published) for p in procs], sizes.scale)
+    if preload is not None and cpu[0]["cpu_s"] is not None:
+        # the restarted gateway's clock includes its start-up (imports, connect), measured alone
+        # when the pipeline started; the figure per message leaves it out
+        cpu[0]["startup_cpu_s"] = round(startup_cpu, 3)
+        net = max(0.0, cpu[0]["cpu_s"] - startup_cpu)
+        cpu[0]["cpu_ms_per_message"] = round(net * 1000 / max(1, summary.published), 4)
+    cpu.extend(infra_rows(infra_before, infra_after, t1 - t0, summary.published))
+    if me_before and me_after and preload is None:
         cpu.append({"process": "harness (publisher)", "cpu_s": round(me_after.cpu_s - me_before.cpu_s, 3),
                     "cpu_ms_per_message": round((me_after.cpu_s - me_before.cpu_s) * 1000 / max(1, summary.published), 4),
                     "cores_busy": round((me_after.cpu_s - me_before.cpu_s) / max(1e-6, me_after.t - me_before.t), 3)})
     return {
         "drained": ok, "messages": summary.published, "messages_stored": len(ingest), "outcomes": dict(summary.outcomes),
         "rows": rows, "rows_per_message": round(rows / max(1, summary.published), 3),
-        "publish_s": round(t_pub - t0, 3), "publisher_msg_per_s": round(summary.published / max(1e-6, t_pub - t0), 1),
+        "preloaded": preload is not None,
+        "publish_s": round(pub_s, 3), "publisher_msg_per_s": round(summary.published / max(1e-6, pub_s), 1),
         "e2e_s": round(span, 3), "msg_per_s": round(summary.published / span, 1), "rows_per_s": round(rows / span, 1),
-        "steady": {"gateway_msg_per_s": round(steady_rate(xg, yg), 1),
-                   "normalize_msg_per_s": round(steady_rate(xn, yn), 1),
-                   "sink_rows_per_s": round(steady_rate(xs, ys), 1)},
+        "steady": steady,
         "backlog_at_publish_end": {n: b for n, b, _ in backlogs},
-        "first_saturated": first_backlogged(backlogs) or "none (offered load was the limit)",
-        "cpu": cpu, "log": str(log), "t0": t0, "t1": t1,
+        "first_saturated": (slowest_stage(steady, rows / max(1, summary.published))
+                            if preload is not None
+                            else first_backlogged(backlogs) or "none (offered load was the limit)"),
+        "cpu": cpu, "profile": profiles, "log": str(log), "t0": t0, "t1": t1,
     }
 
 
@@ -289,17 +364,20 @@ async def run_e2e(ctx: RunContext, sizes: Sizes, progress: Progress) -> dict[str
     progress.phase("end to end: generate saturation traffic")
     sat_items = fleet.pregenerate(configs["saturation"])
     progress.phase("end to end: start gateway, normalize, sink")
-    failed = await _start_pipeline(ctx, subs)
+    failed = await _start_pipeline(ctx, subs, sizes.scale)
     out: dict[str, Any] = {}
     if failed:
         out["error"] = {n: ctx.services.services[n].log_tail() for n in failed if n in ctx.services.services}
         return out
+    ready = ctx.services.services["gateway"].sample()  # start-up without a backlog: imports, connect
+    startup_cpu = ready.cpu_s if ready is not None else 0.0
     probe = ctx.probe("e", [ctx.normalize_group("e")])
     await probe.start()
     probe.start_sampling(0.5)
     try:
-        progress.phase(f"end to end: saturation ({fleet.message_count(sat_items)} messages flat out)")
-        sat = await _publish_and_drain(ctx, probe, sat_items, speed=0.0, name="saturation", sizes=sizes, progress=progress)
+        progress.phase(f"end to end: saturation ({fleet.message_count(sat_items)} messages pre-loaded in the broker)")
+        sat = await _publish_and_drain(ctx, probe, sat_items, speed=0.0, name="saturation", sizes=sizes,
+                                       progress=progress, preload=(subs, startup_cpu))
         del sat_items
         progress.phase("end to end: counting oracle on the saturation run")
         sat["oracle"] = await _oracle(ctx, Path(sat["log"]))

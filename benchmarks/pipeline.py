@@ -2,14 +2,17 @@
 
 Isolation: topic prefix ``bench<id><tag>.``, schema ``bench_<id>`` (tables, provenance and device
 registry; dropped at the end), consumer groups and MQTT client ids containing the run id, free
-metrics ports, a gateway session that expires on disconnect (no queue left on the shared broker).
+metrics ports, gateway sessions that expire on disconnect, except the end-to-end gateway's, which
+holds the pre-loaded saturation backlog and is discarded at cleanup (no queue left on the broker).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import secrets
+import subprocess
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +28,22 @@ from contracts.topics import data_topic, dlq_topic, quarantine_topic, raw_topic
 from processors.catalog import load_catalog
 from processors.provenance.keys import generate_seed
 
-__all__ = ["RunContext"]
+__all__ = ["RunContext", "discard_session"]
 
 logger = logging.getLogger(__name__)
+
+
+def discard_session(port: int, client_id: str) -> None:
+    """End a persistent MQTT session (clean start, expiry 0) so nothing queues for it any more.
+
+    Authenticates with the run's login (``XDG_CONFIG_HOME`` of ``benchmarks/mqtt_login.py``).
+    """
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run(
+            ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-V", "5", "-i", client_id,
+             "-t", "sensegate-bench/discard", "-E", "-x", "0"],
+            check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30,
+        )  # fmt: skip
 
 
 @dataclass
@@ -40,6 +56,7 @@ class RunContext:
     services: ServiceSet = field(init=False)
     _signing_seed: str = field(default_factory=generate_seed, repr=False)
     _pseudonym_key: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
+    kept_sessions: set[str] = field(default_factory=set)  # MQTT client ids to discard at cleanup
 
     def __post_init__(self) -> None:
         self.services = ServiceSet(self.base_env(), self.work)
@@ -105,12 +122,22 @@ class RunContext:
         """Consumer group of the sink."""
         return f"bench{self.run_id}{tag}-sink"
 
-    def start_gateway(self, name: str, tag: str, subscriptions: list[str], mqtt_port: int | None = None) -> Service:
-        """Start a gateway for ``tag``'s prefix, subscribed to the run's fleet topics only."""
+    def start_gateway(
+        self, name: str, tag: str, subscriptions: list[str], mqtt_port: int | None = None,
+        session_expiry_s: int = 0,
+    ) -> Service:
+        """Start a gateway for ``tag``'s prefix, subscribed to the run's fleet topics only.
+
+        A non-zero ``session_expiry_s`` keeps its session (and queue) on the broker while it is
+        stopped, so a backlog can be pre-loaded; ``cleanup`` discards such sessions.
+        """
+        instance = f"bench{self.run_id}-{name}"
+        if session_expiry_s and mqtt_port is None:
+            self.kept_sessions.add(f"sensegate-gw-{instance}")
         env = {
             "SENSEGATE_KAFKA__TOPIC_PREFIX": self.prefix(tag),
-            "SENSEGATE_GATEWAY__INSTANCE_ID": f"bench{self.run_id}-{name}",
-            "SENSEGATE_GATEWAY__SESSION_EXPIRY_S": "0",
+            "SENSEGATE_GATEWAY__INSTANCE_ID": instance,
+            "SENSEGATE_GATEWAY__SESSION_EXPIRY_S": str(session_expiry_s),
             "SENSEGATE_GATEWAY__SUBSCRIPTIONS": json.dumps(subscriptions),
             "SENSEGATE_GATEWAY__LOG_LEVEL": "WARNING",
         }
@@ -153,6 +180,9 @@ class RunContext:
         """Stop every process, delete the run's topics and drop its schema."""
         self.services.close()
         report: dict[str, object] = {}
+        for client_id in sorted(self.kept_sessions):
+            discard_session(self.stack.mqtt_port, client_id)
+        report["sessions_discarded"] = len(self.kept_sessions)
         try:
             report["topics_deleted"] = await delete_topics(self.stack.kafka_bootstrap, f"bench{self.run_id}")
         except Exception as exc:

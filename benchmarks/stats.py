@@ -14,6 +14,7 @@ __all__ = [
     "percentile",
     "ratio",
     "rss_verdict",
+    "slowest_stage",
     "steady_rate",
     "window_rates",
 ]
@@ -151,3 +152,11 @@ def first_backlogged(
         if items > 0 and backlog / items > threshold:
             return name
     return None
+
+
+def slowest_stage(steady: dict[str, float], rows_per_message: float) -> str:
+    """With a pre-loaded backlog every stage is busy at once: the slowest steady rate in msg/s."""
+    rates = {"gateway": steady["gateway_msg_per_s"], "normalize": steady["normalize_msg_per_s"],
+             "sink": steady["sink_rows_per_s"] / rows_per_message if rows_per_message else 0.0}
+    live = {k: v for k, v in rates.items() if v > 0}
+    return min(live, key=lambda k: live[k]) if live else "n/a"

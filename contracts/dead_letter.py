@@ -57,6 +57,8 @@ class ReasonCode(StrEnum):
     NOT_DATASET_PROVIDER = "not_dataset_provider"
     UNKNOWN_DATASET = "unknown_dataset"
     UNKNOWN_CATALOG_VERSION = "unknown_catalog_version"
+    NO_CATALOG_ENTRY = "no_catalog_entry"
+    AMBIGUOUS_CATALOG_ENTRY = "ambiguous_catalog_entry"
     SPARKPLUG_NO_BIRTH = "sparkplug_no_birth"
     # storage
     DATA_REJECTED = "data_rejected"

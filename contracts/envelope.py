@@ -37,8 +37,13 @@ _FLAG = (b"0", b"1")
 Headers = Sequence[tuple[str, bytes]]
 
 
+# One encoder for every message: json.dumps with options builds a new encoder per call (9 % of the
+# gateway's samples when the fleet sends user properties); the output is the same bytes.
+_PAIRS_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
 def _json_pairs(pairs: tuple[tuple[str, str], ...]) -> bytes:
-    return json.dumps([list(p) for p in pairs], ensure_ascii=False).encode()
+    return _PAIRS_ENCODER.encode([list(p) for p in pairs]).encode()
 
 
 class EnvelopeFormatError(Rejected):

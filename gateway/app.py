@@ -194,6 +194,7 @@ class Gateway:
 
     async def _dispatch(self, msgs: list[Inbound]) -> None:
         partition = self._out.partition
+        self._count_received(msgs)
         flights = [self._admit(msg) for msg in msgs]
         try:
             if self._fault is not None:
@@ -216,14 +217,21 @@ class Gateway:
                     self._end(flight)  # shutdown or a fault: left unacked for redelivery
             raise
 
+    def _count_received(self, msgs: list[Inbound]) -> None:
+        # One increment per QoS and batch: the counter takes a lock per call (8 % of the
+        # gateway's samples when it was counted per message).
+        per_qos: dict[int, int] = {}
+        for msg in msgs:
+            per_qos[msg.qos] = per_qos.get(msg.qos, 0) + 1
+        for qos, n in per_qos.items():
+            counter = self._received.get(qos)
+            if counter is None:
+                counter = self._received[qos] = self.metrics.received.labels(str(qos))
+            counter.inc(n)
+
     def _admit(self, msg: Inbound) -> _Flight:
-        qos = msg.qos
-        counter = self._received.get(qos)
-        if counter is None:
-            counter = self._received[qos] = self.metrics.received.labels(str(qos))
-        counter.inc()
         flight = _Flight(
-            msg, self._builder.build(msg), self._tracker.add(msg.generation, msg.mid, qos)
+            msg, self._builder.build(msg), self._tracker.add(msg.generation, msg.mid, msg.qos)
         )
         self._begin(flight)
         return flight

@@ -24,6 +24,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "grants": ("grants", "access grants for conditionally shared and opened datasets"),
     "dlq": ("dlq", "inspect and replay dead letters"),
     "keys": ("keys", "rotate, list and prune the pseudonym, share and signing keys"),
+    "federation": ("federation", "upstream replication to the provincial platform (MirrorMaker 2)"),
+    "province": (
+        "province",
+        "provincial side: admit instances, merge catalogs, witness checkpoints",
+    ),
 }
 
 

@@ -37,6 +37,16 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
         "ObjectionsSettings",
     ),
     ("Monitor — `python -m runtime.monitor`", "runtime.monitor", "MonitorSettings"),
+    (
+        "Federation (instance side) — `python -m processors federation` (docs/federation.md)",
+        "processors.cli.federation",
+        "FederationSettings",
+    ),
+    (
+        "Province (provincial side) — `python -m processors province`",
+        "processors.cli.province",
+        "ProvinceSettings",
+    ),
 )
 
 HEADER = """# Configuration

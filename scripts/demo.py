@@ -20,10 +20,13 @@ from contracts.settings import KafkaConfig
 from processors.catalog import load_catalog
 from runtime.kafka_client import config_for
 from scripts import demo_objection
+from scripts.demo_catalog import show_catalog_governance
+from scripts.demo_flows import show_flows
 
 ROOT = Path(__file__).resolve().parents[1]
 STATE = Path(os.environ.get("SENSEGATE_STATE", ROOT / ".state"))
 PY = sys.executable
+STACK_SHARE_MAX_DELAY_S = 60  # what stack/services.sh gives the share service
 
 
 def _env() -> dict[str, str]:
@@ -105,10 +108,15 @@ async def _lag(kafka: KafkaConfig, dsn: str) -> tuple[int, int]:
     return normalize_lag, sink_lag
 
 
+def _kafka() -> KafkaConfig:
+    """The operator's SCRAM login to the stack's Kafka (there is no anonymous listener)."""
+    return config_for(_env()["SENSEGATE_KAFKA__BOOTSTRAP_SERVERS"])
+
+
 def _wait_drained(dsn: str, limit_s: float) -> None:
     """Wait until normalize and sink have caught up with everything published (at most limit_s)."""
     print("\n== waiting for normalize and sink to catch up", flush=True)
-    kafka = config_for(_env()["SENSEGATE_KAFKA__BOOTSTRAP_SERVERS"])
+    kafka = _kafka()
     deadline = time.monotonic() + limit_s
     zero_since: float | None = None
     while time.monotonic() < deadline:
@@ -268,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     time.sleep(6)  # the running normalizer picks the registry change up through NOTIFY/polling
 
     faults = "duplicate=0.02,malformed=0.01,oversized=0.005,unknown-device=0.01,future=0.005"
+    traffic_start = time.time()
     _run(
         f"simulate {args.devices} devices of all three families for {args.duration:.0f} s",
         [
@@ -325,6 +334,12 @@ def main(argv: list[str] | None = None) -> int:
     if objection:
         print("\n== one objection (Art. 30), from submission to the consumers' corrected record")
         print("\n".join(f"  {line}" for line in objection))
+    show_catalog_governance(_run, run_dir)
+    share_env = {k: v for k, v in _env().items() if k.startswith("SENSEGATE_SHARE_")}
+    close_delay_s = float(share_env.get("SENSEGATE_SHARE_LATENESS_S", 60)) + float(
+        share_env.get("SENSEGATE_SHARE_MAX_DELAY_S", STACK_SHARE_MAX_DELAY_S)
+    )
+    show_flows(dsn, _kafka(), close_delay_s, traffic_start)
     print(f"\noracle log: {log}\nservices: make stack-status; logs in {STATE / 'services'}")
     return 0
 

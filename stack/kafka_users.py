@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from contracts.secrets import load_settings
+from processors.catalog import load_catalog
 from processors.cli.settings import AdminSettings
 from processors.share.kafka_acl_admin import KafkaSecurityAdmin
 from processors.share.principals import SERVICES, service_acls
@@ -23,7 +24,11 @@ __all__ = ["ensure_service_principals"]
 async def ensure_service_principals(state: Path) -> int:
     """Upsert every service's SCRAM credential and ACLs; returns the number of ACLs."""
     settings = load_settings(AdminSettings, eager=False)
-    acls = [a for s in SERVICES for a in service_acls(s, settings.kafka.topic_prefix)]
+    # Re-applied on every start: ACL sets grow with the catalog (the share service writes the
+    # data topics of derived entries).
+    derived = [e.code for e in load_catalog() if e.derived_from]
+    prefix = settings.kafka.topic_prefix
+    acls = [a for s in SERVICES for a in service_acls(s, prefix, derived)]
     async with KafkaSecurityAdmin(settings.kafka) as admin:
         for service, (user, _group) in SERVICES.items():
             await admin.upsert_scram_user(user, password(state, f"kafka-{service}"))

@@ -22,6 +22,13 @@ SERVICES=(
   "share|$((PORT_BASE + 3))|share|processors share"
   "monitor|$((PORT_BASE + 4))|monitor|runtime.monitor"
 )
+# Upstream replication (docs/federation.md): settings exported or in $STATE/federation.env.
+FED_ENV="$STATE/federation.env"
+# shellcheck disable=SC1090
+[ -f "$FED_ENV" ] && source "$FED_ENV"
+if [ -n "${SENSEGATE_FEDERATION__UPSTREAM_BOOTSTRAP:-}" ]; then
+  SERVICES+=("mirror|-|-|processors federation run-mirror")
+fi
 
 die() { echo "services: error: $*" >&2; exit 1; }
 say() { echo "services: $*"; }
@@ -79,15 +86,45 @@ cmd_exec() {
   for entry in "${SERVICES[@]}"; do
     IFS='|' read -r name port secrets module <<<"$entry"
     [ "$name" = "$want" ] || continue
-    local envfile="$STATE/secrets/env/$secrets.env"
+    # MirrorMaker's logins (both sides) are in the 0600 mm2.properties 'federation configure' wrote.
+    [ "$name" = mirror ] && exec env -i PATH="$PATH" HOME="${HOME:-/}" LANG="${LANG:-C.UTF-8}" \
+      SENSEGATE_STATE="$STATE" "$PYTHON" -m processors federation run-mirror
+    local envfile="$STATE/secrets/env/$secrets.env" extra=()
+    # A flow window closes 60 s (lateness) + this after it ends, so the demo sees its aggregates a
+    # couple of minutes after its traffic; records later than that count only in the data tier.
+    [ "$name" = share ] && extra=("SENSEGATE_SHARE_MAX_DELAY_S=${SENSEGATE_SHARE_MAX_DELAY_S:-60}")
     [ -s "$envfile" ] || die "no credentials for $name in $envfile (run 'make stack-up')"
     # shellcheck disable=SC2086
     exec env -i PATH="$PATH" HOME="${HOME:-/}" LANG="${LANG:-C.UTF-8}" bash -c \
       'set -a; source "$1"; source "$2"; set +a; shift 2; exec "$@"' _ "$STATE/stack.env" "$envfile" \
       env "SENSEGATE_METRICS__PORT=$port" "SENSEGATE_MAPPERS__SPARKPLUG_STATE_DIR=$DIR/sparkplug-state" \
-      "$PYTHON" -m $module
+      "${extra[@]}" "$PYTHON" -m $module
   done
   die "unknown service $want"
+}
+
+# Allow-list from the catalog, replication principal and its ACLs, mm2.properties, registrations;
+# as the operator (the ACL administrator), reading from the SASL listener only.
+federation_configure() {
+  (
+    # shellcheck disable=SC1091
+    source "$STATE/stack.env"
+    # shellcheck disable=SC1091
+    [ -f "$STATE/secrets/env/operator.env" ] && source "$STATE/secrets/env/operator.env"
+    # shellcheck disable=SC1091
+    [ -f "$STATE/secrets/env/admin.env" ] && source "$STATE/secrets/env/admin.env"
+    export SENSEGATE_FEDERATION__SOURCE_BOOTSTRAP="${SENSEGATE_FEDERATION__SOURCE_BOOTSTRAP:-$SENSEGATE_STACK_KAFKA_SASL_BOOTSTRAP}"
+    cd "$ROOT" && "$PYTHON" -m processors --log-level WARNING federation configure
+  ) >"$DIR/federation-configure.log" 2>&1 || { tail -n 20 "$DIR/federation-configure.log" >&2; die "federation configure failed"; }
+  say "federation: $(grep -c '^  ' "$DIR/federation-configure.log") topic(s) allowed upstream (log: $DIR/federation-configure.log)"
+}
+
+# After a catalog change: regenerate the allow-list (revoking at once) and restart MirrorMaker 2.
+cmd_federate() {
+  [ -n "${SENSEGATE_FEDERATION__UPSTREAM_BOOTSTRAP:-}" ] || die "no upstream configured (SENSEGATE_FEDERATION__UPSTREAM_BOOTSTRAP or $FED_ENV)"
+  mkdir -p "$DIR"
+  federation_configure
+  if running; then ctl restart mirror >/dev/null && say "mirror restarted"; fi
 }
 
 cmd_up() {
@@ -97,6 +134,7 @@ cmd_up() {
   (cd "$ROOT" && SENSEGATE_STATE="$STATE" "$PYTHON" -m stack.credentials env "$STATE" >/dev/null) \
     || die "writing the env files failed"
   write_conf
+  if [ -n "${SENSEGATE_FEDERATION__UPSTREAM_BOOTSTRAP:-}" ]; then federation_configure; fi
   if running; then
     ctl update >/dev/null; ctl start all >/dev/null || true; say "supervisord already running"
   else
@@ -108,6 +146,7 @@ cmd_up() {
   local deadline=$((SECONDS + 90)) entry name port secrets module
   for entry in "${SERVICES[@]}"; do
     IFS='|' read -r name port secrets module <<<"$entry"
+    [ "$port" = - ] && { say "$name started (log: $DIR/$name.log, $STATE/federation/logs)"; continue; }
     until http_ok "http://127.0.0.1:$port/readyz"; do
       [ $SECONDS -lt $deadline ] || { tail -n 20 "$DIR/$name.log" >&2; die "$name not ready within 90 s (log: $DIR/$name.log)"; }
       sleep 0.5
@@ -146,5 +185,6 @@ case "${1:-}" in
   down) cmd_down ;;
   status) cmd_status ;;
   exec) cmd_exec "${2:?service name}" ;;
-  *) echo "usage: $0 up|down|status|exec NAME" >&2; exit 2 ;;
+  federate) cmd_federate ;;
+  *) echo "usage: $0 up|down|status|federate|exec NAME" >&2; exit 2 ;;
 esac

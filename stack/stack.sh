@@ -22,6 +22,8 @@ PG_BOOTSTRAP="sensegate_bootstrap"
 KAFKA_HEAP="${SENSEGATE_STACK_KAFKA_HEAP:-512m}"
 PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
 KAFKA_LIBS="$CACHE/kafka-$KAFKA_VERSION/libs"
+# MirrorMaker 2 (upstream replication to the province, docs/federation.md): its own class path.
+MIRROR_LIBS="$CACHE/kafka-$KAFKA_VERSION/mirror-libs"
 
 die() { echo "stack: error: $*" >&2; exit 1; }
 say() { echo "stack: $*"; }
@@ -59,16 +61,27 @@ install_debian_packages() {
   # Debian's postinst may start system services on the default ports; ours use their own ports, so leave them.
 }
 
-fetch_kafka() {
-  if [ -f "$KAFKA_LIBS/kafka_2.13-$KAFKA_VERSION.jar" ]; then return; fi
-  say "resolving Apache Kafka $KAFKA_VERSION from Maven Central into $KAFKA_LIBS"
-  mkdir -p "$KAFKA_LIBS.tmp"
-  if ! timeout 600 mvn -q -B -f "$ROOT/stack/kafka/pom.xml" dependency:copy-dependencies \
-      -DoutputDirectory="$KAFKA_LIBS.tmp" >"$CACHE/mvn.log" 2>&1; then
-    tail -n 20 "$CACHE/mvn.log" >&2
-    die "downloading Kafka $KAFKA_VERSION with Maven failed (log: $CACHE/mvn.log)"
+# fetch_jars POM DEST MARKER_JAR WHAT: resolve a pom's dependencies from Maven Central into DEST once.
+fetch_jars() {
+  local pom=$1 dest=$2 marker=$3 what=$4 log="$CACHE/mvn-$(basename "$2").log"
+  if [ -f "$dest/$marker" ]; then return; fi
+  say "resolving $what from Maven Central into $dest"
+  mkdir -p "$dest.tmp"
+  if ! timeout 600 mvn -q -B -f "$pom" dependency:copy-dependencies -DoutputDirectory="$dest.tmp" >"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    die "downloading $what with Maven failed (log: $log)"
   fi
-  rm -rf "$KAFKA_LIBS" && mv "$KAFKA_LIBS.tmp" "$KAFKA_LIBS"
+  rm -rf "$dest" && mv "$dest.tmp" "$dest"
+}
+
+fetch_kafka() {
+  fetch_jars "$ROOT/stack/kafka/pom.xml" "$KAFKA_LIBS" "kafka_2.13-$KAFKA_VERSION.jar" "Apache Kafka $KAFKA_VERSION"
+}
+
+# MirrorMaker 2 and the Connect runtime it runs on, same Kafka version (stack/kafka/mirror-pom.xml).
+fetch_mirror() {
+  fetch_jars "$ROOT/stack/kafka/mirror-pom.xml" "$MIRROR_LIBS" "connect-mirror-$KAFKA_VERSION.jar" \
+    "Kafka MirrorMaker 2 $KAFKA_VERSION"
 }
 
 render() { # render TEMPLATE OUT
@@ -295,6 +308,7 @@ cmd_up() {
   start_postgres
   start_kafka
   py -m stack.credentials env "$STATE" >/dev/null || die "writing the consumers' env files failed"
+  fetch_mirror
   bootstrap_kafka
   migrate_db
   say "stack up; addresses in $STATE/stack.env, credentials per consumer in $STATE/secrets/env/"

@@ -11,6 +11,7 @@ pytest_plugins = [
     "tests.fixtures.storage",
     "tests.fixtures.private_pg",
     "tests.fixtures.mqtt_auth",
+    "tests.fixtures.province",
 ]
 
 

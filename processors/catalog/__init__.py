@@ -5,7 +5,7 @@ Usage: ``catalog = load_catalog(); entry = catalog.get("agri_soil")``.
 
 from __future__ import annotations
 
-from processors.catalog.exceptions import CatalogError, RegistrationError
+from processors.catalog.exceptions import CatalogError, ChangeError, RegistrationError
 from processors.catalog.guard import CatalogGuard, Refusal
 from processors.catalog.lists import LIST_KINDS, ListKind, ListRow, compute_list
 from processors.catalog.loader import (
@@ -39,6 +39,7 @@ __all__ = [
     "Catalog",
     "CatalogError",
     "CatalogGuard",
+    "ChangeError",
     "DatasetEntry",
     "DeidProfile",
     "DeidRule",

@@ -3,14 +3,15 @@
 ProcessorError
  └── ConfigurationError
       └── CatalogError          an entry or the whole catalog breaks a governance rule (fatal at load)
-           └── RegistrationError  the database refused or conflicts with a registration
+           ├── RegistrationError  the database refused or conflicts with a registration
+           └── ChangeError        a catalog change breaks change control (C14): unsigned, unreviewed …
 """
 
 from __future__ import annotations
 
 from processors.exceptions import ConfigurationError
 
-__all__ = ["CatalogError", "RegistrationError"]
+__all__ = ["CatalogError", "ChangeError", "RegistrationError"]
 
 
 class CatalogError(ConfigurationError):
@@ -35,3 +36,7 @@ class CatalogError(ConfigurationError):
 
 class RegistrationError(CatalogError):
     """Registering the catalog in PostgreSQL failed."""
+
+
+class ChangeError(CatalogError):
+    """A catalog change is refused by change control (C14); fix the input, not retriable."""

@@ -16,7 +16,7 @@ from processors.catalog.derived import derived_problems
 from processors.catalog.exceptions import CatalogError
 from processors.catalog.geofence import SensitiveArea, load_geofences
 from processors.catalog.models import DatasetEntry
-from processors.catalog.sources import overlap_problems
+from processors.catalog.sources import overlap_problems, route_problem
 
 __all__ = [
     "DEFAULT_CATALOG_DIR",
@@ -50,6 +50,12 @@ class Catalog:
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    def route_problem(
+        self, topic: str, family: str, dataset: str, allowed: Iterable[str]
+    ) -> tuple[str, str] | None:
+        """C1 at ingest: None when ``topic`` may feed ``dataset``, else (reason code, detail)."""
+        return route_problem(self, topic, family, dataset, frozenset(allowed))
 
     def for_family(self, family: str) -> tuple[DatasetEntry, ...]:
         """Entries fed by one device family."""

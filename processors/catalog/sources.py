@@ -19,6 +19,7 @@ __all__ = [
     "filters_overlap",
     "overlap_problems",
     "resolve_entry",
+    "route_problem",
     "topic_matches",
 ]
 
@@ -132,3 +133,38 @@ def resolve_entry(
     if len(matches) > 1:
         return Resolution(None, "ambiguous_catalog_entry", tuple(e.code for e in matches))
     return Resolution(matches[0], "ok", (matches[0].code,))
+
+
+def route_problem(
+    entries: Iterable[DatasetEntry],
+    topic: str,
+    family: str,
+    dataset: str,
+    allowed: Collection[str],
+) -> tuple[Literal["no_catalog_entry", "ambiguous_catalog_entry"], str] | None:
+    """C1 at ingest for one record: None when ``topic`` may feed ``dataset``, else (reason, detail).
+
+    The candidates are the published entries of ``family`` among the device's ``allowed``
+    datasets whose ``source_topics`` match the topic. ``dataset`` must be one of them; when there
+    are several, all of them must declare a ``source_discriminator`` (the device profile then
+    names the dataset of each value), otherwise the topic has no single authoritative entry.
+    """
+    pool = tuple(entries)
+    found = resolve_entry(pool, topic, family, allowed)
+    names = found.candidates
+    if dataset not in names:
+        fed = ", ".join(names) or "none of the device's datasets"
+        detail = (
+            f"topic {topic!r} is not a source_topic of {dataset} for this device "
+            f"(it feeds {fed}); one source per data item, nothing is merged"
+        )
+        return "no_catalog_entry", detail
+    if found.reason == "ambiguous_catalog_entry":
+        split = [e for e in pool if e.code in names and e.source_discriminator is not None]
+        if len(split) != len(names):
+            detail = (
+                f"topic {topic!r} matches the source_topics of {', '.join(names)} without a "
+                "source_discriminator; the record is not routed to any of them"
+            )
+            return "ambiguous_catalog_entry", detail
+    return None

@@ -1,4 +1,8 @@
-"""``python -m processors catalog list|show|validate|lists|export-dcat|important-register|register``."""
+"""``python -m processors catalog list|show|validate|lists|export-dcat|important-register|register``.
+
+The change-control actions (``propose``, ``review``, ``apply``, ``log``, ``diff``, keys) live in
+``processors.cli.catalog_changes``.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from processors.catalog import (
 )
 from processors.catalog.dcat import DEFAULT_BASE_IRI, export_dcat
 from processors.catalog.important import register_csv, register_json
+from processors.cli.catalog_changes import COMMANDS, add_change_arguments, run_change
 from processors.cli.settings import AdminSettings
 from processors.storage.connect import run_with_connection
 
@@ -56,6 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="do not update 'version:' in the YAML file when a new version is assigned",
     )
+    add_change_arguments(sub)
 
 
 def _out(text: str, stream: TextIO | None = None) -> None:
@@ -163,6 +169,11 @@ def run(args: argparse.Namespace) -> int:
     catalog = _load(args.catalog)
     if catalog is None:
         return 1
+    if command in COMMANDS:
+        code = run_change(args, catalog)
+        if command == "apply" and code == 0 and catalog.source is not None:
+            _register(catalog, AdminSettings(), write_back=True)  # brings 'version:' in line
+        return code
     if command == "list":
         return _list(catalog)
     if command == "show":

@@ -7,7 +7,7 @@ independent of how those packages store their data.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 __all__ = ["CatalogLike", "DeviceLike", "EntryLike", "ItemLike", "RegistryLike"]
@@ -76,6 +76,12 @@ class CatalogLike(Protocol):
 
     def get(self, code: str) -> EntryLike | None:
         """The entry for ``code`` or None."""
+        ...
+
+    def route_problem(
+        self, topic: str, family: str, dataset: str, allowed: Iterable[str]
+    ) -> tuple[str, str] | None:
+        """C1: None when the MQTT ``topic`` may feed ``dataset``, else (reason code, detail)."""
         ...
 
 

@@ -5,7 +5,9 @@ Stages per batch (all pure, in this order):
 1. one-source rule, part 1: an unregistered device goes to quarantine (``unknown_device``);
 2. the family mapper decodes with the codec named by the device entry and builds candidates;
 3. one-source rule, part 2: dataset unknown -> ``unknown_dataset``; device not the dataset's
-   provider or not registered for it -> ``not_dataset_provider``; identity in payload vs topic;
+   provider or not registered for it -> ``not_dataset_provider``; MQTT topic not a
+   ``source_topics`` filter of exactly that one entry (C1) -> ``no_catalog_entry`` /
+   ``ambiguous_catalog_entry``; identity in payload vs topic;
 4. timeliness over the whole batch (numpy), then per-dataset validation (TypeAdapter + numpy);
 5. identifiers pseudonymized, natural key and record id computed, recent duplicates dropped.
 
@@ -109,6 +111,7 @@ class NormalizeProcessor(Processor):
         pseudonymizer: Pseudonymizer,
         quality: QualityConfig | None = None,
         dedup: RecentKeys | None = None,
+        withheld: Mapping[str, str] | None = None,
     ) -> None:
         self._catalog = catalog
         self._registry = registry
@@ -117,6 +120,8 @@ class NormalizeProcessor(Processor):
         self._quality = quality or QualityConfig()
         self._dedup = dedup or RecentKeys(100_000)
         self._validators: dict[tuple[str, int], DatasetValidator] = {}
+        # C14: datasets whose loaded definition is an unreviewed change -> why they are refused
+        self._withheld = dict(withheld or {})
 
     def process(self, batch: Sequence[RawRecord]) -> BatchResult:
         """Normalize one batch; never raises for bad input."""
@@ -177,6 +182,8 @@ class NormalizeProcessor(Processor):
         if entry is None:
             detail = f"dataset {cand.dataset!r} is not in the catalog"
             raise RecordRejected(ReasonCode.UNKNOWN_DATASET, detail)
+        if cand.dataset in self._withheld:
+            raise RecordRejected(ReasonCode.UNKNOWN_CATALOG_VERSION, self._withheld[cand.dataset])
         if device.provider != entry.provider or cand.dataset not in device.datasets:
             detail = (
                 f"device {device.family}/{device.device_id} (provider {device.provider}, datasets "
@@ -184,6 +191,9 @@ class NormalizeProcessor(Processor):
                 f"(provider {entry.provider})"
             )
             raise RecordRejected(ReasonCode.NOT_DATASET_PROVIDER, detail)
+        routing = self._catalog.route_problem(env.topic, env.family, cand.dataset, device.datasets)
+        if routing is not None:
+            raise RecordRejected(ReasonCode(routing[0]), routing[1])
         check_identity(cand, env.device_id)
         return entry
 

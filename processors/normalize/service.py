@@ -12,7 +12,10 @@ import logging
 import socket
 from contextlib import AsyncExitStack
 
+import psycopg
+
 from processors.catalog import Catalog
+from processors.catalog.store import drifted_entries
 from processors.health.report import expected_interval
 from processors.health.service import HealthService
 from processors.health.tracker import HealthTracker
@@ -33,6 +36,15 @@ from runtime.topic_admin import ensure_topics, pipeline_topics
 __all__ = ["serve"]
 
 logger = logging.getLogger(__name__)
+
+
+async def _unreviewed(dsn: str, schema: str, catalog: Catalog) -> dict[str, str]:
+    """C14: loaded entries that differ from their registered version; logged, then refused."""
+    async with await psycopg.AsyncConnection.connect(dsn) as conn:
+        withheld = await drifted_entries(conn, catalog, schema)
+    for reason in withheld.values():
+        logger.error("%s", reason)
+    return withheld
 
 
 async def serve(settings: NormalizeSettings, runner_config: RunnerConfig, catalog: Catalog) -> None:
@@ -73,6 +85,7 @@ async def serve(settings: NormalizeSettings, runner_config: RunnerConfig, catalo
             flush_s=settings.health_flush_s,
         )
         await stack.enter_async_context(health)
+        withheld = await _unreviewed(dsn, schema, catalog)
         processor = NormalizeProcessor(
             catalog=catalog,
             registry=registry,
@@ -82,6 +95,7 @@ async def serve(settings: NormalizeSettings, runner_config: RunnerConfig, catalo
             pseudonymizer=Pseudonymizer.from_config(settings.pseudonym),
             quality=settings.quality,
             dedup=RecentKeys(settings.dedup_cache_size),
+            withheld=withheld,
         )
         runner = NormalizeRunner(
             kafka=settings.kafka,

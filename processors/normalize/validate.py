@@ -96,6 +96,45 @@ def _as_float(value: object) -> float:
 
 
 @dataclass(frozen=True, slots=True)
+class _Fast:
+    """A column whose present values all have the item's exact types: what the checks need."""
+
+    present: np.ndarray[Any, np.dtype[np.bool_]]
+    numbers: np.ndarray[Any, np.dtype[np.float64]] | None  # numeric items: values, NaN where absent
+    has_int: bool
+
+
+_NONE = type(None)
+_EXACT: dict[str, frozenset[type]] = {
+    "double": frozenset({float, int, _NONE}),
+    "integer": frozenset({int, _NONE}),
+    "text": frozenset({str, _NONE}),
+    "boolean": frozenset({bool, _NONE}),
+}
+
+
+def _fast_column(c: _Column, values: list[Any], n: int) -> _Fast | None:
+    """The column's checks done in C when its value types allow it, else None (per-value path)."""
+    kinds = set(map(type, values))
+    if not kinds <= _EXACT[c.kind]:
+        return None  # a subclass, a wrong type, or a bool among numbers: judged per value
+    if c.enum is not None and not (set(values) - {None}) <= c.enum:
+        return None
+    has_none = _NONE in kinds
+    if has_none:
+        present = np.fromiter((v is not None for v in values), dtype=bool, count=n)
+    else:
+        present = np.ones(n, dtype=bool)
+    numbers = None
+    if c.numeric:
+        try:  # None becomes NaN; an int beyond float range raises
+            numbers = np.array(values, dtype=np.float64) if n else np.zeros(0)
+        except OverflowError:
+            return None
+    return _Fast(present, numbers, int in kinds)
+
+
+@dataclass(frozen=True, slots=True)
 class _Column:
     name: str
     kind: str
@@ -137,10 +176,14 @@ class DatasetValidator:
         n = len(rows)
         refusals: dict[int, tuple[ReasonCode, str]] = {}
         raw = {c.name: [row.get(c.name) for row in rows] for c in self._columns}
+        # Columns whose values all have the item's exact Python types take a C-speed path (one
+        # type scan, one array conversion); any other column goes through the per-value path.
+        fast = {c.name: _fast_column(c, raw[c.name], n) for c in self._columns}
         present = {
-            name: np.fromiter((v is not None for v in col), dtype=bool, count=n)
-            for name, col in raw.items()
-        }
+            name: f.present if f is not None else np.fromiter(
+                (v is not None for v in raw[name]), dtype=bool, count=n)
+            for name, f in fast.items()
+        }  # fmt: skip
         # 1. required items (the last missing one is named, as before), then finiteness
         for c in self._columns:
             if c.required:
@@ -150,17 +193,24 @@ class DatasetValidator:
         for c in self._columns:
             if not c.numeric:
                 continue
-            col = numbers[c.name] = np.fromiter(map(_as_float, raw[c.name]), np.float64, n)
-            numeric = np.fromiter(
-                (isinstance(v, int | float) and not isinstance(v, bool) for v in raw[c.name]),
-                dtype=bool, count=n,
-            )  # fmt: skip
+            f = fast[c.name]
+            if f is not None and f.numbers is not None:
+                col, numeric = f.numbers, present[c.name]  # every present value is a number
+            else:
+                col = np.fromiter(map(_as_float, raw[c.name]), np.float64, n)
+                numeric = np.fromiter(
+                    (isinstance(v, int | float) and not isinstance(v, bool) for v in raw[c.name]),
+                    dtype=bool, count=n,
+                )  # fmt: skip
+            numbers[c.name] = col
             for i in np.flatnonzero(numeric & ~np.isfinite(col)).tolist():
                 if i not in refusals:
                     detail = f"{c.name} is not finite ({raw[c.name][i]!r})"
                     refusals[i] = (ReasonCode.VALUE_NOT_FINITE, detail)
         # 2. strict types per column, then items the catalog does not know
         for c in self._columns:
+            if fast[c.name] is not None:
+                continue  # every present value has the item's type
             ok = c.type_ok
             bad = np.fromiter((v is not None and not ok(v) for v in raw[c.name]), bool, n)
             for i in np.flatnonzero(bad).tolist():
@@ -186,7 +236,9 @@ class DatasetValidator:
         all_present = np.ones(n, dtype=bool)
         for mask in present.values():
             all_present &= mask
-        doubles = tuple(c.name for c in self._columns if c.kind == "double")
+        # double items given an int somewhere in the batch (a fast float-only column has none)
+        doubles = tuple(c.name for c in self._columns
+                        if c.kind == "double" and getattr(fast[c.name], "has_int", True))  # fmt: skip
         result: list[RowOutcome] = []
         for i, row in enumerate(rows):
             refused = refusals.get(i)

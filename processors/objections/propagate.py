@@ -34,6 +34,7 @@ from processors.share.rules import (
     aggregate_record,
     aggregate_values,
     cell_of,
+    counted_party,
     group_items,
     open_microdata,
     plan_targets,
@@ -193,14 +194,16 @@ class _Builder:
             and c.cell_id == cell.cell_id
             and tuple((n, r.values.get(n)) for n in names) == group
         ]
-        entities = len({r.entity_id for r in rows})
         k = target.entry.deidentification.k_anonymity or 1
         if target.mode == "aggregate":
+            # as the share stage counts: participants, not the RSUs that reported them
+            entities = len({counted_party(r, source) for r in rows})
             values = aggregate_values(target.entry, group, tuple(rows), entities)
             agg = aggregate_record(target, cell, bucket, group, values)
             self.put(target, agg.record_id, agg if entities >= k else None)
             return
         # k-suppressed microdata: the corrected record is released only in a window of >= k.
+        entities = len({r.entity_id for r in rows})
         opened = open_microdata(record, target.entry, self.keyring)
         current = [r for r in rows if r.record_id == record.record_id]
         self.put(

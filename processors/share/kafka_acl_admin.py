@@ -207,6 +207,14 @@ class _DescribeAcls(_FieldsRequest[DescribeAclsRequest_v1]):
     API_KEY = 29
 
 
+def _allow_rows(bindings: Iterable[AclBinding]) -> list[_AclRow]:
+    """Wire rows of ALLOW bindings (create and exact-match delete use the same shape)."""
+    return [
+        (b.resource_type, b.resource_name, b.pattern, b.principal, b.host, b.operation, _ALLOW)
+        for b in bindings
+    ]
+
+
 def _any_acl_of(principal: str | None) -> _AclRow:
     """A filter row matching every binding of ``principal`` (every principal when None)."""
     return (
@@ -291,16 +299,25 @@ class KafkaSecurityAdmin:
 
     async def create_acls(self, bindings: Iterable[AclBinding]) -> int:
         """Add ALLOW bindings (idempotent: an existing identical binding is kept); returns the count."""
-        rows: list[_AclRow] = [
-            (b.resource_type, b.resource_name, b.pattern, b.principal, b.host, b.operation, _ALLOW)
-            for b in bindings
-        ]
+        rows = _allow_rows(bindings)
         if not rows:
             return 0
         response = await self._send(_CreateAcls(rows))
         for code, message in response.creation_responses:
             _check(code, message, "creating ACLs")
         return len(rows)
+
+    async def delete_acls(self, bindings: Iterable[AclBinding]) -> int:
+        """Remove exactly these ALLOW bindings (absent ones are ignored); returns how many matched."""
+        rows = _allow_rows(bindings)
+        if not rows:
+            return 0
+        response = await self._send(_DeleteAcls(rows))
+        removed = 0
+        for code, message, matching in response.filter_responses:
+            _check(code, message, "deleting ACLs")
+            removed += len(matching)
+        return removed
 
     async def delete_acls_of(self, principal: str) -> list[AclBinding]:
         """Remove every ACL of ``principal`` on any resource; returns what was removed."""

@@ -7,6 +7,8 @@ topics are created on first produce. See docs/sharing.md "Principals and ACLs".
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from processors.share.kafka_acl_admin import AclBinding, Operation, PatternType, ResourceType
 
 __all__ = ["SERVICES", "grant_acls", "grant_group_prefix", "grant_user", "service_acls"]
@@ -34,8 +36,14 @@ def _topics(
     return [AclBinding(principal, _T, name, pattern, op) for op in ops]
 
 
-def service_acls(service: str, prefix: str = "sensegate.") -> list[AclBinding]:
-    """The ACL set of one service (a key of ``SERVICES``)."""
+def service_acls(
+    service: str, prefix: str = "sensegate.", derived: Iterable[str] = ()
+) -> list[AclBinding]:
+    """The ACL set of one service (a key of ``SERVICES``).
+
+    ``derived``: codes of derived entries; the share service writes their records to their own
+    data topics (literal names only: it may not write any collected dataset's topic).
+    """
     user, group = SERVICES[service]
     who = f"User:{user}"
     write = (_W, _D, _C)
@@ -58,6 +66,7 @@ def service_acls(service: str, prefix: str = "sensegate.") -> list[AclBinding]:
             _topics(who, f"{prefix}data.", _PRE, read)
             + _topics(who, f"{prefix}share.", _PRE, write)
             + _topics(who, f"{prefix}open.", _PRE, write)
+            + [b for code in sorted(set(derived)) for b in _topics(who, f"{prefix}data.{code}", _LIT, write)]
             + dlq
         )
     elif service == "objections":

@@ -27,6 +27,7 @@ from contracts.topics import data_topic, dlq_topic
 from processors.catalog import Catalog
 from processors.share import rules
 from processors.share.deidentify import CellWindow, RotatingKeyring, WindowKey, time_bucket
+from processors.share.derived_data import derived_data_record
 from processors.share.fences import fence_of, generalized
 
 __all__ = ["Output", "ShareProcessor", "ShareStats"]
@@ -88,6 +89,12 @@ class ShareProcessor:
                     k=k or 1,
                     lateness=lateness,
                 )
+        # One target per derived entry also writes the entry's data topic (its table, via the sink).
+        firsts: dict[str, str] = {}
+        for target in self.targets:
+            if target.mode == "aggregate":
+                firsts.setdefault(target.entry.code, target.name)
+        self._data_targets = frozenset(firsts.values())
         self._event_max: dict[tuple[str, int], datetime] = {}
         self.stats = ShareStats()
 
@@ -151,7 +158,7 @@ class ShareProcessor:
         bucket = time_bucket(record.observed_at, target.entry.deidentification.time_bucket_s or 60)
         window.add(
             WindowKey(target.name, cell.cell_id, bucket, group),
-            record.entity_id,
+            rules.counted_party(record, source),
             record,
             tp,
             offset,
@@ -211,7 +218,16 @@ class ShareProcessor:
             agg = rules.aggregate_record(
                 target, cell, release.key.bucket_start, release.key.group, values
             )
-            outputs += self._guarded(target, [agg], b"", None, None, k=k)
+            released = self._guarded(target, [agg], b"", None, None, k=k)
+            outputs += released
+            if target.name in self._data_targets and released[0].topic == target.topic:
+                natural = rules.aggregate_natural_key(
+                    cell.cell_id, release.key.bucket_start, release.key.group
+                )
+                data = derived_data_record(agg, self.prefix, natural)
+                topic = data_topic(self.prefix, target.entry.code)
+                self.stats.published[topic] = self.stats.published.get(topic, 0) + 1
+                outputs.append(Output(topic, data.kafka_key(), data.to_kafka_value()))
         return outputs
 
     def _guarded(

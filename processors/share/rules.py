@@ -40,7 +40,9 @@ __all__ = [
     "CellInfo",
     "OpenRecord",
     "Target",
+    "aggregate_natural_key",
     "aggregate_values",
+    "counted_party",
     "open_microdata",
     "open_refusal",
     "plan_targets",
@@ -317,6 +319,19 @@ def group_items(entry: DatasetEntry, source: DatasetEntry) -> tuple[str, ...]:
     )
 
 
+def counted_party(record: DatasetRecord, source: DatasetEntry | None) -> str:
+    """Who k counts for one row of an aggregate: the person or vehicle, not the sending device.
+
+    A participant row's entity is its RSU (one RSU reports many participants), so k would count
+    RSUs; the source's identifier item (e.g. the pseudonymised ``ptc_id``) names the participant.
+    Rows without an identifier item count by entity.
+    """
+    for item in source.items if source else ():
+        if item.sensitivity == "identifier" and record.values.get(item.name) is not None:
+            return f"{item.name}:{record.values[item.name]}"
+    return record.entity_id
+
+
 def aggregate_values(
     entry: DatasetEntry,
     group: tuple[tuple[str, Any], ...],
@@ -335,6 +350,11 @@ def aggregate_values(
     return values
 
 
+def aggregate_natural_key(cell_id: str, bucket: datetime, group: tuple[tuple[str, Any], ...]) -> str:
+    """Natural key of one aggregate: cell, bucket start and group values."""
+    return f"{cell_id}|{bucket.isoformat()}|{json.dumps(group, default=str)}"
+
+
 def aggregate_record(
     target: Target,
     cell: GridCell,
@@ -344,7 +364,7 @@ def aggregate_record(
 ) -> OpenRecord:
     """An aggregate row with a deterministic id (same cell, bucket and group give the same id)."""
     entry = target.entry
-    natural = f"{cell.cell_id}|{bucket.isoformat()}|{json.dumps(group, default=str)}"
+    natural = aggregate_natural_key(cell.cell_id, bucket, group)
     return OpenRecord(
         record_id=record_id_for(entry.code, natural),
         dataset=entry.code,

@@ -84,6 +84,9 @@ ROLES: tuple[RoleGrants, ...] = (
             ("device", "SELECT, INSERT, UPDATE, DELETE"),
             ("quarantine_replay", "SELECT, INSERT"),
             ("catalog_entry", "SELECT, INSERT"),
+            # catalog propose/review/apply: signers and their signed, append-only change chain.
+            ("catalog_signer", "SELECT, INSERT"),
+            ("catalog_change_event", "SELECT, INSERT"),
             ("device_profile", "SELECT, INSERT"),
             ("device_health", "SELECT"),
             ("device_health_day", "SELECT"),

@@ -20,22 +20,34 @@ from processors.exceptions import ProcessorError
 
 __all__ = ["check_frame"]
 
-Check = Callable[[Any, str], None]
-
 
 class _Invalid(ProcessorError):
     """A value off its type; the message names the path (becomes a CodecError in ``check_frame``)."""
 
 
-def _fail(path: str, text: str) -> NoReturn:
-    msg = f"{path}: {text}"
+# A path is built lazily as nested (parent, step) pairs, a step being ".member" or an index: the
+# text is formed only when a value fails, not for every value checked.
+Path = str | tuple[Any, str | int]
+Check = Callable[[Any, Path], None]
+
+
+def _render(path: Path) -> str:
+    steps: list[str] = []
+    while isinstance(path, tuple):
+        path, step = path
+        steps.append(f"[{step}]" if isinstance(step, int) else step)
+    return path + "".join(reversed(steps))
+
+
+def _fail(path: Path, text: str) -> NoReturn:
+    msg = f"{_render(path)}: {text}"
     raise _Invalid(msg)
 
 
 def _integer(t: Any) -> Check:
     low, high = t.minimum, t.maximum
 
-    def check(v: Any, path: str) -> None:
+    def check(v: Any, path: Path) -> None:
         if not isinstance(v, int):
             _fail(path, f"{type(v).__name__} is not an INTEGER")
         if low is not None and not low <= v <= high and not t.has_extension_marker:
@@ -47,7 +59,7 @@ def _integer(t: Any) -> Check:
 def _enumerated(t: Any) -> Check:
     names = frozenset(t.root_index_to_data.values())
 
-    def check(v: Any, path: str) -> None:
+    def check(v: Any, path: Path) -> None:
         if not isinstance(v, str) or v not in names:
             _fail(path, f"{v!r} is not one of {', '.join(sorted(names))}")
 
@@ -55,14 +67,15 @@ def _enumerated(t: Any) -> Check:
 
 
 def _sequence(t: Any) -> Check:
-    members = tuple((m.name, m.optional or m.default is not None, _build(m)) for m in t.root_members)
+    members = tuple((m.name, m.optional or m.default is not None, _build(m), f".{m.name}")
+                    for m in t.root_members)
 
-    def check(v: Any, path: str) -> None:
+    def check(v: Any, path: Path) -> None:
         if not isinstance(v, dict):
             _fail(path, f"{type(v).__name__} is not a SEQUENCE")
-        for name, optional, inner in members:
+        for name, optional, inner, step in members:
             if name in v:
-                inner(v[name], f"{path}.{name}")
+                inner(v[name], (path, step))
             elif not optional:
                 _fail(path, f"member {name} is missing")
 
@@ -72,10 +85,10 @@ def _sequence(t: Any) -> Check:
 def _choice(t: Any) -> Check:
     members = {m.name: _build(m) for m in t.root_index_to_member.values()}
 
-    def check(v: Any, path: str) -> None:
+    def check(v: Any, path: Path) -> None:
         if not isinstance(v, tuple) or len(v) != 2 or v[0] not in members:
             _fail(path, f"{v!r} is not one of the alternatives {', '.join(members)}")
-        members[v[0]](v[1], f"{path}.{v[0]}")
+        members[v[0]](v[1], (path, f".{v[0]}"))
 
     return check
 
@@ -91,13 +104,13 @@ def _sequence_of(t: Any) -> Check:
     low, high = _sized(t, always=False)
     element = _build(t.element_type)
 
-    def check(v: Any, path: str) -> None:
+    def check(v: Any, path: Path) -> None:
         if not isinstance(v, list):
             _fail(path, f"{type(v).__name__} is not a SEQUENCE OF")
         if not low <= len(v) <= high:
             _fail(path, f"{len(v)} elements outside {low}..{high}")
         for i, item in enumerate(v):
-            element(item, f"{path}[{i}]")
+            element(item, (path, i))
 
     return check
 
@@ -105,7 +118,7 @@ def _sequence_of(t: Any) -> Check:
 def _octets(t: Any) -> Check:
     low, high = _sized(t, always=False)
 
-    def check(v: Any, path: str) -> None:
+    def check(v: Any, path: Path) -> None:
         if not isinstance(v, bytes | bytearray):
             _fail(path, f"{type(v).__name__} is not an OCTET STRING")
         if not low <= len(v) <= high:
@@ -117,7 +130,7 @@ def _octets(t: Any) -> Check:
 def _bits(t: Any) -> Check:
     low, high = _sized(t, always=True)
 
-    def check(v: Any, path: str) -> None:
+    def check(v: Any, path: Path) -> None:
         ok = isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], bytes | bytearray)
         if not ok or not isinstance(v[1], int) or len(v[0]) * 8 < v[1]:
             _fail(path, f"{v!r} is not a BIT STRING (bytes, bit count)")
@@ -130,7 +143,7 @@ def _bits(t: Any) -> Check:
 def _ia5(t: Any) -> Check:
     low, high = _sized(t, always=True)
 
-    def check(v: Any, path: str) -> None:
+    def check(v: Any, path: Path) -> None:
         if not isinstance(v, str) or not v.isascii():
             _fail(path, f"{v!r} is not an IA5String")
         if not low <= len(v) <= high:

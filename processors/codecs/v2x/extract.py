@@ -7,6 +7,7 @@ fail the decode.
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import UTC, datetime
 from typing import Any
@@ -47,6 +48,7 @@ def _column(values: Any) -> list[float | None]:
     return [None if math.isnan(v) else v for v in np.asarray(values, dtype=np.float64).tolist()]
 
 
+@functools.lru_cache(maxsize=256)  # enumeration names (a fixed set), converted per participant
 def _snake(name: str) -> str:
     out = name.replace("-", "_")
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in out)
@@ -103,7 +105,9 @@ def _participants(
                                                                        strict=True):
         vehicle_class = r.get("vehicleClass", {}).get("classification")
         ptc_id = 0 if from_bsm else int(r["ptcId"])
-        out.append(Participant(
+        # model_construct: every field is typed by the lines above (floats from the numpy columns,
+        # ints, str, datetime), so pydantic's per-participant validation would only re-check it
+        out.append(Participant.model_construct(
             ptc_type="motor" if from_bsm else _snake(r["ptcType"]),
             ptc_id=ptc_id,
             source="selfinfo" if from_bsm else _snake(r["source"]),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -26,14 +25,6 @@ from tests.fixtures.services import StackAddresses
 CATALOG = Path(__file__).resolve().parents[3] / "catalog"
 
 
-@pytest.fixture
-def schema(stack: StackAddresses, unique_name: Callable[[str], str]) -> Iterator[str]:
-    name = unique_name("cat")
-    yield name
-    with psycopg.connect(stack.pg_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
-
-
 async def test_register_is_idempotent_and_versions_changes(
     stack: StackAddresses, schema: str, tmp_path: Path
 ) -> None:
@@ -47,16 +38,18 @@ async def test_register_is_idempotent_and_versions_changes(
         again = await register_catalog(conn, catalog, schema)
         assert {r.action for r in again} == {"unchanged"}
 
-        # Change one definition without touching its version: it gets version 2.
+        # Change one definition without touching its version: plain registration refuses it
+        # (C14, tests/integration/catalog/test_change_control.py); a reviewed one gets version 2.
         text = (root / "agri_soil.yaml").read_text(encoding="utf-8")
         (root / "agri_soil.yaml").write_text(
             text.replace("retention_days: 1825", "retention_days: 1000")
         )
         changed = load_catalog(root)
-        results = {r.code: r for r in await register_catalog(conn, changed, schema)}
-        assert results["agri_soil"].action == "new_version"
-        assert results["agri_soil"].version == 2
-        assert results["agri_weather"].action == "unchanged"
+        with pytest.raises(RegistrationError, match="C14: agri_soil"):
+            await register_catalog(conn, changed, schema)
+        async with conn.transaction():
+            result = await register_entry(conn, changed.entries["agri_soil"], schema, reviewed=True)
+        assert (result.action, result.version) == ("new_version", 2)
         assert await is_registered(conn, "agri_soil", 2, schema)
         assert not await is_registered(conn, "agri_soil", 3, schema)
         cur = await conn.execute(
@@ -81,7 +74,7 @@ async def test_register_is_idempotent_and_versions_changes(
             synced.entries["agri_weather"].definition() | {"version": 5, "abstract": "x"}
         )
         async with conn.transaction():
-            result = await register_entry(conn, bumped, schema)
+            result = await register_entry(conn, bumped, schema, reviewed=True)
         assert (result.action, result.version) == ("registered", 5)
 
         guard = CatalogGuard(synced, await registered_versions(conn, schema))

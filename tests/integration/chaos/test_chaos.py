@@ -225,7 +225,7 @@ async def test_pipeline_under_chaos(
             "--duration", str(DURATION_S), "--seed", str(SEED), "--qos", "1",
             "--sparkplug-qos", "1", "--faults", "duplicate=0.02,malformed=0.01",
             "--host", "127.0.0.1", "--port", str(broker.port), "--log", str(log),
-            "--username", publisher.username, "--password", publisher.password,
+            "--username", publisher.username, f"--password={publisher.password}",
             "--no-progress", "--ack-timeout", "60",
         ], env, DURATION_S + 300))  # fmt: skip
         await asyncio.to_thread(

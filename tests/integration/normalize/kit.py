@@ -23,6 +23,7 @@ from processors.normalize.quality import QualityConfig
 from processors.normalize.runner import NormalizeRunner, RunnerConfig
 from processors.registry import Device, DeviceRegistry
 from runtime.kafka_client import client_kwargs, config_for
+from tests.fixtures.normalize import device_topic
 
 RSU = "JL-IT-0001"
 EUI = "a1b2c3d4e5f60718"
@@ -78,7 +79,7 @@ def envelope(
     """An envelope as the gateway would write it."""
     return Envelope(
         payload=payload,
-        topic=topic or f"it/{family}/{device_id}",
+        topic=topic or device_topic(family, device_id),
         family=family,
         device_id=device_id,
         received_ns=received_ns or time.time_ns(),

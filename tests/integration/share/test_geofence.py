@@ -30,7 +30,7 @@ async def test_point_inside_geofence_absent_from_open_and_share_present_in_data(
     async with KafkaSecurityAdmin(admin_cfg) as admin:
         for service in ("normalizer", "share"):
             await admin.upsert_scram_user(SERVICES[service][0], PASSWORD)
-            await admin.create_acls(service_acls(service, prefix))
+            await admin.create_acls(service_acls(service, prefix, ["v2x_participant_flow"]))
     catalog = share_catalog()
     assert [a.id for a in catalog.geofences] == ["cc-demo-site-1"]
     start = now_minute()

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr
 
+from contracts.record import DatasetRecord
 from contracts.settings import KafkaConfig
 from processors.share.config import ShareKeys, ShareSettings
 from processors.share.deidentify import grid_cell
@@ -46,7 +47,7 @@ async def test_open_topics_hold_no_identifier_fine_location_or_small_cell(
     async with KafkaSecurityAdmin(admin_cfg) as admin:
         for service in ("normalizer", "share"):
             await admin.upsert_scram_user(SERVICES[service][0], PASSWORD)
-            await admin.create_acls(service_acls(service, prefix))
+            await admin.create_acls(service_acls(service, prefix, ["v2x_participant_flow"]))
     catalog = share_catalog()
     start = now_minute()
     participants = participant_records(start, vehicles=30, steps=20)
@@ -142,3 +143,14 @@ async def test_open_topics_hold_no_identifier_fine_location_or_small_cell(
                 assert rec.values["entities"] >= profile.k_anonymity
             released += 1
     assert released > 0
+
+    # the derived entry's data tier (what the sink stores in its table): the released cells only
+    opened_flow = await read_all(admin_cfg, f"{prefix}open.v2x_participant_flow")
+    stored_flow = [
+        DatasetRecord.from_kafka_value(v)
+        for v in await read_all(admin_cfg, f"{prefix}data.v2x_participant_flow")
+    ]
+    assert sorted(r.record_id for r in stored_flow) == sorted(
+        OpenRecord.model_validate_json(v).record_id for v in opened_flow
+    )
+    assert all(int(str(r.values["entities"])) >= 10 for r in stored_flow) and stored_flow

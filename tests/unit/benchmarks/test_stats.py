@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from benchmarks.infra import infra_rows
 from benchmarks.stats import (
     first_backlogged,
     first_saturated,
@@ -11,6 +12,7 @@ from benchmarks.stats import (
     percentile,
     ratio,
     rss_verdict,
+    slowest_stage,
     steady_rate,
     window_rates,
 )
@@ -96,3 +98,19 @@ def test_first_backlogged_follows_pipeline_order() -> None:
     backlogs = [("gateway", 0.0, 1000.0), ("normalize", 600.0, 1000.0), ("sink", 900.0, 2000.0)]
     assert first_backlogged(backlogs) == "normalize"
     assert first_backlogged([("gateway", 10.0, 1000.0)]) is None
+
+
+def test_slowest_stage_compares_the_sink_in_messages_per_second() -> None:
+    steady = {"gateway_msg_per_s": 9000.0, "normalize_msg_per_s": 1500.0, "sink_rows_per_s": 2000.0}
+    assert slowest_stage(steady, 1.2) == "normalize"  # sink: 2,000 rows/s = 1,667 msg/s
+    assert slowest_stage(steady, 2.0) == "sink"  # 2,000 rows/s at 2 rows per message = 1,000 msg/s
+    assert slowest_stage({"gateway_msg_per_s": 0.0, "normalize_msg_per_s": 0.0, "sink_rows_per_s": 0.0}, 1.0) == "n/a"
+
+
+def test_infra_rows_per_process_and_in_total() -> None:
+    rows = infra_rows({"kafka": 10.0, "mosquitto": 1.0}, {"kafka": 12.0, "mosquitto": 1.5}, 10.0, 1000)
+    by = {r["process"]: r for r in rows}
+    assert by["infrastructure: kafka"]["cpu_ms_per_message"] == 2.0
+    assert by["infrastructure: mosquitto"]["cores_busy"] == 0.05
+    assert by["infrastructure (all)"]["cpu_s"] == 2.5
+    assert infra_rows({}, {}, 1.0, 10) == []

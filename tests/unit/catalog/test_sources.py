@@ -70,3 +70,36 @@ def test_resolution_no_entry_ambiguous_and_profile_split() -> None:
     assert one.entry is not None and one.entry.code == "agri_weather"
     rsi = resolve_entry(catalog, "V2X/RSU/R1/RSI/UP", "v2x")
     assert rsi.entry is not None and rsi.entry.code == "v2x_road_event"
+
+
+def test_route_problem_at_ingest_per_record() -> None:
+    """C1 at ingest: the record's dataset must be the topic's entry among the device's datasets."""
+    catalog = load_catalog()
+    v2x = ("v2x_participant", "v2x_signal_phase", "v2x_road_event")
+    assert catalog.route_problem("V2X/RSU/R1/RSM/UP", "v2x", "v2x_participant", v2x) is None
+    crossed = catalog.route_problem("V2X/RSU/R1/SPAT/UP", "v2x", "v2x_participant", v2x)
+    assert crossed is not None and crossed[0] == "no_catalog_entry"
+    assert "feeds v2x_signal_phase" in crossed[1]
+    # registered for intersections? no: the MAP topic then feeds none of the device's datasets
+    unregistered = catalog.route_problem("V2X/RSU/R1/MAP/UP", "v2x", "v2x_intersection", v2x)
+    assert unregistered is not None and "none of the device's datasets" in unregistered[1]
+    lora = "application/7/device/0004a30b001c1234/event/up"
+    both = ("agri_soil", "agri_weather")
+    # a combined station: the profile names the dataset of each value (declared discriminator)
+    assert catalog.route_problem(lora, "agri", "agri_weather", both) is None
+    stray = catalog.route_problem("farm/0004a30b001c1234/up", "agri", "agri_soil", both)
+    assert stray is not None and stray[0] == "no_catalog_entry"
+
+
+def test_route_problem_ambiguous_without_discriminator() -> None:
+    """Entries that overlap without a discriminator route nothing (registration refuses them too)."""
+    from processors.catalog.sources import route_problem
+
+    catalog = load_catalog()
+    soil, weather = catalog.get("agri_soil"), catalog.get("agri_weather")
+    assert soil is not None and weather is not None
+    plain = [e.model_copy(update={"source_discriminator": None}) for e in (soil, weather)]
+    lora = "v3/app/devices/0004a30b001c1234/up"
+    found = route_problem(plain, lora, "agri", "agri_soil", {"agri_soil", "agri_weather"})
+    assert found is not None and found[0] == "ambiguous_catalog_entry"
+    assert "agri_soil, agri_weather" in found[1]

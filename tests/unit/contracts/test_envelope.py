@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 
 import pytest
 
@@ -87,3 +88,11 @@ def test_sparkplug_messages_of_one_edge_node_share_a_key() -> None:
         gateway_id="gw",
     )
     assert node.kafka_key() == dev.kafka_key() == b"g/e"
+
+
+def test_user_property_header_bytes_are_those_of_json_dumps() -> None:
+    # the shared encoder must write exactly what json.dumps(..., ensure_ascii=False) wrote
+    pairs = (("trace", "abc"), ("unit", "吉林"), ("q", 'a"b\\c\n\t\x01'), ("", ""), ("emoji", "🚗"))
+    headers = dict(Envelope(payload=b"x", topic="t", family="v2x", device_id="d",
+                            received_ns=1, gateway_id="g", user_properties=pairs).kafka_headers())
+    assert headers["sg.up"] == json.dumps([list(p) for p in pairs], ensure_ascii=False).encode()

@@ -96,7 +96,12 @@ def test_genuine_spat_capture(catalog: Catalog) -> None:
     expected = SPAT_CAPTURE.expected
     dev = TestDevice("v2x", "u_id_123", "jl_traffic_police", V2X_SETS, v2x_framing=True)
     result = processor(catalog, dev, old_ok=True).process(
-        [raw_record(SPAT_CAPTURE.hex("frame.hex"), family="v2x", device_id="u_id_123")]
+        [raw_record(
+            SPAT_CAPTURE.hex("frame.hex"),
+            family="v2x",
+            device_id="u_id_123",
+            topic="V2X/RSU/u_id_123/SPAT/UP",
+        )]
     )
     assert not result.dead_letters
     assert len(result.records) == 8  # 8 phases, current state each
@@ -250,15 +255,16 @@ def test_static_map_sent_twice_in_one_minute_is_two_records_redelivery_is_one(
     from tests.unit.codecs.v2x.samples import map_data
 
     body = encode_frame(map_data(), "csae53-2019")
+    map_topic = "V2X/RSU/RSU00001/MAP/UP"
     t0 = 1_795_000_000_000
     first = build_vendor_header("RSU00001", t0, body)  # header + body
     second = build_vendor_header("RSU00001", t0 + 1000, body)
     dev = TestDevice("v2x", "RSU00001", "jl_traffic_police", V2X_SETS, v2x_framing=True)
     result = processor(catalog, dev, old_ok=True).process(
         [
-            raw_record(first, family="v2x", device_id="RSU00001", offset=0),
-            raw_record(second, family="v2x", device_id="RSU00001", offset=1),
-            raw_record(first, family="v2x", device_id="RSU00001", offset=2),  # redelivery
+            raw_record(first, family="v2x", device_id="RSU00001", topic=map_topic, offset=0),
+            raw_record(second, family="v2x", device_id="RSU00001", topic=map_topic, offset=1),
+            raw_record(first, family="v2x", device_id="RSU00001", topic=map_topic, offset=2),  # redelivery
         ]
     )
     assert not result.dead_letters

@@ -117,15 +117,15 @@ def test_refusals(
 
 
 def test_missing_required_item(catalog: Catalog) -> None:
-    registry = FakeRegistry(TestDevice("agri", SOIL, "jl_industry_dept", ("iiot_metric",)))
+    registry = FakeRegistry(TestDevice("iiot", "g/e", "jl_industry_dept", ("iiot_metric",)))
     proc = NormalizeProcessor(
         catalog=catalog,
         registry=registry,
-        mappers={"agri": JsonTestMapper()},
+        mappers={"iiot": JsonTestMapper()},
         pseudonymizer=Pseudonymizer({"k1": SecretStr("x" * 20)}, "k1"),
     )
     doc = {"dataset": "iiot_metric", "values": {"edge_node": "g/e", "datatype": "Double"}}
-    result = proc.process([raw_record(json.dumps(doc).encode())])
+    result = proc.process([raw_record(json.dumps(doc).encode(), family="iiot", device_id="g/e")])
     assert [d.reason for d in result.dead_letters] == [ReasonCode.MISSING_REQUIRED]
     assert "metric" in result.dead_letters[0].detail
 
@@ -188,3 +188,20 @@ def test_records_serialize_as_the_dataset_record_model(catalog: Catalog) -> None
     for record in result.records:
         value = record.to_kafka_value()
         assert DatasetRecord.from_kafka_value(value).to_kafka_value() == value
+
+
+def test_unreviewed_definition_is_refused(catalog: Catalog) -> None:
+    """C14 in the normalizer: a dataset whose loaded definition drifted is dead-lettered."""
+    registry = FakeRegistry(TestDevice("agri", SOIL, "jl_agri_bureau", ("agri_soil",)))
+    proc = NormalizeProcessor(
+        catalog=catalog,
+        registry=registry,
+        mappers={"agri": JsonTestMapper()},
+        pseudonymizer=Pseudonymizer({"k1": SecretStr("x" * 20)}, "k1"),
+        withheld={"agri_soil": "C14: unreviewed change of agri_soil"},
+    )
+    result = proc.process([raw_record(payload({"soil_moisture": 1.0}))])
+    assert not result.records
+    assert [(d.reason, d.detail) for d in result.dead_letters] == [
+        (ReasonCode.UNKNOWN_CATALOG_VERSION, "C14: unreviewed change of agri_soil")
+    ]

@@ -32,7 +32,13 @@ def _process(
         pseudonymizer=Pseudonymizer({"k1": SecretStr("s" * 24)}, "k1"),
         quality=QualityConfig(max_age_s=1e10, late_after_s=1e10),
     )
-    return proc.process([raw_record(payload, family="v2x", device_id=RSU, received_ns=received_ns)])
+    return proc.process([raw_record(
+                payload,
+                family="v2x",
+                device_id=RSU,
+                received_ns=received_ns,
+                topic=f"V2X/RSU/{RSU}/RSI/UP",
+            )])
 
 
 def _rsi_without_moy() -> bytes:

@@ -48,5 +48,16 @@ def test_objections_principal_writes_corrections_and_tiers_and_reads_nothing() -
     assert all(a.resource_type is ResourceType.TOPIC for a in acls)
 
 
+def test_share_writes_only_the_data_topics_of_derived_entries() -> None:
+    acls = service_acls("share", derived=["v2x_participant_flow"])
+    writes = {
+        (a.resource_name, a.pattern)
+        for a in acls
+        if a.operation is Operation.WRITE and ".data." in a.resource_name
+    }
+    assert writes == {("sensegate.data.v2x_participant_flow", PatternType.LITERAL)}
+    assert not [a for a in service_acls("normalizer", derived=["x"]) if a.resource_name.endswith("x")]
+
+
 def test_scram_salted_password_is_pbkdf2_sha512() -> None:
     assert len(scram_salted_password("pw", b"salt", 4096)) == 64

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pydantic import SecretStr
 
 from contracts.dead_letter import DeadLetter, ReasonCode
+from contracts.record import DatasetRecord, record_id_for
 from processors.share.deidentify import RotatingKeyring, grid_cell
 from processors.share.processor import Output, ShareProcessor
 from processors.share.rules import OpenRecord, open_microdata, release_problems
@@ -51,8 +52,22 @@ def test_participants_share_rekeyed_and_open_only_as_k_aggregates() -> None:
         assert set(rec.values) <= {"ptc_type", "records", "entities", "mean_speed"}
     assert processor.stats.suppressed >= 1  # the three outlying vehicles
     assert all(
-        o.key == json.loads(o.value)["record_id"].encode() for o in out if "dlq" not in o.topic
+        o.key == json.loads(o.value)["record_id"].encode()
+        for o in out
+        if "dlq" not in o.topic and ".data." not in o.topic
     )
+    # the derived entry's own data tier (its table, via the sink): exactly the released cells
+    stored = [
+        DatasetRecord.from_kafka_value(o.value)
+        for o in out
+        if o.topic == "sensegate.data.v2x_participant_flow"
+    ]
+    assert sorted(r.record_id for r in stored) == sorted(r.record_id for r in opened)
+    for row in stored:
+        assert row.dataset == "v2x_participant_flow" and row.provenance.codec == "aggregate"
+        assert record_id_for(row.dataset, row.natural_key) == row.record_id
+        count = row.values["entities"]
+        assert isinstance(count, int) and count >= 10
 
 
 def test_non_shared_dataset_reaches_no_share_or_open_topic() -> None:
