@@ -63,6 +63,9 @@ class ReasonCode(StrEnum):
     # storage
     DATA_REJECTED = "data_rejected"
     OFFSET_GAP = "offset_gap"
+    # crypto-shredding (contracts.sealed)
+    SEAL_INVALID = "seal_invalid"
+    SUBJECT_ERASED = "subject_erased"
     # sharing
     OPEN_RELEASE_BLOCKED = "open_release_blocked"
 

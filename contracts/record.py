@@ -25,8 +25,10 @@ __all__ = [
     "WireGeoPoint",
     "WireProvenance",
     "WireRecord",
+    "WireSealedRecord",
     "WireSourceValue",
     "decode_wire_record",
+    "decode_wire_sealed",
     "record_id_for",
 ]
 
@@ -96,6 +98,10 @@ class DatasetRecord(BaseModel):
     # Set only on a superseding record (share tier): the id of the signed correction event that
     # replaced the earlier version of this record id; left out of the JSON when unset.
     supersedes: str | None = None
+    # Set only on a record of a personal dataset whose personal items (and location) are sealed
+    # under the data subject's key (contracts.sealed; left out of ``values``/``location``); left
+    # out of the JSON when unset.
+    sealed: str | None = None
 
     def kafka_key(self) -> bytes:
         """Record key: the entity, so one entity's records keep their order."""
@@ -103,9 +109,8 @@ class DatasetRecord(BaseModel):
 
     def to_kafka_value(self) -> bytes:
         """Serialize to the JSON value carried on the data topic."""
-        if self.supersedes is None:
-            return self.model_dump_json(exclude={"supersedes"}).encode()
-        return self.model_dump_json().encode()
+        unset = {n for n in ("supersedes", "sealed") if getattr(self, n) is None}
+        return self.model_dump_json(exclude=unset or None).encode()
 
     @classmethod
     def from_kafka_value(cls, value: bytes) -> DatasetRecord:
@@ -191,9 +196,16 @@ class WireRecord(msgspec.Struct, kw_only=True, **_WIRE):
         return DatasetRecord.from_kafka_value(self.to_kafka_value())
 
 
+class WireSealedRecord(WireRecord, kw_only=True, **_WIRE):
+    """``DatasetRecord`` with ``sealed`` set, in wire form (a personal dataset's record)."""
+
+    sealed: str
+
+
 _encode = msgspec.json.Encoder().encode
 # Strict: a value must already have its JSON type (no string-to-number coercion as in pydantic).
 decode_wire_record = msgspec.json.Decoder(WireRecord).decode
+decode_wire_sealed = msgspec.json.Decoder(WireSealedRecord).decode
 
 
 def record_id_for(dataset: str, natural_key: str) -> str:

@@ -188,7 +188,7 @@ CONSUMERS: dict[str, str] = {
     "gateway": "Kafka as sensegate-gateway, its MQTT identity",
     "normalize": "Kafka as sensegate-normalizer, DB as sensegate_normalize, the pseudonym key, MQTT host-app",
     "sink": "Kafka as sensegate-sink, DB as sensegate_sink, the signing key",
-    "share": "Kafka as sensegate-share, the share master key",
+    "share": "Kafka as sensegate-share, DB as sensegate_reader (subject keys), the share master key",
     "monitor": "Kafka as sensegate-monitor (describe only), DB as sensegate_monitor (offsets), MQTT $SYS reader",
     "objections": "Kafka as sensegate-objections, DB as sensegate_objections, the signing and share keys",
     "operator": "Kafka admin, DB owner, MQTT broker admin (migrations, tests, demo, bench)",
@@ -218,7 +218,8 @@ def consumer_env(addr: Addresses, consumer: str) -> dict[str, str]:
             "SENSEGATE_SINK__MIGRATE_ON_START": "false",
         }
     if consumer == "share":
-        return {**addr.kafka("share"), **keys_env(state, KeyKind.SHARE)}
+        # the reader role opens sealed personal values through the subject-key table
+        return {**addr.kafka("share"), **addr.db("reader"), **keys_env(state, KeyKind.SHARE)}
     if consumer == "monitor":
         return {**addr.kafka("monitor"), **addr.db("monitor"), **_mqtt(state, "MONITOR")}
     if consumer == "objections":

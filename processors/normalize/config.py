@@ -41,6 +41,12 @@ class NormalizeSettings(BaseSettings):
     health_flush_s: float = Field(
         default=15.0, gt=0, description="seconds between device health flushes to PostgreSQL"
     )
+    seal_key_cache_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="seconds the normalizer reuses a data subject's key before asking the key "
+        "table again (records sealed after an erasure within it reach the sink as erased)",
+    )
     health_window_s: int = Field(
         default=300, gt=0, description="device health window (rows of device_health), seconds"
     )

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from contracts.dead_letter import DeadLetter, Stage
 from contracts.envelope import Envelope, EnvelopeFormatError, KafkaCoordinates, RawRecord
 from contracts.families import FAMILY_NAMES
+from contracts.record import WireRecord
 from contracts.settings import KafkaConfig
 from contracts.topics import data_topic, dlq_topic, quarantine_topic, raw_topic
 from processors.exceptions import ProcessorError
@@ -37,6 +38,8 @@ __all__ = ["NormalizeRunner", "RunnerConfig", "to_raw_records"]
 logger = logging.getLogger(__name__)
 
 RebirthHandler = Callable[[Sequence[RebirthRequest]], Awaitable[None]]
+# Seals a batch's records of personal datasets (processors.normalize.sealing) before produce.
+Sealer = Callable[[Sequence[WireRecord]], Awaitable[list[WireRecord]]]
 
 
 class DeliveryError(ProcessorError):
@@ -124,6 +127,7 @@ class NormalizeRunner:
         processor: Processor,
         rebirth: RebirthHandler | None = None,
         on_delivered: Callable[[BatchResult, list[DeadLetter]], None] | None = None,
+        sealer: Sealer | None = None,
     ) -> None:
         self._kafka = kafka
         self._config = config
@@ -131,6 +135,7 @@ class NormalizeRunner:
         self._rebirth = rebirth
         # told about every committed batch (device health); never on a batch that will be redone
         self._on_delivered = on_delivered
+        self._sealer = sealer
         self._lock = asyncio.Lock()
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
@@ -206,7 +211,10 @@ class NormalizeRunner:
         raws, bad = to_raw_records(messages)
         result = self._processor.process(raws)
         try:
-            await self._deliver(result, bad)
+            records = list(result.records)
+            if self._sealer is not None:
+                records = await self._sealer(records)
+            await self._deliver(result, bad, records)
         except BaseException:
             # nothing of this batch is known delivered: forget its keys so the redo is not dropped
             self._processor.forget(result)
@@ -223,14 +231,16 @@ class NormalizeRunner:
             self._on_delivered(result, bad)
         return result
 
-    async def _deliver(self, result: BatchResult, bad: list[DeadLetter]) -> None:
+    async def _deliver(
+        self, result: BatchResult, bad: list[DeadLetter], records: Sequence[WireRecord]
+    ) -> None:
         producer = self._producer
         if producer is None:
             msg = "runner not started"
             raise ProcessorError(msg)
         prefix = self._kafka.topic_prefix
         futures: list[asyncio.Future[Any]] = []
-        for record in result.records:
+        for record in records:
             headers = [
                 ("sg.record_id", record.record_id.encode()),
                 ("sg.dataset", record.dataset.encode()),

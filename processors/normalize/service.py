@@ -26,6 +26,7 @@ from processors.normalize.processor import NormalizeProcessor
 from processors.normalize.pseudonymize import Pseudonymizer
 from processors.normalize.rebirth import MqttRebirthPublisher
 from processors.normalize.runner import NormalizeRunner, RunnerConfig
+from processors.normalize.sealing import RecordSealer
 from processors.profiles import ProfileBook, load_profiles
 from processors.profiles.store import watch_profiles
 from processors.registry import DeviceRegistry
@@ -97,12 +98,18 @@ async def serve(settings: NormalizeSettings, runner_config: RunnerConfig, catalo
             dedup=RecentKeys(settings.dedup_cache_size),
             withheld=withheld,
         )
+        # Personal datasets' values leave normalize sealed under their subjects' keys (erasure).
+        sealer = RecordSealer(
+            dsn=dsn, schema=schema, catalog=catalog, cache_s=settings.seal_key_cache_s
+        )
+        stack.push_async_callback(sealer.close)
         runner = NormalizeRunner(
             kafka=settings.kafka,
             config=runner_config,
             processor=processor,
             rebirth=rebirth,
             on_delivered=health.observe,
+            sealer=sealer.seal if sealer.datasets else None,
         )
         await stack.enter_async_context(runner)
         await stack.enter_async_context(

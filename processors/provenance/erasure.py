@@ -19,7 +19,12 @@ from psycopg import AsyncConnection, sql
 from processors.catalog import Catalog, DatasetEntry
 from processors.provenance.corrections import CorrectionError, supersede
 from processors.provenance.keys import Signer
-from processors.provenance.personal import commitment, subject_item, subject_ref
+from processors.provenance.personal import (
+    commitment,
+    lock_key_for_erasure,
+    subject_item,
+    subject_ref,
+)
 from processors.provenance.rowdocs import data_columns, data_row_doc, data_row_sha256
 from processors.storage.ddl import erasable_columns
 
@@ -67,6 +72,15 @@ async def erase_subject(
     ref = subject_ref(dataset, subject)
     columns = data_columns(entry)
     async with conn.transaction():
+        cur = await conn.execute(
+            "SELECT key_id FROM pi_subject_key WHERE dataset = %s AND subject_ref = %s "
+            "AND data_key IS NOT NULL",
+            (dataset, ref),
+        )
+        live = await cur.fetchone()
+        if live is not None:
+            # A sink storing rows sealed under this key finishes first; later ones see it destroyed.
+            await lock_key_for_erasure(conn, str(live[0]))
         cur = await conn.execute(
             "SELECT data_key FROM pi_subject_key WHERE dataset = %s AND subject_ref = %s "
             "AND data_key IS NOT NULL FOR UPDATE",

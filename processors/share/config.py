@@ -1,4 +1,4 @@
-"""Settings of the share service: Kafka, metrics, the share/open pseudonym keys and the window timing.
+"""Settings of the share service: Kafka, metrics, share/open pseudonym keys, key table, window timing.
 
 Environment form (``SENSEGATE_`` prefix, ``__`` nesting), e.g. ``SENSEGATE_SHARE_GROUP_ID``,
 ``SENSEGATE_SHARE_KEYS__MASTERS='{"k1": "..."}'`` (docs/configuration.md lists them all).
@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings
 
-from contracts.settings import SETTINGS_CONFIG, KafkaConfig, MetricsConfig
+from contracts.settings import SETTINGS_CONFIG, DbConfig, KafkaConfig, MetricsConfig
 
 __all__ = ["ShareKeys", "ShareSettings"]
 
@@ -38,6 +38,13 @@ class ShareSettings(BaseSettings):
     kafka: KafkaConfig = KafkaConfig()
     metrics: MetricsConfig = MetricsConfig()
     share_keys: ShareKeys = ShareKeys()
+    # The subject-key table (read only): sealed records of personal datasets open with it.
+    db: DbConfig = DbConfig()
+    share_seal_personal: bool = Field(
+        default=True,
+        description="seal a personal dataset's values on the share tier under the subject key's "
+        "share derivation (false: in clear, and erasure waits for compaction; logs a warning)",
+    )
     share_group_id: str = "sensegate-share"
     share_lateness_s: int = Field(default=60, ge=0)
     share_max_delay_s: int = Field(default=300, ge=1)

@@ -14,7 +14,7 @@ covers the replayed records only); consumers keep one row per record id.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,8 +23,11 @@ from pydantic import ValidationError
 
 from contracts.dead_letter import DeadLetter, ReasonCode, Stage
 from contracts.record import DatasetRecord
+from contracts.sealed import KeyDestroyed, SealInvalid, kid_of
 from contracts.topics import data_topic, dlq_topic
 from processors.catalog import Catalog
+from processors.provenance.personal import KeyRow
+from processors.provenance.sealed_records import open_model, personal_items, seal_model, tier_key
 from processors.share import rules
 from processors.share.deidentify import CellWindow, RotatingKeyring, WindowKey, time_bucket
 from processors.share.derived_data import derived_data_record
@@ -53,7 +56,19 @@ class ShareStats:
     suppressed: int = 0
     blocked: int = 0
     invalid: int = 0
+    erased: int = 0  # sealed records whose subject key was destroyed (nothing published)
     fenced: dict[str, int] = field(default_factory=dict)  # "<fence id>:<tier>:<code>" -> records
+
+
+def _opened(
+    record: DatasetRecord, keys: Mapping[str, KeyRow]
+) -> tuple[DatasetRecord, tuple[str, bytes]]:
+    """The plain form of a sealed data record and its (key id, key); raises KeyDestroyed/SealInvalid."""
+    kid = kid_of(record.sealed or "")
+    row = keys.get(kid)
+    if row is None or row.dataset != record.dataset:
+        raise KeyDestroyed(kid)
+    return open_model(record, lambda _k: row.key), (kid, row.key)
 
 
 class ShareProcessor:
@@ -72,8 +87,12 @@ class ShareProcessor:
         prefix: str = "sensegate.",
         lateness: timedelta = timedelta(seconds=60),
         max_delay: timedelta = timedelta(minutes=5),
+        seal_personal: bool = True,
     ) -> None:
         self.prefix = prefix
+        # False: a sealed record's share form goes out in clear (opt-in; erasure then stops at
+        # the share tier's compaction, docs/provenance.md)
+        self.seal_personal = seal_personal
         self.targets, self.refused = rules.plan_targets(catalog, prefix)
         self._catalog = catalog
         self._keyring = keyring
@@ -103,8 +122,18 @@ class ShareProcessor:
         """Data topics this processor must read."""
         return sorted(data_topic(self.prefix, s) for s in self._by_source)
 
-    def process(self, value: bytes, tp: tuple[str, int], offset: int) -> list[Output]:
-        """Outputs (or one dead letter) for one data-topic record."""
+    def process(
+        self,
+        value: bytes,
+        tp: tuple[str, int],
+        offset: int,
+        keys: Mapping[str, KeyRow] | None = None,
+    ) -> list[Output]:
+        """Outputs (or one dead letter) for one data-topic record.
+
+        A sealed record (personal dataset) is opened with ``keys`` (live subject keys by id); one
+        whose key was destroyed was erased: it is counted (``stats.erased``) and yields nothing.
+        """
         try:
             record = DatasetRecord.from_kafka_value(value)
         except ValidationError as exc:
@@ -114,6 +143,16 @@ class ShareProcessor:
                     ReasonCode.SCHEMA_INVALID, f"not a DatasetRecord: {exc}", value, tp, offset
                 )
             ]
+        sealing: tuple[str, bytes] | None = None
+        if record.sealed is not None:
+            try:
+                record, sealing = _opened(record, keys or {})
+            except KeyDestroyed:
+                self.stats.erased += 1
+                return []
+            except SealInvalid as exc:
+                self.stats.invalid += 1
+                return [self._dead(exc.reason, exc.detail, value, tp, offset)]
         moment = record.observed_at
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
@@ -131,14 +170,27 @@ class ShareProcessor:
                 if policy.action == "drop" or policy.cell_m is None:
                     continue
                 routed = generalized(record, policy.cell_m)
-            outputs += self._route(target, routed, tp, offset, value)
+            outputs += self._route(target, routed, tp, offset, value, sealing)
         return outputs
 
-    def _route(
-        self, target: rules.Target, record: DatasetRecord, tp: tuple[str, int], offset: int, raw: bytes
+    def _route(  # noqa: PLR0917 - one call site, the record's coordinates in their usual order
+        self,
+        target: rules.Target,
+        record: DatasetRecord,
+        tp: tuple[str, int],
+        offset: int,
+        raw: bytes,
+        sealing: tuple[str, bytes] | None = None,
     ) -> list[Output]:
         if target.mode == "record":
             shared = rules.share_record(record, target.entry, self._keyring)
+            if sealing is not None and self.seal_personal:
+                # Sealed in, sealed out: the share tier's values under the subject key's share
+                # derivation, so erasing the subject also shreds the earlier share records.
+                kid, subject_key = sealing
+                names = personal_items(target.entry)
+                share_key = tier_key(subject_key, target.tier, target.entry.code)
+                shared = seal_model(shared, names, share_key, kid, target.tier)
             return [self._out(target, shared.record_id, shared.to_kafka_value())]
         window = self._windows.get(target.name)
         if target.mode == "microdata":

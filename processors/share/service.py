@@ -18,7 +18,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from contracts.sealed import SEALED_FIELD_KID
 from processors.catalog import Catalog
+from processors.provenance.keytable import KeyTable
 from processors.share.config import ShareSettings
 from processors.share.deidentify import RotatingKeyring
 from processors.share.offsets import OffsetBook, ShareDeliveryError, await_acks
@@ -82,6 +84,16 @@ async def run_share(
         prefix=settings.kafka.topic_prefix,
         lateness=timedelta(seconds=settings.share_lateness_s),
         max_delay=timedelta(seconds=settings.share_max_delay_s),
+        seal_personal=settings.share_seal_personal,
+    )
+    if not settings.share_seal_personal:
+        logger.warning(
+            "SENSEGATE_SHARE_SEAL_PERSONAL=false: personal values go to the share tier in clear; "
+            "an erasure then reaches earlier share records only through compaction"
+        )
+    # Opened lazily: only a batch holding sealed records (personal datasets) needs the key table.
+    key_table = KeyTable(
+        settings.db.dsn.get_secret_value, settings.db.schema_name, "sensegate-share-keys"
     )
     for code, reason in processor.refused.items():
         logger.warning("not opening %s: %s", code, reason)
@@ -117,10 +129,19 @@ async def run_share(
         while not stop.is_set():
             batch = await consumer.getmany(timeout_ms=500, max_records=500)
             outputs: list[Output] = []
+            # The live keys the batch's sealed records name, in one query (never cached across
+            # batches: a destroyed key must stop opening records at once).
+            kids = {
+                m.group(1).decode()
+                for messages in batch.values()
+                for msg in messages
+                if (m := SEALED_FIELD_KID.search(msg.value or b""))
+            }
+            subject_keys = await key_table.by_id(kids) if kids else {}
             for tp, messages in batch.items():
                 for msg in messages:
                     outputs += processor.process(
-                        msg.value or b"", (tp.topic, tp.partition), msg.offset
+                        msg.value or b"", (tp.topic, tp.partition), msg.offset, subject_keys
                     )
                     book.advance(tp.topic, tp.partition, msg.offset)
             if batch:
@@ -136,6 +157,7 @@ async def run_share(
     finally:
         await consumer.stop()
         await producer.stop()
+        await key_table.close()
     logger.info("share stopped: %s", processor.stats)
     return processor.stats
 

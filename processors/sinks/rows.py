@@ -28,13 +28,18 @@ from contracts.record import (
     RecordValue,
     WireGeoPoint,
     WireRecord,
+    WireSealedRecord,
     decode_wire_record,
+    decode_wire_sealed,
     record_id_for,
 )
+from contracts.sealed import SEALED_FIELD_KID, SealInvalid, kid_of
 from processors.catalog import Catalog, DatasetEntry
 from processors.catalog.models import Item
 from processors.exceptions import ProcessorError
+from processors.provenance.personal import KeyRow, subject_item, subject_ref
 from processors.provenance.rowdocs import PROVENANCE_COLUMNS, data_columns
+from processors.provenance.sealed_records import open_model, open_wire
 from processors.sinks.base import SinkInput
 
 __all__ = [
@@ -68,6 +73,8 @@ class PreparedRow:
     values: tuple[RecordValue, ...]
     provenance_id: str
     source: SinkInput
+    kid: str | None = None  # the subject key a sealed record was opened with
+
 
 
 def provenance_id_for(record: WireRecord | DatasetRecord) -> str:
@@ -153,8 +160,17 @@ def _check_text(*values: str) -> None:
             raise RowRejected(ReasonCode.DATA_REJECTED, "identifier contains NUL")
 
 
-def prepare(item: SinkInput, catalog: Catalog, topic_prefix: str) -> PreparedRow:
-    """Validate one consumed record against the catalog; raises RowRejected."""
+def prepare(
+    item: SinkInput,
+    catalog: Catalog,
+    topic_prefix: str,
+    keys: Mapping[str, KeyRow] | None = None,
+) -> PreparedRow:
+    """Validate one consumed record against the catalog, opening it when sealed; raises RowRejected.
+
+    ``keys`` are the live subject keys by id; a sealed record whose key is not among them is
+    refused as ``subject_erased`` (its key was destroyed), never stored or passed on in clear.
+    """
     code = _dataset_of(item.topic, topic_prefix)
     entry = catalog.get(code)
     if entry is None:
@@ -174,8 +190,37 @@ def prepare(item: SinkInput, catalog: Catalog, topic_prefix: str) -> PreparedRow
             raise RowRejected(ReasonCode.DATA_REJECTED, "timestamp without time zone")
     p = record.provenance
     _check_text(record.entity_id, record.natural_key, *record.quality, p.device_id, p.mqtt_topic)
+    record, kid = _opened(record, entry, keys or {})
     values = coerce_values(entry, record.values)
-    return PreparedRow(entry, record, values, provenance_id_for(record), item)
+    return PreparedRow(entry, record, values, provenance_id_for(record), item, kid)
+
+
+def _opened(
+    record: WireRecord | DatasetRecord, entry: DatasetEntry, keys: Mapping[str, KeyRow]
+) -> tuple[WireRecord | DatasetRecord, str | None]:
+    """The plain record of a sealed one and its key id; a plain record as is."""
+    token = getattr(record, "sealed", None)
+    if token is None:
+        return record, None
+
+    def lookup(k: str) -> bytes | None:
+        row = keys.get(k)
+        return row.key if row is not None and row.dataset == entry.code else None
+
+    try:
+        kid = kid_of(token)
+        if isinstance(record, WireSealedRecord):
+            plain: WireRecord | DatasetRecord = open_wire(record, lookup)
+        else:
+            plain = open_model(record, lookup)  # type: ignore[arg-type]
+        name = subject_item(entry)
+        subject = plain.values.get(name) if name else None
+        if subject is None or subject_ref(entry.code, str(subject)) != keys[kid].subject_ref:
+            msg = f"sealed record {record.record_id} is not under its own subject's key"
+            raise SealInvalid(msg)
+    except Rejected as exc:
+        raise RowRejected(exc.reason, exc.detail) from exc
+    return plain, kid
 
 
 def parse_record(value: bytes) -> WireRecord | DatasetRecord:
@@ -190,6 +235,11 @@ def parse_record(value: bytes) -> WireRecord | DatasetRecord:
             return decode_wire_record(value)
         except msgspec.MsgspecError:
             pass
+        if SEALED_FIELD_KID.search(value):
+            try:
+                return decode_wire_sealed(value)
+            except msgspec.MsgspecError:
+                pass
     try:
         return DatasetRecord.from_kafka_value(value)
     except ValidationError as exc:

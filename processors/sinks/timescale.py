@@ -26,6 +26,7 @@ import psycopg
 from psycopg import AsyncConnection, sql
 
 from contracts.dead_letter import DeadLetter, ReasonCode, Stage
+from contracts.sealed import SEALED_FIELD_KID
 from processors.catalog import Catalog, DatasetEntry
 from processors.exceptions import StorageError
 from processors.provenance.checkpoint import write_checkpoints
@@ -34,6 +35,7 @@ from processors.provenance.log import LeafInput, append_leaves
 from processors.provenance.personal import (
     SubjectKeys,
     ensure_subject_keys,
+    keys_by_id,
     subject_item,
     subject_ref,
 )
@@ -46,7 +48,13 @@ from processors.provenance.rowdocs import (
 from processors.sinks.base import DeadLetterWriter, FlushResult, Sink, SinkInput, TopicPartition
 from processors.sinks.config import ProvenanceConfig, SinkConfig
 from processors.sinks.gaps import count_gaps, find_gaps, gap_letter
-from processors.sinks.rows import PreparedRow, RowRejected, data_row, prepare, provenance_row
+from processors.sinks.rows import (
+    PreparedRow,
+    RowRejected,
+    data_row,
+    prepare,
+    provenance_row,
+)
 from processors.sinks.sqlstate import is_data_error, to_storage_error
 from processors.sinks.writer import (
     column_types,
@@ -226,9 +234,13 @@ class TimescaleSink(Sink):
         retries_before = self.retries
         prepared: list[PreparedRow] = []
         rejected: list[tuple[SinkInput, DeadLetter]] = []
+        # Sealed records (personal datasets) open with their subjects' live keys, fetched once per
+        # batch; the transaction locks the keys again, so an erasure in between cannot be missed.
+        kids = {m.group(1).decode() for i in items if (m := SEALED_FIELD_KID.search(i.value or b""))}
+        keys = await self._with_retry(lambda conn: keys_by_id(conn, kids), "keys") if kids else {}
         for item in items:
             try:
-                prepared.append(prepare(item, self._catalog, self._prefix))
+                prepared.append(prepare(item, self._catalog, self._prefix, keys))
             except RowRejected as exc:
                 rejected.append((item, _dead_letter(item, exc.reason, exc.detail)))
         last: dict[TopicPartition, int] = {}
@@ -294,6 +306,8 @@ class TimescaleSink(Sink):
                         "offset of %s[%d] moved from %d to %d by another consumer",
                         tp[0], tp[1], self._expected[tp], have,
                     )  # fmt: skip
+            rows, erased = await self._still_live(conn, rows)
+            letters += erased
             bad: list[DeadLetter] = []
             # Personal datasets: each subject's key salts the commitments its rows are logged with.
             self._subject_keys = await ensure_subject_keys(
@@ -324,6 +338,23 @@ class TimescaleSink(Sink):
         for tp, (_, new) in updates.items():
             self._expected[tp] = new
         return result
+
+    @staticmethod
+    async def _still_live(
+        conn: AsyncConnection[Any], rows: list[PreparedRow]
+    ) -> tuple[list[PreparedRow], list[DeadLetter]]:
+        """Rows whose sealing key is still live (locked till commit), and letters for the others."""
+        kids = {r.kid for r in rows if r.kid is not None}
+        if not kids:
+            return rows, []
+        live = await keys_by_id(conn, kids, lock=True)
+        kept = [r for r in rows if r.kid is None or r.kid in live]
+        letters = [
+            _dead_letter(r.source, ReasonCode.SUBJECT_ERASED, f"data key {r.kid} was destroyed")
+            for r in rows
+            if r.kid is not None and r.kid not in live
+        ]
+        return kept, letters
 
     def _copy_types(self, table: str) -> tuple[int, ...] | None:
         return self._types[table] if self._binary else None

@@ -61,9 +61,11 @@ ROLES: tuple[RoleGrants, ...] = (
     ),
     RoleGrants(
         "sensegate_normalize",
-        "the normalize service: reads the device registry and profiles; adds device health",
+        "the normalize service: reads the device registry and profiles; adds device health; "
+        "creates the subject keys it seals personal values with",
         tables=(
             ("device", "SELECT"),
+            ("pi_subject_key", "SELECT, INSERT"),  # a key per new data subject (sealing)
             ("catalog_entry", "SELECT"),
             ("device_profile", "SELECT"),
             # Health rows are monitoring counters added per window (INSERT … ON CONFLICT DO UPDATE).
@@ -72,8 +74,9 @@ ROLES: tuple[RoleGrants, ...] = (
     ),
     RoleGrants(
         "sensegate_reader",
-        "share/reader: reads the stored datasets and the catalog, nothing else",
-        tables=(("catalog_entry", "SELECT"),),
+        "share/reader: reads the stored datasets, the catalog and the live subject keys (the share "
+        "service opens sealed personal values with them)",
+        tables=(("catalog_entry", "SELECT"), ("pi_subject_key", "SELECT")),
         datasets="SELECT",
     ),
     RoleGrants(

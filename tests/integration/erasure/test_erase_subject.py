@@ -26,6 +26,7 @@ from stack.credentials import Addresses
 from tests.fixtures.services import StackAddresses
 from tests.fixtures.share_data import participant_records
 from tests.fixtures.storage import run_cli
+from tests.integration.erasure.helpers import scan_db
 from tests.integration.objections.helpers import (
     cli,
     latest_by_key,
@@ -46,24 +47,6 @@ def _as_pipeline(rows: list[DatasetRecord]) -> list[DatasetRecord]:
             "record_id": record_id_for("v2x_participant", natural),
         }))  # fmt: skip
     return out
-
-
-def _scan(dsn: str, schema: str) -> str:
-    """Every row of every table in the schema as text (what a reader of the database could see)."""
-    with psycopg.connect(dsn) as conn:
-        tables = [
-            t for (t,) in conn.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
-                "AND table_type = 'BASE TABLE'", (schema,),
-            ).fetchall()
-        ]  # fmt: skip
-        parts = []
-        for t in tables:
-            query = sql.SQL("SELECT t::text FROM {}.{} AS t").format(
-                sql.Identifier(schema), sql.Identifier(t)
-            )
-            parts += [row[0] for row in conn.execute(query).fetchall()]
-    return "\n".join(parts)
 
 
 async def test_erase_subject_leaves_nothing_readable_and_verify_passes(
@@ -93,7 +76,7 @@ async def test_erase_subject_leaves_nothing_readable_and_verify_passes(
     others = [r for r in rows if r.values["ptc_id"] != subject]
     assert len(mine) == 3
     secrets: set[str] = {subject} | {repr(r.values[k]) for r in mine for k in ("lat", "lon")}
-    before = _scan(stack.pg_dsn, pg_schema)
+    before = scan_db(stack.pg_dsn, pg_schema)
     assert all(s in before for s in secrets), "the scan does not see the stored values"
 
     # Neither a plain update nor a forged erasure flag may touch a dataset row.
@@ -110,7 +93,7 @@ async def test_erase_subject_leaves_nothing_readable_and_verify_passes(
     erased = json.loads(done.stdout.split("\nkey destroyed")[0])
     assert sorted(erased["records"]) == sorted(r.record_id for r in mine)
 
-    after = _scan(stack.pg_dsn, pg_schema)
+    after = scan_db(stack.pg_dsn, pg_schema)
     found = sorted(s for s in secrets if s in after)
     assert not found, f"personal values of the erased subject still readable: {found}"
     assert any(repr(r.values["lat"]) in after for r in others)  # the others are untouched

@@ -129,6 +129,12 @@ def test_sink_role_may_not_run_ddl_nor_shorten_retention(
         ("objections", "INSERT INTO objection_unit_token (token_sha256, unit) VALUES ('h', 'u')"),
         ("objections", "INSERT INTO agri_soil (record_id) VALUES ('x')"),
         ("monitor", "SELECT count(*) FROM device"),
+        # Sealing keys: normalize creates them, share reads them; neither may destroy or alter one.
+        ("normalize", "UPDATE pi_subject_key SET data_key = NULL, destroyed_at = now()"),
+        ("normalize", "DELETE FROM pi_subject_key"),
+        ("reader", "INSERT INTO pi_subject_key (dataset, subject_ref, data_key) "
+                   "VALUES ('d', 's', '\\x00')"),
+        ("reader", "UPDATE pi_subject_key SET data_key = NULL, destroyed_at = now()"),
     ],
 )  # fmt: skip
 def test_other_roles_stay_in_their_lane(

@@ -1,0 +1,271 @@
+"""Erasure that erases, through the real pipeline: nothing of an erased subject stays readable in
+PostgreSQL nor in the raw, data, share and open topics, while the other subjects' values do.
+
+Mosquitto -> gateway -> ``raw.v2x`` -> normalize (seals personal values under each subject's key)
+-> ``data.v2x_participant`` -> sink (PostgreSQL) and share (``share.*``/``open.*``), each stage under
+its own database role. After ``provenance erase-subject`` and ``objections publish`` the test reads
+every topic from the beginning, opens every sealed value with every key the database still holds,
+and looks for the subject's pseudonym, its share-tier pseudonym, its positions (as floats in the
+records, as CSAE integers in the raw frames) and its clear temporary id in the raw frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+from pydantic import SecretStr
+
+from contracts.settings import DbConfig
+from contracts.topics import data_topic, raw_topic, share_topic
+from processors.catalog import Catalog
+from processors.normalize.pseudonymize import Pseudonymizer
+from processors.normalize.runner import NormalizeRunner, RunnerConfig
+from processors.normalize.sealing import RecordSealer
+from processors.share.config import ShareSettings
+from processors.share.deidentify import RotatingKeyring
+from processors.share.rules import SHARE_EPOCH_DAYS
+from processors.share.service import run_share
+from processors.sinks.service import SinkService
+from runtime.kafka_client import config_for
+from runtime.topic_admin import ensure_topics, pipeline_topics
+from stack.credentials import Addresses
+from tests.fixtures.mqtt_auth import MqttLogins
+from tests.fixtures.services import StackAddresses
+from tests.fixtures.storage import run_cli
+from tests.integration.erasure.helpers import live_keys, opened_json, scan_db
+from tests.integration.gateway.harness import Publisher, gateway_overrides, in_process_gateway
+from tests.integration.normalize.kit import RSU, drain, make_processor
+from tests.integration.objections.helpers import cli, cli_env, read_topic
+from tests.integration.sinks.helpers import sink_settings, wait_until
+
+pytestmark = pytest.mark.timeout(600)
+
+VEHICLES, STEPS = 5, 6
+PN_KEY = "integration-key-0001"  # the normalize kit's pseudonym key (make_processor)
+ERASED = 1002  # the temporary id of the subject whose erasure is requested
+
+
+def _position(ptc: int, step: int) -> tuple[int, int]:
+    """CSAE integer position (1e-7 deg) of a vehicle at a step: every value distinct."""
+    return 438_800_000 + (ptc - 1000) * 1_371 + step * 37, 1_253_150_000 + (
+        ptc - 1000
+    ) * 1_193 + step * 29
+
+
+def _rsm(step: int) -> bytes:
+    """One RSM of the RSU, ``VEHICLES`` participants, stamped now."""
+    sec_mark = (time.time_ns() // 1_000_000) % 60_000
+    participants = []
+    for ptc in range(1000, 1000 + VEHICLES):
+        lat, lon = _position(ptc, step)
+        participants.append({
+            "ptcType": "motor", "ptcId": ptc, "source": "lidar", "secMark": sec_mark,
+            "pos": {"lat": lat, "lon": lon}, "speed": 600 + ptc % 7, "heading": 7200,
+            "size": {"width": 185, "length": 470, "height": 30},
+        })  # fmt: skip
+    doc = {"id": RSU, "content": {"rsms": [{
+        "msgCnt": step, "refPos": {"lat": 438812345, "lon": 1253154321, "ele": 2150},
+        "participants": participants,
+    }]}}  # fmt: skip
+    return json.dumps(doc).encode()
+
+
+def _positions(dsn: str, schema: str, subject: str) -> set[str]:
+    """A subject's stored positions as text, as they appear in records and rows (shortest repr)."""
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            sql.SQL("SELECT lat, lon FROM {}.v2x_participant WHERE ptc_id = %s").format(
+                sql.Identifier(schema)
+            ),
+            (subject,),
+        ).fetchall()
+    assert len(rows) == STEPS
+    return {repr(v) for row in rows for v in row}
+
+
+def _raw_values(ptc: int) -> set[str]:
+    """The vehicle's clear temporary id and positions as the raw CSAE frames carry them."""
+    found = {f'"ptcId": {ptc},'}
+    for step in range(STEPS):
+        found |= {f'"lat": {_position(ptc, step)[0]},', f'"lon": {_position(ptc, step)[1]}}}'}
+    return found
+
+
+async def _scan_kafka(
+    kafka: Any, topics: list[str], keys: dict[str, bytes], raw_keys: dict[str, bytes]
+) -> tuple[str, int]:
+    """Every value of ``topics`` as text, sealed values opened with the live keys; and how many
+    sealed values no live key opens any more."""
+    del raw_keys  # raw payloads are read as bytes (what a reader of raw.v2x gets)
+    texts: list[str] = []
+    shredded = 0
+    for topic in topics:
+        tier = "share" if ".share." in topic else "data"
+        for seen in await read_topic(kafka, topic, timeout_s=15):
+            if seen.value is None:
+                continue  # a tombstone
+            if ".raw." in topic or not seen.value.startswith(b"{"):
+                texts.append(seen.value.decode("utf-8", "replace"))
+                continue
+            text, gone = opened_json(seen.value, keys, tier)
+            texts.append(text)
+            shredded += gone
+    return "\n".join(texts), shredded
+
+
+async def test_erased_subject_is_unreadable_in_the_database_and_every_topic(  # noqa: PLR0917
+    stack: StackAddresses,
+    pg_schema: str,
+    catalog: Catalog,
+    signing_seed: str,
+    mqtt_logins: MqttLogins,
+    unique_name: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    prefix = unique_name("er") + "."
+    boot = stack.kafka_bootstrap
+    kafka = config_for(boot, topic_prefix=prefix)
+    roles = Addresses.from_state(stack.state)
+    pseudonyms = Pseudonymizer({"k1": SecretStr(PN_KEY)}, "k1")
+    subject_of = {
+        ptc: pseudonyms.pseudonym(f"{RSU}:{ptc}", "v2x_participant.ptc_id")
+        for ptc in range(1000, 1000 + VEHICLES)
+    }
+    subject = subject_of[ERASED]
+
+    sealer = RecordSealer(dsn=roles.dsn("normalize"), schema=pg_schema, catalog=catalog)
+    runner = NormalizeRunner(
+        kafka=kafka, config=RunnerConfig(group_id=f"{prefix}normalize", poll_timeout_ms=200),
+        processor=make_processor(), sealer=sealer.seal,
+    )  # fmt: skip
+    sink = SinkService(
+        sink_settings(
+            bootstrap=boot, dsn=roles.dsn("sink"), schema=pg_schema, prefix=prefix,
+            group=f"{prefix}sink", seed=signing_seed,
+        ),
+        catalog,
+    )  # fmt: skip
+    share = ShareSettings(
+        kafka=kafka, share_group_id=f"{prefix}share",
+        db=DbConfig(dsn=SecretStr(roles.dsn("reader")), schema_name=pg_schema),
+    )  # fmt: skip
+    gateway = gateway_overrides(
+        mqtt=mqtt_logins.gateway, kafka=boot, prefix=prefix, instance=unique_name("gw"),
+        subscriptions=[f"V2X/RSU/{RSU}/RSM/UP"],
+    )  # fmt: skip
+    # As the services do at start (the normalizer subscribes to raw topics that must exist).
+    await ensure_topics(kafka, pipeline_topics(prefix, catalog.entries))
+    stop = asyncio.Event()
+    async with in_process_gateway(gateway), runner:
+        tasks = [
+            asyncio.create_task(runner.run(stop)),
+            asyncio.create_task(sink.run(stop)),
+            asyncio.create_task(run_share(share, catalog, stop=stop)),
+        ]
+        publisher = Publisher(mqtt_logins.publisher, unique_name("rsu"))
+        try:
+            for step in range(STEPS):
+                publisher.publish(f"V2X/RSU/{RSU}/RSM/UP", _rsm(step), f"m{step}")
+                await asyncio.sleep(0.3)
+            publisher.wait_acked(30)
+            assert len(publisher.acked_ids()) == STEPS
+
+            def stored() -> bool:
+                with psycopg.connect(stack.pg_dsn) as conn:
+                    row = conn.execute(
+                        sql.SQL("SELECT count(*) FROM {}.v2x_participant").format(
+                            sql.Identifier(pg_schema)
+                        )
+                    ).fetchone()
+                return bool(row and row[0] == VEHICLES * STEPS)
+
+            await wait_until(stored, limit_s=120)
+
+            shared = await drain(
+                boot, share_topic(prefix, "v2x_participant"), at_least=VEHICLES * STEPS,
+                deadline_s=120, settle=False,
+            )  # fmt: skip
+            assert len(shared) >= VEHICLES * STEPS
+        finally:
+            publisher.close()
+            stop.set()
+            await asyncio.gather(*tasks)
+            await sealer.close()
+
+    topics = [
+        raw_topic(prefix, "v2x"), data_topic(prefix, "v2x_participant"),
+        share_topic(prefix, "v2x_participant"),
+        *(f"{prefix}{t}" for t in ("open.v2x_participant_flow", "share.v2x_participant_flow")),
+    ]  # fmt: skip
+    observed = datetime.now(UTC)
+    masters = json.loads(os.environ["SENSEGATE_SHARE_KEYS__MASTERS"])
+    active = os.environ["SENSEGATE_SHARE_KEYS__ACTIVE_ID"]
+    ring = RotatingKeyring({k: SecretStr(v) for k, v in masters.items()}, active)
+    share_ids = {  # the subject's pseudonym on the share tier
+        ring.pseudonym(subject, tier="share", dataset="v2x_participant", item="ptc_id",
+                       moment=observed, epoch_days=SHARE_EPOCH_DAYS)[0]
+    }  # fmt: skip
+    mine = (
+        {subject} | share_ids | _positions(stack.pg_dsn, pg_schema, subject) | _raw_values(ERASED)
+    )
+    others = {subject_of[1003]} | _positions(stack.pg_dsn, pg_schema, subject_of[1003])
+
+    # Positive control: before the erasure, the scans do see the subject's values.
+    db_before = scan_db(stack.pg_dsn, pg_schema)
+    assert all(v in db_before for v in mine - share_ids - _raw_values(ERASED))
+    keys = live_keys(stack.pg_dsn, pg_schema, "pi_subject_key", "key_id, data_key")
+    assert len(keys) == VEHICLES  # normalize created one key per subject
+    kafka_before, shredded = await _scan_kafka(kafka, topics, keys, {})
+    assert shredded == 0
+    data_text = (await read_topic(kafka, data_topic(prefix, "v2x_participant")))[0].value or b""
+    assert b'"sealed":"sg1.' in data_text and subject.encode() not in data_text
+    missing = sorted(v for v in mine if v not in kafka_before)
+    assert not missing, f"the scan does not see the values it looks for: {missing}"
+
+    env = cli_env(stack, pg_schema, signing_seed, prefix)
+    admin = {**env, "SENSEGATE_DB__DSN": roles.dsn("registry")}
+    auditor = {**env, "SENSEGATE_DB__DSN": roles.dsn("auditor")}
+    done = run_cli(
+        "provenance", "erase-subject", "v2x_participant", subject,
+        "--legal-basis", "PIPL Art. 47; request 2026-0099", env=admin,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    erased = json.loads(done.stdout.split("\nkey destroyed")[0])
+    assert len(erased["records"]) == STEPS
+    published = cli(env, "publish")
+    assert published.returncode == 0, published.stderr
+
+    db_after = scan_db(stack.pg_dsn, pg_schema)
+    keys_after = live_keys(stack.pg_dsn, pg_schema, "pi_subject_key", "key_id, data_key")
+    assert len(keys_after) == VEHICLES - 1
+    kafka_after, shredded = await _scan_kafka(kafka, topics, keys_after, {})
+    # data topic + share topic: each of the subject's records is sealed under the destroyed key
+    assert shredded == 2 * STEPS
+    found_db = sorted(v for v in mine if v in db_after)
+    found_kafka = sorted(v for v in mine if v in kafka_after)
+    assert not found_db, f"erased values still in the database: {found_db}"
+    assert not found_kafka, f"erased values still readable in Kafka: {found_kafka}"
+    # The other subjects' values stay readable (data and share tiers, and the database).
+    assert all(v in kafka_after for v in others)
+    assert all(v in db_after for v in others)
+
+    verified = run_cli("provenance", "verify", env=auditor)
+    assert verified.returncode == 0, verified.stdout
+    proof_file = tmp_path / "proof.json"
+    proved = run_cli(
+        "provenance", "prove", erased["records"][0], "--out", str(proof_file), env=auditor
+    )
+    assert proved.returncode == 0, proved.stderr
+    proof = json.loads(proof_file.read_text())
+    assert proof["erased"] is True
+    assert [c["event"]["action"] for c in proof["corrections"]] == ["erase"]
