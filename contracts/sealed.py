@@ -35,6 +35,7 @@ __all__ = [
     "kid_of",
     "new_key_id",
     "open_token",
+    "raw_context",
     "seal",
 ]
 
@@ -69,6 +70,11 @@ class KeyDestroyed(Rejected):
 def new_key_id() -> str:
     """A fresh random key id (128 bits, hex): unrelated to any key, subject or device."""
     return os.urandom(16).hex()
+
+
+def raw_context(family: str, device_id: str, received_ns: int) -> str:
+    """What a sealed raw payload is bound to: family, device and receive time (envelope headers)."""
+    return f"raw|{family}|{device_id}|{received_ns}"
 
 
 def _aad(kid: str, context: str) -> bytes:

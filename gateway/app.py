@@ -28,6 +28,7 @@ from gateway.kafka_out import KafkaOut, Pending
 from gateway.metrics import GatewayMetrics
 from gateway.mqtt_bridge import ConnectionEvent, Inbound, MqttBridge
 from gateway.routing import Router
+from gateway.sealing import RawSealer
 from gateway.sweeper import Attempt, DeadlineSweeper
 from runtime.faults import fault_point
 from runtime.http_endpoint import HealthServer
@@ -74,6 +75,12 @@ class Gateway:
             self._cfg,
             on_recreate=self.metrics.producer_recreated.inc,
             supervisor=self.supervisor,
+        )
+        # Raw payloads of personal-data families are sealed per device and epoch (erasure).
+        self._sealer = (
+            RawSealer(self._cfg.seal_families, self._cfg.seal_epoch_s, settings.db)
+            if self._cfg.seal_families
+            else None
         )
         self._tracker = AckTracker(self._ack)
         self._bridge: MqttBridge | None = None
@@ -131,6 +138,8 @@ class Gateway:
         if metrics_cfg.port:
             self._health = HealthServer(metrics_cfg, lambda: self.ready, self.metrics.registry)
             await self._health.start()
+        if self._sealer is not None:
+            self.settings.db.dsn.get_secret_value()  # no key table configured: refuse to start
         await self._out.start()
         bridge = MqttBridge(
             self.settings.mqtt,
@@ -177,6 +186,8 @@ class Gateway:
         await self._shutdown(bridge, dispatcher, sweeper)
         if audit is not None:
             await asyncio.to_thread(audit.stop)
+        if self._sealer is not None:
+            await self._sealer.close()
         await supervisor.close()
         supervisor.check()
 
@@ -199,6 +210,10 @@ class Gateway:
         try:
             if self._fault is not None:
                 self._fault()
+            if self._sealer is not None:
+                sealed = await self._sealer.seal([f.record for f in flights])
+                for flight, record in zip(flights, sealed, strict=True):
+                    flight.record = record
             groups: dict[tuple[str, int], list[_Flight]] = {}
             for flight in flights:
                 record = flight.record
@@ -306,6 +321,8 @@ class Gateway:
                 try:
                     if error is not None:
                         raise error
+                    if self._sealer is not None and self._sealer.wants(flight.record):
+                        flight.record = (await self._sealer.seal([flight.record]))[0]
                     record = flight.record
                     await self._out.send(record.topic, record.key, record.value, record.headers)
                     break

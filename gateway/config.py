@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_settings import BaseSettings
 
 from contracts.families import FAMILIES
-from contracts.settings import SETTINGS_CONFIG, KafkaConfig, MetricsConfig, MqttConfig
+from contracts.settings import SETTINGS_CONFIG, DbConfig, KafkaConfig, MetricsConfig, MqttConfig
 from gateway.exceptions import RouteError
 from gateway.routing import DEFAULT_ROUTES, Route, RouteConfig
 
@@ -47,6 +47,14 @@ class GatewayConfig(BaseModel):
         default=None, description="when set, subscriptions become $share/<group>/<filter>"
     )
     routes: tuple[RouteConfig, ...] = DEFAULT_ROUTES
+    seal_families: tuple[str, ...] = Field(
+        default=(),
+        description="families whose raw payloads are sealed per device and epoch before Kafka "
+        "(personal data: the stack sets [\"v2x\"]; needs SENSEGATE_DB__DSN, role sensegate_gateway)",
+    )
+    seal_epoch_s: int = Field(
+        default=3600, ge=1, description="length of a raw key's epoch, seconds (erasure shreds whole epochs)"
+    )
     max_payload_bytes: int = Field(default=1_000_000, ge=1)
     dlq_keep_bytes: int = Field(default=4096, ge=0, description="bytes of an oversize payload kept")
     max_in_flight: int = Field(default=1000, ge=1, le=65535, description="MQTT Receive Maximum")
@@ -165,3 +173,5 @@ class GatewaySettings(BaseSettings):
     kafka: KafkaConfig = KafkaConfig()
     metrics: MetricsConfig = MetricsConfig()
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
+    # The raw epoch keys (only used when gateway.seal_families is not empty).
+    db: DbConfig = DbConfig()

@@ -30,6 +30,9 @@ class Outgoing:
     headers: list[tuple[str, bytes]]
     family: str
     reason: ReasonCode | None = None
+    device_id: str = ""
+    received_ns: int = 0
+    sealed: bool = False  # payload sealed (gateway.sealing)
 
 
 class RecordBuilder:
@@ -73,6 +76,8 @@ class RecordBuilder:
             value=envelope.payload,
             headers=envelope.kafka_headers(),
             family=match.family,
+            device_id=match.device_id,
+            received_ns=msg.received_ns,
         )
 
     def dead_letter(self, msg: Inbound, reason: ReasonCode, detail: str) -> Outgoing:

@@ -41,7 +41,7 @@ PG_DATABASE = "sensegate"
 KAFKA_PASSWORDS = ("admin", *SERVICES)
 PG_PASSWORDS = (
     "bootstrap", "owner", "sink", "normalize", "reader", "registry", "monitor", "auditor",
-    "objections",
+    "objections", "gateway",
 )  # fmt: skip
 
 
@@ -185,7 +185,7 @@ def _trusted(state: Path) -> dict[str, str]:
 
 # consumer -> what it gets; docs/operations.md lists the same table for operators.
 CONSUMERS: dict[str, str] = {
-    "gateway": "Kafka as sensegate-gateway, its MQTT identity",
+    "gateway": "Kafka as sensegate-gateway, DB as sensegate_gateway (raw epoch keys), its MQTT identity",
     "normalize": "Kafka as sensegate-normalizer, DB as sensegate_normalize, the pseudonym key, MQTT host-app",
     "sink": "Kafka as sensegate-sink, DB as sensegate_sink, the signing key",
     "share": "Kafka as sensegate-share, DB as sensegate_reader (subject keys), the share master key",
@@ -201,7 +201,13 @@ def consumer_env(addr: Addresses, consumer: str) -> dict[str, str]:
     """The variables of one consumer's env file."""
     state = addr.state
     if consumer == "gateway":
-        return {**addr.kafka("gateway"), **_mqtt(state, "GATEWAY")}
+        return {
+            **addr.kafka("gateway"),
+            **_mqtt(state, "GATEWAY"),
+            # V2X raw payloads carry personal data: sealed per device and epoch (erasure).
+            **addr.db("gateway"),
+            "SENSEGATE_GATEWAY__SEAL_FAMILIES": '["v2x"]',
+        }
     if consumer == "normalize":
         return {
             **addr.kafka("normalizer"),

@@ -3,7 +3,7 @@
 Commands: ``verify [--from T] [--to T]`` (exit 1 when anything was tampered with, naming each row),
 ``prove RECORD_ID [--out FILE]``, ``verify-proof FILE [--public-key K]``, ``checkpoint``,
 ``correct RECORD_ID --values JSON --reason TEXT``, ``erase RECORD_ID --legal-basis TEXT``,
-``erase-subject DATASET SUBJECT --legal-basis TEXT``, ``keygen``, ``consistency OLD NEW``,
+``erase-subject DATASET SUBJECT --legal-basis TEXT`` (then ``shred-raw``), ``shred-raw``, ``keygen``, ``consistency OLD NEW``,
 ``witness-export --out FILE [--publish]``, ``witness-check FILE``. Database, schema and keys come from the admin settings, under the sink's
 variable names (``SENSEGATE_DB__DSN``, ``SENSEGATE_DB__SCHEMA_NAME``,
 ``SENSEGATE_PROVENANCE__SIGNING_KEY``,
@@ -31,6 +31,7 @@ from processors.provenance.corrections import supersede
 from processors.provenance.erasure import erase_subject, vacuum_erased
 from processors.provenance.keys import Signer, generate_seed
 from processors.provenance.proof import ProofError, build_proof, verify_proof
+from processors.provenance.rawshred import shred_raw
 from processors.provenance.verify import verify_store
 from processors.provenance.witness import (
     check_against_witness,
@@ -85,6 +86,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     es.add_argument("subject", help="the value of the dataset's identifier item (its pseudonym)")
     es.add_argument("--legal-basis", required=True)
     es.add_argument("--reason", default="erasure of a data subject")
+    sr = sub.add_parser(
+        "shred-raw", help="destroy the raw epoch keys erasures marked, once closed and normalized"
+    )
+    for command in (es, sr):
+        command.add_argument(
+            "--raw-grace-s", type=float, default=600.0,
+            help="seconds after an epoch ends before its key may go (gateway retries)",
+        )  # fmt: skip
+        command.add_argument(
+            "--normalize-group", default="sensegate-normalize",
+            help="the normalizer's consumer group, which must have read the raw topic",
+        )  # fmt: skip
     sub.add_parser("keygen", help="print a new Ed25519 signing key seed and its public key")
     cs = sub.add_parser("consistency", help="RFC 6962 consistency proof between two tree sizes")
     cs.add_argument("old_size", type=int)
@@ -158,6 +171,8 @@ async def _db_action(args: argparse.Namespace, settings: AdminSettings) -> int:
             return 0
         if args.action in ("consistency", "witness-export", "witness-check"):
             return await _witness_action(args, settings, conn)
+        if args.action == "shred-raw":
+            return await _shred(args, settings, conn)
         signer = _signer(settings)
         if args.action == "erase-subject":
             done = await erase_subject(
@@ -167,9 +182,10 @@ async def _db_action(args: argparse.Namespace, settings: AdminSettings) -> int:
             await vacuum_erased(conn, catalog, args.dataset)
             await write_checkpoints(conn, signer, settings.provenance.origin)
             print(json.dumps({"dataset": done.dataset, "records": list(done.records),
-                              "corrections": list(done.correction_ids)}, indent=2))  # fmt: skip
+                              "corrections": list(done.correction_ids),
+                              "raw_keys_marked": done.raw_keys_marked}, indent=2))  # fmt: skip
             print("key destroyed; run 'objections publish' to withdraw the records downstream")
-            return 0
+            return await _shred(args, settings, conn)
         values: dict[str, Any] | None = None
         if args.action == "correct":
             values = json.loads(args.values)
@@ -185,6 +201,24 @@ async def _db_action(args: argparse.Namespace, settings: AdminSettings) -> int:
         await write_checkpoints(conn, signer, settings.provenance.origin)
         print(json.dumps(event, indent=2, ensure_ascii=False))
         return 0
+
+
+async def _shred(
+    args: argparse.Namespace, settings: AdminSettings, conn: AsyncConnection[Any]
+) -> int:
+    """Destroy the marked raw epoch keys that are safe to destroy; report the others (exit 0)."""
+    report = await shred_raw(
+        conn, settings.kafka, normalize_group=args.normalize_group, grace_s=args.raw_grace_s,
+        now=datetime.now(UTC),
+    )  # fmt: skip
+    print(f"raw epoch keys destroyed: {len(report.destroyed)}")
+    if report.epoch_open:
+        print(f"raw epoch keys waiting for their epoch to close (+{args.raw_grace_s:.0f} s): "
+              f"{len(report.epoch_open)}; run 'provenance shred-raw' later")  # fmt: skip
+    if report.not_normalized:
+        print(f"raw epoch keys waiting for normalize ({args.normalize_group}) to read its raw "
+              f"topic to the end: {len(report.not_normalized)}; run 'provenance shred-raw' later")  # fmt: skip
+    return 0
 
 
 async def _witness_action(

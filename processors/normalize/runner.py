@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -27,19 +27,22 @@ from contracts.dead_letter import DeadLetter, Stage
 from contracts.envelope import Envelope, EnvelopeFormatError, KafkaCoordinates, RawRecord
 from contracts.families import FAMILY_NAMES
 from contracts.record import WireRecord
+from contracts.sealed import KeyDestroyed, SealInvalid, kid_of, open_token, raw_context
 from contracts.settings import KafkaConfig
 from contracts.topics import data_topic, dlq_topic, quarantine_topic, raw_topic
 from processors.exceptions import ProcessorError
 from processors.normalize import metrics
 from processors.normalize.contract import BatchResult, Processor, RebirthRequest
 
-__all__ = ["NormalizeRunner", "RunnerConfig", "to_raw_records"]
+__all__ = ["NormalizeRunner", "RunnerConfig", "sealed_raw_kids", "to_raw_records"]
 
 logger = logging.getLogger(__name__)
 
 RebirthHandler = Callable[[Sequence[RebirthRequest]], Awaitable[None]]
 # Seals a batch's records of personal datasets (processors.normalize.sealing) before produce.
 Sealer = Callable[[Sequence[WireRecord]], Awaitable[list[WireRecord]]]
+# Live raw epoch keys by id (processors.provenance.keytable.KeyTable.raw_by_id).
+RawKeys = Callable[[set[str]], Awaitable[dict[str, bytes]]]
 
 
 class DeliveryError(ProcessorError):
@@ -61,18 +64,51 @@ class RunnerConfig(BaseModel):
     auto_offset_reset: str = "earliest"
 
 
+def sealed_raw_kids(messages: Sequence[Any]) -> set[str]:
+    """Ids of the raw epoch keys the batch's sealed payloads name (``sg.seal`` header)."""
+    return {
+        v.decode("utf-8", "replace")
+        for m in messages
+        for k, v in (m.headers or ())
+        if k == "sg.seal"
+    }
+
+
+def _opened(
+    value: bytes | None, headers: list[tuple[str, bytes]], keys: Mapping[str, bytes]
+) -> bytes | None:
+    """The payload of a raw value: as is, or opened when the gateway sealed it."""
+    h = {k: v.decode("utf-8", "replace") for k, v in headers}
+    if "sg.seal" not in h:
+        return value
+    try:
+        context = raw_context(h["sg.family"], h["sg.device"], int(h["sg.rx_ns"]))
+    except (KeyError, ValueError) as exc:
+        msg = f"sealed payload without its envelope headers: {exc}"
+        raise SealInvalid(msg) from exc
+    if kid_of((value or b"").decode("ascii", "replace")) != h["sg.seal"]:
+        msg = "sg.seal names another key than the sealed payload"
+        raise SealInvalid(msg)
+    return open_token((value or b"").decode("ascii", "replace"), keys.get, context)
+
+
 def to_raw_records(
-    messages: Sequence[Any],
+    messages: Sequence[Any], raw_keys: Mapping[str, bytes] | None = None
 ) -> tuple[list[RawRecord], list[DeadLetter]]:
-    """Convert aiokafka records of raw topics into RawRecords; malformed envelopes become dead letters."""
+    """Convert aiokafka records of raw topics into RawRecords; malformed envelopes become dead letters.
+
+    A payload the gateway sealed (``sg.seal``) is opened with ``raw_keys`` (live raw epoch keys by
+    id); one whose key is destroyed becomes a ``subject_erased`` dead letter carrying the sealed
+    bytes, never the payload.
+    """
     raws: list[RawRecord] = []
     dead: list[DeadLetter] = []
     for msg in messages:
         coords = KafkaCoordinates(msg.topic, msg.partition, msg.offset)
         headers = list(msg.headers or ())
         try:
-            env = Envelope.from_kafka(msg.value, headers)
-        except EnvelopeFormatError as exc:
+            env = Envelope.from_kafka(_opened(msg.value, headers, raw_keys or {}), headers)
+        except (EnvelopeFormatError, SealInvalid, KeyDestroyed) as exc:
             meta = {k: v.decode("utf-8", "replace") for k, v in headers}
             dead.append(
                 DeadLetter(
@@ -128,6 +164,7 @@ class NormalizeRunner:
         rebirth: RebirthHandler | None = None,
         on_delivered: Callable[[BatchResult, list[DeadLetter]], None] | None = None,
         sealer: Sealer | None = None,
+        raw_keys: RawKeys | None = None,
     ) -> None:
         self._kafka = kafka
         self._config = config
@@ -136,6 +173,7 @@ class NormalizeRunner:
         # told about every committed batch (device health); never on a batch that will be redone
         self._on_delivered = on_delivered
         self._sealer = sealer
+        self._raw_keys = raw_keys
         self._lock = asyncio.Lock()
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
@@ -208,7 +246,9 @@ class NormalizeRunner:
         """Process one polled batch: produce all outputs, await acks, then commit its offsets."""
         started = time.perf_counter()
         messages = [m for msgs in polled.values() for m in msgs]
-        raws, bad = to_raw_records(messages)
+        kids = sealed_raw_kids(messages)
+        keys = await self._raw_keys(kids) if kids and self._raw_keys is not None else {}
+        raws, bad = to_raw_records(messages, keys)
         result = self._processor.process(raws)
         try:
             records = list(result.records)

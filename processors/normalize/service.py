@@ -29,6 +29,7 @@ from processors.normalize.runner import NormalizeRunner, RunnerConfig
 from processors.normalize.sealing import RecordSealer
 from processors.profiles import ProfileBook, load_profiles
 from processors.profiles.store import watch_profiles
+from processors.provenance.keytable import KeyTable
 from processors.registry import DeviceRegistry
 from runtime.http_endpoint import HealthServer
 from runtime.supervise import Supervisor
@@ -103,6 +104,9 @@ async def serve(settings: NormalizeSettings, runner_config: RunnerConfig, catalo
             dsn=dsn, schema=schema, catalog=catalog, cache_s=settings.seal_key_cache_s
         )
         stack.push_async_callback(sealer.close)
+        # Raw payloads the gateway sealed per device and epoch open with the raw epoch keys.
+        raw_keys = KeyTable(dsn, schema, "sensegate-normalize-raw-keys")
+        stack.push_async_callback(raw_keys.close)
         runner = NormalizeRunner(
             kafka=settings.kafka,
             config=runner_config,
@@ -110,6 +114,7 @@ async def serve(settings: NormalizeSettings, runner_config: RunnerConfig, catalo
             rebirth=rebirth,
             on_delivered=health.observe,
             sealer=sealer.seal if sealer.datasets else None,
+            raw_keys=raw_keys.raw_by_id,
         )
         await stack.enter_async_context(runner)
         await stack.enter_async_context(

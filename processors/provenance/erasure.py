@@ -25,6 +25,7 @@ from processors.provenance.personal import (
     subject_item,
     subject_ref,
 )
+from processors.provenance.rawshred import request_raw_shred
 from processors.provenance.rowdocs import data_columns, data_row_doc, data_row_sha256
 from processors.storage.ddl import erasable_columns
 
@@ -38,6 +39,7 @@ class ErasureResult:
     dataset: str
     records: tuple[str, ...]
     correction_ids: tuple[str, ...]
+    raw_keys_marked: int = 0  # raw epoch keys marked for destruction (processors.provenance.rawshred)
 
 
 def _personal_entry(catalog: Catalog, dataset: str) -> tuple[DatasetEntry, str]:
@@ -120,6 +122,11 @@ async def erase_subject(
             )
             erased.append(record_id)
             events.append(str(event["correction_id"]))
+        # The raw copies: the gateway's keys of the epochs that carried these rows' messages
+        # (found through the rows' provenance before the subject's column is nulled).
+        raw_marked = await request_raw_shred(
+            conn, entry, name, subject, legal_basis=legal_basis, now=now
+        )
         await conn.execute("SET LOCAL sg.erasure = 'on'")
         await conn.execute(
             sql.SQL("UPDATE {} SET {} WHERE {} = %s").format(
@@ -134,7 +141,7 @@ async def erase_subject(
             "WHERE dataset = %s AND subject_ref = %s AND data_key IS NOT NULL",
             (now, legal_basis, dataset, ref),
         )
-    return ErasureResult(dataset, tuple(erased), tuple(events))
+    return ErasureResult(dataset, tuple(erased), tuple(events), raw_marked)
 
 
 async def _check_logged(
@@ -158,7 +165,7 @@ async def vacuum_erased(conn: AsyncConnection[Any], catalog: Catalog, dataset: s
     await conn.commit()
     await conn.set_autocommit(True)
     try:
-        for table in ("pi_subject_key", entry.storage_table):
+        for table in ("pi_subject_key", "raw_epoch_key", entry.storage_table):
             await conn.execute(sql.SQL("VACUUM {}").format(sql.Identifier(table)))
     finally:
         await conn.set_autocommit(False)

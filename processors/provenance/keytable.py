@@ -53,6 +53,19 @@ class KeyTable:
         """Live keys by id; destroyed or unknown ids are absent."""
         return await self._run(lambda conn: keys_by_id(conn, kids))
 
+    async def raw_by_id(self, kids: set[str]) -> dict[str, bytes]:
+        """Live raw epoch keys by id (the gateway's seals); destroyed or unknown ids are absent."""
+
+        async def fetch(conn: psycopg.AsyncConnection[Any]) -> dict[str, bytes]:
+            cur = await conn.execute(
+                "SELECT key_id, data_key FROM raw_epoch_key "
+                "WHERE data_key IS NOT NULL AND key_id = ANY(%s)",
+                (sorted(kids),),
+            )
+            return {k: bytes(v) for k, v in await cur.fetchall()}
+
+        return await self._run(fetch)
+
     async def _run(self, op: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
         last: Exception | None = None
         for attempt in range(_ATTEMPTS):

@@ -66,6 +66,7 @@ ROLES: tuple[RoleGrants, ...] = (
         tables=(
             ("device", "SELECT"),
             ("pi_subject_key", "SELECT, INSERT"),  # a key per new data subject (sealing)
+            ("raw_epoch_key", "SELECT"),  # opens the raw payloads the gateway sealed
             ("catalog_entry", "SELECT"),
             ("device_profile", "SELECT"),
             # Health rows are monitoring counters added per window (INSERT … ON CONFLICT DO UPDATE).
@@ -103,11 +104,18 @@ ROLES: tuple[RoleGrants, ...] = (
             # the erased rows' commitments and nulls their personal columns.
             ("pi_subject_key", "SELECT, UPDATE (data_key, destroyed_at, legal_basis)"),
             ("pi_erased", "SELECT, INSERT"),
+            # ... and marks, then destroys, the raw epoch keys that carried the subject's messages
+            ("raw_epoch_key", "SELECT, UPDATE (data_key, destroyed_at, shred_requested_at, legal_basis)"),
             *_LOG_APPEND,
         ),
         datasets="SELECT",
         sequences=True,
         erasure=True,
+    ),
+    RoleGrants(
+        "sensegate_gateway",
+        "the gateway: registers the random key of each (device, epoch) it seals raw payloads with",
+        tables=(("raw_epoch_key", "SELECT, INSERT"),),
     ),
     RoleGrants(
         "sensegate_monitor",

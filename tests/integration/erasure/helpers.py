@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from contracts.sealed import KeyDestroyed, SealInvalid, open_token
+from contracts.sealed import KeyDestroyed, SealInvalid, open_token, raw_context
 from processors.provenance.sealed_records import tier_key
 
 
@@ -63,3 +63,15 @@ def opened_json(value: bytes, keys: dict[str, bytes], tier: str) -> tuple[str, b
     except SealInvalid as exc:  # a live key that does not open it: a broken producer
         msg = f"sealed value does not open with its own key: {exc}"
         raise AssertionError(msg) from exc
+
+
+def opened_raw(value: bytes, headers: dict[str, str], keys: dict[str, bytes]) -> tuple[str, bool]:
+    """A raw value's bytes as text plus, when sealed under a live raw epoch key, the payload."""
+    text = value.decode("utf-8", "replace")
+    if "sg.seal" not in headers:
+        return text, False
+    context = raw_context(headers["sg.family"], headers["sg.device"], int(headers["sg.rx_ns"]))
+    try:
+        return text + "\n" + open_token(text, keys.get, context).decode(), False
+    except KeyDestroyed:
+        return text, True

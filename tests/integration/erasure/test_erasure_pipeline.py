@@ -31,6 +31,7 @@ from processors.catalog import Catalog
 from processors.normalize.pseudonymize import Pseudonymizer
 from processors.normalize.runner import NormalizeRunner, RunnerConfig
 from processors.normalize.sealing import RecordSealer
+from processors.provenance.keytable import KeyTable
 from processors.share.config import ShareSettings
 from processors.share.deidentify import RotatingKeyring
 from processors.share.rules import SHARE_EPOCH_DAYS
@@ -42,7 +43,7 @@ from stack.credentials import Addresses
 from tests.fixtures.mqtt_auth import MqttLogins
 from tests.fixtures.services import StackAddresses
 from tests.fixtures.storage import run_cli
-from tests.integration.erasure.helpers import live_keys, opened_json, scan_db
+from tests.integration.erasure.helpers import live_keys, opened_json, opened_raw, scan_db
 from tests.integration.gateway.harness import Publisher, gateway_overrides, in_process_gateway
 from tests.integration.normalize.kit import RSU, drain, make_processor
 from tests.integration.objections.helpers import cli, cli_env, read_topic
@@ -51,6 +52,8 @@ from tests.integration.sinks.helpers import sink_settings, wait_until
 pytestmark = pytest.mark.timeout(600)
 
 VEHICLES, STEPS = 5, 6
+SUBJECT_STEPS = 4  # the erased vehicle leaves the RSU's range after these steps
+EPOCH_S = 2  # raw key epochs: the last steps fall in later epochs than the subject's messages
 PN_KEY = "integration-key-0001"  # the normalize kit's pseudonym key (make_processor)
 ERASED = 1002  # the temporary id of the subject whose erasure is requested
 
@@ -62,11 +65,16 @@ def _position(ptc: int, step: int) -> tuple[int, int]:
     ) * 1_193 + step * 29
 
 
+def _vehicles(step: int) -> list[int]:
+    """Temporary ids in range of the RSU at a step."""
+    return [p for p in range(1000, 1000 + VEHICLES) if p != ERASED or step < SUBJECT_STEPS]
+
+
 def _rsm(step: int) -> bytes:
-    """One RSM of the RSU, ``VEHICLES`` participants, stamped now."""
+    """One RSM of the RSU with the participants in range, stamped now."""
     sec_mark = (time.time_ns() // 1_000_000) % 60_000
     participants = []
-    for ptc in range(1000, 1000 + VEHICLES):
+    for ptc in _vehicles(step):
         lat, lon = _position(ptc, step)
         participants.append({
             "ptcType": "motor", "ptcId": ptc, "source": "lidar", "secMark": sec_mark,
@@ -89,37 +97,36 @@ def _positions(dsn: str, schema: str, subject: str) -> set[str]:
             ),
             (subject,),
         ).fetchall()
-    assert len(rows) == STEPS
+    assert rows
     return {repr(v) for row in rows for v in row}
 
 
-def _raw_values(ptc: int) -> set[str]:
+def _raw_values(ptc: int, steps: range) -> set[str]:
     """The vehicle's clear temporary id and positions as the raw CSAE frames carry them."""
     found = {f'"ptcId": {ptc},'}
-    for step in range(STEPS):
+    for step in steps:
         found |= {f'"lat": {_position(ptc, step)[0]},', f'"lon": {_position(ptc, step)[1]}}}'}
     return found
 
 
 async def _scan_kafka(
     kafka: Any, topics: list[str], keys: dict[str, bytes], raw_keys: dict[str, bytes]
-) -> tuple[str, int]:
-    """Every value of ``topics`` as text, sealed values opened with the live keys; and how many
-    sealed values no live key opens any more."""
-    del raw_keys  # raw payloads are read as bytes (what a reader of raw.v2x gets)
+) -> tuple[str, dict[str, int]]:
+    """Every value of ``topics`` as text (its bytes, plus what the live keys open); and per topic,
+    how many sealed values no live key opens any more."""
     texts: list[str] = []
-    shredded = 0
+    shredded: dict[str, int] = {}
     for topic in topics:
         tier = "share" if ".share." in topic else "data"
         for seen in await read_topic(kafka, topic, timeout_s=15):
             if seen.value is None:
                 continue  # a tombstone
-            if ".raw." in topic or not seen.value.startswith(b"{"):
-                texts.append(seen.value.decode("utf-8", "replace"))
-                continue
-            text, gone = opened_json(seen.value, keys, tier)
+            if ".raw." in topic:
+                text, gone = opened_raw(seen.value, seen.headers, raw_keys)
+            else:
+                text, gone = opened_json(seen.value, keys, tier)
             texts.append(text)
-            shredded += gone
+            shredded[topic] = shredded.get(topic, 0) + gone
     return "\n".join(texts), shredded
 
 
@@ -144,9 +151,10 @@ async def test_erased_subject_is_unreadable_in_the_database_and_every_topic(  # 
     subject = subject_of[ERASED]
 
     sealer = RecordSealer(dsn=roles.dsn("normalize"), schema=pg_schema, catalog=catalog)
+    raw_keys = KeyTable(roles.dsn("normalize"), pg_schema, "test-normalize-raw")
     runner = NormalizeRunner(
         kafka=kafka, config=RunnerConfig(group_id=f"{prefix}normalize", poll_timeout_ms=200),
-        processor=make_processor(), sealer=sealer.seal,
+        processor=make_processor(), sealer=sealer.seal, raw_keys=raw_keys.raw_by_id,
     )  # fmt: skip
     sink = SinkService(
         sink_settings(
@@ -161,8 +169,9 @@ async def test_erased_subject_is_unreadable_in_the_database_and_every_topic(  # 
     )  # fmt: skip
     gateway = gateway_overrides(
         mqtt=mqtt_logins.gateway, kafka=boot, prefix=prefix, instance=unique_name("gw"),
-        subscriptions=[f"V2X/RSU/{RSU}/RSM/UP"],
+        subscriptions=[f"V2X/RSU/{RSU}/RSM/UP"], seal_families=["v2x"], seal_epoch_s=EPOCH_S,
     )  # fmt: skip
+    gateway["db"] = {"dsn": roles.dsn("gateway"), "schema_name": pg_schema}
     # As the services do at start (the normalizer subscribes to raw topics that must exist).
     await ensure_topics(kafka, pipeline_topics(prefix, catalog.entries))
     stop = asyncio.Event()
@@ -175,6 +184,8 @@ async def test_erased_subject_is_unreadable_in_the_database_and_every_topic(  # 
         publisher = Publisher(mqtt_logins.publisher, unique_name("rsu"))
         try:
             for step in range(STEPS):
+                if step == SUBJECT_STEPS:  # the next messages fall in a later raw epoch
+                    await asyncio.sleep(EPOCH_S + 0.5)
                 publisher.publish(f"V2X/RSU/{RSU}/RSM/UP", _rsm(step), f"m{step}")
                 await asyncio.sleep(0.3)
             publisher.wait_acked(30)
@@ -187,20 +198,22 @@ async def test_erased_subject_is_unreadable_in_the_database_and_every_topic(  # 
                             sql.Identifier(pg_schema)
                         )
                     ).fetchone()
-                return bool(row and row[0] == VEHICLES * STEPS)
+                return bool(row and row[0] == sum(len(_vehicles(s)) for s in range(STEPS)))
 
             await wait_until(stored, limit_s=120)
 
+            rows = sum(len(_vehicles(s)) for s in range(STEPS))
             shared = await drain(
-                boot, share_topic(prefix, "v2x_participant"), at_least=VEHICLES * STEPS,
+                boot, share_topic(prefix, "v2x_participant"), at_least=rows,
                 deadline_s=120, settle=False,
             )  # fmt: skip
-            assert len(shared) >= VEHICLES * STEPS
+            assert len(shared) >= rows
         finally:
             publisher.close()
             stop.set()
             await asyncio.gather(*tasks)
             await sealer.close()
+            await raw_keys.close()
 
     topics = [
         raw_topic(prefix, "v2x"), data_topic(prefix, "v2x_participant"),
@@ -215,18 +228,23 @@ async def test_erased_subject_is_unreadable_in_the_database_and_every_topic(  # 
         ring.pseudonym(subject, tier="share", dataset="v2x_participant", item="ptc_id",
                        moment=observed, epoch_days=SHARE_EPOCH_DAYS)[0]
     }  # fmt: skip
-    mine = (
-        {subject} | share_ids | _positions(stack.pg_dsn, pg_schema, subject) | _raw_values(ERASED)
-    )
+    raw_mine = _raw_values(ERASED, range(SUBJECT_STEPS))
+    mine = {subject} | share_ids | _positions(stack.pg_dsn, pg_schema, subject) | raw_mine
     others = {subject_of[1003]} | _positions(stack.pg_dsn, pg_schema, subject_of[1003])
+    # raw frames of the later epoch, which held no message of the subject
+    raw_later = _raw_values(1003, range(SUBJECT_STEPS, STEPS))
 
     # Positive control: before the erasure, the scans do see the subject's values.
     db_before = scan_db(stack.pg_dsn, pg_schema)
-    assert all(v in db_before for v in mine - share_ids - _raw_values(ERASED))
+    assert all(v in db_before for v in mine - share_ids - raw_mine)
     keys = live_keys(stack.pg_dsn, pg_schema, "pi_subject_key", "key_id, data_key")
     assert len(keys) == VEHICLES  # normalize created one key per subject
-    kafka_before, shredded = await _scan_kafka(kafka, topics, keys, {})
-    assert shredded == 0
+    raw_keys_before = live_keys(stack.pg_dsn, pg_schema, "raw_epoch_key", "key_id, data_key")
+    assert len(raw_keys_before) >= 2  # the gateway's keys of the RSU's epochs
+    sealed_only, _ = await _scan_kafka(kafka, topics, {}, {})
+    assert not [v for v in mine | others if v in sealed_only], "personal values in clear in Kafka"
+    kafka_before, shredded = await _scan_kafka(kafka, topics, keys, raw_keys_before)
+    assert not any(shredded.values())
     data_text = (await read_topic(kafka, data_topic(prefix, "v2x_participant")))[0].value or b""
     assert b'"sealed":"sg1.' in data_text and subject.encode() not in data_text
     missing = sorted(v for v in mine if v not in kafka_before)
@@ -235,28 +253,36 @@ async def test_erased_subject_is_unreadable_in_the_database_and_every_topic(  # 
     env = cli_env(stack, pg_schema, signing_seed, prefix)
     admin = {**env, "SENSEGATE_DB__DSN": roles.dsn("registry")}
     auditor = {**env, "SENSEGATE_DB__DSN": roles.dsn("auditor")}
+    await asyncio.sleep(EPOCH_S + 1)  # every epoch of the subject's messages is closed (+ grace)
     done = run_cli(
         "provenance", "erase-subject", "v2x_participant", subject,
-        "--legal-basis", "PIPL Art. 47; request 2026-0099", env=admin,
+        "--legal-basis", "PIPL Art. 47; request 2026-0099", "--raw-grace-s", "1",
+        "--normalize-group", f"{prefix}normalize", env=admin,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     erased = json.loads(done.stdout.split("\nkey destroyed")[0])
-    assert len(erased["records"]) == STEPS
+    assert len(erased["records"]) == SUBJECT_STEPS
+    assert erased["raw_keys_marked"] >= 1
+    assert f"raw epoch keys destroyed: {erased['raw_keys_marked']}" in done.stdout, done.stdout
     published = cli(env, "publish")
     assert published.returncode == 0, published.stderr
 
     db_after = scan_db(stack.pg_dsn, pg_schema)
     keys_after = live_keys(stack.pg_dsn, pg_schema, "pi_subject_key", "key_id, data_key")
     assert len(keys_after) == VEHICLES - 1
-    kafka_after, shredded = await _scan_kafka(kafka, topics, keys_after, {})
-    # data topic + share topic: each of the subject's records is sealed under the destroyed key
-    assert shredded == 2 * STEPS
+    raw_after = live_keys(stack.pg_dsn, pg_schema, "raw_epoch_key", "key_id, data_key")
+    assert len(raw_after) == len(raw_keys_before) - erased["raw_keys_marked"] >= 1
+    kafka_after, shredded = await _scan_kafka(kafka, topics, keys_after, raw_after)
+    # data and share topics: each of the subject's records is sealed under the destroyed key;
+    # raw topic: the frames of the subject's epochs (all the RSU's vehicles in them)
+    assert shredded[topics[1]] == shredded[topics[2]] == SUBJECT_STEPS
+    assert 1 <= shredded[topics[0]] <= SUBJECT_STEPS
     found_db = sorted(v for v in mine if v in db_after)
     found_kafka = sorted(v for v in mine if v in kafka_after)
     assert not found_db, f"erased values still in the database: {found_db}"
     assert not found_kafka, f"erased values still readable in Kafka: {found_kafka}"
     # The other subjects' values stay readable (data and share tiers, and the database).
-    assert all(v in kafka_after for v in others)
+    assert all(v in kafka_after for v in others | raw_later)
     assert all(v in db_after for v in others)
 
     verified = run_cli("provenance", "verify", env=auditor)

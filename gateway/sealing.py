@@ -1,0 +1,150 @@
+"""Raw payloads of personal-data families sealed per (device, epoch) before they reach Kafka.
+
+For a family in ``seal_families`` the gateway replaces the payload of each raw record by a sealed
+token (``contracts.sealed``) under a random key of the record's device and epoch (receive time
+divided into ``seal_epoch_s`` slices), and names the key in the ``sg.seal`` header. A key is
+registered in ``raw_epoch_key`` before its first use: one database write per device and epoch, for
+a whole batch at once; the keys stay cached for their epoch. The token is bound to the device and
+receive time (``raw_context``); the ``sg.sha256`` header still names the payload's hash.
+
+Erasing a data subject destroys the keys of the epochs that carried the subject's messages, once
+those epochs are closed and normalized (processors.provenance.rawshred). A database that cannot be
+reached makes the send fail like a Kafka error: the message is retried with backoff, never sent in
+clear and never acknowledged before Kafka has it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from contracts.sealed import KEY_BYTES, new_key_id, raw_context, seal
+from contracts.settings import DbConfig
+from gateway.exceptions import ProduceError
+from gateway.forward import Outgoing
+
+__all__ = ["KeyUnavailable", "RawSealer"]
+
+logger = logging.getLogger(__name__)
+
+_NS = 1_000_000_000
+_CACHE_MAX = 50_000
+
+# (family, device, epoch start ns) -> (key id, key)
+_Pair = tuple[str, str, int]
+
+
+class KeyUnavailable(ProduceError):
+    """The raw key of a device and epoch could not be registered or read; retried with backoff."""
+
+
+class RawSealer:
+    """Seals raw records of ``families``; loop-affine, one per gateway."""
+
+    def __init__(self, families: Sequence[str], epoch_s: int, db: DbConfig) -> None:
+        self.families = frozenset(families)
+        self._epoch_ns = epoch_s * _NS
+        self._db = db
+        self._cache: dict[_Pair, tuple[str, bytes]] = {}
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._lock = asyncio.Lock()
+
+    def wants(self, record: Outgoing) -> bool:
+        """Whether ``record`` is a raw record still to be sealed."""
+        return record.reason is None and record.family in self.families and not record.sealed
+
+    async def seal(self, records: Sequence[Outgoing]) -> list[Outgoing]:
+        """The records with their payloads sealed; raises KeyUnavailable (retriable)."""
+        pairs = {self._pair(r) for r in records if self.wants(r)}
+        missing = pairs - self._cache.keys()
+        if missing:
+            async with self._lock:
+                missing -= self._cache.keys()
+                if missing:
+                    await self._register(missing)
+        out = []
+        for r in records:
+            if not self.wants(r):
+                out.append(r)
+                continue
+            kid, key = self._cache[self._pair(r)]
+            token = seal(key, kid, r.value, raw_context(r.family, r.device_id, r.received_ns))
+            out.append(
+                dataclasses.replace(
+                    r, value=token.encode(), headers=[*r.headers, ("sg.seal", kid.encode())],
+                    sealed=True,
+                )
+            )  # fmt: skip
+        return out
+
+    def _pair(self, record: Outgoing) -> _Pair:
+        start = record.received_ns - record.received_ns % self._epoch_ns
+        return record.family, record.device_id, start
+
+    async def close(self) -> None:
+        """Close the database connection."""
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def _register(self, pairs: set[_Pair]) -> None:
+        ordered = sorted(pairs)
+        try:
+            conn = await self._connection()
+            async with conn.transaction():
+                await conn.execute(
+                    "INSERT INTO raw_epoch_key (family, device_id, epoch_start_ns, epoch_end_ns, "
+                    "key_id, data_key) SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[], "
+                    "%s::bigint[], %s::text[], %s::bytea[]) ON CONFLICT DO NOTHING",
+                    (
+                        [f for f, _, _ in ordered], [d for _, d, _ in ordered],
+                        [s for _, _, s in ordered], [s + self._epoch_ns for _, _, s in ordered],
+                        [new_key_id() for _ in ordered], [os.urandom(KEY_BYTES) for _ in ordered],
+                    ),
+                )  # fmt: skip
+                cur = await conn.execute(
+                    "SELECT family, device_id, epoch_start_ns, key_id, data_key FROM raw_epoch_key "
+                    "WHERE data_key IS NOT NULL AND (family, device_id, epoch_start_ns) IN "
+                    "(SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[]))",
+                    (
+                        [f for f, _, _ in ordered],
+                        [d for _, d, _ in ordered],
+                        [s for _, _, s in ordered],
+                    ),
+                )
+                rows = await cur.fetchall()
+        except psycopg.Error as exc:
+            await self.close()
+            msg = f"raw epoch keys not registered: {exc}"
+            raise KeyUnavailable(msg) from exc
+        if len(self._cache) > _CACHE_MAX:
+            self._cache.clear()
+        for family, device, start, kid, key in rows:
+            self._cache[(family, device, int(start))] = (kid, bytes(key))
+        gone = pairs - self._cache.keys()
+        if gone:
+            # An epoch whose key was already destroyed (a redelivery long after an erasure): the
+            # message cannot be sealed under it and is not sent in clear; it waits for retries.
+            msg = f"raw epoch key of {sorted(gone)[0]} is destroyed"
+            raise KeyUnavailable(msg)
+
+    async def _connection(self) -> psycopg.AsyncConnection[Any]:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = await psycopg.AsyncConnection.connect(
+                self._db.dsn.get_secret_value(), application_name="sensegate-gateway-keys",
+                connect_timeout=10,
+            )  # fmt: skip
+            await self._conn.execute(
+                sql.SQL("SET search_path TO {}, public").format(
+                    sql.Identifier(self._db.schema_name)
+                )
+            )
+            await self._conn.commit()
+        return self._conn
