@@ -163,7 +163,12 @@ class KafkaCoordinates:
 
 @dataclass(frozen=True, slots=True)
 class RawRecord:
-    """An envelope read back from a raw topic, with its Kafka coordinates."""
+    """An envelope read back from a raw topic, with its Kafka coordinates.
+
+    When the gateway sealed the payload (``sg.seal``), ``envelope.payload`` is the opened payload
+    and ``sealed`` the value as Kafka holds it with its key id: dead letters keep that, not the payload.
+    """
 
     envelope: Envelope
     coordinates: KafkaCoordinates
+    sealed: tuple[bytes, str] | None = None

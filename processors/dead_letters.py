@@ -21,7 +21,14 @@ from contracts.envelope import Envelope
 from contracts.settings import KafkaConfig
 from contracts.topics import raw_topic
 
-__all__ = ["StoredLetter", "envelope_of", "read_letters", "replay_letters", "stats"]
+__all__ = [
+    "StoredLetter",
+    "envelope_of",
+    "read_letters",
+    "replay_headers",
+    "replay_letters",
+    "stats",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -38,11 +45,22 @@ class StoredLetter:
     offset: int
 
 
+def replay_headers(letter: DeadLetter, env: Envelope) -> list[tuple[str, bytes]]:
+    """Raw-topic headers to replay a letter with: the envelope's, and ``sg.seal`` when sealed."""
+    seal = letter.envelope.get("seal")
+    return env.kafka_headers() + ([("sg.seal", str(seal).encode())] if seal else [])
+
+
 def envelope_of(letter: DeadLetter) -> Envelope | None:
-    """The original raw envelope of a letter, or None when the letter did not carry one."""
+    """The original raw envelope of a letter, or None when the letter did not carry one.
+
+    A sealed letter's envelope carries the sealed bytes and the payload's own SHA-256 (from the
+    letter's metadata), as the raw topic held them; replay it with ``replay_headers``.
+    """
     e = letter.envelope
     try:
         return Envelope(
+            sha256=str(e["sha256"]) if e.get("seal") else "",
             payload=letter.payload,
             topic=str(e["topic"]),
             family=str(e["family"]),
@@ -143,7 +161,7 @@ async def replay_letters(
                     raw_topic(kafka.topic_prefix, env.family),
                     value=env.payload,
                     key=env.kafka_key(),
-                    headers=env.kafka_headers(),
+                    headers=replay_headers(stored.letter, env),
                 )
             )
             replayed += 1

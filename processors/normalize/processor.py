@@ -64,14 +64,22 @@ def ns_to_datetime(ns: int) -> datetime:
 
 
 def dead_letter_for(raw: RawRecord, reason: ReasonCode, detail: str) -> DeadLetter:
-    """Dead letter carrying the original bytes, the envelope and the raw Kafka coordinates."""
+    """Dead letter carrying the original bytes, the envelope and the raw Kafka coordinates.
+
+    A payload the gateway sealed stays sealed in the letter (``envelope.seal`` names its key), so
+    an erasure that destroys the raw key reaches the dead-letter topic too.
+    """
     c = raw.coordinates
+    meta = raw.envelope.metadata()
+    payload = raw.envelope.payload
+    if raw.sealed is not None:
+        payload, meta["seal"] = raw.sealed
     return DeadLetter(
         reason=reason,
         detail=detail,
         stage=Stage.NORMALIZE,
-        payload=raw.envelope.payload,
-        envelope=raw.envelope.metadata(),
+        payload=payload,
+        envelope=meta,
         coordinates={"topic": c.topic, "partition": c.partition, "offset": c.offset},
     )
 

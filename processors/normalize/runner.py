@@ -125,7 +125,9 @@ def to_raw_records(
                 )
             )
             continue
-        raws.append(RawRecord(env, coords))
+        kid = next((v.decode("utf-8", "replace") for k, v in headers if k == "sg.seal"), None)
+        sealed = (msg.value or b"", kid) if kid is not None else None
+        raws.append(RawRecord(env, coords, sealed))
     return raws, dead
 
 

@@ -27,6 +27,8 @@ from psycopg import AsyncConnection, sql
 from contracts.record import DatasetRecord, GeoPoint, Provenance
 from processors.catalog import Catalog, DatasetEntry
 from processors.objections.exceptions import CaseNotFound
+from processors.provenance.personal import subject_item, subject_ref
+from processors.provenance.sealed_records import personal_items, seal_model, tier_key
 from processors.share.deidentify import RotatingKeyring, time_bucket
 from processors.share.rules import (
     OpenRecord,
@@ -253,6 +255,8 @@ async def correction_outputs(
                 await build.window(target, corrected)
         elif target.mode == "record":
             shared = share_record(corrected, entry, keyring) if corrected else None
+            if shared is not None and corrected is not None:
+                shared = await _sealed_share(conn, entry, corrected, shared, target.tier)
             build.put(target, original.record_id, shared)
         else:
             key = open_microdata(original, target.entry, keyring).record_id
@@ -281,6 +285,35 @@ async def correction_outputs(
         )
     )
     return build.out
+
+
+async def _sealed_share(
+    conn: AsyncConnection[Any],
+    entry: DatasetEntry,
+    corrected: DatasetRecord,
+    shared: DatasetRecord,
+    tier: str,
+) -> DatasetRecord | None:
+    """A personal dataset's corrected share record sealed as the share service seals its records.
+
+    Under the subject key's share derivation, so that a later erasure of the subject also shreds
+    the correction (processors.provenance.sealed_records); a subject without a live key (erased
+    meanwhile) gets its record withdrawn instead of published in clear.
+    """
+    name, names = subject_item(entry), personal_items(entry)
+    subject = corrected.values.get(name) if name else None
+    if subject is None or not names:
+        return shared
+    cur = await conn.execute(
+        "SELECT key_id, data_key FROM pi_subject_key WHERE dataset = %s AND subject_ref = %s "
+        "AND data_key IS NOT NULL",
+        (entry.code, subject_ref(entry.code, str(subject))),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None  # erased: a tombstone, never the values in clear
+    kid, key = str(row[0]), bytes(row[1])
+    return seal_model(shared, names, tier_key(key, tier, entry.code), kid, tier)
 
 
 def _moves(a: DatasetRecord, b: DatasetRecord, target: Target, catalog: Catalog) -> bool:

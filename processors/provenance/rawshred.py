@@ -72,13 +72,12 @@ async def normalize_lag(kafka: KafkaConfig, group: str, topics: list[str]) -> di
         await admin.start()
         await consumer.start()
         committed = await admin.list_consumer_group_offsets(group)
-        for topic in topics:
-            parts = consumer.partitions_for_topic(topic)
-            if parts is None:
-                await consumer.topics()  # refresh the metadata once
-                parts = consumer.partitions_for_topic(topic) or set()
-            tps = [TopicPartition(topic, p) for p in sorted(parts)]
-            ends = await consumer.end_offsets(tps) if tps else {}
+        for described in await admin.describe_topics(topics):
+            topic, parts = described["topic"], described["partitions"]
+            if described["error_code"] or not parts:
+                continue  # unknown topic: lag unknown, nothing is destroyed
+            tps = [TopicPartition(topic, p["partition"]) for p in parts]
+            ends = await consumer.end_offsets(tps)
             behind = 0
             for tp in tps:
                 done = committed.get(tp)

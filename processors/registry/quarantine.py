@@ -23,7 +23,7 @@ from contracts.dead_letter import DeadLetter, ReasonCode
 from contracts.families import FAMILIES
 from contracts.settings import DbConfig, KafkaConfig
 from contracts.topics import quarantine_topic, raw_topic
-from processors.dead_letters import StoredLetter, envelope_of
+from processors.dead_letters import StoredLetter, envelope_of, replay_headers
 from processors.registry.models import Device
 from processors.registry.store import upsert_devices
 
@@ -224,7 +224,10 @@ async def approve_device(
             target = raw_topic(kafka.topic_prefix, env.family)
             futures.append(
                 await producer.send(
-                    target, value=env.payload, key=env.kafka_key(), headers=env.kafka_headers()
+                    target,
+                    value=env.payload,
+                    key=env.kafka_key(),
+                    headers=replay_headers(stored.letter, env),
                 )
             )
             sent.append((stored, target))

@@ -134,6 +134,7 @@ ROLES: tuple[RoleGrants, ...] = (
             ("correction", "SELECT, INSERT"),
             ("provenance", "SELECT"),
             ("catalog_entry", "SELECT"),
+            ("pi_subject_key", "SELECT"),  # seals a personal record's corrected share form
             *_LOG_APPEND,
         ),
         datasets="SELECT",
