@@ -87,7 +87,9 @@ class DeadLetter:
         """Stable identity of the refused input: SHA-256 over MQTT topic, receive time and payload."""
         basis = f"{self.envelope.get('topic', '')}|{self.envelope.get('received_ns', '')}|"
         # A sealed payload differs per seal (random nonce): its plain payload's hash identifies it.
-        payload = str(self.envelope["sha256"]).encode() if self.envelope.get("seal") else self.payload
+        payload = (
+            str(self.envelope["sha256"]).encode() if self.envelope.get("seal") else self.payload
+        )
         return hashlib.sha256(basis.encode() + payload).hexdigest()
 
     def kafka_key(self) -> bytes:

@@ -79,7 +79,7 @@ class Gateway:
         # Raw payloads of personal-data families are sealed per device and epoch (erasure).
         self._sealer = (
             RawSealer(self._cfg.seal_families, self._cfg.seal_epoch_s, settings.db)
-            if self._cfg.seal_families
+            if self._cfg.seal_families and settings.db is not None
             else None
         )
         self._tracker = AckTracker(self._ack)
@@ -138,7 +138,7 @@ class Gateway:
         if metrics_cfg.port:
             self._health = HealthServer(metrics_cfg, lambda: self.ready, self.metrics.registry)
             await self._health.start()
-        if self._sealer is not None:
+        if self._sealer is not None and self.settings.db is not None:
             self.settings.db.dsn.get_secret_value()  # no key table configured: refuse to start
         await self._out.start()
         bridge = MqttBridge(

@@ -173,5 +173,12 @@ class GatewaySettings(BaseSettings):
     kafka: KafkaConfig = KafkaConfig()
     metrics: MetricsConfig = MetricsConfig()
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
-    # The raw epoch keys (only used when gateway.seal_families is not empty).
-    db: DbConfig = DbConfig()
+    # The raw epoch keys: required when gateway.seal_families is not empty, unused otherwise.
+    db: DbConfig | None = None
+
+    @model_validator(mode="after")
+    def _sealing_needs_the_key_table(self) -> GatewaySettings:
+        if self.gateway.seal_families and self.db is None:
+            msg = "SENSEGATE_GATEWAY__SEAL_FAMILIES needs the key table: set SENSEGATE_DB__DSN"
+            raise ValueError(msg)
+        return self

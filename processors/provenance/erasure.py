@@ -39,7 +39,8 @@ class ErasureResult:
     dataset: str
     records: tuple[str, ...]
     correction_ids: tuple[str, ...]
-    raw_keys_marked: int = 0  # raw epoch keys marked for destruction (processors.provenance.rawshred)
+    # raw epoch keys marked for destruction (processors.provenance.rawshred)
+    raw_keys_marked: int = 0
 
 
 def _personal_entry(catalog: Catalog, dataset: str) -> tuple[DatasetEntry, str]:

@@ -123,9 +123,7 @@ _BY_ID = (
 # rows sealed under the key, exclusive for the erasure that destroys it. Row locks (FOR SHARE)
 # would need UPDATE privilege on the key table, which no writer should hold.
 KEY_LOCK_SPACE = 0x5E6B
-_SHARED_LOCKS = (
-    b"SELECT pg_advisory_xact_lock_shared(%s, hashtext(k)) FROM unnest(%s::text[]) AS k"
-)
+_SHARED_LOCKS = b"SELECT pg_advisory_xact_lock_shared(%s, hashtext(k)) FROM unnest(%s::text[]) AS k"
 
 
 async def lock_key_for_erasure(conn: AsyncConnection[Any], kid: str) -> None:

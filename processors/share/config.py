@@ -38,8 +38,9 @@ class ShareSettings(BaseSettings):
     kafka: KafkaConfig = KafkaConfig()
     metrics: MetricsConfig = MetricsConfig()
     share_keys: ShareKeys = ShareKeys()
-    # The subject-key table (read only): sealed records of personal datasets open with it.
-    db: DbConfig = DbConfig()
+    # The subject-key table (read only): sealed records of personal datasets open with it; a
+    # share service without it stops at the first sealed record (the stack sets it).
+    db: DbConfig | None = None
     share_seal_personal: bool = Field(
         default=True,
         description="seal a personal dataset's values on the share tier under the subject key's "

@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from contracts.sealed import SEALED_FIELD_KID
 from processors.catalog import Catalog
+from processors.exceptions import ConfigurationError
 from processors.provenance.keytable import KeyTable
 from processors.share.config import ShareSettings
 from processors.share.deidentify import RotatingKeyring
@@ -92,8 +93,11 @@ async def run_share(
             "an erasure then reaches earlier share records only through compaction"
         )
     # Opened lazily: only a batch holding sealed records (personal datasets) needs the key table.
-    key_table = KeyTable(
-        settings.db.dsn.get_secret_value, settings.db.schema_name, "sensegate-share-keys"
+    db = settings.db
+    key_table = (
+        None
+        if db is None
+        else KeyTable(db.dsn.get_secret_value, db.schema_name, "sensegate-share-keys")
     )
     for code, reason in processor.refused.items():
         logger.warning("not opening %s: %s", code, reason)
@@ -137,7 +141,10 @@ async def run_share(
                 for msg in messages
                 if (m := SEALED_FIELD_KID.search(msg.value or b""))
             }
-            subject_keys = await key_table.by_id(kids) if kids else {}
+            if kids and key_table is None:
+                msg = "sealed records on the data topics: the share service needs SENSEGATE_DB__DSN"
+                raise ConfigurationError(msg)
+            subject_keys = await key_table.by_id(kids) if kids and key_table is not None else {}
             for tp, messages in batch.items():
                 for msg in messages:
                     outputs += processor.process(
@@ -157,7 +164,8 @@ async def run_share(
     finally:
         await consumer.stop()
         await producer.stop()
-        await key_table.close()
+        if key_table is not None:
+            await key_table.close()
     logger.info("share stopped: %s", processor.stats)
     return processor.stats
 

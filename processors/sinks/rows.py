@@ -76,7 +76,6 @@ class PreparedRow:
     kid: str | None = None  # the subject key a sealed record was opened with
 
 
-
 def provenance_id_for(record: WireRecord | DatasetRecord) -> str:
     """Id of the provenance row: one per raw message (its Kafka coordinates and hash) and dataset."""
     p = record.provenance

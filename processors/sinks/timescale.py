@@ -48,13 +48,7 @@ from processors.provenance.rowdocs import (
 from processors.sinks.base import DeadLetterWriter, FlushResult, Sink, SinkInput, TopicPartition
 from processors.sinks.config import ProvenanceConfig, SinkConfig
 from processors.sinks.gaps import count_gaps, find_gaps, gap_letter
-from processors.sinks.rows import (
-    PreparedRow,
-    RowRejected,
-    data_row,
-    prepare,
-    provenance_row,
-)
+from processors.sinks.rows import PreparedRow, RowRejected, data_row, prepare, provenance_row
 from processors.sinks.sqlstate import is_data_error, to_storage_error
 from processors.sinks.writer import (
     column_types,
@@ -236,7 +230,9 @@ class TimescaleSink(Sink):
         rejected: list[tuple[SinkInput, DeadLetter]] = []
         # Sealed records (personal datasets) open with their subjects' live keys, fetched once per
         # batch; the transaction locks the keys again, so an erasure in between cannot be missed.
-        kids = {m.group(1).decode() for i in items if (m := SEALED_FIELD_KID.search(i.value or b""))}
+        kids = {
+            m.group(1).decode() for i in items if (m := SEALED_FIELD_KID.search(i.value or b""))
+        }
         keys = await self._with_retry(lambda conn: keys_by_id(conn, kids), "keys") if kids else {}
         for item in items:
             try:

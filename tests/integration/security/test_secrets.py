@@ -153,7 +153,9 @@ def test_demo_run_logs_and_metrics_show_no_secret(
 
 # Which secret-bearing settings each running service may hold (stack/services.sh + its env file).
 _EXPECTED = {
-    "gateway": {"SENSEGATE_KAFKA__SASL_PASSWORD", "SENSEGATE_MQTT__PASSWORD"},
+    # gateway and share: their database roles reach only the key tables of erasure (raw epoch
+    # keys to register; subject keys to read)
+    "gateway": {"SENSEGATE_KAFKA__SASL_PASSWORD", "SENSEGATE_MQTT__PASSWORD", "SENSEGATE_DB__DSN"},
     "normalize": {
         "SENSEGATE_KAFKA__SASL_PASSWORD",
         "SENSEGATE_DB__DSN",
@@ -161,7 +163,7 @@ _EXPECTED = {
         "SENSEGATE_MQTT__PASSWORD",
     },
     "sink": {"SENSEGATE_KAFKA__SASL_PASSWORD", "SENSEGATE_DB__DSN", "SENSEGATE_PROVENANCE__SIGNING_KEY"},
-    "share": {"SENSEGATE_KAFKA__SASL_PASSWORD", "SENSEGATE_SHARE_KEYS__MASTERS"},
+    "share": {"SENSEGATE_KAFKA__SASL_PASSWORD", "SENSEGATE_SHARE_KEYS__MASTERS", "SENSEGATE_DB__DSN"},
     # The monitor's MQTT identity may only read $SYS (processors/registry/broker_auth.py).
     "monitor": {"SENSEGATE_KAFKA__SASL_PASSWORD", "SENSEGATE_DB__DSN", "SENSEGATE_MQTT__PASSWORD"},
 }
