@@ -10,6 +10,8 @@ COPY processors ./processors
 COPY simulators ./simulators
 COPY catalog ./catalog
 COPY registry ./registry
+# stack/: the compose init steps (roles, topics, principals) run from the image
+COPY stack ./stack
 RUN pip install --no-cache-dir . && useradd --system sensegate
 USER sensegate
 ENTRYPOINT ["python", "-m"]

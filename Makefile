@@ -3,8 +3,14 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 STAMP := .venv/.installed-stamp
 PYTEST_ARGS ?=
+STATE := $(or $(SENSEGATE_STATE),$(CURDIR)/.state)
+# Operator tasks (tests, demo, benchmarks) run as the stack's admin principal and owner role:
+# the addresses of stack.env plus secrets/env/operator.env, both written by `make stack-up`.
+AS_OPERATOR := set -a && source $(STATE)/stack.env && source $(STATE)/secrets/env/operator.env && set +a &&
+# Tests read the addresses from stack.env themselves (unit tests check the defaults, unset).
+AS_OPERATOR_TESTS := set -a && source $(STATE)/secrets/env/operator.env && set +a &&
 
-.PHONY: fuzz province-up province-down federate timescale-deps help venv stack-up stack-status stack-down up down status demo test test-unit test-integration lint bench bench-quick clean
+.PHONY: compose-secrets fuzz province-up province-down federate timescale-deps help venv stack-up stack-status stack-down up down status demo test test-unit test-integration lint bench bench-quick clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's/:.*## /\t/' | column -t -s $$'\t'
@@ -41,8 +47,11 @@ down: ## stop the sensegate services (the stack keeps running)
 status: stack-status
 
 demo: $(if $(PROVINCE),province-up,) up ## run the device families for about a minute, summarize, walk one objection to the corrected record (PROVINCE=1: also to a local province)
-	$(PY) -m scripts.demo
+	$(AS_OPERATOR) $(PY) -m scripts.demo
 	@if [ -n "$(PROVINCE)" ]; then bash stack/province.sh show; fi
+
+compose-secrets: venv ## generate docker-compose's secrets, certificates and per-service env files into .state/compose
+	$(PY) -m stack.compose $(STATE)/compose
 
 province-up: stack-up ## a local "province" Kafka (SCRAM) that this instance replicates to (docs/federation.md)
 	bash stack/province.sh up
@@ -57,13 +66,13 @@ timescale-deps: ## npm packages of the TimescaleDB (PGlite) DDL check, into .sta
 	bash scripts/timescale_check.sh --install-only
 
 test: lint stack-up timescale-deps ## ruff, mypy, then the whole test suite (unit + integration) against the real services
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(AS_OPERATOR_TESTS) $(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: venv ## fast unit tests only (no services)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 test-integration: stack-up ## integration tests against the real stack
-	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+	$(AS_OPERATOR_TESTS) $(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
 lint: venv ## ruff and mypy
 	.venv/bin/ruff check .
@@ -74,10 +83,10 @@ fuzz: venv ## bounded fuzz of gateway and normalizer input (FUZZ_SECONDS, defaul
 	$(PY) -m scripts.fuzz --seconds $(FUZZ_SECONDS)
 
 bench: stack-up ## benchmarks: figures next to the machine's own limits
-	$(PY) -m benchmarks
+	$(AS_OPERATOR) $(PY) -m benchmarks
 
 bench-quick: stack-up ## the benchmark in its short mode (< 3 minutes)
-	$(PY) -m benchmarks --quick
+	$(AS_OPERATOR) $(PY) -m benchmarks --quick
 
 clean: stack-down ## stop everything and remove local state
 	rm -rf .state

@@ -44,6 +44,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from benchmarks.c_publisher import publish_lines
 from benchmarks.mqtt_login import BenchLogin, bench_login
+from runtime.kafka_client import client_kwargs
 
 ROOT = Path(__file__).resolve().parents[1]
 PAYLOAD = 200
@@ -150,6 +151,8 @@ class Bench:
 
     def start_gateway(self, *, wait_ready: bool = True, tls: bool = False) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SENSEGATE_")}
+        # The operator's Kafka login (operator.env, sourced by the Makefile): no anonymous client.
+        env.update({k: v for k, v in os.environ.items() if k.startswith("SENSEGATE_KAFKA__")})
         # The TLS gateway is a session of its own (instance id): the broker queues the same
         # backlog for it, drained after the password-only one.
         subs = [self.topic] if tls else [self.topic, self.overload_topic]
@@ -361,7 +364,7 @@ class Bench:
 
 
 async def _delete_topics(bootstrap: str, prefix: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    admin = AIOKafkaAdminClient(**client_kwargs(bootstrap, request_timeout_ms=5000))
     await admin.start()
     try:
         names = [t for t in await admin.list_topics() if t.startswith(prefix)]

@@ -30,7 +30,8 @@ class StackTarget:
 
     mqtt_port: int = 11883
     kafka_bootstrap: str = "127.0.0.1:19092"
-    pg_dsn: str = "postgresql://sensegate:sensegate@127.0.0.1:15432/sensegate"
+    pg_dsn: str = ""  # the operator's (owner) DSN; no default password
+    kafka_client_config: Path | None = None  # Java client properties of the admin principal
 
 
 def mqtt_c_client_limit(target: StackTarget, qos: int, count: int, payload_size: int = 200) -> dict[str, float]:
@@ -84,7 +85,8 @@ def kafka_producer_limit(
         ["java", "-Xmx256m", "-cp", f"{KAFKA_LIBS}/*", "org.apache.kafka.tools.ProducerPerformance",
          "--topic", topic, "--num-records", str(count), "--record-size", str(record_size),
          "--throughput", "-1", "--producer-props", f"bootstrap.servers={target.kafka_bootstrap}",
-         "acks=all", "linger.ms=5"],
+         "acks=all", "linger.ms=5",
+         *(["--producer.config", str(target.kafka_client_config)] if target.kafka_client_config else [])],
         capture_output=True, text=True, check=True, timeout=300,
     ).stdout
     last = [ln for ln in out.splitlines() if "records sent" in ln][-1]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import secrets
 import statistics
 import time
 import uuid
@@ -29,6 +30,7 @@ from processors.normalize.mapper_table import MapperConfig, build_mappers
 from processors.normalize.processor import NormalizeProcessor
 from processors.normalize.pseudonymize import Pseudonymizer
 from processors.registry import Device, DeviceRegistry
+from runtime.kafka_client import client_kwargs, config_for
 from tests.fixtures.normalize import chirpstack_up, csae_rsm_json, soil_lpp
 
 RSU, EUI, NODE = "JL-BM-0001", "a1b2c3d4e5f60718", "PlantBM/press-01"
@@ -55,7 +57,7 @@ def _processor() -> NormalizeProcessor:
         catalog=load_catalog(),
         registry=DeviceRegistry(devices),
         mappers=build_mappers(FAMILY_NAMES, MapperConfig()),
-        pseudonymizer=Pseudonymizer({"k": SecretStr("benchmark-key-000001")}, "k"),
+        pseudonymizer=Pseudonymizer({"k": SecretStr(secrets.token_urlsafe(24))}, "k"),
         dedup=RecentKeys(1_000_000),
     )
 
@@ -166,13 +168,12 @@ async def kafka_latency(bootstrap: str, n: int) -> list[float]:
     """Per-message latency added by the stage: raw record appended -> data record appended (ms)."""
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-    from contracts.settings import KafkaConfig
     from processors.normalize.runner import NormalizeRunner, RunnerConfig
 
     prefix = f"bench{uuid.uuid4().hex[:8]}."
-    kafka = KafkaConfig(bootstrap_servers=bootstrap, topic_prefix=prefix)
+    kafka = config_for(bootstrap, topic_prefix=prefix)
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=0
+        **client_kwargs(bootstrap), acks="all", enable_idempotence=True, linger_ms=0
     )
     await producer.start()
     await producer.send_and_wait(f"{prefix}raw.agri", b"warm-up", headers=[("sg.v", b"0")])
@@ -183,7 +184,7 @@ async def kafka_latency(bootstrap: str, n: int) -> list[float]:
     )
     consumer = AIOKafkaConsumer(
         f"{prefix}data.agri_soil",
-        bootstrap_servers=bootstrap,
+        **client_kwargs(bootstrap),
         auto_offset_reset="earliest",
         metadata_max_age_ms=500,
     )

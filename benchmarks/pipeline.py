@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import secrets
 import subprocess
 import uuid
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from benchmarks.procs import Service, ServiceSet
 from contracts.families import FAMILY_NAMES
 from contracts.topics import data_topic, dlq_topic, quarantine_topic, raw_topic
 from processors.catalog import load_catalog
+from processors.provenance.keys import generate_seed
 
 __all__ = ["RunContext", "discard_session"]
 
@@ -52,6 +54,8 @@ class RunContext:
     work: Path
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     services: ServiceSet = field(init=False)
+    _signing_seed: str = field(default_factory=generate_seed, repr=False)
+    _pseudonym_key: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
     kept_sessions: set[str] = field(default_factory=set)  # MQTT client ids to discard at cleanup
 
     def __post_init__(self) -> None:
@@ -79,6 +83,10 @@ class RunContext:
             "SENSEGATE_KAFKA__BOOTSTRAP_SERVERS": self.stack.kafka_bootstrap,
             "SENSEGATE_DB__DSN": self.stack.pg_dsn,
             "SENSEGATE_DB__SCHEMA_NAME": self.schema,
+            # Keys of this run only (never stored): the services refuse to start without them.
+            "SENSEGATE_PSEUDONYM__KEYS": json.dumps({"bench": self._pseudonym_key}),
+            "SENSEGATE_PSEUDONYM__ACTIVE_KEY_ID": "bench",
+            "SENSEGATE_PROVENANCE__SIGNING_KEY": self._signing_seed,
             "PYTHONUNBUFFERED": "1",
         }
 

@@ -22,6 +22,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from psycopg import sql
 
+from runtime.kafka_client import client_kwargs
+
 __all__ = ["Counters", "Probe", "create_topics", "delete_topics"]
 
 logger = logging.getLogger(__name__)
@@ -47,7 +49,7 @@ class Counters:
 
 async def create_topics(bootstrap: str, topics: Iterable[str]) -> None:
     """Create the run's topics up front (so consumers see them at once); existing ones are kept."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**client_kwargs(bootstrap))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -60,7 +62,7 @@ async def create_topics(bootstrap: str, topics: Iterable[str]) -> None:
 
 async def delete_topics(bootstrap: str, prefix: str) -> int:
     """Delete every topic whose name starts with ``prefix`` (the run's own); returns the count."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**client_kwargs(bootstrap))
     await admin.start()
     try:
         mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
@@ -100,9 +102,9 @@ class Probe:
 
     async def start(self) -> None:
         """Connect to Kafka and PostgreSQL."""
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        self._consumer = AIOKafkaConsumer(**client_kwargs(self.bootstrap), enable_auto_commit=False)
         await self._consumer.start()
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        self._admin = AIOKafkaAdminClient(**client_kwargs(self.bootstrap))
         await self._admin.start()
         self._db = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True)
 

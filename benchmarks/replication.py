@@ -102,8 +102,9 @@ async def _main(args: argparse.Namespace) -> int:
         await apply_province_grants(province.config(), f"instance-{code}", password, code)
         fed = FederationConfig(
             instance_code=code, upstream_bootstrap=province.bootstrap,
-            upstream_security_protocol="SASL_PLAINTEXT", upstream_username=f"instance-{code}",
+            upstream_security_protocol="SASL_SSL", upstream_username=f"instance-{code}",
             upstream_password=SecretStr(password), source_bootstrap=sasl,
+            upstream_truststore=str(province.state / "pki" / "ca.crt"),
         )
         admin = operator.model_copy(update={"topic_prefix": prefix})
         await configure_instance(admin, fed, load_catalog(), work, replication_factor=1, register=False)

@@ -39,8 +39,6 @@ from processors.sinks.timescale import TimescaleSink, connect
 from processors.storage.migrate import migrate
 from tests.fixtures.records import soil_records
 
-DEFAULT_DSN = "postgresql://sensegate:sensegate@127.0.0.1:15432/sensegate"
-
 
 async def _no_letters(letters: Sequence[DeadLetter]) -> None:
     if letters:
@@ -125,8 +123,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=20000)
     parser.add_argument("--batch", type=int, default=2000)
-    parser.add_argument("--dsn", default=os.environ.get("SENSEGATE_DB__DSN", DEFAULT_DSN))
+    # No built-in DSN (no password has a default): operator.env sets SENSEGATE_DB__DSN.
+    parser.add_argument("--dsn", default=os.environ.get("SENSEGATE_DB__DSN"))
     args = parser.parse_args()
+    if not args.dsn:
+        parser.error("required setting not set: SENSEGATE_DB__DSN (or --dsn)")
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     # Only the Kafka values are kept, as a consumer would have them; start-up objects are frozen
     # out of the cyclic collector as ``python -m processors sink`` does.

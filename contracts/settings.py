@@ -2,16 +2,20 @@
 
 Each service composes these into one ``pydantic_settings.BaseSettings`` with the ``SENSEGATE_``
 prefix and ``__`` as the nested delimiter, e.g. ``SENSEGATE_KAFKA__BOOTSTRAP_SERVERS``.
-Defaults match the native stack (``stack/stack.sh``).
+Defaults match the native stack (``stack/stack.sh``); no secret has a default (see
+``contracts.secrets``): the stack writes each service's credentials to its state folder.
 """
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
+
+from contracts.secrets import Unset
 
 __all__ = ["SETTINGS_CONFIG", "DbConfig", "KafkaConfig", "MetricsConfig", "MqttConfig"]
 
@@ -51,14 +55,25 @@ class KafkaConfig(BaseModel):
     bootstrap_servers: str = Field(default="127.0.0.1:19092", description="Kafka bootstrap servers")
     topic_prefix: str = Field(default="sensegate.", description="prefix of every pipeline topic")
     security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = Field(
-        default="PLAINTEXT", description="Kafka security protocol"
+        default="SASL_SSL", description="Kafka security protocol"
     )
     sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] | None = Field(
-        default=None, description="SASL mechanism when a SASL protocol is used"
+        default="SCRAM-SHA-512", description="SASL mechanism when a SASL protocol is used"
     )
     sasl_username: str | None = Field(default=None, description="SASL principal name")
-    sasl_password: SecretStr | None = Field(default=None, description="SASL password")
+    sasl_password: SecretStr = Field(
+        default=Unset("SENSEGATE_KAFKA__SASL_PASSWORD"), description="SASL password (no default)"
+    )
+    ssl_cafile: Path | None = Field(
+        default=None, description="CA certificate file that signed the broker's (TLS protocols)"
+    )
     request_timeout_ms: int = Field(default=15000, ge=1000, description="Kafka request timeout")
+
+    def missing_settings(self) -> list[str]:
+        """Credentials a SASL protocol needs but that are not configured (field names)."""
+        if not self.security_protocol.startswith("SASL"):
+            return []
+        return ["sasl_username"] if not self.sasl_username else []
 
     def client_kwargs(self) -> dict[str, object]:
         """Keyword arguments common to aiokafka producers, consumers and admin clients."""
@@ -67,13 +82,18 @@ class KafkaConfig(BaseModel):
             "security_protocol": self.security_protocol,
             "request_timeout_ms": self.request_timeout_ms,
         }
-        if self.sasl_mechanism:
+        if self.security_protocol.startswith("SASL"):
             kwargs["sasl_mechanism"] = self.sasl_mechanism
             kwargs["sasl_plain_username"] = self.sasl_username
-            kwargs["sasl_plain_password"] = (
-                self.sasl_password.get_secret_value() if self.sasl_password else None
-            )
+            kwargs["sasl_plain_password"] = self.sasl_password.get_secret_value()
+        if self.security_protocol.endswith("SSL"):
+            kwargs["ssl_context"] = self.ssl_context()
         return kwargs
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """TLS context verifying the broker (host name included) against ``ssl_cafile``."""
+        cafile = str(self.ssl_cafile) if self.ssl_cafile else None
+        return ssl.create_default_context(cafile=cafile)
 
 
 class DbConfig(BaseModel):
@@ -82,8 +102,8 @@ class DbConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     dsn: SecretStr = Field(
-        default=SecretStr("postgresql://sensegate:sensegate@127.0.0.1:15432/sensegate"),
-        description="PostgreSQL connection string",
+        default=Unset("SENSEGATE_DB__DSN"),
+        description="PostgreSQL connection string with the service's own role (no default)",
     )
     schema_name: str = Field(
         default="sensegate", description="database schema of all sensegate tables"

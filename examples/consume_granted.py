@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import ssl
 import sys
 
 from aiokafka import AIOKafkaConsumer
@@ -35,7 +36,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--user", required=True, help="granted principal (SCRAM user name)")
     p.add_argument("--topic", required=True, help="the granted topic")
     p.add_argument("--group", default=None, help="consumer group; must start with grant-<id>-")
-    p.add_argument("--protocol", default="SASL_PLAINTEXT", choices=("SASL_PLAINTEXT", "SASL_SSL"))
+    p.add_argument("--protocol", default="SASL_SSL", choices=("SASL_PLAINTEXT", "SASL_SSL"))
+    p.add_argument("--cafile", default=None, help="CA certificate of the broker (e.g. .state/pki/ca.crt)")
     p.add_argument("--max", type=int, default=0, help="stop after this many records (0: run on)")
     p.add_argument("--from-beginning", action="store_true")
     return p.parse_args()
@@ -50,6 +52,7 @@ async def consume(args: argparse.Namespace, password: str) -> int:
         sasl_mechanism="SCRAM-SHA-512",
         sasl_plain_username=args.user,
         sasl_plain_password=password,
+        ssl_context=ssl.create_default_context(cafile=args.cafile) if args.protocol == "SASL_SSL" else None,
         group_id=args.group,
         auto_offset_reset="earliest" if args.from_beginning else "latest",
         enable_auto_commit=args.group is not None,

@@ -16,6 +16,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from contracts.secrets import (
+    MissingSettingError,
+    SettingsError,
+    describe_validation,
+    missing_settings,
+)
 from gateway.app import Gateway
 from gateway.config import GatewaySettings
 from gateway.logs import configure_logging
@@ -103,8 +109,15 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings(args)
+        missing = missing_settings(settings)
+        if missing and not args.print_config:
+            raise MissingSettingError(missing)
     except ValidationError as exc:
-        print(f"invalid gateway settings:\n{exc}", file=sys.stderr)
+        # Never print pydantic's own message: it echoes the input, secrets included.
+        print(f"gateway: {SettingsError(describe_validation(exc))}", file=sys.stderr)
+        return 2
+    except SettingsError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
         return 2
     if args.print_config:
         print(json.dumps(settings.model_dump(mode="json"), indent=2))

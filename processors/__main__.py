@@ -7,6 +7,7 @@ import importlib
 import logging
 import sys
 
+from contracts.secrets import SettingsError
 from runtime.exceptions import ServiceFailed
 
 # name -> (module under processors.cli, one-line help). Each module defines
@@ -22,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "objections": ("objections", "objections to shared or opened records (Art. 30)"),
     "grants": ("grants", "access grants for conditionally shared and opened datasets"),
     "dlq": ("dlq", "inspect and replay dead letters"),
+    "keys": ("keys", "rotate, list and prune the pseudonym, share and signing keys"),
     "federation": ("federation", "upstream replication to the provincial platform (MirrorMaker 2)"),
     "province": (
         "province",
@@ -66,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     run = getattr(args, "_run")  # noqa: B009 - attribute set through set_defaults
     try:
         result: int = run(args)
+    except SettingsError as exc:
+        # The message names the settings only; nothing secret is echoed.
+        print(f"{args.command}: {exc}", file=sys.stderr)
+        return 2
     except ServiceFailed as exc:
         # The cause's traceback was logged when it happened; a non-zero exit gets a restart.
         logging.getLogger("processors").error("%s exits with status 1: %s", args.command, exc)

@@ -18,6 +18,7 @@ from psycopg import sql
 
 from contracts.settings import KafkaConfig
 from processors.catalog import load_catalog
+from runtime.kafka_client import config_for
 from scripts import demo_objection
 from scripts.demo_catalog import show_catalog_governance
 from scripts.demo_flows import show_flows
@@ -108,9 +109,8 @@ async def _lag(kafka: KafkaConfig, dsn: str) -> tuple[int, int]:
 
 
 def _kafka() -> KafkaConfig:
-    return KafkaConfig(
-        bootstrap_servers=_env().get("SENSEGATE_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:19092")
-    )
+    """The operator's SCRAM login to the stack's Kafka (there is no anonymous listener)."""
+    return config_for(_env()["SENSEGATE_KAFKA__BOOTSTRAP_SERVERS"])
 
 
 def _wait_drained(dsn: str, limit_s: float) -> None:
@@ -163,8 +163,16 @@ def _objections_cli(
     title: str, args: list[str], *, capture: bool = False, token: str | None = None,
     quiet: bool = False,
 ) -> str:
-    """``python -m processors ARGS`` for the objection walk, as the unit holding ``token``."""
-    extra = {"SENSEGATE_OBJECTIONS__TOKEN": token} if token else None
+    """``python -m processors ARGS`` for the objection walk, as the unit holding ``token``.
+
+    The CLI runs with the objection service's own env file (its database role and Kafka
+    principal, the signing and share keys), as a provider's operator would run it.
+    """
+    from stack.credentials import read_env_file
+
+    extra = read_env_file(STATE / "secrets" / "env" / "objections.env")
+    if token:
+        extra["SENSEGATE_OBJECTIONS__TOKEN"] = token
     return _run(
         title, ["-m", "processors", "--log-level", "WARNING", *args], capture=capture,
         extra_env=extra, quiet=quiet,

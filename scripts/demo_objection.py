@@ -15,6 +15,7 @@ from contracts.settings import KafkaConfig
 from processors.catalog import load_catalog
 from processors.objections.store import issue_token
 from processors.sinks.timescale import connect
+from runtime.kafka_client import config_for
 
 CONSUMER = "jl_transport_dept"  # a unit in agri_soil's share scope
 Runner = Callable[..., str]
@@ -102,7 +103,7 @@ def run(run_cli: Runner, dsn: str, env: Mapping[str, str], state: Path) -> list[
     shown = run_cli("the case and its signed event chain", ["objections", "show", case_id],
                     capture=True, quiet=True, token=token[CONSUMER])  # fmt: skip
     states = [e["state"] for e in json.loads(shown.split("\nevent chain")[0])["events"]]
-    kafka = KafkaConfig(bootstrap_servers=env["SENSEGATE_KAFKA__BOOTSTRAP_SERVERS"])
+    kafka = config_for(env["SENSEGATE_KAFKA__BOOTSTRAP_SERVERS"])  # the operator's SCRAM login
     prefix = kafka.topic_prefix
     notice = asyncio.run(_latest(kafka, f"{prefix}corrections", {record_id})).get(record_id)
     outputs = json.loads(notice)["outputs"] if notice else []

@@ -156,12 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--bootstrap", default=_env("SENSEGATE_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:19092")
     )
     p.add_argument("--topic-prefix", default=_env("SENSEGATE_KAFKA__TOPIC_PREFIX", "sensegate."))
-    p.add_argument(
-        "--dsn",
-        default=_env(
-            "SENSEGATE_DB__DSN", "postgresql://sensegate:sensegate@127.0.0.1:15432/sensegate"
-        ),
-    )
+    # No built-in DSN: a database password has no default (operator.env or auditor.env holds one).
+    p.add_argument("--dsn", default=os.environ.get("SENSEGATE_DB__DSN"))
     p.add_argument("--schema", default=_env("SENSEGATE_DB__SCHEMA_NAME", "sensegate"))
     p.add_argument("--no-kafka", action="store_true", help="do not read the raw/DLQ topics")
     p.add_argument("--no-db", action="store_true", help="do not read the database")
@@ -234,6 +230,9 @@ def _fleet(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    if not args.no_db and not args.dsn:
+        print("verify: required setting not set: SENSEGATE_DB__DSN (or --dsn, or --no-db)", file=sys.stderr)
+        return 2
     options = VerifyOptions(
         bootstrap=None if args.no_kafka else args.bootstrap,
         topic_prefix=args.topic_prefix,

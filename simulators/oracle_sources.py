@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from psycopg import sql
 
 from contracts.dead_letter import DeadLetter
+from runtime.kafka_client import client_kwargs
 
 __all__ = [
     "read_dead_letter_reasons",
@@ -36,7 +37,7 @@ async def _scan(
 ) -> list[tuple[bytes | None, list[tuple[str, bytes]]]]:
     """Every record of ``topic`` (value, headers) up to the end offsets seen at the start."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
+        **client_kwargs(bootstrap), enable_auto_commit=False, group_id=None
     )
     await asyncio.wait_for(consumer.start(), timeout_s)
     out: list[tuple[bytes | None, list[tuple[str, bytes]]]] = []

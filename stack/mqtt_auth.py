@@ -170,6 +170,7 @@ def _services(state: Path, port: int, host: str = "127.0.0.1") -> int:
         for key, identity in (
             ("GATEWAY", BrokerIdentity("gateway", "sensegate")),
             ("HOSTAPP", BrokerIdentity("host-app", "sensegate")),
+            ("MONITOR", BrokerIdentity("monitor", "sensegate")),
         ):
             password = known.get(f"{key}_MQTT_PASSWORD", "")
             if not password or not admin.exists(identity):

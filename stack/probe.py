@@ -1,9 +1,24 @@
-"""Readiness probes for the native stack: exit 0 when the named service answers."""
+"""Readiness probes for the native stack: exit 0 when the named service answers.
+
+Kafka and PostgreSQL are probed with the stack's own credentials (``STATE/secrets``, state folder
+from ``SENSEGATE_STATE``): neither answers an anonymous client.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import os
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported lazily: the MQTT probe also runs as a plain script
+    from contracts.settings import KafkaConfig
+
+
+def _state() -> Path:
+    return Path(os.environ["SENSEGATE_STATE"])
 
 
 def probe_mqtt(port: int) -> None:
@@ -17,27 +32,60 @@ def probe_mqtt(port: int) -> None:
 
 
 def probe_pg(port: int) -> None:
-    """Create the sensegate database when missing, then run one query against it."""
+    """Log in as the bootstrap superuser over verified TLS and run one query."""
     import psycopg
 
-    admin = f"postgresql://sensegate:sensegate@127.0.0.1:{port}/postgres"
-    with psycopg.connect(admin, connect_timeout=3, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = 'sensegate'").fetchone() is None:
-            conn.execute("CREATE DATABASE sensegate")
-    dsn = f"postgresql://sensegate:sensegate@127.0.0.1:{port}/sensegate"
+    from stack.credentials import password
+
+    state = _state()
+    dsn = (
+        f"postgresql://sensegate_bootstrap:{password(state, 'pg-bootstrap')}@127.0.0.1:{port}/"
+        f"postgres?sslmode=verify-full&sslrootcert={state / 'pki' / 'ca.crt'}"
+    )
     with psycopg.connect(dsn, connect_timeout=3) as conn:
         conn.execute("SELECT 1").fetchone()
 
 
-async def _probe_kafka(port: int) -> None:
+def admin_kafka(port: int, state: Path) -> KafkaConfig:
+    """The admin principal over SASL_SSL on ``port`` (what the stack bootstrap uses)."""
+    from pydantic import SecretStr
+
+    from contracts.settings import KafkaConfig
+    from stack.credentials import KAFKA_ADMIN, password
+
+    return KafkaConfig(
+        bootstrap_servers=f"127.0.0.1:{port}",
+        sasl_username=KAFKA_ADMIN,
+        sasl_password=SecretStr(password(state, "kafka-admin")),
+        ssl_cafile=state / "pki" / "ca.crt",
+        request_timeout_ms=3000,
+    )
+
+
+async def kafka_metadata(config: KafkaConfig) -> None:
+    """One metadata request as ``config``'s principal (raises when refused or unreachable)."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=f"127.0.0.1:{port}", request_timeout_ms=3000)
+    admin = AIOKafkaAdminClient(**config.client_kwargs())
     await asyncio.wait_for(admin.start(), 5)
     try:
         await asyncio.wait_for(admin.list_topics(), 5)
     finally:
         await admin.close()
+
+
+def kafka_answers(config: KafkaConfig) -> bool:
+    """True when the broker answers a metadata request of ``config``'s principal.
+
+    The probe runs its own event loop in a worker thread, so callers inside a running loop
+    (async tests starting a private broker) can use it too.
+    """
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        try:
+            pool.submit(asyncio.run, kafka_metadata(config)).result()
+        except Exception:
+            return False
+    return True
 
 
 def main() -> int:
@@ -49,7 +97,7 @@ def main() -> int:
         elif kind == "pg":
             probe_pg(port)
         elif kind == "kafka":
-            asyncio.run(_probe_kafka(port))
+            asyncio.run(kafka_metadata(admin_kafka(port, _state())))
         else:
             return 2
     except Exception:

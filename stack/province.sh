@@ -10,39 +10,44 @@ DIR="$STATE/province"
 CACHE="${SENSEGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sensegate}"
 PORT="${SENSEGATE_STACK_PROVINCE_PORT:-19192}"
 CONTROLLER_PORT="${SENSEGATE_STACK_PROVINCE_CONTROLLER_PORT:-19193}"
+SASL_PORT="${SENSEGATE_STACK_PROVINCE_SASL_PORT:-19194}"  # inter-broker listener (SCRAM)
 CODE="${SENSEGATE_FEDERATION__INSTANCE_CODE:-demo_city}"
 PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
 LIBS="$CACHE/kafka-4.1.1/libs"
 
 die() { echo "province: error: $*" >&2; exit 1; }
 say() { echo "province: $*"; }
+SECRET="$DIR/secrets/kafka-admin.password"  # where stack/kafka_conf.py reads the admin password
 alive() { [ -f "$DIR/kafka.pid" ] && kill -0 "$(cat "$DIR/kafka.pid")" 2>/dev/null; }
 
 admin_env() { # the province operator's login, for `python -m processors province ...`
   echo "export SENSEGATE_PROVINCE__KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:$PORT"
-  echo "export SENSEGATE_PROVINCE__KAFKA__SECURITY_PROTOCOL=SASL_PLAINTEXT"
+  echo "export SENSEGATE_PROVINCE__KAFKA__SECURITY_PROTOCOL=SASL_SSL"
   echo "export SENSEGATE_PROVINCE__KAFKA__SASL_MECHANISM=SCRAM-SHA-512"
-  echo "export SENSEGATE_PROVINCE__KAFKA__SASL_USERNAME=admin"
-  echo "export SENSEGATE_PROVINCE__KAFKA__SASL_PASSWORD=$(cat "$DIR/admin.secret")"
+  echo "export SENSEGATE_PROVINCE__KAFKA__SSL_CAFILE=$DIR/pki/ca.crt"
+  echo "export SENSEGATE_PROVINCE__KAFKA__SASL_USERNAME=sensegate-admin"
+  echo "export SENSEGATE_PROVINCE__KAFKA__SASL_PASSWORD=$(cat "$SECRET")"
   echo "export SENSEGATE_PROVINCE__STATE_DIR=$DIR/platform"
 }
 
 cmd_up() {
   [ -f "$LIBS/kafka_2.13-4.1.1.jar" ] || die "Kafka libraries missing (run 'make stack-up')"
-  mkdir -p "$DIR/data" "$DIR/logs"
-  (umask 077; [ -s "$DIR/admin.secret" ] || "$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(24))' >"$DIR/admin.secret")
+  mkdir -p "$DIR/kafka/data" "$DIR/kafka/logs"
+  (umask 077; mkdir -p "$DIR/secrets"; [ -s "$SECRET" ] || "$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(24))' >"$SECRET")
   if ! alive; then
-    local pw; pw=$(cat "$DIR/admin.secret")
-    (umask 077; sed -e "s|@STATE@/kafka/data|$DIR/data|g" -e "s|@KAFKA_PORT@|$PORT|g" \
-      -e "s|@KAFKA_CONTROLLER_PORT@|$CONTROLLER_PORT|g" -e "s|@ADMIN_PASSWORD@|$pw|g" \
-      -e "s|@CONTROLLER_PASSWORD@|$pw|g" "$ROOT/stack/kafka/server-secure.properties.in" >"$DIR/server.properties")
-    local cp="$LIBS/*" jopts=(-Xms384m -Xmx384m -XX:+UseSerialGC "-Dkafka.logs.dir=$DIR/logs"
+    # The same secured broker as the stack's (stack/kafka_conf.py): SASL_SSL with the province's own
+    # CA in $DIR/pki, SCRAM on every listener, the StandardAuthorizer, no anonymous principal.
+    local props cp="$LIBS/*" jopts=(-Xms384m -Xmx384m -XX:+UseSerialGC "-Dkafka.logs.dir=$DIR/kafka/logs"
       "-Dlog4j2.configurationFile=$ROOT/stack/kafka/log4j2.properties")
-    if [ ! -f "$DIR/data/meta.properties" ]; then
-      java "${jopts[@]}" -cp "$cp" kafka.tools.StorageTool format -t "sgprovince$(date +%s)xx" -c "$DIR/server.properties" \
-        --add-scram "SCRAM-SHA-512=[name=admin,password=$pw]" >"$DIR/format.log" 2>&1 || die "format failed ($DIR/format.log)"
+    props=$(cd "$ROOT" && SENSEGATE_STACK_KAFKA_PORT=$PORT SENSEGATE_STACK_KAFKA_SASL_PORT=$SASL_PORT \
+      SENSEGATE_STACK_KAFKA_CONTROLLER_PORT=$CONTROLLER_PORT "$PYTHON" -m stack.kafka_conf render "$DIR") \
+      || die "rendering the province broker's configuration failed"
+    if [ ! -f "$DIR/kafka/data/meta.properties" ]; then
+      local args; args=$(cd "$ROOT" && "$PYTHON" -m stack.kafka_conf format-args "$DIR" "sgprovince$(date +%s)xx")
+      java "${jopts[@]}" -cp "$cp" "@$args" >"$DIR/format.log" 2>&1 || { rm -f "$args"; die "format failed ($DIR/format.log)"; }
+      rm -f "$args"
     fi
-    nohup java "${jopts[@]}" -cp "$cp" kafka.Kafka "$DIR/server.properties" >"$DIR/logs/stdout.log" 2>&1 &
+    nohup java "${jopts[@]}" -cp "$cp" kafka.Kafka "$props" >"$DIR/kafka/logs/stdout.log" 2>&1 &
     echo $! >"$DIR/kafka.pid"
   fi
   (umask 077; admin_env >"$DIR/admin.env")
@@ -58,18 +63,21 @@ cmd_up() {
 # Written by stack/province.sh: this instance replicates to the local demo province.
 export SENSEGATE_FEDERATION__INSTANCE_CODE=$CODE
 export SENSEGATE_FEDERATION__UPSTREAM_BOOTSTRAP=127.0.0.1:$PORT
-export SENSEGATE_FEDERATION__UPSTREAM_SECURITY_PROTOCOL=SASL_PLAINTEXT
+export SENSEGATE_FEDERATION__UPSTREAM_SECURITY_PROTOCOL=SASL_SSL
+export SENSEGATE_FEDERATION__UPSTREAM_TRUSTSTORE=$DIR/pki/ca.crt
 export SENSEGATE_FEDERATION__UPSTREAM_USERNAME=instance-$CODE
 export SENSEGATE_FEDERATION__UPSTREAM_PASSWORD=$(cat "$DIR/instance.secret")
 EOF2
   )
-  say "up on 127.0.0.1:$PORT (SCRAM); $CODE admitted; upstream settings in $STATE/federation.env"
+  say "up on 127.0.0.1:$PORT (SASL_SSL, SCRAM); $CODE admitted; upstream settings in $STATE/federation.env"
 }
 
 # The instance's checkpoint public key, pinned by the province at admission.
 instance_public_key() {
   # shellcheck disable=SC1091
   source "$STATE/stack.env"
+  # shellcheck disable=SC1091
+  source "$STATE/secrets/env/admin.env"  # the signing key (stack.env holds no secret)
   "$PYTHON" -c 'import os; from pydantic import SecretStr; from processors.provenance.keys import Signer; print(Signer(SecretStr(os.environ["SENSEGATE_PROVENANCE__SIGNING_KEY"])).public_key)'
 }
 

@@ -14,13 +14,13 @@ DIR="$STATE/services"
 CONF="$DIR/supervisord.conf"
 # Metrics ports are PORT_BASE+0..4; override the base to run a second stack beside the first.
 PORT_BASE="${SENSEGATE_SERVICES_PORT_BASE:-19100}"
-# name|metrics port|Kafka principal (stack/kafka principals.env key, - for the plaintext listener)|module
+# name|metrics port|secrets (STATE/secrets/env/<name>.env, written by stack/credentials.py)|module
 SERVICES=(
-  "gateway|$PORT_BASE|GATEWAY|gateway"
-  "normalize|$((PORT_BASE + 1))|NORMALIZER|processors normalize"
-  "sink|$((PORT_BASE + 2))|SINK|processors sink"
-  "share|$((PORT_BASE + 3))|SHARE|processors share"
-  "monitor|$((PORT_BASE + 4))|-|runtime.monitor"
+  "gateway|$PORT_BASE|gateway|gateway"
+  "normalize|$((PORT_BASE + 1))|normalize|processors normalize"
+  "sink|$((PORT_BASE + 2))|sink|processors sink"
+  "share|$((PORT_BASE + 3))|share|processors share"
+  "monitor|$((PORT_BASE + 4))|monitor|runtime.monitor"
 )
 # Upstream replication (docs/federation.md): settings exported or in $STATE/federation.env.
 FED_ENV="$STATE/federation.env"
@@ -60,9 +60,9 @@ write_conf() {
     echo "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface"
     echo "[supervisorctl]"
     echo "serverurl=unix://$DIR/supervisor.sock"
-    local entry name port principal module
+    local entry name port secrets module
     for entry in "${SERVICES[@]}"; do
-      IFS='|' read -r name port principal module <<<"$entry"
+      IFS='|' read -r name port secrets module <<<"$entry"
       echo "[program:$name]"
       echo "command=bash $ROOT/stack/services.sh exec $name"
       echo "autorestart=true"
@@ -79,37 +79,26 @@ write_conf() {
   } >"$CONF"
 }
 
-# Run one service in the foreground (supervisord's child): its port, principal and module.
+# Run one service in the foreground (supervisord's child): the stack's addresses plus this
+# service's own secrets (its env file), in an otherwise empty environment.
 cmd_exec() {
-  local want="$1" entry name port principal module
-  # shellcheck disable=SC1091
-  source "$STATE/stack.env"
+  local want="$1" entry name port secrets module
   for entry in "${SERVICES[@]}"; do
-    IFS='|' read -r name port principal module <<<"$entry"
+    IFS='|' read -r name port secrets module <<<"$entry"
     [ "$name" = "$want" ] || continue
-    [ "$name" = mirror ] && exec "$PYTHON" -m processors federation run-mirror
-    export SENSEGATE_METRICS__PORT="$port" SENSEGATE_MAPPERS__SPARKPLUG_STATE_DIR="$DIR/sparkplug-state"
-    if [ "$principal" != "-" ]; then
-      # shellcheck disable=SC1090
-      source "$STATE/kafka/principals.env"
-      local user_var="${principal}_SASL_USERNAME" pass_var="${principal}_SASL_PASSWORD"
-      # Each service talks to Kafka as its own least-privilege principal on the SASL listener.
-      export SENSEGATE_KAFKA__BOOTSTRAP_SERVERS="$SENSEGATE_STACK_KAFKA_SASL_BOOTSTRAP" \
-        SENSEGATE_KAFKA__SECURITY_PROTOCOL=SASL_PLAINTEXT SENSEGATE_KAFKA__SASL_MECHANISM=SCRAM-SHA-512 \
-        SENSEGATE_KAFKA__SASL_USERNAME="${!user_var}" SENSEGATE_KAFKA__SASL_PASSWORD="${!pass_var}"
-    fi
+    # MirrorMaker's logins (both sides) are in the 0600 mm2.properties 'federation configure' wrote.
+    [ "$name" = mirror ] && exec env -i PATH="$PATH" HOME="${HOME:-/}" LANG="${LANG:-C.UTF-8}" \
+      SENSEGATE_STATE="$STATE" "$PYTHON" -m processors federation run-mirror
+    local envfile="$STATE/secrets/env/$secrets.env" extra=()
+    # A flow window closes 60 s (lateness) + this after it ends, so the demo sees its aggregates a
+    # couple of minutes after its traffic; records later than that count only in the data tier.
+    [ "$name" = share ] && extra=("SENSEGATE_SHARE_MAX_DELAY_S=${SENSEGATE_SHARE_MAX_DELAY_S:-60}")
+    [ -s "$envfile" ] || die "no credentials for $name in $envfile (run 'make stack-up')"
     # shellcheck disable=SC2086
-    # Each service's own MQTT identity (stack/mqtt_auth.py): the broker refuses anonymous clients.
-    # shellcheck disable=SC1091
-    source "$STATE/mosquitto/services.env"
-    case "$name" in
-      gateway) export SENSEGATE_MQTT__USERNAME="$GATEWAY_MQTT_USERNAME" SENSEGATE_MQTT__PASSWORD="$GATEWAY_MQTT_PASSWORD" ;;
-      normalize) export SENSEGATE_MQTT__USERNAME="$HOSTAPP_MQTT_USERNAME" SENSEGATE_MQTT__PASSWORD="$HOSTAPP_MQTT_PASSWORD" ;;
-      # A flow window closes 60 s (lateness) + this after it ends, so the demo sees its aggregates a
-      # couple of minutes after its traffic; records later than that count only in the data tier.
-      share) export SENSEGATE_SHARE_MAX_DELAY_S="${SENSEGATE_SHARE_MAX_DELAY_S:-60}" ;;
-    esac
-    exec "$PYTHON" -m $module
+    exec env -i PATH="$PATH" HOME="${HOME:-/}" LANG="${LANG:-C.UTF-8}" bash -c \
+      'set -a; source "$1"; source "$2"; set +a; shift 2; exec "$@"' _ "$STATE/stack.env" "$envfile" \
+      env "SENSEGATE_METRICS__PORT=$port" "SENSEGATE_MAPPERS__SPARKPLUG_STATE_DIR=$DIR/sparkplug-state" \
+      "${extra[@]}" "$PYTHON" -m $module
   done
   die "unknown service $want"
 }
@@ -140,19 +129,23 @@ cmd_federate() {
 
 cmd_up() {
   [ -f "$STATE/stack.env" ] || die "the stack is not up (run 'make stack-up')"
-  [ -s "$STATE/kafka/principals.env" ] || die "no service principals in $STATE/kafka/principals.env (run 'make stack-up')"
-  [ -s "$STATE/mosquitto/services.env" ] || die "no MQTT service identities (run 'make stack-up')"
   [ -x "$BIN/supervisord" ] || die "supervisord missing in $BIN (run 'make venv')"
+  # Re-render the env files: a key rotated since the last start is picked up now.
+  (cd "$ROOT" && SENSEGATE_STATE="$STATE" "$PYTHON" -m stack.credentials env "$STATE" >/dev/null) \
+    || die "writing the env files failed"
   write_conf
   if [ -n "${SENSEGATE_FEDERATION__UPSTREAM_BOOTSTRAP:-}" ]; then federation_configure; fi
   if running; then
     ctl update >/dev/null; ctl start all >/dev/null || true; say "supervisord already running"
   else
-    (cd "$ROOT" && "$BIN/supervisord" -c "$CONF")
+    # An empty environment: the operator's shell (which may hold admin credentials) stays out.
+    (cd "$ROOT" && env -i PATH="$PATH" HOME="${HOME:-/}" LANG="${LANG:-C.UTF-8}" \
+      SENSEGATE_STATE="$STATE" SENSEGATE_SERVICES_PORT_BASE="$PORT_BASE" PYTHON="$PYTHON" \
+      "$BIN/supervisord" -c "$CONF")
   fi
-  local deadline=$((SECONDS + 90)) entry name port principal module
+  local deadline=$((SECONDS + 90)) entry name port secrets module
   for entry in "${SERVICES[@]}"; do
-    IFS='|' read -r name port principal module <<<"$entry"
+    IFS='|' read -r name port secrets module <<<"$entry"
     [ "$port" = - ] && { say "$name started (log: $DIR/$name.log, $STATE/federation/logs)"; continue; }
     until http_ok "http://127.0.0.1:$port/readyz"; do
       [ $SECONDS -lt $deadline ] || { tail -n 20 "$DIR/$name.log" >&2; die "$name not ready within 90 s (log: $DIR/$name.log)"; }
@@ -172,9 +165,9 @@ cmd_down() {
 
 cmd_status() {
   if ! running; then
-    local entry name port principal module
+    local entry name port secrets module
     for entry in "${SERVICES[@]}"; do
-      IFS='|' read -r name port principal module <<<"$entry"
+      IFS='|' read -r name port secrets module <<<"$entry"
       printf '%-10s %-16s stopped\n' "$name" "metrics :$port"
     done
     return 0

@@ -2,6 +2,8 @@
 # Native stack for sensegate: Mosquitto, Apache Kafka (KRaft) and PostgreSQL on loopback.
 # Usage: stack/stack.sh up|status|down|env
 # All state lives under $SENSEGATE_STATE (default: <checkout>/.state); nothing listens beyond 127.0.0.1.
+# Secured as deployed (issue 15): every secret is generated into $STATE/secrets (0600, stack/credentials.py);
+# Kafka answers SCRAM principals only (TLS from the project CA); PostgreSQL has a role per service, TLS.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,9 +18,7 @@ KAFKA_PORT="${SENSEGATE_STACK_KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${SENSEGATE_STACK_KAFKA_CONTROLLER_PORT:-19093}"
 KAFKA_SASL_PORT="${SENSEGATE_STACK_KAFKA_SASL_PORT:-19095}"
 PG_PORT="${SENSEGATE_STACK_PG_PORT:-15432}"
-PG_USER="sensegate"
-PG_PASSWORD="sensegate"
-PG_DB="sensegate"
+PG_BOOTSTRAP="sensegate_bootstrap"
 KAFKA_HEAP="${SENSEGATE_STACK_KAFKA_HEAP:-512m}"
 PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
 KAFKA_LIBS="$CACHE/kafka-$KAFKA_VERSION/libs"
@@ -91,6 +91,15 @@ render() { # render TEMPLATE OUT
       -e "s|@KAFKA_CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" -e "s|@KAFKA_SASL_PORT@|$KAFKA_SASL_PORT|g" "$1" >"$2"
 }
 
+# Run Python with the state folder exported (no secret ever goes on a command line).
+py() { (cd "$ROOT" && SENSEGATE_STATE="$STATE" "$PYTHON" "$@"); }
+
+# Run a command with one consumer's secrets (secrets/env/NAME.env) in its environment only.
+with_env() { # with_env NAME CMD...
+  local name=$1; shift
+  ( set -a; source "$STATE/secrets/env/$name.env"; set +a; "$@" )
+}
+
 wait_for() { # wait_for NAME SECONDS CMD...
   local name=$1 secs=$2; shift 2
   local deadline=$((SECONDS + secs))
@@ -143,23 +152,38 @@ start_postgres() {
   bin=$(pg_bindir) || die "PostgreSQL server binaries not found under /usr/lib/postgresql"
   if pid_alive "$d/data/postmaster.pid"; then
     say "postgresql already running on 127.0.0.1:$PG_PORT"
-    "$PYTHON" "$ROOT/stack/probe.py" pg "$PG_PORT" || die "PostgreSQL runs but does not answer (log: $d/postgres.log)"
+    py -m stack.probe pg "$PG_PORT" || die "PostgreSQL runs but does not answer (log: $d/postgres.log)"
+    py -m stack.pgroles "$STATE" >"$d/roles.log" 2>&1 || { tail -n 20 "$d/roles.log" >&2; die "creating the database roles failed"; }
     return
   fi
   port_busy "$PG_PORT" && die "port $PG_PORT (PostgreSQL) is taken by another process"
-  mkdir -p "$d/run"
+  if [ -f "$d/data/PG_VERSION" ] && [ ! -f "$d/bootstrap.user" ]; then
+    die "$d was created by an older stack with a built-in password; remove it with 'make clean' first"
+  fi
+  mkdir -p "$d/run" "$d/tls"
+  # The server's certificate from the project CA; PostgreSQL wants its key owned by itself, 0600.
+  py -m stack.pki server "$STATE" postgres 127.0.0.1 localhost >/dev/null || die "issuing the PostgreSQL certificate failed"
+  cp "$STATE/pki/postgres.crt" "$d/tls/server.crt"
+  (umask 077; cp "$STATE/pki/postgres.key" "$d/tls/server.key")
   [ "$(id -u)" = 0 ] && chown -R postgres: "$d"
   if [ ! -f "$d/data/PG_VERSION" ]; then
-    local pw="$d/pwfile"; echo "$PG_PASSWORD" >"$pw"; [ "$(id -u)" = 0 ] && chown postgres: "$pw"
-    pg_run "$bin/initdb" -D "$d/data" -U "$PG_USER" --pwfile="$pw" -A scram-sha-256 -E UTF8 --locale=C.UTF-8 \
-      >"$d/initdb.log" 2>&1 || die "initdb failed (log: $d/initdb.log)"
+    local pw="$d/pwfile"
+    (umask 077; cp "$STATE/secrets/pg-bootstrap.password" "$pw"); [ "$(id -u)" = 0 ] && chown postgres: "$pw"
+    pg_run "$bin/initdb" -D "$d/data" -U "$PG_BOOTSTRAP" --pwfile="$pw" -A scram-sha-256 -E UTF8 --locale=C.UTF-8 \
+      >"$d/initdb.log" 2>&1 || { rm -f "$pw"; die "initdb failed (log: $d/initdb.log)"; }
     rm -f "$pw"
+    echo "$PG_BOOTSTRAP" >"$d/bootstrap.user"
   fi
+  # TLS and SCRAM for everyone; plain TCP is refused and the local socket is not offered.
+  printf '%s\n' "# Written by stack/stack.sh: TLS and SCRAM for everyone, nothing else." \
+    "hostssl all all 127.0.0.1/32 scram-sha-256" "hostnossl all all 0.0.0.0/0 reject" >"$d/data/pg_hba.conf"
+  [ "$(id -u)" = 0 ] && chown postgres: "$d/data/pg_hba.conf"
   pg_run "$bin/pg_ctl" -D "$d/data" -l "$d/postgres.log" -w -t 60 start -o \
-    "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $d/run -c shared_buffers=256MB -c max_connections=200 -c fsync=on" \
+    "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $d/run -c shared_buffers=256MB -c max_connections=200 -c fsync=on -c ssl=on -c ssl_cert_file=$d/tls/server.crt -c ssl_key_file=$d/tls/server.key -c password_encryption=scram-sha-256" \
     >/dev/null || die "PostgreSQL failed to start (log: $d/postgres.log)"
-  wait_for postgresql 30 "$PYTHON" "$ROOT/stack/probe.py" pg "$PG_PORT" \
+  wait_for postgresql 30 py -m stack.probe pg "$PG_PORT" \
     || die "PostgreSQL did not answer a query within 30 s (log: $d/postgres.log)"
+  py -m stack.pgroles "$STATE" >"$d/roles.log" 2>&1 || { tail -n 20 "$d/roles.log" >&2; die "creating the database roles failed"; }
 }
 
 start_kafka() {
@@ -168,9 +192,14 @@ start_kafka() {
   port_busy "$KAFKA_PORT" && die "port $KAFKA_PORT (Kafka) is taken by another process"
   port_busy "$KAFKA_CONTROLLER_PORT" && die "port $KAFKA_CONTROLLER_PORT (Kafka controller) is taken by another process"
   port_busy "$KAFKA_SASL_PORT" && die "port $KAFKA_SASL_PORT (Kafka SASL) is taken by another process"
+  if [ -f "$d/data/meta.properties" ] && [ ! -f "$d/admin.scram" ]; then
+    die "$d was formatted by an older stack with an anonymous super user; remove it with 'make clean' first"
+  fi
   fetch_kafka
   mkdir -p "$d/data" "$d/logs"
-  render "$ROOT/stack/kafka/server.properties.in" "$d/server.properties"
+  SENSEGATE_STACK_KAFKA_PORT=$KAFKA_PORT SENSEGATE_STACK_KAFKA_SASL_PORT=$KAFKA_SASL_PORT \
+    SENSEGATE_STACK_KAFKA_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT py -m stack.kafka_conf render "$STATE" >/dev/null \
+    || die "rendering the Kafka configuration failed"
   local cp="$KAFKA_LIBS/*"
   local jopts=(-Xms"$KAFKA_HEAP" -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20
                -Dkafka.logs.dir="$d/logs" -Dlog4j2.configurationFile="$ROOT/stack/kafka/log4j2.properties"
@@ -178,51 +207,49 @@ start_kafka() {
   if [ ! -f "$d/data/meta.properties" ]; then
     [ -s "$d/cluster.id" ] || java -cp "$cp" kafka.tools.StorageTool random-uuid >"$d/cluster.id" 2>"$d/format.log" \
       || die "generating a Kafka cluster id failed (log: $d/format.log)"
-    java "${jopts[@]}" -cp "$cp" kafka.tools.StorageTool format -t "$(tail -n1 "$d/cluster.id")" \
-      -c "$d/server.properties" >"$d/format.log" 2>&1 || die "formatting Kafka storage failed (log: $d/format.log)"
+    # The admin's SCRAM credential is added at format time (KIP-900), from a 0600 argument file.
+    local args; args=$(py -m stack.kafka_conf format-args "$STATE" "$(tail -n1 "$d/cluster.id")") \
+      || die "writing the Kafka format arguments failed"
+    java "${jopts[@]}" -cp "$cp" @"$args" >"$d/format.log" 2>&1 \
+      || { rm -f "$args"; die "formatting Kafka storage failed (log: $d/format.log)"; }
+    rm -f "$args"
+    echo "sensegate-admin" >"$d/admin.scram"
   fi
   nohup java "${jopts[@]}" -cp "$cp" kafka.Kafka "$d/server.properties" >"$d/logs/stdout.log" 2>&1 &
   echo $! >"$d/kafka.pid"
-  wait_for kafka 90 "$PYTHON" "$ROOT/stack/probe.py" kafka "$KAFKA_PORT" \
+  wait_for kafka 90 py -m stack.probe kafka "$KAFKA_PORT" \
     || { tail -n 20 "$d/logs/stdout.log" >&2; die "Kafka did not answer metadata within 90 s (logs: $d/logs)"; }
 }
 
-# Pipeline topics and the services' least-privilege principals (idempotent; as operator).
+# Pipeline topics, the services' principals and ACLs, as the admin principal. Idempotent;
+# passwords come from the state folder every time, so broker and env files always agree.
 bootstrap_kafka() {
   local d="$STATE/kafka"
-  local env=(env "SENSEGATE_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT" "SENSEGATE_DB__DSN=postgresql://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DB")
-  "${env[@]}" "$PYTHON" -m stack.topics >"$d/bootstrap.log" 2>&1 \
+  with_env operator py -m stack.topics >"$d/bootstrap.log" 2>&1 \
     || { tail -n 20 "$d/bootstrap.log" >&2; die "creating the pipeline topics failed"; }
-  if [ ! -s "$d/principals.env" ]; then
-    "${env[@]}" "$PYTHON" -m processors --log-level WARNING grants bootstrap-principals --apply \
-      --create-users --env-file "$d/principals.env" >>"$d/bootstrap.log" 2>&1 \
-      || { rm -f "$d/principals.env"; tail -n 20 "$d/bootstrap.log" >&2; die "creating the service principals failed"; }
-    say "service principals and ACLs created"
-  else
-    # ACL sets grow with the code (e.g. the share service's derived data topics): re-apply them.
-    "${env[@]}" "$PYTHON" -m processors --log-level WARNING grants bootstrap-principals --apply \
-      >>"$d/bootstrap.log" 2>&1 \
-      || { tail -n 20 "$d/bootstrap.log" >&2; die "applying the service ACLs failed"; }
-  fi
+  with_env operator py -m stack.kafka_users "$STATE" >>"$d/bootstrap.log" 2>&1 \
+    || { tail -n 20 "$d/bootstrap.log" >&2; die "creating the service principals failed"; }
+  say "service principals and ACLs in place"
+}
+
+# The schema, as the owner role (services may not run DDL); grants the service roles.
+migrate_db() {
+  with_env operator py -m processors --log-level WARNING sink --migrate-only >"$STATE/postgres/migrate.log" 2>&1 \
+    || { tail -n 20 "$STATE/postgres/migrate.log" >&2; die "migrating the database as the owner role failed"; }
+  say "database migrated (owner role); service roles granted"
 }
 
 write_env() {
-  # The development stack's Ed25519 key for signing provenance checkpoints (kept with the state).
-  local keyfile="$STATE/provenance.key"
-  if [ ! -s "$keyfile" ]; then
-    (umask 077; "$PYTHON" -m processors provenance keygen >"$keyfile.tmp" \
-      && sed -n '1s/^[^=]*=//p' "$keyfile.tmp" >"$keyfile" && rm -f "$keyfile.tmp") \
-      || die "generating the provenance signing key failed"
-  fi
+  # Addresses only: secrets live in $STATE/secrets/env/<consumer>.env (stack/credentials.py).
   (umask 077; rm -f "$STATE/stack.env"; cat >"$STATE/stack.env" <<EOF
-# Written by stack/stack.sh: addresses of the running stack for sensegate services and tests.
+# Written by stack/stack.sh: addresses of the running stack (no secrets; see secrets/env/*.env).
 export SENSEGATE_MQTT__HOST=127.0.0.1
 export SENSEGATE_MQTT__PORT=$MQTT_PORT
 export SENSEGATE_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT
-export SENSEGATE_DB__DSN=postgresql://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DB
 export SENSEGATE_STATE=$STATE
 export SENSEGATE_STACK_KAFKA_SASL_BOOTSTRAP=127.0.0.1:$KAFKA_SASL_PORT
-export SENSEGATE_PROVENANCE__SIGNING_KEY=$(cat "$keyfile")
+export SENSEGATE_STACK_KAFKA_CONTROLLER=127.0.0.1:$KAFKA_CONTROLLER_PORT
+export SENSEGATE_STACK_PG_PORT=$PG_PORT
 export SENSEGATE_STACK_MQTT_TLS_PORT=$MQTT_TLS_PORT
 export SENSEGATE_STACK_MQTT_MTLS_PORT=$MQTT_MTLS_PORT
 export SENSEGATE_STACK_MQTT_CA=$STATE/pki/ca.crt
@@ -230,8 +257,8 @@ export SENSEGATE_BROKER__MQTT__PORT=$MQTT_PORT
 export SENSEGATE_BROKER__TLS_PORT=$MQTT_TLS_PORT
 export SENSEGATE_BROKER__MTLS_PORT=$MQTT_MTLS_PORT
 EOF
-  # The broker's admin client (device registry CLI: issue and revoke device credentials).
-  if [ -f "$STATE/mosquitto/broker.env" ]; then grep '^export ' "$STATE/mosquitto/broker.env" >>"$STATE/stack.env"; fi
+  # The broker's admin client (mosquitto/broker.env) and the services' MQTT identities
+  # (mosquitto/services.env) reach only their consumers' env files (stack/credentials.py).
   )
 }
 
@@ -273,20 +300,24 @@ cmd_up() {
   mkdir -p "$STATE" "$CACHE"
   [ -x "$PYTHON" ] || die "no virtualenv at $ROOT/.venv (run 'make venv' first)"
   install_debian_packages
+  py -m stack.credentials init "$STATE" || die "generating the stack's secrets failed"
+  py -m stack.pki ca "$STATE" >/dev/null || die "creating the project CA failed"
+  write_env
   start_mosquitto
   bootstrap_mqtt
   start_postgres
   start_kafka
+  py -m stack.credentials env "$STATE" >/dev/null || die "writing the consumers' env files failed"
   fetch_mirror
   bootstrap_kafka
-  write_env
-  say "stack up; environment in $STATE/stack.env"
+  migrate_db
+  say "stack up; addresses in $STATE/stack.env, credentials per consumer in $STATE/secrets/env/"
 }
 
 case "${1:-}" in
   up) cmd_up ;;
   status) cmd_status ;;
   down) cmd_down ;;
-  env) write_env; cat "$STATE/stack.env" ;;
+  env) write_env; py -m stack.credentials env "$STATE" >/dev/null; cat "$STATE/stack.env" ;;
   *) echo "usage: $0 up|status|down|env" >&2; exit 2 ;;
 esac

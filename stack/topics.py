@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 
-from contracts.settings import KafkaConfig
+from contracts.secrets import load_settings
 from processors.catalog import load_catalog
+from processors.cli.settings import AdminSettings
 from runtime.topic_admin import ensure_topics, pipeline_topics
 
 
 def main() -> int:
     """Create the raw, DLQ, quarantine and data topics for the shipped catalog."""
-    kafka = KafkaConfig(bootstrap_servers=os.environ["SENSEGATE_KAFKA__BOOTSTRAP_SERVERS"])
+    # The admin principal's settings (secrets/env/operator.env), like every operator tool.
+    kafka = load_settings(AdminSettings, eager=False).kafka
     catalog = load_catalog()
-    created = asyncio.run(ensure_topics(kafka, pipeline_topics(kafka.topic_prefix, catalog.entries)))
+    created = asyncio.run(
+        ensure_topics(kafka, pipeline_topics(kafka.topic_prefix, catalog.entries))
+    )
     print(f"pipeline topics ready ({len(created)} created)")
     return 0
 

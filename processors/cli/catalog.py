@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 import psycopg
 
+from contracts.secrets import load_settings
 from processors.catalog import (
     LIST_KINDS,
     Catalog,
@@ -192,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             args.output.write_text(text, encoding="utf-8")
         return 0
-    settings = AdminSettings()
+    settings = load_settings(AdminSettings, eager=False)
     if command == "export-dcat":
         doc = export_dcat(
             catalog,

@@ -16,6 +16,7 @@ from psycopg import AsyncConnection
 from pydantic import ValidationError
 
 from contracts.families import FAMILY_NAMES
+from contracts.secrets import load_settings
 from processors.catalog import Catalog, CatalogError, load_catalog
 from processors.cli.device_credentials import (
     add_issue_options,
@@ -286,7 +287,7 @@ def run(args: argparse.Namespace) -> int:
     except CatalogError as exc:
         _out(str(exc), sys.stderr)
         return 1
-    settings = AdminSettings()
+    settings = load_settings(AdminSettings, eager=False)
     schema = settings.db.schema_name
     command = args.devices_command
     try:

@@ -8,6 +8,7 @@ import base64
 import json
 
 from contracts.dead_letter import ReasonCode
+from contracts.secrets import load_settings
 from contracts.topics import dlq_topic, quarantine_topic
 from processors.cli.settings import AdminSettings
 from processors.dead_letters import read_letters, replay_letters, stats
@@ -37,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the chosen action; returns the exit code."""
-    return asyncio.run(_run(args, AdminSettings()))
+    return asyncio.run(_run(args, load_settings(AdminSettings, eager=False)))
 
 
 async def _run(args: argparse.Namespace, settings: AdminSettings) -> int:

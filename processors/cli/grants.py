@@ -12,6 +12,7 @@ from typing import Any
 
 import psycopg
 
+from contracts.secrets import load_settings
 from processors.catalog import load_catalog
 from processors.cli.settings import AdminSettings
 from processors.share.grants import (
@@ -101,7 +102,7 @@ async def _bootstrap(settings: AdminSettings, args: argparse.Namespace) -> int:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    settings = AdminSettings()
+    settings = load_settings(AdminSettings, eager=False)
     if args.action == "bootstrap-principals":
         return await _bootstrap(settings, args)
     catalog = load_catalog(args.catalog)

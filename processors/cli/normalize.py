@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 
 from contracts.families import FAMILY_NAMES
+from contracts.secrets import load_settings
 from processors.catalog import load_catalog
 from processors.normalize.config import NormalizeSettings
 from processors.normalize.schemas import dataset_schema, write_schemas
@@ -41,7 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit code."""
-    settings = NormalizeSettings()
+    settings = load_settings(
+        NormalizeSettings, eager=not (args.print_schemas or args.write_schemas)
+    )
     catalog = load_catalog(settings.catalog_dir)
     if args.print_schemas or args.write_schemas:
         if args.write_schemas:

@@ -19,6 +19,7 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
+from contracts.secrets import load_settings
 from processors.catalog import load_catalog
 from processors.exceptions import ProcessorError
 from processors.objections import models
@@ -211,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "openapi":
         print(json.dumps(openapi_document(), indent=2, ensure_ascii=False))
         return 0
-    settings = ObjectionsSettings()
+    settings = load_settings(ObjectionsSettings, eager=False)
     try:
         return asyncio.run(_run(args, settings))
     except ProcessorError as exc:

@@ -10,6 +10,7 @@ from typing import TextIO
 
 import psycopg
 
+from contracts.secrets import load_settings
 from processors.catalog import Catalog, CatalogError, load_catalog
 from processors.cli.catalog import write_back_version
 from processors.cli.settings import AdminSettings
@@ -53,7 +54,7 @@ def _line(p: Profile, origin: str) -> str:
 
 
 def _register(args: argparse.Namespace, profiles: tuple[Profile, ...], catalog: Catalog) -> int:
-    settings = AdminSettings()
+    settings = load_settings(AdminSettings, eager=False)
     results = run_with_connection(
         settings.db.dsn.get_secret_value(),
         lambda conn: register_profiles(conn, profiles, catalog, settings.db.schema_name),
@@ -70,7 +71,7 @@ def _register(args: argparse.Namespace, profiles: tuple[Profile, ...], catalog: 
 
 
 def _registered() -> list[Profile]:
-    settings = AdminSettings()
+    settings = load_settings(AdminSettings, eager=False)
     return run_with_connection(
         settings.db.dsn.get_secret_value(),
         lambda conn: fetch_profiles(conn, settings.db.schema_name),

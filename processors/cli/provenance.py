@@ -22,6 +22,7 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
+from contracts.secrets import load_settings
 from processors.catalog import load_catalog
 from processors.cli.settings import AdminSettings
 from processors.exceptions import ProcessorError
@@ -55,6 +56,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     v = sub.add_parser("verify", help="recompute the log and report tampered rows")
     v.add_argument("--from", dest="since", type=_time, help="ISO time, inclusive (ingest time)")
     v.add_argument("--to", dest="until", type=_time, help="ISO time, exclusive (ingest time)")
+    v.add_argument(
+        "--trusted-keys",
+        type=Path,
+        help="file of trusted public keys (JSON list or one per line), e.g. from 'keys public'",
+    )
     p = sub.add_parser("prove", help="print an inclusion proof of a stored record")
     p.add_argument("record_id")
     p.add_argument("--dataset", help="dataset code, when a record id is ambiguous")
@@ -100,10 +106,18 @@ def _signer(settings: AdminSettings) -> Signer:
     return Signer(settings.provenance.signing_key)
 
 
-def _trusted(settings: AdminSettings) -> list[str]:
+def _trusted(settings: AdminSettings, file: Path | None = None) -> list[str]:
+    """Every public key checkpoints may be signed with: old ones stay valid after a rotation."""
     keys = list(settings.provenance.trusted_public_keys)
+    if file is not None:
+        text = file.read_text(encoding="utf-8").strip()
+        keys += json.loads(text) if text.startswith("[") else text.split()
     if not keys and settings.provenance.signing_key is not None:
         keys.append(Signer(settings.provenance.signing_key).public_key)
+    if not keys:
+        # Without a trust set any key a checkpoint names itself would do: refuse instead.
+        msg = "no trusted public keys: set SENSEGATE_PROVENANCE__TRUSTED_PUBLIC_KEYS or --trusted-keys"
+        raise ProcessorError(msg)
     return keys
 
 
@@ -115,7 +129,7 @@ async def _db_action(args: argparse.Namespace, settings: AdminSettings) -> int:
     async with conn:
         if args.action == "verify":
             report = await verify_store(
-                conn, catalog, _trusted(settings), since=args.since, until=args.until,
+                conn, catalog, _trusted(settings, args.trusted_keys), since=args.since, until=args.until,
                 now=datetime.now(UTC), period_s=settings.provenance.period_s,
             )  # fmt: skip
             for finding in report.findings:
@@ -222,7 +236,7 @@ def run(args: argparse.Namespace) -> int:
                 f"size {proof['tree_size']} signed by key {proof['checkpoint']['key_id']}"
             )
         return 0 if not problems else 1
-    settings = AdminSettings()
+    settings = load_settings(AdminSettings, eager=False)
     try:
         return asyncio.run(_db_action(args, settings))
     except ProcessorError as exc:

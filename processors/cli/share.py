@@ -6,6 +6,7 @@ import argparse
 import asyncio
 from pathlib import Path
 
+from contracts.secrets import load_settings
 from processors.catalog import load_catalog
 from processors.share.config import ShareSettings
 from processors.share.rules import plan_targets
@@ -32,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the sharing processor until SIGINT/SIGTERM (or idle, with --until-idle)."""
-    settings = ShareSettings()
+    settings = load_settings(ShareSettings, eager=not args.plan)
     if args.group_id:
         settings = settings.model_copy(update={"share_group_id": args.group_id})
     catalog = load_catalog(args.catalog)

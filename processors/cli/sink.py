@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
+from contracts.secrets import load_settings
 from processors.catalog import load_catalog
 from processors.sinks.config import SinkSettings
 from processors.sinks.service import serve
@@ -32,7 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the sink (or one of its maintenance actions)."""
-    settings = SinkSettings()
+    serving = not (args.print_ddl or args.migrate_only)
+    # The running sink signs checkpoints: it must not start without its key (nor any secret).
+    settings = load_settings(SinkSettings, require=("provenance.signing_key",), eager=serving)
     if args.print_ddl:
         catalog = load_catalog(settings.catalog_dir)
         for entry in catalog.entries.values():

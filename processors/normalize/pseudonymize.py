@@ -29,13 +29,19 @@ class PseudonymConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     keys: dict[str, SecretStr] = Field(
-        default_factory=lambda: {"dev-0": SecretStr("sensegate-development-key-change-me")},
-        description="key id -> HMAC secret (JSON); the default is a development key: set your own",
+        default_factory=dict,
+        description="key id -> HMAC secret (JSON); no default: the stack writes one per state folder",
     )
-    active_key_id: str = "dev-0"
+    active_key_id: str = Field(default="", description="id of the key new pseudonyms are made with")
+
+    def missing_settings(self) -> list[str]:
+        """Names of unset fields: a normalizer without a key must not start."""
+        return [name for name in ("keys", "active_key_id") if not getattr(self, name)]
 
     @model_validator(mode="after")
     def _active_key_known(self) -> PseudonymConfig:
+        if not self.keys or not self.active_key_id:
+            return self  # reported by missing_settings() when the service loads its settings
         if self.active_key_id not in self.keys:
             msg = f"active pseudonym key id {self.active_key_id!r} is not among the configured keys"
             raise ValueError(msg)
@@ -50,6 +56,9 @@ class Pseudonymizer:
     """Makes keyed pseudonyms with the active key; pure and thread-safe (immutable state)."""
 
     def __init__(self, keys: Mapping[str, SecretStr], active_key_id: str) -> None:
+        if not keys or not active_key_id:
+            msg = "SENSEGATE_PSEUDONYM__KEYS / SENSEGATE_PSEUDONYM__ACTIVE_KEY_ID are not set"
+            raise ConfigurationError(msg)
         if active_key_id not in keys:
             msg = f"active pseudonym key id {active_key_id!r} not configured"
             raise ConfigurationError(msg)

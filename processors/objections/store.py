@@ -123,10 +123,11 @@ async def append_event(
     reason: str,
     detail: dict[str, Any] | None = None,
 ) -> CaseEvent:
-    """Append one signed event chained to the case's previous one (row lock on the case)."""
-    cur = await conn.execute(
-        "SELECT 1 FROM objection_case WHERE case_id = %s FOR UPDATE", (case_id,)
-    )
+    """Append one signed event chained to the case's previous one (advisory lock on the case)."""
+    # A transaction-scoped advisory lock serializes appends per case: a row lock (FOR UPDATE)
+    # would need UPDATE privilege, which no role has on this append-only table.
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('objection_case:' || %s))", (case_id,))
+    cur = await conn.execute("SELECT 1 FROM objection_case WHERE case_id = %s", (case_id,))
     if await cur.fetchone() is None:
         raise CaseNotFound(case_id)
     cur = await conn.execute(

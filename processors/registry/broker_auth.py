@@ -35,7 +35,7 @@ __all__ = [
     "new_password",
 ]
 
-IdentityKind = Literal["rsu", "lns-app", "edge-node", "gateway", "host-app", "admin"]
+IdentityKind = Literal["rsu", "lns-app", "edge-node", "gateway", "host-app", "monitor", "admin"]
 
 _CONTROL = "$CONTROL/dynamic-security/v1"
 _RESPONSE = f"{_CONTROL}/response"
@@ -46,6 +46,7 @@ _PREFIX: dict[str, str] = {
     "edge-node": "spb",
     "gateway": "svc-gateway",
     "host-app": "svc-host",
+    "monitor": "svc-monitor",
     "admin": "svc-admin",
 }
 # What the gateway may read: the three device families' topics, and the broker's log lines
@@ -151,6 +152,12 @@ def acls_for(identity: BrokerIdentity) -> list[dict[str, Any]]:
         return [
             *_allow("subscribePattern", *GATEWAY_SUBSCRIBE),
             *_allow("publishClientReceive", "$SYS/broker/log/#"),
+        ]
+    if identity.kind == "monitor":
+        # runtime.monitor reads the broker's own statistics and nothing else.
+        return [
+            *_allow("subscribePattern", "$SYS/broker/#"),
+            *_allow("publishClientReceive", "$SYS/broker/#"),
         ]
     if identity.kind == "host-app":
         return _allow(

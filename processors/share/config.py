@@ -20,10 +20,14 @@ class ShareKeys(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     masters: dict[str, SecretStr] = Field(
-        default_factory=lambda: {"share-dev-0": SecretStr("sensegate-share-dev-key-change-me")},
-        description="key id -> share/open pseudonym master secret (JSON); the default is a development key",
+        default_factory=dict,
+        description="key id -> share/open pseudonym master secret (JSON); no default",
     )
-    active_id: str = "share-dev-0"
+    active_id: str = Field(default="", description="id of the master key in use")
+
+    def missing_settings(self) -> list[str]:
+        """Names of unset fields: the share service must not start without its key."""
+        return [name for name in ("masters", "active_id") if not getattr(self, name)]
 
 
 class ShareSettings(BaseSettings):

@@ -82,6 +82,13 @@ async def ensure_grant_schema(
     if not _SCHEMA.match(schema):
         msg = f"invalid schema name {schema!r}"
         raise GrantError(msg)
+    # Present already (the owner migrated it): skip the DDL, which the admin role may not run.
+    cur = await conn.execute(
+        "SELECT to_regclass(quote_ident(%s) || '.access_grant_event') IS NOT NULL", (schema,)
+    )
+    row = await cur.fetchone()
+    if row is not None and row[0]:
+        return
     sql = re.sub(r"\bsensegate\b", schema, MIGRATION.read_text())
     async with conn.transaction():
         # Serialise concurrent first runs (CREATE ... IF NOT EXISTS races on the catalog).

@@ -23,6 +23,10 @@ SERVICES: dict[str, tuple[str, str | None]] = {
     "normalizer": ("sensegate-normalizer", "sensegate-normalize"),
     "sink": ("sensegate-sink", "sensegate-sink"),
     "share": ("sensegate-share", "sensegate-share"),
+    # runtime.monitor: lag of the pipeline's groups; it describes, never reads a record.
+    "monitor": ("sensegate-monitor", None),
+    # processors.objections: publishes signed corrections and the superseding share/open records.
+    "objections": ("sensegate-objections", None),
 }
 
 
@@ -35,7 +39,7 @@ def _topics(
 def service_acls(
     service: str, prefix: str = "sensegate.", derived: Iterable[str] = ()
 ) -> list[AclBinding]:
-    """The ACL set of one pipeline service (``gateway``, ``normalizer``, ``sink`` or ``share``).
+    """The ACL set of one service (a key of ``SERVICES``).
 
     ``derived``: codes of derived entries; the share service writes their records to their own
     data topics (literal names only: it may not write any collected dataset's topic).
@@ -65,6 +69,16 @@ def service_acls(
             + [b for code in sorted(set(derived)) for b in _topics(who, f"{prefix}data.{code}", _LIT, write)]
             + dlq
         )
+    elif service == "objections":
+        # Writes only: the corrected records come from PostgreSQL, never from a data topic.
+        acls = (
+            _topics(who, f"{prefix}corrections", _LIT, write)
+            + _topics(who, f"{prefix}share.", _PRE, write)
+            + _topics(who, f"{prefix}open.", _PRE, write)
+        )
+    elif service == "monitor":
+        acls = _topics(who, prefix, _PRE, (_D,))
+        acls.append(AclBinding(who, _G, "sensegate-", _PRE, _D))
     else:  # pragma: no cover - SERVICES lookup above already raised KeyError
         acls = []
     if group is not None:

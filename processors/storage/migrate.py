@@ -23,6 +23,7 @@ from psycopg import sql
 from processors.catalog import Catalog
 from processors.exceptions import ConfigurationError
 from processors.storage.ddl import dataset_ddl, ddl_script, ident
+from processors.storage.roles import apply_grants
 
 __all__ = ["MIGRATIONS_DIR", "MigrationReport", "StorageMode", "migrate", "timescale_available"]
 
@@ -147,6 +148,17 @@ def migrate(
                 (key, entry.storage_table, checksum),
             )
             report.applied.append(key)
+        for entry in catalog.entries.values() if catalog else ():
+            conn.execute(
+                "INSERT INTO dataset_retention (storage_table, retention_days) VALUES (%s, %s) "
+                "ON CONFLICT (storage_table) DO UPDATE SET retention_days = EXCLUDED.retention_days",
+                (entry.storage_table, entry.retention_days),
+                # Never server-side prepared: PGlite (the TimescaleDB check) shares one session
+                # between connections, and a statement prepared here would clash with the next.
+                prepare=False,
+            )
+        # Every run re-applies the service roles' privileges: new dataset tables get theirs.
+        apply_grants(conn, schema)
         conn.execute(sql.SQL("SET LOCAL search_path TO DEFAULT"))
     if report.applied:
         logger.info("schema %s: applied %s (timescale=%s)", schema, report.applied, timescale)

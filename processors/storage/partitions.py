@@ -8,9 +8,8 @@ in UTC.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -20,17 +19,11 @@ __all__ = ["drop_expired_partitions", "ensure_partitions", "is_partitioned", "mo
 
 logger = logging.getLogger(__name__)
 
-_SUFFIX = re.compile(r"_p(\d{4})(\d{2})$")
-
 
 def month_start(ts: datetime) -> datetime:
     """First instant (UTC) of the month holding ``ts``."""
     u = ts.astimezone(UTC)
     return datetime(u.year, u.month, 1, tzinfo=UTC)
-
-
-def _next_month(start: datetime) -> datetime:
-    return (start + timedelta(days=32)).replace(day=1)
 
 
 async def is_partitioned(conn: AsyncConnection[Any], schema: str, table: str) -> bool:
@@ -51,41 +44,48 @@ async def ensure_partitions(
     created = []
     for start in sorted(set(months)):
         name = f"{table}_p{start:%Y%m}"
-        stmt = sql.SQL(
-            "CREATE TABLE IF NOT EXISTS {} PARTITION OF {} FOR VALUES FROM ({}) TO ({})"
-        ).format(
-            sql.Identifier(schema, name),
-            sql.Identifier(schema, table),
-            sql.Literal(start),
-            sql.Literal(_next_month(start)),
+        existed = await _exists(conn, schema, name)
+        # Through the owner's SECURITY DEFINER function: the sink role owns no table.
+        stmt = sql.SQL("SELECT {}.ensure_month_partition(%s::regclass, %s)").format(
+            sql.Identifier(schema)
         )
         try:
-            await conn.execute(stmt)
+            await conn.execute(stmt, (_qualified(schema, table), start))
         except psycopg.errors.DuplicateTable:
             continue  # another sink created it between our check and our statement
-        created.append(name)
+        if not existed:
+            created.append(name)
     return created
+
+
+def _qualified(schema: str, table: str) -> str:
+    return sql.Identifier(schema, table).as_string(None)
+
+
+async def _exists(conn: AsyncConnection[Any], schema: str, name: str) -> bool:
+    cur = await conn.execute(
+        "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname = %s",
+        (schema, name),
+    )
+    return await cur.fetchone() is not None
 
 
 async def drop_expired_partitions(
     conn: AsyncConnection[Any], schema: str, table: str, retention_days: int, now: datetime
 ) -> list[str]:
-    """Drop partitions whose whole range is older than the retention; returns dropped names."""
+    """Drop partitions whose whole range is older than the retention; returns dropped names.
+
+    The owner's SECURITY DEFINER function does the dropping; it never uses a retention shorter
+    than the one the migrations registered for the table, nor a ``now`` in the future.
+    """
     cur = await conn.execute(
-        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-        "JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace n ON n.oid = p.relnamespace "
-        "WHERE n.nspname = %s AND p.relname = %s",
-        (schema, table),
+        sql.SQL("SELECT {}.drop_expired_partitions(%s::regclass, %s, %s)").format(
+            sql.Identifier(schema)
+        ),
+        (_qualified(schema, table), retention_days, now),
     )
-    horizon = now - timedelta(days=retention_days)
-    dropped = []
-    for (name,) in await cur.fetchall():
-        m = _SUFFIX.search(name)
-        if not m:
-            continue
-        start = datetime(int(m.group(1)), int(m.group(2)), 1, tzinfo=UTC)
-        if _next_month(start) <= horizon:
-            await conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(schema, name)))
-            dropped.append(name)
-            logger.info("retention: dropped partition %s.%s", schema, name)
+    dropped = sorted(name for (name,) in await cur.fetchall())
+    for name in dropped:
+        logger.info("retention: dropped partition %s.%s", schema, name)
     return dropped

@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
+from contracts.secrets import MissingSettingError
 from contracts.settings import DbConfig, KafkaConfig, MqttConfig
+from stack.compose import generate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,7 +41,7 @@ def test_compose_has_expected_services() -> None:
         assert "healthcheck" in services[name], name
 
 
-def test_compose_ports_match_native_stack_and_settings() -> None:
+def test_compose_ports_match_native_stack_and_settings(tmp_path: Path) -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
     mqtt, kafka, pg = (
@@ -54,10 +57,20 @@ def test_compose_ports_match_native_stack_and_settings() -> None:
     assert services["postgres"]["ports"] == [f"127.0.0.1:{pg}:{pg}"]
     assert MqttConfig().port == int(mqtt)
     assert KafkaConfig().bootstrap_servers.endswith(f":{kafka}")
-    assert f":{pg}/" in DbConfig().dsn.get_secret_value()
-    env = services["gateway"]["environment"]
-    assert env["SENSEGATE_MQTT__PORT"] == mqtt
-    assert env["SENSEGATE_KAFKA__BOOTSTRAP_SERVERS"].endswith(f":{kafka}")
+    with pytest.raises(MissingSettingError, match="SENSEGATE_DB__DSN"):
+        DbConfig().dsn.get_secret_value()  # no default password, anywhere
+    assert services["gateway"]["environment"]["SENSEGATE_MQTT__PORT"] == mqtt
+    # Each service's credentials come from its own generated env file, none from the YAML.
+    envs = generate(tmp_path)
+    by_name = {p.name: p for p in envs}
+    for name in ("gateway", "normalize", "sink", "share"):
+        (env_file,) = services[name]["env_file"]
+        assert env_file.endswith(f"secrets/compose/{name}.env")
+        text = by_name[f"{name}.env"].read_text()
+        assert f"SENSEGATE_KAFKA__BOOTSTRAP_SERVERS=kafka:{kafka}" in text
+    assert f"postgres:{pg}/" in by_name["sink.env"].read_text()
+    raw = (ROOT / "docker-compose.yml").read_text()
+    assert "sensegate:sensegate" not in raw and "POSTGRES_PASSWORD:" not in raw
 
 
 def test_mosquitto_configs_keep_outage_limits() -> None:

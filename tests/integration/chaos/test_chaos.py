@@ -30,9 +30,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from runtime.kafka_client import config_for
 from simulators import VerifyOptions, verify_async
 from tests.fixtures.private_pg import PrivatePostgres
 from tests.fixtures.private_stack import PrivateKafka, PrivateMosquitto, free_port
+from tests.fixtures.services import session_keys
 from tests.integration.chaos.pipeline import Schedule, Service, run_cli
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -79,12 +81,17 @@ def _build_services(
     tmp: Path, broker: PrivateMosquitto, kafka: str, dsn: str
 ) -> dict[str, Service]:
     gateway, publisher = broker.login("gateway"), broker.login("publisher")
+    kafka_login = config_for(kafka)  # the private broker's admin (registered by its fixture)
     common = {
         "SENSEGATE_MQTT__HOST": "127.0.0.1",
         "SENSEGATE_MQTT__PORT": str(broker.port),
         "SENSEGATE_KAFKA__BOOTSTRAP_SERVERS": kafka,
+        "SENSEGATE_KAFKA__SASL_USERNAME": kafka_login.sasl_username or "",
+        "SENSEGATE_KAFKA__SASL_PASSWORD": kafka_login.sasl_password.get_secret_value(),
+        "SENSEGATE_KAFKA__SSL_CAFILE": str(kafka_login.ssl_cafile),
         "SENSEGATE_DB__DSN": dsn,
         "SENSEGATE_PROVENANCE__SIGNING_KEY": base64.b64encode(os.urandom(32)).decode(),
+        **session_keys(),
         "SENSEGATE_MAPPERS__SPARKPLUG_STATE_DIR": str(tmp / "sparkplug-state"),
         "SENSEGATE_GATEWAY__PRODUCE_TIMEOUT_S": str(PRODUCE_TIMEOUT_S),
         "SENSEGATE_GATEWAY__RECONNECT_MAX_S": "2",

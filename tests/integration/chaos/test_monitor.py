@@ -19,7 +19,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from pydantic import SecretStr
 
-from contracts.settings import DbConfig, KafkaConfig, MetricsConfig
+from contracts.settings import DbConfig, MetricsConfig
+from runtime.kafka_client import client_kwargs, config_for
 from runtime.monitor import LAG, SYS_GAUGES, SYS_VALUES, MonitorConfig, MonitorSettings, run_monitor
 from tests.fixtures.private_stack import PrivateMosquitto
 from tests.fixtures.services import StackAddresses
@@ -57,14 +58,14 @@ async def test_broker_drops_and_stage_lag_are_exported(
     broker = private_mosquitto("max_queued_messages 5", "sys_interval 1")
     await asyncio.to_thread(_park_session_and_flood, broker, 20)
     topic, group = unique_name("mon"), unique_name("mon-g")
-    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap, acks="all")
+    producer = AIOKafkaProducer(**client_kwargs(stack.kafka_bootstrap), acks="all")
     await producer.start()
     try:
         for i in range(10):
             await producer.send_and_wait(topic, b"x", partition=0, key=str(i).encode())
     finally:
         await producer.stop()
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=stack.kafka_bootstrap, group_id=group)
+    consumer = AIOKafkaConsumer(topic, **client_kwargs(stack.kafka_bootstrap), group_id=group)
     await consumer.start()
     try:
         await consumer.commit({TopicPartition(topic, 0): OffsetAndMetadata(4, "")})
@@ -72,7 +73,7 @@ async def test_broker_drops_and_stage_lag_are_exported(
         await consumer.stop()
     settings = MonitorSettings(
         mqtt=broker.admin,  # $SYS is readable by the broker's admin identity only
-        kafka=KafkaConfig(bootstrap_servers=stack.kafka_bootstrap),
+        kafka=config_for(stack.kafka_bootstrap),
         db=DbConfig(dsn=SecretStr(stack.pg_dsn)),
         metrics=MetricsConfig(port=0),
         monitor=MonitorConfig(interval_s=1, normalize_group=group),

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-from contracts.settings import KafkaConfig
+from runtime.kafka_client import client_kwargs, config_for
 from runtime.topic_admin import ensure_topics, pipeline_topics
 from tests.fixtures.services import StackAddresses
 
@@ -15,13 +15,13 @@ async def test_ensure_topics_creates_missing_once(
     stack: StackAddresses, unique_name: Callable[[str], str]
 ) -> None:
     prefix = unique_name("kt") + "."
-    kafka = KafkaConfig(bootstrap_servers=stack.kafka_bootstrap, topic_prefix=prefix)
+    kafka = config_for(stack.kafka_bootstrap, topic_prefix=prefix)
     wanted = pipeline_topics(prefix, ["agri_soil", "agri_weather"])
     assert f"{prefix}data.agri_soil" in wanted and f"{prefix}raw.v2x" in wanted
     created = await ensure_topics(kafka, wanted, partitions=2)
     assert sorted(created) == sorted(wanted)
     assert await ensure_topics(kafka, wanted) == []
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**client_kwargs(stack.kafka_bootstrap))
     await admin.start()
     try:
         described = await admin.describe_topics(wanted)

@@ -22,6 +22,7 @@ from processors.provenance.rowdocs import data_columns, data_row_doc
 from processors.share.deidentify import time_bucket
 from processors.sinks.config import ProvenanceConfig
 from processors.storage.ddl import erasable_columns
+from stack.credentials import Addresses
 from tests.fixtures.services import StackAddresses
 from tests.fixtures.share_data import participant_records
 from tests.fixtures.storage import run_cli
@@ -80,7 +81,12 @@ async def test_erase_subject_leaves_nothing_readable_and_verify_passes(
         stack, pg_schema, catalog, provenance_config, signing_seed, rows
     )
     prefix = kafka.topic_prefix
-    assert run_cli("provenance", "verify", env=env).returncode == 0
+    # Each step as the role an operator would use (docs/operations.md): the auditor verifies and
+    # proves, the registry administrator erases, the objection service publishes (env).
+    roles = Addresses.from_state(stack.state)
+    auditor = {**env, "SENSEGATE_DB__DSN": roles.dsn("auditor")}
+    admin = {**env, "SENSEGATE_DB__DSN": roles.dsn("registry")}
+    assert run_cli("provenance", "verify", env=auditor).returncode == 0
 
     subject = str(rows[3 * 5].values["ptc_id"])
     mine = [r for r in rows if r.values["ptc_id"] == subject]
@@ -98,7 +104,7 @@ async def test_erase_subject_leaves_nothing_readable_and_verify_passes(
 
     done = run_cli(
         "provenance", "erase-subject", "v2x_participant", subject,
-        "--legal-basis", "PIPL Art. 47; request 2026-0042", env=env,
+        "--legal-basis", "PIPL Art. 47; request 2026-0042", env=admin,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     erased = json.loads(done.stdout.split("\nkey destroyed")[0])
@@ -115,10 +121,12 @@ async def test_erase_subject_leaves_nothing_readable_and_verify_passes(
         ).fetchone()  # fmt: skip
     assert keys == (1, 12)  # one key destroyed, the eleven other subjects' keys live
 
-    verified = run_cli("provenance", "verify", env=env)
+    verified = run_cli("provenance", "verify", env=auditor)
     assert verified.returncode == 0, verified.stdout
     proof_file = tmp_path / "proof.json"
-    proved = run_cli("provenance", "prove", mine[0].record_id, "--out", str(proof_file), env=env)
+    proved = run_cli(
+        "provenance", "prove", mine[0].record_id, "--out", str(proof_file), env=auditor
+    )
     assert proved.returncode == 0, proved.stderr
     proof = json.loads(proof_file.read_text())
     assert proof["erased"] is True
@@ -159,12 +167,12 @@ async def test_erase_subject_leaves_nothing_readable_and_verify_passes(
             "INSERT INTO pi_erased VALUES (%s, %s, %s, %s, 'no-such-event', now())",
             ("v2x_participant", victim.record_id, row[0], commit),
         )
-    forged = run_cli("provenance", "verify", env=env)
+    forged = run_cli("provenance", "verify", env=auditor)
     assert forged.returncode == 1
     assert "without a signed erasure event" in forged.stdout
 
     again = run_cli(
-        "provenance", "erase-subject", "v2x_participant", subject, "--legal-basis", "x", env=env
+        "provenance", "erase-subject", "v2x_participant", subject, "--legal-basis", "x", env=admin
     )
     assert again.returncode != 0
     assert "no stored v2x_participant rows" in again.stderr

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 import uuid
 from collections.abc import Sequence
@@ -19,12 +18,12 @@ from pydantic import SecretStr
 from contracts.settings import KafkaConfig
 from processors.catalog import load_catalog
 from processors.catalog.loader import Catalog, catalog_from_entries
-from processors.cli.federation import FederationSettings
 from processors.federation import FederationConfig
 from processors.federation.configure import Configured, configure_instance
 from processors.federation.grants import apply_province_grants
 from processors.federation.province_io import partitions_of
 from processors.provenance.keys import Signer, generate_seed
+from runtime.kafka_client import config_for
 from tests.fixtures.province import MirrorProcess
 from tests.fixtures.secure_kafka import SecureKafka
 from tests.fixtures.services import StackAddresses
@@ -34,14 +33,8 @@ Row = tuple[bytes | None, bytes, Headers]
 
 
 def instance_admin(stack: StackAddresses, prefix: str) -> KafkaConfig:
-    """The instance's ACL administrator under a private topic prefix.
-
-    The operator's SCRAM login when the environment carries one (``SENSEGATE_KAFKA__*``, as the
-    SCRAM-only stack provides), otherwise the development stack's operator listener.
-    """
-    if os.environ.get("SENSEGATE_KAFKA__SASL_USERNAME"):
-        return FederationSettings().kafka.model_copy(update={"topic_prefix": prefix})
-    return KafkaConfig(bootstrap_servers=stack.kafka_bootstrap, topic_prefix=prefix)
+    """The instance's ACL administrator (the operator's admin SCRAM login) under a private prefix."""
+    return config_for(stack.kafka_bootstrap, topic_prefix=prefix)
 
 
 def catalog_with_scope(code: str, scope: tuple[str, ...]) -> Catalog:
@@ -111,9 +104,10 @@ async def new_instance(stack: StackAddresses, province: SecureKafka, tmp: Path) 
     fed = FederationConfig(
         instance_code=code,
         upstream_bootstrap=province.bootstrap,
-        upstream_security_protocol="SASL_PLAINTEXT",  # loopback test province has no TLS
+        upstream_security_protocol="SASL_SSL",
         upstream_username=user,
         upstream_password=SecretStr(password),
+        upstream_truststore=str(province.state / "pki" / "ca.crt"),
         source_bootstrap=stack.kafka_sasl_bootstrap,
         region="220100",
     )

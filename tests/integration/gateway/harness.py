@@ -27,6 +27,7 @@ from contracts.dead_letter import DeadLetter
 from contracts.envelope import Envelope
 from gateway.app import Gateway
 from gateway.config import GatewaySettings
+from runtime.kafka_client import client_kwargs, config_for
 from tests.fixtures.mqtt_auth import MqttLogin
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -57,7 +58,7 @@ def gateway_overrides(
     """Settings document for one test gateway."""
     return {
         "mqtt": mqtt.settings(),
-        "kafka": {"bootstrap_servers": kafka, "topic_prefix": prefix},
+        "kafka": {**_kafka_login(kafka), "topic_prefix": prefix},
         "metrics": {"port": metrics_port},
         "gateway": {
             "instance_id": instance,
@@ -86,6 +87,19 @@ async def in_process_gateway(doc: dict[str, Any], ready_s: float = 30) -> AsyncI
     finally:
         gw.request_stop()
         await asyncio.wait_for(task, 60)
+
+
+def _kafka_login(bootstrap: str) -> dict[str, Any]:
+    """The gateway's Kafka section: address and the operator's (or a private broker's) login."""
+    cfg = config_for(bootstrap)
+    return {
+        "bootstrap_servers": bootstrap,
+        "security_protocol": cfg.security_protocol,
+        "sasl_mechanism": cfg.sasl_mechanism,
+        "sasl_username": cfg.sasl_username,
+        "sasl_password": cfg.sasl_password.get_secret_value(),
+        "ssl_cafile": str(cfg.ssl_cafile),
+    }
 
 
 def _flatten(doc: dict[str, Any], prefix: str = "SENSEGATE_") -> dict[str, str]:
@@ -271,7 +285,7 @@ async def read_kafka(
     topics = [f"{prefix}raw.{f}" for f in families] + [f"{prefix}dlq"]
     consumer = AIOKafkaConsumer(
         *topics,
-        bootstrap_servers=bootstrap,
+        **client_kwargs(bootstrap),
         group_id=None,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -301,7 +315,7 @@ async def read_kafka(
 
 async def delete_topics(bootstrap: str, prefix: str) -> None:
     """Remove the topics a test created (best effort)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    admin = AIOKafkaAdminClient(**client_kwargs(bootstrap, request_timeout_ms=5000))
     try:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(admin.start(), 10)

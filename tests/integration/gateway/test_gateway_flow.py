@@ -11,6 +11,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from contracts.dead_letter import ReasonCode, Stage
+from runtime.kafka_client import client_kwargs
 from tests.fixtures.mqtt_auth import MqttLogins
 from tests.fixtures.private_stack import free_port
 from tests.fixtures.services import StackAddresses
@@ -193,7 +194,7 @@ async def test_record_kafka_refuses_is_dead_lettered_rest_of_its_batch_delivered
     """A payload under the gateway's limit but over the topic's max.message.bytes fails its whole
     batch; each record of that batch is then sent alone, so only the refused one is dead-lettered."""
     tok = unique_name("k")[-8:]
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**client_kwargs(stack.kafka_bootstrap))
     await admin.start()
     try:
         topic = NewTopic(f"{prefix}raw.v2x", 1, 1, topic_configs={"max.message.bytes": "30000"})

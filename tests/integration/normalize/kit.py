@@ -12,7 +12,6 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pydantic import SecretStr
 
 from contracts.envelope import Envelope
-from contracts.settings import KafkaConfig
 from processors.catalog import load_catalog
 from processors.normalize.dedup import RecentKeys
 from processors.normalize.mappers.agri import AgriMapper
@@ -23,6 +22,7 @@ from processors.normalize.pseudonymize import Pseudonymizer
 from processors.normalize.quality import QualityConfig
 from processors.normalize.runner import NormalizeRunner, RunnerConfig
 from processors.registry import Device, DeviceRegistry
+from runtime.kafka_client import client_kwargs, config_for
 from tests.fixtures.normalize import device_topic
 
 RSU = "JL-IT-0001"
@@ -91,7 +91,7 @@ async def produce(
     bootstrap: str, items: Sequence[tuple[str, Envelope | tuple[bytes, list[tuple[str, bytes]]]]]
 ) -> None:
     """Produce envelopes (or raw value+headers pairs) to the given topics and wait for acks."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**client_kwargs(bootstrap), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for topic, item in items:
@@ -113,7 +113,7 @@ async def drain(
     With ``settle`` it keeps reading until a poll returns nothing, so late duplicates are included.
     """
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **client_kwargs(bootstrap),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         group_id=None,
@@ -155,7 +155,7 @@ async def running(
     bootstrap: str, prefix: str, group: str, processor: NormalizeProcessor | None = None
 ) -> AsyncIterator[NormalizeRunner]:
     """A NormalizeRunner consuming in the background until the block ends."""
-    kafka = KafkaConfig(bootstrap_servers=bootstrap, topic_prefix=prefix)
+    kafka = config_for(bootstrap, topic_prefix=prefix)
     runner = NormalizeRunner(
         kafka=kafka,
         config=RunnerConfig(group_id=group, poll_timeout_ms=200),

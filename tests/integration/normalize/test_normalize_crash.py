@@ -14,10 +14,10 @@ import pytest
 from psycopg import sql
 
 from contracts.record import DatasetRecord, record_id_for
-from contracts.settings import KafkaConfig
 from contracts.topics import data_topic, dlq_topic, raw_topic
 from processors.dead_letters import read_letters, replay_letters
 from processors.registry import upsert_devices
+from runtime.kafka_client import config_for
 from tests.fixtures.normalize import chirpstack_up, soil_lpp
 from tests.fixtures.services import StackAddresses
 from tests.integration.normalize.kit import DEVICES, FLEET, drain, envelope, produce
@@ -115,7 +115,7 @@ async def test_dlq_replay_after_fix(
     from tests.integration.normalize.kit import make_processor, running
 
     prefix, boot = unique_name("sg") + ".", stack.kafka_bootstrap
-    kafka = KafkaConfig(bootstrap_servers=boot, topic_prefix=prefix)
+    kafka = config_for(boot, topic_prefix=prefix)
     up = chirpstack_up(FLEET[0], b"\x01\x67\x00\x7d")  # temperature only, soil channel 1
     await produce(
         boot,

@@ -19,6 +19,8 @@ from processors.catalog import Catalog
 from processors.share.config import ShareSettings
 from processors.share.service import run_share
 from processors.sinks.config import ProvenanceConfig
+from runtime.kafka_client import config_for
+from stack.credentials import Addresses
 from tests.fixtures.services import StackAddresses
 from tests.fixtures.storage import run_cli
 from tests.integration.provenance.helpers import store
@@ -84,9 +86,16 @@ def cli(
 
 
 def cli_env(stack: StackAddresses, schema: str, seed: str, prefix: str) -> dict[str, str]:
-    """Environment of the CLI for a test's schema, signing key and topic prefix."""
+    """Environment of the CLI for a test's schema, signing key and topic prefix.
+
+    The CLI runs as the objections service's own database role (least privilege); its Kafka
+    principal's ACLs cover only the stack's prefix, so this test's private topics use the admin.
+    ``_REGISTRY_DSN`` (no ``SENSEGATE_`` prefix: settings ignore it) is for issuing tokens.
+    """
+    roles = Addresses.from_state(stack.state)
     return {
-        "SENSEGATE_DB__DSN": stack.pg_dsn,
+        "SENSEGATE_DB__DSN": roles.dsn("objections"),
+        "_REGISTRY_DSN": roles.dsn("registry"),
         "SENSEGATE_DB__SCHEMA_NAME": schema,
         "SENSEGATE_PROVENANCE__SIGNING_KEY": seed,
         "SENSEGATE_KAFKA__BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
@@ -122,7 +131,7 @@ async def stored_and_shared(  # noqa: PLR0917 - the test's fixtures, in their us
 ) -> tuple[KafkaConfig, dict[str, str]]:
     """Store ``records`` through the sink and the share stage; returns the Kafka config and CLI env."""
     prefix = topic_prefix(schema)
-    kafka = KafkaConfig(bootstrap_servers=stack.kafka_bootstrap, topic_prefix=prefix)
+    kafka = config_for(stack.kafka_bootstrap, topic_prefix=prefix)  # the operator's SCRAM login
     await store(stack.pg_dsn, schema, catalog, records, provenance, prefix=prefix)
     await publish_tiers(kafka, catalog, records)
     return kafka, cli_env(stack, schema, seed, prefix)

@@ -16,13 +16,14 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from contracts.settings import KafkaConfig
 from processors.catalog import Catalog, DatasetEntry
 from processors.provenance.keys import Signer, verify_signature
-from processors.share.config import ShareKeys
+from processors.share.config import ShareSettings
 from processors.share.deidentify import RotatingKeyring, time_bucket
 from processors.share.rules import OpenRecord, cell_of, open_microdata
 from processors.sinks.config import ProvenanceConfig
+from runtime.kafka_client import config_for
+from stack.credentials import Addresses
 from tests.fixtures.records import soil_records
 from tests.fixtures.services import StackAddresses
 from tests.fixtures.share_data import participant_records
@@ -42,7 +43,8 @@ CONSUMER, PROVIDER, OTHER = "jl_transport_dept", "jl_agri_bureau", "jl_traffic_p
 
 
 def _token(env: dict[str, str], unit: str) -> str:
-    out = cli(env, "token", "issue", unit)
+    # Issuing API tokens is the registry administrator's task, not the objection service's.
+    out = cli({**env, "SENSEGATE_DB__DSN": env["_REGISTRY_DSN"]}, "token", "issue", unit)
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
 
@@ -58,7 +60,7 @@ async def test_objection_corrects_share_and_open_records(
     tmp_path: Path,
 ) -> None:
     prefix = topic_prefix(pg_schema)
-    kafka = KafkaConfig(bootstrap_servers=stack.kafka_bootstrap, topic_prefix=prefix)
+    kafka = config_for(stack.kafka_bootstrap, topic_prefix=prefix)  # the operator's SCRAM login
     records = list(soil_records(6))
     await store(stack.pg_dsn, pg_schema, catalog, records, provenance_config, prefix=prefix)
     await publish_tiers(kafka, catalog, records)
@@ -125,13 +127,17 @@ async def test_objection_corrects_share_and_open_records(
     assert states == ["RECEIVED", "ACCEPTED", "CORRECTED", "ANSWERED"]
 
     proof_file = tmp_path / "proof.json"
-    proved = run_cli("provenance", "prove", target.record_id, "--out", str(proof_file), env=env)
+    # Verification and proofs are the auditor's (read-only role), not the objection service's.
+    auditor = {**env, "SENSEGATE_DB__DSN": Addresses.from_state(stack.state).dsn("auditor")}
+    proved = run_cli(
+        "provenance", "prove", target.record_id, "--out", str(proof_file), env=auditor
+    )
     assert proved.returncode == 0, proved.stderr
     proof = json.loads(proof_file.read_text())
     assert proof["record"]["soil_moisture"] == target.values["soil_moisture"]  # the original
     assert [c["event"]["correction_id"] for c in proof["corrections"]] == [correction_id]
     assert run_cli("provenance", "verify-proof", str(proof_file), env={}).returncode == 0
-    verified = run_cli("provenance", "verify", env=env)
+    verified = run_cli("provenance", "verify", env=auditor)
     assert verified.returncode == 0, verified.stdout
 
     # Publication is recorded, so a second run publishes nothing more.
@@ -147,7 +153,8 @@ def _entry(catalog: Catalog, code: str) -> DatasetEntry:
 
 
 def _keyring() -> RotatingKeyring:
-    keys = ShareKeys()
+    # The same keys as the share service of this test: its settings from the environment.
+    keys = ShareSettings().share_keys
     return RotatingKeyring(keys.masters, keys.active_id)
 
 
@@ -254,15 +261,16 @@ async def test_overdue_case_is_listed(
         ids.append(json.loads(made.stdout)["case_id"])
     # The first case arrived 30 days ago: its 10 working days are long over. Cases are
     # append-only, so the old case is written as it would have been then.
-    with psycopg.connect(stack.pg_dsn, autocommit=True) as conn:
-        conn.execute("SET session_replication_role = replica")
+    # Only the owner role may switch the append-only triggers off (no superuser in the stack).
+    table = sql.Identifier(pg_schema, "objection_case")
+    with psycopg.connect(stack.pg_dsn, autocommit=True) as conn, conn.transaction():
+        conn.execute(sql.SQL("ALTER TABLE {} DISABLE TRIGGER USER").format(table))
         conn.execute(
             sql.SQL("UPDATE {} SET received_at = received_at - interval '30 days', "
-                    "due_at = due_at - interval '30 days' WHERE case_id = %s").format(
-                sql.Identifier(pg_schema, "objection_case")
-            ),
+                    "due_at = due_at - interval '30 days' WHERE case_id = %s").format(table),
             (ids[0],),
         )  # fmt: skip
+        conn.execute(sql.SQL("ALTER TABLE {} ENABLE TRIGGER USER").format(table))
     listed = cli(env, "list", "--overdue")
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()

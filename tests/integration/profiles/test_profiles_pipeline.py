@@ -18,7 +18,7 @@ from psycopg import sql
 from pydantic import SecretStr
 
 from contracts.dead_letter import DeadLetter
-from contracts.settings import DbConfig, KafkaConfig
+from contracts.settings import DbConfig
 from processors.catalog import Catalog
 from processors.health import HealthTracker
 from processors.health.report import expected_interval
@@ -32,6 +32,7 @@ from processors.profiles import ProfileBook
 from processors.profiles.store import refresh_book
 from processors.registry import DeviceRegistry
 from processors.sinks.service import SinkService
+from runtime.kafka_client import config_for
 from tests.fixtures.normalize import chirpstack_up
 from tests.fixtures.services import StackAddresses
 from tests.fixtures.storage import run_cli
@@ -150,7 +151,7 @@ async def test_profiles_end_to_end(  # noqa: PLR0917 - one scenario; pytest fixt
         stack.kafka_bootstrap,
         [(f"{prefix}raw.agri", envelope(p, family="agri", device_id=d)) for d, p in messages],
     )
-    kafka = KafkaConfig(bootstrap_servers=stack.kafka_bootstrap, topic_prefix=prefix)
+    kafka = config_for(stack.kafka_bootstrap, topic_prefix=prefix)  # the operator's SCRAM login
     book = ProfileBook()
     await refresh_book(book, stack.pg_dsn, pg_schema)
     async with DeviceRegistry(db=db, refresh_interval_s=1.0) as registry:

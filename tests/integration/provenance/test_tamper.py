@@ -1,4 +1,9 @@
-"""Mutation test: rows altered, deleted or inserted directly in SQL are each named by verify."""
+"""Mutation test: rows altered, deleted or inserted directly in SQL are each named by verify.
+
+The tampering is done by the owner role, the only non-superuser able to switch the append-only
+triggers off (service roles lack the privileges, see tests/integration/security/test_pg_roles.py);
+verify runs as the read-only auditor role with the signing key's public key as its trust set.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,10 @@ import psycopg
 from psycopg import sql
 
 from processors.catalog import Catalog
+from processors.provenance.keys import Signer
 from processors.sinks.config import ProvenanceConfig
 from tests.fixtures.records import soil_record, soil_records
-from tests.fixtures.services import StackAddresses
+from tests.fixtures.services import StackAddresses, consumer_env
 from tests.fixtures.storage import run_cli
 from tests.integration.provenance.helpers import store
 
@@ -21,6 +27,15 @@ def _env(stack: StackAddresses, schema: str, seed: str) -> dict[str, str]:
         "SENSEGATE_DB__DSN": stack.pg_dsn,
         "SENSEGATE_DB__SCHEMA_NAME": schema,
         "SENSEGATE_PROVENANCE__SIGNING_KEY": seed,
+    }
+
+
+def _audit_env(stack: StackAddresses, schema: str, seed: str) -> dict[str, str]:
+    """The auditor role, trusting the test log's public key only."""
+    return {
+        "SENSEGATE_DB__DSN": consumer_env(stack.state, "auditor")["SENSEGATE_DB__DSN"],
+        "SENSEGATE_DB__SCHEMA_NAME": schema,
+        "SENSEGATE_PROVENANCE__TRUSTED_PUBLIC_KEYS": json.dumps([Signer.from_text(seed).public_key]),
     }
 
 
@@ -34,7 +49,7 @@ async def test_verify_names_every_tampered_row(
     records = list(soil_records(12))
     result = await store(stack.pg_dsn, pg_schema, catalog, records, provenance_config)
     assert result.stored == 12
-    env = _env(stack, pg_schema, signing_seed)
+    env = _audit_env(stack, pg_schema, signing_seed)
     clean = run_cli("provenance", "verify", env=env)
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert "OK" in clean.stdout
@@ -42,8 +57,14 @@ async def test_verify_names_every_tampered_row(
     altered, deleted, prov_altered = records[2], records[5], records[7]
     forged = soil_record(999, device="a1b2c3d4e5f60001")
     t = sql.Identifier(pg_schema, "agri_soil")
+    tampered = ("agri_soil", "provenance")
     with psycopg.connect(stack.pg_dsn, autocommit=True) as conn:
-        conn.execute("SET session_replication_role = replica")  # an attacker bypassing triggers
+        for table in tampered:  # the owner bypassing its own append-only triggers
+            conn.execute(
+                sql.SQL("ALTER TABLE {} DISABLE TRIGGER USER").format(
+                    sql.Identifier(pg_schema, table)
+                )
+            )
         conn.execute(
             sql.SQL("UPDATE {} SET soil_moisture = soil_moisture + 1 WHERE record_id = %s").format(
                 t
@@ -67,6 +88,12 @@ async def test_verify_names_every_tampered_row(
             ).format(sql.Identifier(pg_schema, "provenance"), t),
             (prov_altered.record_id,),
         )
+        for table in tampered:
+            conn.execute(
+                sql.SQL("ALTER TABLE {} ENABLE TRIGGER USER").format(
+                    sql.Identifier(pg_schema, table)
+                )
+            )
 
     out = run_cli("provenance", "verify", env=env)
     assert out.returncode == 1, out.stdout + out.stderr

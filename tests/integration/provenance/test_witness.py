@@ -9,10 +9,10 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from contracts.settings import KafkaConfig
 from processors.catalog import Catalog
 from processors.sinks.config import ProvenanceConfig
 from processors.storage.migrate import migrate
+from runtime.kafka_client import config_for
 from tests.fixtures.records import soil_record, soil_records
 from tests.fixtures.services import StackAddresses
 from tests.fixtures.storage import run_cli
@@ -45,7 +45,7 @@ async def test_witness_detects_rewritten_history(
     seen = [json.loads(line) for line in witness.read_text().splitlines()]
     assert seen
     assert all(r["format"] == "sensegate-checkpoint/1" for r in seen)
-    kafka = KafkaConfig(bootstrap_servers=stack.kafka_bootstrap, topic_prefix=prefix)
+    kafka = config_for(stack.kafka_bootstrap, topic_prefix=prefix)
     published = await read_topic(kafka, f"{prefix}checkpoints")
     assert [json.loads(p.value or b"") for p in published] == seen
 

@@ -17,6 +17,7 @@ from contracts.settings import DbConfig, KafkaConfig
 from contracts.topics import quarantine_topic, raw_topic
 from processors.registry import Device, fetch_devices
 from processors.registry.quarantine import approve_device, list_quarantined, matches_device
+from runtime.kafka_client import config_for
 from tests.fixtures.services import StackAddresses
 
 
@@ -80,8 +81,7 @@ def test_matches_device() -> None:
 async def test_approve_replays_quarantined_messages_once(
     stack: StackAddresses, schema: str, unique_name: Callable[[str], str]
 ) -> None:
-    kafka = KafkaConfig(
-        bootstrap_servers=stack.kafka_bootstrap, topic_prefix=unique_name("q") + "."
+    kafka = config_for(stack.kafka_bootstrap, topic_prefix=unique_name("q") + "."
     )
     db = DbConfig(dsn=stack.pg_dsn, schema_name=schema)
     target = "ae00000000000001"

@@ -17,7 +17,7 @@ from processors.share.kafka_acl_admin import KafkaSecurityAdmin
 from processors.share.principals import SERVICES, service_acls
 from processors.share.rules import OpenRecord
 from processors.share.service import run_share
-from tests.fixtures.secure_kafka import SecureKafka
+from tests.fixtures.secure_kafka import ADMIN_USER, SecureKafka
 from tests.fixtures.share_data import now_minute, participant_records, share_catalog, simple_record
 from tests.integration.share.helpers import produce, read_all
 
@@ -25,7 +25,7 @@ PASSWORD = "service-password-for-tests"  # noqa: S105 - private test broker only
 
 
 def _as(
-    kafka: SecureKafka, prefix: str, user: str = "admin", password: str | None = None
+    kafka: SecureKafka, prefix: str, user: str = ADMIN_USER, password: str | None = None
 ) -> KafkaConfig:
     return kafka.config(user, password).model_copy(update={"topic_prefix": prefix})
 

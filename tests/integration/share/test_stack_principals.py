@@ -10,17 +10,24 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from tests.fixtures.services import StackAddresses
+from runtime.kafka_client import client_kwargs
+from tests.fixtures.services import StackAddresses, consumer_env
+
+_CONSUMER = {"GATEWAY": "gateway", "SINK": "sink", "SHARE": "share", "NORMALIZER": "normalize"}
 
 
 def _credentials(stack: StackAddresses) -> dict[str, str]:
-    path = stack.state / "kafka" / "principals.env"
-    if not path.exists():
-        pytest.skip(f"no service principals at {path}; run 'make stack-up'")
-    return dict(line.split("=", 1) for line in path.read_text().split())
+    """Each service's SCRAM login, from the env file the stack hands that service."""
+    creds: dict[str, str] = {}
+    for key, consumer in _CONSUMER.items():
+        env = consumer_env(stack.state, consumer)
+        creds[f"{key}_SASL_USERNAME"] = env["SENSEGATE_KAFKA__SASL_USERNAME"]
+        creds[f"{key}_SASL_PASSWORD"] = env["SENSEGATE_KAFKA__SASL_PASSWORD"]
+    return creds
 
 
 def _sasl(stack: StackAddresses, creds: dict[str, str], service: str) -> dict[str, object]:
+    """The service's login on the SASL_PLAINTEXT listener (the SASL_SSL one: test_kafka_access)."""
     return {
         "bootstrap_servers": stack.kafka_sasl_bootstrap,
         "security_protocol": "SASL_PLAINTEXT",
@@ -58,7 +65,7 @@ async def test_gateway_principal_writes_raw_but_not_data(stack: StackAddresses) 
         with pytest.raises(KafkaError):
             await _produce(gateway, "sensegate.data.agri_soil")
     finally:
-        admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+        admin = AIOKafkaAdminClient(**client_kwargs(stack.kafka_bootstrap))
         await admin.start()
         try:
             await admin.delete_topics([raw])
@@ -77,6 +84,6 @@ async def test_sink_principal_cannot_read_raw_or_write_share(stack: StackAddress
 
 async def test_wrong_password_is_refused(stack: StackAddresses) -> None:
     creds = _credentials(stack)
-    bad = {**_sasl(stack, creds, "SHARE"), "sasl_plain_password": "wrong"}
+    bad = {**_sasl(stack, creds, "SHARE"), "sasl_plain_password": uuid.uuid4().hex}
     with pytest.raises(KafkaError):
         await _produce(bad, "sensegate.share.agri_weather")

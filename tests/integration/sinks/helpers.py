@@ -13,10 +13,11 @@ from pydantic import SecretStr
 
 from contracts.dead_letter import DeadLetter
 from contracts.record import DatasetRecord
-from contracts.settings import DbConfig, KafkaConfig
+from contracts.settings import DbConfig
 from processors.catalog import Catalog
 from processors.sinks.config import ProvenanceConfig, SinkConfig, SinkSettings
 from processors.sinks.service import SinkService
+from runtime.kafka_client import client_kwargs, config_for
 
 
 def sink_settings(
@@ -31,7 +32,7 @@ def sink_settings(
 ) -> SinkSettings:
     """Settings of a test sink: fast batches, short sessions, quick pattern refresh."""
     return SinkSettings(
-        kafka=KafkaConfig(bootstrap_servers=bootstrap, topic_prefix=prefix),
+        kafka=config_for(bootstrap, topic_prefix=prefix),
         db=DbConfig(dsn=SecretStr(dsn), schema_name=schema),
         sink=SinkConfig(
             group_id=group, batch_max_records=batch, batch_timeout_ms=100,
@@ -62,7 +63,7 @@ def sink_env(settings: SinkSettings) -> dict[str, str]:
 
 async def produce(bootstrap: str, prefix: str, records: Sequence[DatasetRecord]) -> None:
     """Send records to their data topics and wait for every acknowledgement."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    producer = AIOKafkaProducer(**client_kwargs(bootstrap), acks="all", linger_ms=5)
     await producer.start()
     try:
         futures = [
@@ -120,7 +121,7 @@ async def running_sink(settings: SinkSettings, catalog: Catalog) -> AsyncIterato
 async def read_dead_letters(bootstrap: str, prefix: str) -> list[DeadLetter]:
     """The dead letters on ``<prefix>dlq`` so far (one poll of up to 5 s)."""
     consumer = AIOKafkaConsumer(
-        f"{prefix}dlq", bootstrap_servers=bootstrap, auto_offset_reset="earliest"
+        f"{prefix}dlq", **client_kwargs(bootstrap), auto_offset_reset="earliest"
     )
     await consumer.start()
     try:

@@ -17,6 +17,7 @@ from contracts.dead_letter import ReasonCode
 from processors.catalog import Catalog
 from processors.sinks.gaps import GAP_RECORDS
 from processors.sinks.service import SinkService
+from runtime.kafka_client import client_kwargs
 from tests.fixtures.records import soil_records
 from tests.fixtures.services import StackAddresses
 from tests.integration.sinks.helpers import (
@@ -39,7 +40,7 @@ async def _run_until(service: SinkService, check: Callable[[], bool]) -> None:
 
 
 async def _delete_all(bootstrap: str, topic: str) -> int:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(topic, **client_kwargs(bootstrap))
     await consumer.start()
     try:
         parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
@@ -47,7 +48,7 @@ async def _delete_all(bootstrap: str, topic: str) -> int:
         starts = await consumer.beginning_offsets(parts)
     finally:
         await consumer.stop()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**client_kwargs(bootstrap))
     await admin.start()
     try:
         await admin.delete_records({tp: RecordsToDelete(ends[tp]) for tp in parts})

@@ -13,13 +13,14 @@ from processors.catalog import Catalog
 from processors.provenance.verify import verify_store
 from processors.sinks.service import SinkService
 from processors.sinks.timescale import connect
+from runtime.kafka_client import client_kwargs
 from tests.fixtures.records import soil_records
 from tests.fixtures.services import StackAddresses
 from tests.integration.sinks.helpers import count_rows, produce, sink_settings, wait_until
 
 
 async def _dead_letters(bootstrap: str, topic: str, expected: int) -> list[DeadLetter]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(topic, **client_kwargs(bootstrap), auto_offset_reset="earliest")
     await consumer.start()
     letters: list[DeadLetter] = []
     try:

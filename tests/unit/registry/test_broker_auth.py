@@ -23,6 +23,10 @@ def test_each_kind_may_publish_only_its_own_namespace() -> None:
     host = BrokerIdentity("host-app", "sensegate")
     assert host.publish == ("spBv1.0/+/NCMD/+", "spBv1.0/+/DCMD/+/+", "spBv1.0/STATE/sensegate")
     assert all(a["allow"] for kind in ("rsu", "admin") for a in acls_for(BrokerIdentity(kind, "x")))
+    monitor = BrokerIdentity("monitor", "sensegate")
+    assert monitor.publish == ()
+    assert monitor.subscribe == ("$SYS/broker/#",)
+    assert monitor.username == "svc-monitor:sensegate"
 
 
 @pytest.mark.parametrize("name", ["a/b", "+", "#", "", " x"])

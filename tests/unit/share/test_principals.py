@@ -39,6 +39,15 @@ def test_service_acls_least_privilege() -> None:
         assert all(a.operation is not Operation.ALL for a in service_acls(service))
 
 
+def test_objections_principal_writes_corrections_and_tiers_and_reads_nothing() -> None:
+    acls = service_acls("objections")
+    assert {a.operation for a in acls} == {Operation.WRITE, Operation.DESCRIBE, Operation.CREATE}
+    assert {a.resource_name for a in acls} == {
+        "sensegate.corrections", "sensegate.share.", "sensegate.open.",
+    }  # fmt: skip
+    assert all(a.resource_type is ResourceType.TOPIC for a in acls)
+
+
 def test_share_writes_only_the_data_topics_of_derived_entries() -> None:
     acls = service_acls("share", derived=["v2x_participant_flow"])
     writes = {
