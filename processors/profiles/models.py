@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from contracts.families import FamilyName
+
 __all__ = [
     "CODECS_BY_FAMILY",
     "FieldMap",
@@ -122,7 +124,7 @@ class Profile(BaseModel):
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.-]{1,62}$")]
     version: Annotated[int, Field(ge=1)]
-    family: Literal["v2x", "agri", "iiot"]
+    family: FamilyName
     codec: ProfileCodec
     dataset: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{2,62}$")]
     description: Annotated[str, Field(min_length=1)]
