@@ -154,7 +154,10 @@ def _wire_type(annotation: Any, structs: dict[type[BaseModel], Any]) -> Any:
 
 
 def _wire_struct(
-    model: type[BaseModel], structs: dict[type[BaseModel], Any], *, skip: frozenset[str] = frozenset()
+    model: type[BaseModel],
+    structs: dict[type[BaseModel], Any],
+    *,
+    skip: frozenset[str] = frozenset(),
 ) -> Any:
     """A msgspec struct with ``model``'s fields (bounds kept; ``skip`` left out)."""
     fields: list[tuple[str, Any, Any] | tuple[str, Any]] = []
@@ -198,7 +201,11 @@ else:
 
 def wire_point(point: GeoPoint | None) -> WireGeoPoint | None:
     """The wire form of a validated ``GeoPoint`` (None stays None)."""
-    return None if point is None else WireGeoPoint(lat=point.lat, lon=point.lon, elevation_m=point.elevation_m)
+    return (
+        None
+        if point is None
+        else WireGeoPoint(lat=point.lat, lon=point.lon, elevation_m=point.elevation_m)
+    )
 
 
 def wire_to_model(record: WireRecord) -> DatasetRecord:

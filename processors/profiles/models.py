@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from contracts.families import FamilyName
+from contracts.families import FAMILIES, FamilyName
 
 __all__ = [
     "CODECS_BY_FAMILY",
@@ -28,11 +28,7 @@ __all__ = [
 ProfileCodec = Literal[
     "cayenne_lpp", "json", "network_server_object", "uper", "v2x_json", "sparkplug"
 ]
-CODECS_BY_FAMILY: dict[str, tuple[str, ...]] = {
-    "agri": ("cayenne_lpp", "json", "network_server_object"),
-    "v2x": ("uper", "v2x_json"),
-    "iiot": ("sparkplug",),
-}
+CODECS_BY_FAMILY: dict[str, tuple[str, ...]] = {f.name: f.profile_codecs for f in FAMILIES.values()}
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 _DURATION = re.compile(
