@@ -93,15 +93,19 @@ def test_declared_rewrite_is_accepted_without_rerun(
         migrate(stack.pg_dsn, bare_schema, None, directory=directory)
 
 
-@pytest.mark.parametrize("table", ["correction", "objection_case", "objection_event"])
+# objection_event references objection_case, so PostgreSQL truncates the case table only with it
+@pytest.mark.parametrize(
+    "tables", [("correction",), ("objection_event",), ("objection_case", "objection_event")]
+)
 def test_append_only_tables_refuse_truncate(
-    stack: StackAddresses, pg_schema: str, table: str
+    stack: StackAddresses, pg_schema: str, tables: tuple[str, ...]
 ) -> None:
+    names = sql.SQL(", ").join(sql.Identifier(pg_schema, t) for t in tables)
     with (
         psycopg.connect(stack.pg_dsn, autocommit=True) as conn,
         pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"),
     ):
-        conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(pg_schema, table)))
+        conn.execute(sql.SQL("TRUNCATE {}").format(names))
 
 
 @pytest.mark.parametrize(
