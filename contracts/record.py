@@ -9,9 +9,12 @@ carries no units itself (values a device profile converted keep their original v
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import operator
 from datetime import datetime
-from typing import Annotated
+from types import UnionType
+from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
 
 import msgspec
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,6 +33,8 @@ __all__ = [
     "decode_wire_record",
     "decode_wire_sealed",
     "record_id_for",
+    "wire_point",
+    "wire_to_model",
 ]
 
 RecordValue = float | int | str | bool | None
@@ -118,82 +123,99 @@ class DatasetRecord(BaseModel):
         return cls.model_validate_json(value)
 
 
-# The wire form of the models above for the hot paths: msgspec structs with the same fields in the
-# same order, so the same JSON. The normalize stage builds them without validation (it has checked
-# every value column-wise against the catalog) and serializes them; the sink decodes data-topic
-# values into them with msgspec's strict typed decoder (falling back to the pydantic model for what
-# the strict form refuses). tests/unit/contracts/test_wire_record.py compares the JSON with the
-# models'.
-_WIRE = {"frozen": True, "gc": False, "forbid_unknown_fields": True}
+# The wire form of the models above for the hot paths: msgspec structs generated from the models'
+# fields (same names, order, defaults and bounds, so the same JSON), so the field lists are written
+# once. The normalize stage builds them without validation (it has checked every value column-wise
+# against the catalog) and serializes them; the sink decodes data-topic values into them with
+# msgspec's strict typed decoder (falling back to the pydantic model for what the strict form
+# refuses). mypy checks the wire forms as the models they are generated from (same fields), and
+# tests/unit/contracts/test_wire_record.py compares their JSON with the models'.
+_WIRE: dict[str, Any] = {"frozen": True, "gc": False, "forbid_unknown_fields": True}
 
 
-class WireGeoPoint(msgspec.Struct, **_WIRE):
-    """``GeoPoint`` in wire form."""
-
-    lat: Annotated[float, msgspec.Meta(ge=-90, le=90)]
-    lon: Annotated[float, msgspec.Meta(ge=-180, le=180)]
-    elevation_m: float | None = None
-
-    @classmethod
-    def of(cls, point: GeoPoint | None) -> WireGeoPoint | None:
-        """The wire form of a validated ``GeoPoint`` (None stays None)."""
-        return None if point is None else cls(point.lat, point.lon, point.elevation_m)
-
-
-class WireSourceValue(msgspec.Struct, **_WIRE):
-    """``SourceValue`` in wire form."""
-
-    item: str
-    field: str
-    value: float
-    unit: str | None = None
-
-
-class WireProvenance(msgspec.Struct, **_WIRE):
-    """``Provenance`` in wire form."""
-
-    raw_sha256: str
-    device_id: str
-    gateway_id: str
-    mqtt_topic: str
-    received_ns: int
-    kafka_topic: str
-    kafka_partition: int
-    kafka_offset: int
-    codec: str
-    codec_version: str
-    processor_version: str
-    pseudonym_key_id: str | None = None
-    profile: str | None = None
-    source_values: tuple[WireSourceValue, ...] = ()
-
-
-class WireRecord(msgspec.Struct, kw_only=True, **_WIRE):
-    """``DatasetRecord`` in wire form (same JSON; built without validation by normalize)."""
-
-    record_id: str
-    dataset: str
-    catalog_version: int
-    entity_id: str
-    natural_key: str
-    observed_at: datetime
-    received_at: datetime
-    values: dict[str, RecordValue]
-    location: WireGeoPoint | None = None
-    quality: tuple[str, ...] = ()
-    provenance: WireProvenance
+class _WireRecordMethods(msgspec.Struct, **_WIRE):
+    """What a wire record does besides carrying the fields."""
 
     def kafka_key(self) -> bytes:
         """Record key: the entity, so one entity's records keep their order."""
-        return self.entity_id.encode()
+        return str(getattr(self, "entity_id")).encode()  # noqa: B009 (fields come from the model)
 
     def to_kafka_value(self) -> bytes:
         """The JSON value carried on the data topic (what ``DatasetRecord`` would write)."""
         return _encode(self)
 
-    def to_model(self) -> DatasetRecord:
-        """The validated ``DatasetRecord`` of this record."""
-        return DatasetRecord.from_kafka_value(self.to_kafka_value())
+
+def _wire_type(annotation: Any, structs: dict[type[BaseModel], Any]) -> Any:
+    """``annotation`` with every model replaced by its wire struct."""
+    if isinstance(annotation, type) and annotation in structs:
+        return structs[annotation]
+    args = get_args(annotation)
+    if not args:
+        return annotation
+    new = tuple(_wire_type(a, structs) for a in args)
+    if get_origin(annotation) in (Union, UnionType):
+        return functools.reduce(operator.or_, new)
+    return get_origin(annotation)[new]
+
+
+def _wire_struct(
+    model: type[BaseModel],
+    structs: dict[type[BaseModel], Any],
+    *,
+    skip: frozenset[str] = frozenset(),
+) -> Any:
+    """A msgspec struct with ``model``'s fields (bounds kept; ``skip`` left out)."""
+    fields: list[tuple[str, Any, Any] | tuple[str, Any]] = []
+    for name, info in model.model_fields.items():
+        if name in skip:
+            continue
+        tp = _wire_type(info.annotation, structs)
+        bounds = {
+            key: getattr(m, key) for m in info.metadata for key in ("ge", "le") if hasattr(m, key)
+        }
+        if bounds:
+            tp = Annotated[tp, msgspec.Meta(**bounds)]
+        fields.append((name, tp) if info.is_required() else (name, tp, info.default))
+    record = model is DatasetRecord
+    struct = msgspec.defstruct(
+        f"Wire{model.__name__}",
+        fields,
+        bases=(_WireRecordMethods,) if record else None,
+        module=__name__,
+        kw_only=record,  # its required provenance follows fields with defaults
+        **_WIRE,
+    )
+    struct.__doc__ = f"``{model.__name__}`` in wire form."
+    structs[model] = struct
+    return struct
+
+
+if TYPE_CHECKING:
+    WireGeoPoint = GeoPoint
+    WireSourceValue = SourceValue
+    WireProvenance = Provenance
+    WireRecord = DatasetRecord
+else:
+    _structs: dict[type[BaseModel], Any] = {}
+    WireGeoPoint = _wire_struct(GeoPoint, _structs)
+    WireSourceValue = _wire_struct(SourceValue, _structs)
+    WireProvenance = _wire_struct(Provenance, _structs)
+    # ``supersedes`` exists only on share-tier records, which are built as models
+    WireRecord = _wire_struct(DatasetRecord, _structs, skip=frozenset({"supersedes"}))
+
+
+def wire_point(point: GeoPoint | None) -> WireGeoPoint | None:
+    """The wire form of a validated ``GeoPoint`` (None stays None)."""
+    return (
+        None
+        if point is None
+        else WireGeoPoint(lat=point.lat, lon=point.lon, elevation_m=point.elevation_m)
+    )
+
+
+def wire_to_model(record: WireRecord) -> DatasetRecord:
+    """The validated ``DatasetRecord`` of a wire record."""
+    return DatasetRecord.from_kafka_value(record.to_kafka_value())
 
 
 class WireSealedRecord(WireRecord, kw_only=True, **_WIRE):

@@ -8,6 +8,7 @@ import logging
 import sys
 
 from contracts.secrets import SettingsError
+from runtime.cli_entry import parse_command
 from runtime.exceptions import ServiceFailed
 
 # name -> (module under processors.cli, one-line help). Each module defines
@@ -53,13 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run the chosen command; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    if args.command is None:
-        parser.print_help()
+    args = parse_command(build_parser(), argv)
+    if args is None:
         return 2
     unavailable = getattr(args, "_unavailable", None)
     if unavailable:

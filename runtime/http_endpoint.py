@@ -9,18 +9,46 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
 from contracts.settings import MetricsConfig
 
-__all__ = ["HealthServer"]
+__all__ = ["HealthServer", "ListeningServer"]
 
 logger = logging.getLogger(__name__)
 
 
-class HealthServer:
+class ListeningServer:
+    """An asyncio TCP server a service starts and stops; subclasses answer in ``_handle``."""
+
+    def __init__(self) -> None:
+        self._server: asyncio.Server | None = None
+
+    @property
+    def port(self) -> int | None:
+        """The bound port, or None when not serving."""
+        if self._server is None or not self._server.sockets:
+            return None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def _listen(self, host: str, port: int, tls: ssl.SSLContext | None = None) -> None:
+        self._server = await asyncio.start_server(self._handle, host, port, ssl=tls)
+
+    async def stop(self) -> None:
+        """Stop listening."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+
+class HealthServer(ListeningServer):
     """Serves health and metrics on ``config.host:config.port``; port 0 disables it.
 
     Runs on the caller's event loop; ``start``/``stop`` are idempotent.
@@ -32,34 +60,18 @@ class HealthServer:
         ready: Callable[[], bool],
         registry: CollectorRegistry | None = None,
     ) -> None:
+        super().__init__()
         self._config = config
         self._ready = ready
         # A service may keep its metrics in its own registry (several instances in one process).
         self._registry = registry or REGISTRY
-        self._server: asyncio.Server | None = None
-
-    @property
-    def port(self) -> int | None:
-        """The bound port, or None when not serving."""
-        if self._server is None or not self._server.sockets:
-            return None
-        return int(self._server.sockets[0].getsockname()[1])
 
     async def start(self) -> None:
         """Start listening unless disabled or already started."""
         if self._server is not None or self._config.port == 0:
             return
-        self._server = await asyncio.start_server(
-            self._handle, self._config.host, self._config.port
-        )
+        await self._listen(self._config.host, self._config.port)
         logger.info("health endpoint on http://%s:%s", self._config.host, self.port)
-
-    async def stop(self) -> None:
-        """Stop listening."""
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
 
     async def __aenter__(self) -> HealthServer:
         await self.start()

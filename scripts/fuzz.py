@@ -30,6 +30,7 @@ from pydantic import SecretStr
 
 from contracts.dead_letter import DeadLetter
 from contracts.envelope import Envelope, KafkaCoordinates, RawRecord
+from contracts.families import FAMILY_NAMES
 from gateway.config import GatewayConfig
 from gateway.forward import RecordBuilder
 from gateway.mqtt_bridge import Inbound
@@ -44,7 +45,7 @@ from simulators import FleetConfig, SimMessage, generate, registry_csv
 
 __all__ = ["FuzzReport", "run"]
 
-FAMILIES = ("v2x", "agri", "iiot")
+FAMILIES = FAMILY_NAMES
 _JSON_TRICKS = (
     lambda d: d[:-1] + b',"dup":1,"dup":2}' if d.endswith(b"}") else d,
     lambda d: d.replace(b"1", b"NaN", 1),

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import sys
 from pathlib import Path
 
 from contracts.families import FAMILIES as REGISTERED
+from runtime.cli_entry import parse_command
 from simulators.api import (
     FAMILIES,
     FleetConfig,
@@ -249,12 +249,8 @@ def _verify(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run one sub-command; returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    if args.command is None:
-        parser.print_help()
+    args = parse_command(parser, argv)
+    if args is None:
         return 2
     try:
         if args.command in _FLEET_COMMANDS:

@@ -18,5 +18,8 @@ FAMILY = DeviceFamily(
     device_id_text="a devEui of 16 lower-case hex digits",
     codec="lorawan",
     mapper="processors.normalize.mappers.agri:AgriMapper",
+    profile_codecs=("cayenne_lpp", "json", "network_server_object"),
+    broker_role="lns-app",
+    broker_login="application",
     fleet="simulators.agri:AgriFleet",
 )

@@ -25,6 +25,8 @@ FAMILY = DeviceFamily(
     device_id_text="'<group>/<edge_node>' or '<group>/<edge_node>/<device>'",
     codec="sparkplug_b",
     mapper="processors.normalize.mappers.iiot:IiotMapper",
+    profile_codecs=("sparkplug",),
+    broker_role="edge-node",
     fleet="simulators.iiot:IiotFleet",
     # Sparkplug counts seq per edge node across node and device messages: every message of a node
     # is keyed by <group>/<edge> so it stays in one partition, in order, and a registered node

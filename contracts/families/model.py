@@ -14,6 +14,7 @@ import importlib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 __all__ = ["DeviceFamily", "FamilyRegistry", "TopicRoute", "load_reference"]
 
@@ -42,7 +43,11 @@ class DeviceFamily:
     ``key_levels``: how many leading ``/``-separated levels of a device id name the unit that keeps
     order and registers for the ids below it (a Sparkplug edge node ``<group>/<edge>`` covers its
     devices ``<group>/<edge>/<device>``); None means the whole id. ``device_fields`` are the
-    registry fields that only this family may set.
+    registry fields that only this family may set. ``profile_codecs`` are the payload codecs a
+    device profile of this family may name. ``broker_role`` is the broker role of the identity
+    that publishes a device's data; that identity is the device's ordering unit
+    (``broker_login="unit"``) or, for devices behind a network server, the server's application
+    named at registration (``"application"``).
     """
 
     name: str
@@ -54,6 +59,9 @@ class DeviceFamily:
     codec: str
     mapper: str
     fleet: str
+    profile_codecs: tuple[str, ...]
+    broker_role: str
+    broker_login: Literal["unit", "application"] = "unit"
     key_levels: int | None = None
     device_fields: tuple[str, ...] = ()
     _device_id: re.Pattern[str] = field(init=False, repr=False, compare=False)

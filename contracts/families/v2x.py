@@ -18,6 +18,8 @@ FAMILY = DeviceFamily(
     device_id_text="one MQTT topic level (the RSU id)",
     codec="v2x",
     mapper="processors.normalize.mappers.v2x:V2xMapper",
+    profile_codecs=("uper", "v2x_json"),
+    broker_role="rsu",
     fleet="simulators.v2x:V2xFleet",
     # The ASN.1 edition and the vendor framing header are chosen per RSU.
     device_fields=("v2x_edition", "v2x_framing"),

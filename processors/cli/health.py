@@ -11,6 +11,7 @@ from typing import Any
 
 import psycopg
 
+from contracts.families import FAMILY_NAMES
 from contracts.settings import DbConfig
 from processors.catalog import Catalog
 from processors.health.report import DeviceHealth, build_report, expected_interval
@@ -47,7 +48,7 @@ def add_health_arguments(parser: argparse.ArgumentParser) -> None:
         help="list as silent when not seen for this long, e.g. 10m (default: 3 sampling intervals)",
     )
     parser.add_argument("--period", type=parse_span_s, default=3600.0, help="report period (1h)")
-    parser.add_argument("--family", choices=("v2x", "agri", "iiot"))
+    parser.add_argument("--family", choices=FAMILY_NAMES)
     parser.add_argument("--silent-only", action="store_true", help="only the silent devices")
     parser.add_argument("--json", action="store_true")
 

@@ -26,11 +26,11 @@ from contracts.envelope import Envelope, RawRecord
 from contracts.errors import Rejected
 from contracts.record import (
     RecordValue,
-    WireGeoPoint,
     WireProvenance,
     WireRecord,
     WireSourceValue,
     record_id_for,
+    wire_point,
 )
 from processors import __version__
 from processors.normalize.catalog_view import CatalogLike, DeviceLike, EntryLike, RegistryLike
@@ -325,7 +325,7 @@ class NormalizeProcessor(Processor):
                         observed_at=ns_to_datetime(cand.observed_ns),
                         received_at=received_at,
                         values=s.values[j],
-                        location=WireGeoPoint.of(cand.location),
+                        location=wire_point(cand.location),
                         quality=tuple(sorted(set(s.flags[j]))),
                         provenance=provenance,
                     )

@@ -33,6 +33,7 @@ from processors.objections.models import (
 from processors.objections.openapi import openapi_document
 from processors.objections.service import PUBLIC, Objections, Principal
 from processors.objections.store import authenticate
+from runtime.http_endpoint import ListeningServer
 
 __all__ = ["ObjectionServer", "RateLimiter"]
 
@@ -66,7 +67,7 @@ class RateLimiter:
         return True
 
 
-class ObjectionServer:
+class ObjectionServer(ListeningServer):
     """Serves the API; ``after_decision`` runs after a decision (publication of corrections)."""
 
     def __init__(
@@ -75,19 +76,12 @@ class ObjectionServer:
         config: ObjectionsConfig,
         after_decision: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
+        super().__init__()
         self._obj = objections
         self._config = config
         self._after = after_decision
         self._limiter = RateLimiter(config.public_per_minute)
         self._lock = asyncio.Lock()
-        self._server: asyncio.Server | None = None
-
-    @property
-    def port(self) -> int | None:
-        """The bound port, or None when not serving."""
-        if self._server is None or not self._server.sockets:
-            return None
-        return int(self._server.sockets[0].getsockname()[1])
 
     def _tls(self) -> ssl.SSLContext | None:
         cfg = self._config
@@ -107,17 +101,8 @@ class ObjectionServer:
 
     async def start(self) -> None:
         """Start listening."""
-        self._server = await asyncio.start_server(
-            self._handle, self._config.host, self._config.port, ssl=self._tls()
-        )
+        await self._listen(self._config.host, self._config.port, self._tls())
         logger.info("objection API on %s:%s", self._config.host, self.port)
-
-    async def stop(self) -> None:
-        """Stop listening."""
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         status, payload = 500, {"error": "internal error"}

@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from contracts.families import FAMILIES, FamilyName
+
 __all__ = [
     "CODECS_BY_FAMILY",
     "FieldMap",
@@ -26,11 +28,7 @@ __all__ = [
 ProfileCodec = Literal[
     "cayenne_lpp", "json", "network_server_object", "uper", "v2x_json", "sparkplug"
 ]
-CODECS_BY_FAMILY: dict[str, tuple[str, ...]] = {
-    "agri": ("cayenne_lpp", "json", "network_server_object"),
-    "v2x": ("uper", "v2x_json"),
-    "iiot": ("sparkplug",),
-}
+CODECS_BY_FAMILY: dict[str, tuple[str, ...]] = {f.name: f.profile_codecs for f in FAMILIES.values()}
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 _DURATION = re.compile(
@@ -122,7 +120,7 @@ class Profile(BaseModel):
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.-]{1,62}$")]
     version: Annotated[int, Field(ge=1)]
-    family: Literal["v2x", "agri", "iiot"]
+    family: FamilyName
     codec: ProfileCodec
     dataset: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{2,62}$")]
     description: Annotated[str, Field(min_length=1)]

@@ -25,9 +25,10 @@ from cryptography.hazmat.primitives import serialization
 from psycopg import sql
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.families import FAMILIES
 from contracts.settings import MqttConfig
 from processors.catalog.ddl import render
-from processors.registry.broker_auth import BrokerIdentity, DynsecAdmin, new_password
+from processors.registry.broker_auth import BrokerIdentity, DynsecAdmin, IdentityKind, new_password
 
 __all__ = [
     "BrokerSettings",
@@ -67,20 +68,32 @@ class IssuedCredential:
     key_pem: str | None = None
 
 
+# The identity kinds a device family may publish with (the others are the services' own).
+_DEVICE_KINDS: dict[str, IdentityKind] = {
+    "rsu": "rsu",
+    "lns-app": "lns-app",
+    "edge-node": "edge-node",
+}
+
+
 def identity_for(family: str, device_id: str, lorawan_application: str | None) -> BrokerIdentity:
     """The broker identity that publishes the data of device ``family``/``device_id``."""
-    if family == "v2x":
-        return BrokerIdentity("rsu", device_id)
-    if family == "iiot":
-        group, node = device_id.split("/")[:2]
-        return BrokerIdentity("edge-node", f"{group}/{node}")
+    fam = FAMILIES.find(family)
+    if fam is None:
+        raise ValueError(FAMILIES.name_problem(family))
+    kind = _DEVICE_KINDS.get(fam.broker_role)
+    if kind is None:
+        msg = f"family {family}: broker role {fam.broker_role!r} is not a device identity kind"
+        raise ValueError(msg)
+    if fam.broker_login == "unit":
+        return BrokerIdentity(kind, fam.kafka_key(device_id))
     if not lorawan_application:
         msg = (
-            f"agri device {device_id} publishes through its network server's application: "
+            f"{family} device {device_id} publishes through its network server's application: "
             "give --lorawan-application"
         )
         raise ValueError(msg)
-    return BrokerIdentity("lns-app", lorawan_application)
+    return BrokerIdentity(kind, lorawan_application)
 
 
 def _ensure_table(conn: psycopg.Connection[Any], schema: str) -> None:

@@ -3,7 +3,8 @@
 Everything runs in one transaction under a cluster-wide advisory lock, so concurrent starters
 serialize and a failed run leaves nothing behind. ``schema_migration`` records what was applied
 (file versions ``NNNN`` and ``dataset:<code>@<version>``) with a checksum; a changed file that was
-already applied is refused. Files run with ``search_path`` set to the target schema; files written
+already applied is refused, unless the file names the earlier checksum in a
+``-- replaces-checksum: <sha256>`` line (a rewrite of the same effect, so it is not run again). Files run with ``search_path`` set to the target schema; files written
 for the default schema (``sensegate.`` qualified names) are rewritten for another schema, which is
 how tests get a private schema each.
 """
@@ -34,6 +35,7 @@ DEFAULT_SCHEMA = "sensegate"
 # One lock for every schema: the catalog migrations touch shared objects.
 _LOCK_KEY = 0x5E45_6A7E_0001
 _FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_REPLACES = re.compile(r"^-- replaces-checksum: ([0-9a-f]{64})$", re.MULTILINE)
 
 StorageMode = Literal["auto", "timescale", "plain"]
 
@@ -60,6 +62,19 @@ def _files(directory: Path) -> list[tuple[str, Path]]:
         msg = f"duplicate migration numbers in {directory}"
         raise ConfigurationError(msg)
     return found
+
+
+def _accept_rewrite(conn: psycopg.Connection, version: str, path: Path, applied: str) -> None:
+    """Record a rewritten file's new checksum if it declares the applied one; refuse otherwise."""
+    text = path.read_text(encoding="utf-8")
+    if applied not in _REPLACES.findall(text):
+        msg = f"migration {path.name} changed after it was applied (checksum {applied[:12]}…)"
+        raise ConfigurationError(msg)
+    checksum = hashlib.sha256(text.encode()).hexdigest()
+    conn.execute(
+        "UPDATE schema_migration SET checksum = %s WHERE version = %s", (checksum, version)
+    )
+    logger.info("migration %s: applied text replaced by an equivalent rewrite", path.name)
 
 
 def _retarget(text: str, schema: str) -> str:
@@ -124,8 +139,7 @@ def migrate(
             checksum = hashlib.sha256(text.encode()).hexdigest()
             if version in done:
                 if done[version] != checksum:
-                    msg = f"migration {path.name} changed after it was applied to {schema}"
-                    raise ConfigurationError(msg)
+                    _accept_rewrite(conn, version, path, done[version])
                 continue
             conn.execute(_retarget(text, schema).encode())
             conn.execute(

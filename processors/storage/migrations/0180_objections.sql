@@ -1,6 +1,9 @@
 -- Objection cases (Art. 30; owner: processors.objections). Idempotent: safe to apply repeatedly.
 -- A case row is written once; its state is its latest event. Events are signed and chained per
 -- case (prev = SHA-256 of the previous event's signed body) and, like the cases, append-only.
+-- The trigger block was rewritten without changing its effect; a database that applied the
+-- earlier text keeps it (migrate.py):
+-- replaces-checksum: 572f6426da5b929f99d99ab5fd0f056f17832910ac2decf80b48ac69746272bf
 CREATE SCHEMA IF NOT EXISTS sensegate;
 
 CREATE TABLE IF NOT EXISTS sensegate.objection_case (
@@ -52,23 +55,12 @@ CREATE TABLE IF NOT EXISTS sensegate.objection_unit_token (
     revoked_at   timestamptz
 );
 
-DO $$
-DECLARE t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['objection_case', 'objection_event'] LOOP
-        IF NOT EXISTS (
-            SELECT 1 FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
-            JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE g.tgname = t || '_append_only' AND c.relname = t
-              AND n.nspname = current_schema()
-        ) THEN
-            EXECUTE format(
-                'CREATE TRIGGER %I BEFORE UPDATE OR DELETE ON %I FOR EACH ROW '
-                'EXECUTE FUNCTION append_only_guard()', t || '_append_only', t);
-            EXECUTE format(
-                'CREATE TRIGGER %I BEFORE TRUNCATE ON %I FOR EACH STATEMENT '
-                'EXECUTE FUNCTION append_only_guard()', t || '_no_truncate', t);
-        END IF;
-    END LOOP;
-END;
-$$;
+-- Append-only like the provenance tables (0001): the same guard, named per table.
+CREATE OR REPLACE TRIGGER objection_case_append_only BEFORE UPDATE OR DELETE
+    ON sensegate.objection_case FOR EACH ROW EXECUTE FUNCTION sensegate.append_only_guard();
+CREATE OR REPLACE TRIGGER objection_case_no_truncate BEFORE TRUNCATE
+    ON sensegate.objection_case FOR EACH STATEMENT EXECUTE FUNCTION sensegate.append_only_guard();
+CREATE OR REPLACE TRIGGER objection_event_append_only BEFORE UPDATE OR DELETE
+    ON sensegate.objection_event FOR EACH ROW EXECUTE FUNCTION sensegate.append_only_guard();
+CREATE OR REPLACE TRIGGER objection_event_no_truncate BEFORE TRUNCATE
+    ON sensegate.objection_event FOR EACH STATEMENT EXECUTE FUNCTION sensegate.append_only_guard();

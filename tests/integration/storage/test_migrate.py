@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -67,6 +68,44 @@ def test_changed_migration_is_refused(
     core.write_text(core.read_text() + "\n-- edited after release\n")
     with pytest.raises(ConfigurationError, match="changed after it was applied"):
         migrate(stack.pg_dsn, bare_schema, None, directory=directory)
+
+
+def test_declared_rewrite_is_accepted_without_rerun(
+    stack: StackAddresses, bare_schema: str, tmp_path: Path
+) -> None:
+    directory = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS_DIR, directory)
+    migrate(stack.pg_dsn, bare_schema, None, directory=directory)
+    core = directory / "0001_core.sql"
+    applied = hashlib.sha256(core.read_bytes()).hexdigest()
+    # the rewrite would fail if it ran again: it is only recorded
+    core.write_text(f"-- replaces-checksum: {applied}\nSELECT 1/0;\n")
+    assert migrate(stack.pg_dsn, bare_schema, None, directory=directory).applied == []
+    with psycopg.connect(stack.pg_dsn) as conn:
+        row = conn.execute(
+            sql.SQL("SELECT checksum FROM {} WHERE version = '0001'").format(
+                sql.Identifier(bare_schema, "schema_migration")
+            )
+        ).fetchone()
+    assert row == (hashlib.sha256(core.read_bytes()).hexdigest(),)
+    core.write_text("-- replaces-checksum: " + "0" * 64 + "\n")
+    with pytest.raises(ConfigurationError, match="changed after it was applied"):
+        migrate(stack.pg_dsn, bare_schema, None, directory=directory)
+
+
+# objection_event references objection_case, so PostgreSQL truncates the case table only with it
+@pytest.mark.parametrize(
+    "tables", [("correction",), ("objection_event",), ("objection_case", "objection_event")]
+)
+def test_append_only_tables_refuse_truncate(
+    stack: StackAddresses, pg_schema: str, tables: tuple[str, ...]
+) -> None:
+    names = sql.SQL(", ").join(sql.Identifier(pg_schema, t) for t in tables)
+    with (
+        psycopg.connect(stack.pg_dsn, autocommit=True) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"),
+    ):
+        conn.execute(sql.SQL("TRUNCATE {}").format(names))
 
 
 @pytest.mark.parametrize(

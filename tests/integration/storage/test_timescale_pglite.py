@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -28,18 +27,13 @@ from processors.sinks.timescale import connect
 from processors.sinks.writer import insert_one
 from processors.storage.migrate import migrate
 from processors.storage.partitions import ensure_partitions, is_partitioned, month_start
+from tests.fixtures.ports import free_port
 from tests.fixtures.records import BASE_TIME, soil_records
 from tests.fixtures.services import StackAddresses
 from tests.integration.storage.queries import DOCUMENTED_QUERIES
 
 ROOT = Path(__file__).resolve().parents[3]
 DIR = ROOT / ".state" / "timescale"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -51,7 +45,7 @@ def timescale_dsn(tmp_path: Path) -> Iterator[str]:
             "node or the PGlite TimescaleDB packages are missing (scripts/timescale_check.sh)"
         )
     shutil.copy(ROOT / "scripts" / "timescale_server.mjs", DIR / "timescale_server.mjs")
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "pglite.log").open("wb")
     proc = subprocess.Popen([node, "timescale_server.mjs", str(port)], cwd=DIR, stdout=log,
                             stderr=subprocess.STDOUT)  # fmt: skip

@@ -137,6 +137,8 @@ def _family(**changes: object) -> DeviceFamily:
         "codec": "wx",
         "mapper": "processors.normalize.mappers.wx:WxMapper",
         "fleet": "simulators.wx:WxFleet",
+        "profile_codecs": ("json",),
+        "broker_role": "rsu",
     }
     doc.update(changes)
     return DeviceFamily(**doc)  # type: ignore[arg-type]
@@ -183,3 +185,10 @@ def test_gateway_and_contracts_do_not_import_processors_or_simulators() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_profile_codecs_come_from_the_families() -> None:
+    from processors.profiles import CODECS_BY_FAMILY
+
+    assert set(CODECS_BY_FAMILY) == set(FAMILIES)
+    assert all(CODECS_BY_FAMILY[name] == FAMILIES[name].profile_codecs for name in FAMILIES)

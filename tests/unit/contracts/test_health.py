@@ -6,6 +6,7 @@ import asyncio
 
 from contracts.settings import MetricsConfig
 from runtime.http_endpoint import HealthServer
+from tests.fixtures.ports import free_port
 
 
 async def _get(port: int, path: str) -> tuple[int, bytes]:
@@ -23,7 +24,7 @@ async def test_readyz_follows_callable_and_metrics_served() -> None:
     async with HealthServer(MetricsConfig(port=0), lambda: True) as disabled:
         assert disabled.port is None
     # Port 0 disables the endpoint, so the test binds a free ephemeral port explicitly.
-    server = HealthServer(MetricsConfig(host="127.0.0.1", port=_free_port()), lambda: ready["ok"])
+    server = HealthServer(MetricsConfig(host="127.0.0.1", port=free_port()), lambda: ready["ok"])
     async with server:
         assert server.port is not None
         assert (await _get(server.port, "/healthz"))[0] == 200
@@ -34,11 +35,3 @@ async def test_readyz_follows_callable_and_metrics_served() -> None:
         assert status == 200
         assert b"python_info" in body or b"process_" in body or b"# HELP" in body
         assert (await _get(server.port, "/nope"))[0] == 404
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])

@@ -12,6 +12,10 @@ import json
 import random
 from datetime import UTC, datetime, timedelta
 
+import msgspec
+import msgspec.inspect
+import pytest
+
 from contracts.record import (
     DatasetRecord,
     GeoPoint,
@@ -20,6 +24,8 @@ from contracts.record import (
     WireProvenance,
     WireRecord,
     decode_wire_record,
+    wire_point,
+    wire_to_model,
 )
 
 _TEXT = ["", "a", "é中文", 'q"uote\\slash', "line\nbreak\ttab", "\u2028\x1f", "x" * 70]
@@ -104,8 +110,8 @@ def test_out_record_bytes_match_dataset_record() -> None:
     for fields in corpus:
         prov: dict[str, object] = fields["provenance"]  # type: ignore[assignment]
         old = DatasetRecord(**{**fields, "provenance": Provenance(**prov)}).to_kafka_value()
-        wire = {"provenance": WireProvenance(**prov), "location": WireGeoPoint.of(fields["location"])}  # type: ignore[arg-type]
-        new = WireRecord(**{**fields, **wire}).to_kafka_value()  # type: ignore[arg-type]
+        wire = {"provenance": WireProvenance(**prov), "location": wire_point(fields["location"])}  # type: ignore[arg-type]
+        new = WireRecord(**{**fields, **wire}).to_kafka_value()
         assert decode_wire_record(new).to_kafka_value() == new
         assert DatasetRecord.from_kafka_value(new).to_kafka_value() == old
         assert json.loads(new) == json.loads(old)
@@ -118,8 +124,26 @@ def test_out_record_bytes_match_dataset_record() -> None:
 def test_out_record_to_model_and_key() -> None:
     fields = _corpus(1, seed=7)[0]
     prov: dict[str, object] = fields["provenance"]  # type: ignore[assignment]
-    wire = {"provenance": WireProvenance(**prov), "location": WireGeoPoint.of(fields["location"])}  # type: ignore[arg-type]
-    record = WireRecord(**{**fields, **wire})  # type: ignore[arg-type]
-    model = record.to_model()
+    wire = {"provenance": WireProvenance(**prov), "location": wire_point(fields["location"])}  # type: ignore[arg-type]
+    record = WireRecord(**{**fields, **wire})
+    model = wire_to_model(record)
     assert model.record_id == record.record_id and model.values == record.values
     assert record.kafka_key() == model.kafka_key()
+
+
+def test_wire_structs_have_the_models_fields_and_bounds() -> None:
+    for model, struct in (
+        (GeoPoint, WireGeoPoint),
+        (Provenance, WireProvenance),
+        (DatasetRecord, WireRecord),
+    ):
+        names = [n for n in model.model_fields if n != "supersedes"]
+        info = msgspec.inspect.type_info(struct)
+        assert isinstance(info, msgspec.inspect.StructType)
+        assert [f.name for f in info.fields] == names
+    fields = _corpus(1, seed=3)[0]
+    prov: dict[str, object] = fields["provenance"]  # type: ignore[assignment]
+    doc = json.loads(DatasetRecord(**{**fields, "provenance": Provenance(**prov)}).to_kafka_value())
+    doc["location"] = {"lat": 90.5, "lon": 0.0, "elevation_m": None}
+    with pytest.raises(msgspec.ValidationError, match="lat"):
+        decode_wire_record(json.dumps(doc).encode())

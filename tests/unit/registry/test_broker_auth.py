@@ -44,6 +44,8 @@ def test_user_name_round_trip_and_device_mapping() -> None:
     assert identity_for("agri", "0011223344556677", "app").username == "lns:app"
     with pytest.raises(ValueError, match="lorawan-application"):
         identity_for("agri", "0011223344556677", None)
+    with pytest.raises(ValueError, match="unknown family 'weather'"):
+        identity_for("weather", "w1", None)
 
 
 def test_credential_book_routes_by_topic_and_connection(tmp_path: Path) -> None:

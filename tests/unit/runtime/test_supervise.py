@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import threading
 
 import pytest
@@ -13,6 +12,7 @@ from contracts.settings import MetricsConfig
 from runtime.exceptions import ServiceFailed, TaskEnded
 from runtime.http_endpoint import HealthServer
 from runtime.supervise import Supervisor
+from tests.fixtures.ports import free_port
 
 
 async def _forever() -> None:
@@ -182,7 +182,7 @@ async def test_setup_errors_pass_through_and_tasks_are_cancelled() -> None:
 
 async def test_readyz_turns_red_when_a_task_fails() -> None:
     sup = Supervisor("svc")
-    server = HealthServer(MetricsConfig(host="127.0.0.1", port=_free_port()), lambda: sup.healthy)
+    server = HealthServer(MetricsConfig(host="127.0.0.1", port=free_port()), lambda: sup.healthy)
     async with server:
         assert server.port is not None
         assert await _status(server.port, "/readyz") == 200
@@ -200,9 +200,3 @@ async def _status(port: int, path: str) -> int:
     data = await reader.read()
     writer.close()
     return int(data.split()[1])
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
