@@ -14,7 +14,7 @@ import hashlib
 import operator
 from datetime import datetime
 from types import UnionType
-from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Union, cast, get_args, get_origin
 
 import msgspec
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,6 +33,7 @@ __all__ = [
     "decode_wire_record",
     "decode_wire_sealed",
     "record_id_for",
+    "wire_fields",
     "wire_point",
     "wire_to_model",
 ]
@@ -200,8 +201,9 @@ else:
     WireGeoPoint = _wire_struct(GeoPoint, _structs)
     WireSourceValue = _wire_struct(SourceValue, _structs)
     WireProvenance = _wire_struct(Provenance, _structs)
-    # ``supersedes`` exists only on share-tier records, which are built as models
-    WireRecord = _wire_struct(DatasetRecord, _structs, skip=frozenset({"supersedes"}))
+    # ``supersedes`` exists only on share-tier records, which are built as models; ``sealed``
+    # only on a personal dataset's records (``WireSealedRecord``)
+    WireRecord = _wire_struct(DatasetRecord, _structs, skip=frozenset({"supersedes", "sealed"}))
 
 
 def wire_point(point: GeoPoint | None) -> WireGeoPoint | None:
@@ -222,6 +224,13 @@ class WireSealedRecord(WireRecord, kw_only=True, **_WIRE):
     """``DatasetRecord`` with ``sealed`` set, in wire form (a personal dataset's record)."""
 
     sealed: str
+
+
+def wire_fields(record: WireRecord) -> dict[str, Any]:
+    """A wire record's fields by name, without ``sealed`` (to build another wire record)."""
+    fields: dict[str, Any] = msgspec.structs.asdict(cast("Any", record))
+    fields.pop("sealed", None)
+    return fields
 
 
 _encode = msgspec.json.Encoder().encode

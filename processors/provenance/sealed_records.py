@@ -25,6 +25,8 @@ from contracts.record import (
     WireGeoPoint,
     WireRecord,
     WireSealedRecord,
+    wire_fields,
+    wire_point,
 )
 from contracts.sealed import KeyLookup, SealInvalid, open_token, seal
 from processors.catalog import DatasetEntry
@@ -81,7 +83,7 @@ def seal_wire(record: WireRecord, names: tuple[str, ...], key: bytes, kid: str) 
         key, kid, _encode(_Sealed(personal, record.location)),
         _context("data", record.dataset, record.record_id),
     )  # fmt: skip
-    fields = {f: getattr(record, f) for f in WireRecord.__struct_fields__}
+    fields = wire_fields(record)
     return WireSealedRecord(**{**fields, "values": kept, "location": None, "sealed": token})
 
 
@@ -100,7 +102,7 @@ def open_wire(record: WireSealedRecord, keys: KeyLookup) -> WireRecord:
     if set(inner.values) & set(record.values):
         msg = "sealed items also appear in clear"
         raise SealInvalid(msg)
-    fields = {f: getattr(record, f) for f in WireRecord.__struct_fields__}
+    fields = wire_fields(record)
     return WireRecord(
         **{**fields, "values": {**record.values, **inner.values}, "location": inner.location}
     )
@@ -130,7 +132,7 @@ def seal_model(
     """``record`` with its personal values and location sealed for ``tier`` (key already derived)."""
     kept, personal = _split(record.values, names)
     token = seal(
-        key, kid, _encode(_Sealed(personal, WireGeoPoint.of(record.location))),
+        key, kid, _encode(_Sealed(personal, wire_point(record.location))),
         _context(tier, record.dataset, record.record_id),
     )  # fmt: skip
     return record.model_copy(update={"values": kept, "location": None, "sealed": token})

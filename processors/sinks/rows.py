@@ -211,7 +211,7 @@ def _opened(
         if isinstance(record, WireSealedRecord):
             plain: WireRecord | DatasetRecord = open_wire(record, lookup)
         else:
-            plain = open_model(record, lookup)  # type: ignore[arg-type]
+            plain = open_model(record, lookup)
         name = subject_item(entry)
         subject = plain.values.get(name) if name else None
         if subject is None or subject_ref(entry.code, str(subject)) != keys[kid].subject_ref:

@@ -23,6 +23,7 @@ from contracts.record import (
     WireGeoPoint,
     WireProvenance,
     WireRecord,
+    WireSealedRecord,
     decode_wire_record,
     wire_point,
     wire_to_model,
@@ -137,10 +138,13 @@ def test_wire_structs_have_the_models_fields_and_bounds() -> None:
         (Provenance, WireProvenance),
         (DatasetRecord, WireRecord),
     ):
-        names = [n for n in model.model_fields if n != "supersedes"]
+        names = [n for n in model.model_fields if n not in ("supersedes", "sealed")]
         info = msgspec.inspect.type_info(struct)
         assert isinstance(info, msgspec.inspect.StructType)
         assert [f.name for f in info.fields] == names
+    sealed = msgspec.inspect.type_info(WireSealedRecord)
+    assert isinstance(sealed, msgspec.inspect.StructType)
+    assert [f.name for f in sealed.fields] == [*names, "sealed"]
     fields = _corpus(1, seed=3)[0]
     prov: dict[str, object] = fields["provenance"]  # type: ignore[assignment]
     doc = json.loads(DatasetRecord(**{**fields, "provenance": Provenance(**prov)}).to_kafka_value())
