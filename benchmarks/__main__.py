@@ -73,8 +73,7 @@ def _target_from_env() -> limits.StackTarget:
         mqtt_port=port,
         kafka_bootstrap=os.environ.get("SENSEGATE_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:19092"),
         pg_dsn=os.environ["SENSEGATE_DB__DSN"],  # operator.env (the Makefile sources it)
-        kafka_client_config=Path(os.environ.get("SENSEGATE_STATE", ".state"))
-        / "secrets" / "kafka-admin.properties",
+        kafka_client_config=limits.admin_client_properties(),
     )
 
 

@@ -34,6 +34,11 @@ class StackTarget:
     kafka_client_config: Path | None = None  # Java client properties of the admin principal
 
 
+def admin_client_properties() -> Path:
+    """The Java client properties of the stack's Kafka admin principal (written by the stack)."""
+    return Path(os.environ.get("SENSEGATE_STATE", ".state")) / "secrets" / "kafka-admin.properties"
+
+
 def mqtt_c_client_limit(target: StackTarget, qos: int, count: int, payload_size: int = 200) -> dict[str, float]:
     """Messages/s that mosquitto_sub receives from mosquitto_pub through the broker (C clients).
 

@@ -123,7 +123,11 @@ async def _main(args: argparse.Namespace) -> int:
         steady = await _steady(admin, up, topic, upstream, rate=args.rate, seconds=args.seconds)
         print(f"steady {steady['rate']:.0f} records/s for {args.seconds} s: lag p50 {steady['lag_p50']:.0f} "
               f"records, max {steady['lag_max']:.0f}; drained {steady['drain_s']} s after the load stopped")
-        target = limits.StackTarget(mqtt_port=0, kafka_bootstrap=admin_bootstrap)
+        # the SCRAM-only stack: ProducerPerformance logs in as the admin (it retries a refused
+        # connection forever, so without this the step only ends at its timeout)
+        target = limits.StackTarget(
+            mqtt_port=0, kafka_bootstrap=admin_bootstrap, kafka_client_config=limits.admin_client_properties()
+        )
         sat = await _saturate(up, upstream, target, topic, args.records)
         print(f"saturation {sat['records']:.0f} records: replicated {sat['replicated_per_s']:.0f} records/s "
               f"end to end; Kafka producer limit in the same run {sat['producer_per_s']:.0f} records/s "
