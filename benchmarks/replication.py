@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
 
 from benchmarks import limits
+from contracts.credential import new_credential
 from contracts.settings import KafkaConfig
 from processors.catalog import load_catalog
 from processors.cli.federation import FederationSettings
@@ -98,7 +99,7 @@ async def _main(args: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="sensegate-bench-repl-"))
     mirror = None
     try:
-        password = secrets.token_urlsafe(18)
+        password = new_credential(18)
         await apply_province_grants(province.config(), f"instance-{code}", password, code)
         fed = FederationConfig(
             instance_code=code, upstream_bootstrap=province.bootstrap,

@@ -9,12 +9,12 @@ Addresses come from ``STATE/stack.env``, which holds no secret. Nothing here pri
 from __future__ import annotations
 
 import json
-import secrets
 import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from contracts.credential import new_credential
 from processors.keys import KeyKind, Keyring, write_private
 from processors.share.principals import SERVICES
 from stack import mqtt_auth
@@ -67,7 +67,7 @@ def init(state: Path) -> list[str]:
         path = folder / f"{name}.password"
         if not path.exists():
             # URL-safe: the value goes into DSNs and JAAS lines without escaping.
-            write_private(path, secrets.token_urlsafe(24) + "\n")
+            write_private(path, new_credential() + "\n")
             created.append(name)
     for kind in KeyKind:
         path = folder / f"{kind.value}-keys.json"

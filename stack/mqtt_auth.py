@@ -22,6 +22,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
+from contracts.credential import new_credential
 from stack import pki
 
 __all__ = [
@@ -138,7 +139,7 @@ def init_broker_files(state: Path) -> str:
     dynsec = state / "mosquitto" / "dynamic-security.json"
     password = read_env_file(env_file).get("SENSEGATE_BROKER__MQTT__PASSWORD", "")
     if not password or not dynsec.exists():
-        password = secrets.token_urlsafe(24)
+        password = new_credential()
         write_dynsec_file(dynsec, password)
         _write_private(
             env_file,

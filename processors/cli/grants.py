@@ -12,6 +12,7 @@ from typing import Any
 
 import psycopg
 
+from contracts.credential import new_credential
 from contracts.secrets import load_settings
 from processors.catalog import load_catalog
 from processors.cli.settings import AdminSettings
@@ -73,7 +74,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def _bootstrap(settings: AdminSettings, args: argparse.Namespace) -> int:
-    import secrets
 
     derived = [e.code for e in load_catalog(args.catalog) if e.derived_from]
     acls = [a for s in SERVICES for a in service_acls(s, settings.kafka.topic_prefix, derived)]
@@ -85,7 +85,7 @@ async def _bootstrap(settings: AdminSettings, args: argparse.Namespace) -> int:
         if args.create_users:
             lines = []
             for service, (user, _group) in SERVICES.items():
-                password = secrets.token_urlsafe(24)
+                password = new_credential()
                 await admin.upsert_scram_user(user, password)
                 if args.env_file is None:
                     print(f"user {user} password {password}")

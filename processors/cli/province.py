@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import secrets
 import sys
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings
 
+from contracts.credential import new_credential
 from contracts.settings import SETTINGS_CONFIG, KafkaConfig
 from processors.federation.config import FederationError
 from processors.federation.grants import apply_province_grants
@@ -67,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def _admit(settings: ProvinceSettings, args: argparse.Namespace) -> int:
     load_public_key(args.public_key)  # refuse a malformed key before creating anything
-    password = secrets.token_urlsafe(24)
+    password = new_credential()
     user = instance_user(args.code)
     await apply_province_grants(settings.province.kafka, user, password, args.code)
     ProvinceStore(settings.province.state_dir).admit(args.code, args.public_key, user)

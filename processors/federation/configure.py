@@ -7,12 +7,12 @@ tightened entry loses its READ binding before MirrorMaker is restarted with the 
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import SecretStr
 
+from contracts.credential import new_credential
 from contracts.settings import KafkaConfig
 from processors.catalog.loader import Catalog
 from processors.federation.allowlist import allowed_topics
@@ -41,7 +41,7 @@ def _secret(path: Path, given: SecretStr | None) -> str:
         return given.get_secret_value()
     if path.exists():
         return path.read_text().strip()
-    value = secrets.token_urlsafe(24)
+    value = new_credential()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:

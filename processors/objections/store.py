@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
+from contracts.credential import new_credential
 from processors.objections.exceptions import CaseNotFound
 from processors.objections.models import CaseEvent, CaseView, State, SubmitRequest
 from processors.provenance.canonical import canonical_bytes, iso_utc
@@ -48,7 +48,7 @@ def _token_hash(token: str) -> str:
 
 async def issue_token(conn: AsyncConnection[Any], unit: str) -> str:
     """Create an API token for ``unit``; the token is returned once and only its hash is kept."""
-    token = secrets.token_urlsafe(32)
+    token = new_credential(32)
     await conn.execute(
         "INSERT INTO objection_unit_token (token_sha256, unit) VALUES (%s, %s)",
         (_token_hash(token), unit),

@@ -10,7 +10,6 @@ broker's default denies publishing and subscribing.
 from __future__ import annotations
 
 import json
-import secrets
 import threading
 import uuid
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any, Literal
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from contracts.credential import new_credential
 from contracts.settings import MqttConfig
 from processors.exceptions import ProcessorError
 from runtime.mqtt_auth import configure_client
@@ -172,7 +172,7 @@ def acls_for(identity: BrokerIdentity) -> list[dict[str, Any]]:
 
 def new_password() -> str:
     """A fresh random credential (192 bits, URL-safe)."""
-    return secrets.token_urlsafe(24)
+    return new_credential()
 
 
 class DynsecAdmin:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from contracts.credential import new_credential
 from contracts.settings import KafkaConfig
 from contracts.topics import open_topic, share_topic
 from processors.catalog import Catalog, DatasetEntry
@@ -235,7 +235,7 @@ class GrantService:
             assert entry is not None  # noqa: S101 - grant_problems checked it
             topic = tier_topic(entry, grant.tier, self._kafka.topic_prefix)
             user = grant_user(grant_id, grant.applicant)
-            password = secrets.token_urlsafe(24)
+            password = new_credential()
             await self._conn.execute(
                 f"UPDATE {self._t} SET status = 'approved', topics = %s, principal = %s,"  # noqa: S608
                 " group_prefix = %s, decided_at = now(), decided_by = %s WHERE grant_id = %s",
