@@ -77,11 +77,12 @@ class Gateway:
             supervisor=self.supervisor,
         )
         # Raw payloads of personal-data families are sealed per device and epoch (erasure).
-        self._sealer = (
-            RawSealer(self._cfg.seal_families, self._cfg.seal_epoch_s, settings.db)
-            if self._cfg.seal_families and settings.db is not None
-            else None
-        )
+        self._sealer: RawSealer | None = None
+        if self._cfg.seal_families and settings.db is not None:
+            self._sealer = RawSealer(
+                self._cfg.seal_families, self._cfg.seal_epoch_s, settings.db,
+                timeout_s=self._cfg.produce_timeout_s,
+            )  # fmt: skip
         self._tracker = AckTracker(self._ack)
         self._bridge: MqttBridge | None = None
         self._health: HealthServer | None = None

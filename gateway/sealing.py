@@ -10,7 +10,10 @@ receive time (``raw_context``); the ``sg.sha256`` header still names the payload
 Erasing a data subject destroys the keys of the epochs that carried the subject's messages, once
 those epochs are closed and normalized (processors.provenance.rawshred). A database that cannot be
 reached makes the send fail like a Kafka error: the message is retried with backoff, never sent in
-clear and never acknowledged before Kafka has it.
+clear and never acknowledged before Kafka has it. A registration the database does not answer
+within ``timeout_s`` (the produce timeout) is abandoned like a timed-out send: its connection is
+dropped at once and the next attempt opens another, so a hung connection (a stalled server process,
+a dead link that sends no reset) holds the gateway up for one timeout, not until TCP gives up.
 """
 
 from __future__ import annotations
@@ -30,12 +33,13 @@ from contracts.settings import DbConfig
 from gateway.exceptions import ProduceError
 from gateway.forward import Outgoing
 
-__all__ = ["KeyUnavailable", "RawSealer"]
+__all__ = ["KeyUnavailable", "RawSealer", "epoch_start"]
 
 logger = logging.getLogger(__name__)
 
 _NS = 1_000_000_000
 _CACHE_MAX = 50_000
+_ABANDON_WAIT_S = 2.0  # at shutdown, how long abandoned registrations may take to wind down
 
 # (family, device, epoch start ns) -> (key id, key)
 _Pair = tuple[str, str, int]
@@ -45,16 +49,28 @@ class KeyUnavailable(ProduceError):
     """The raw key of a device and epoch could not be registered or read; retried with backoff."""
 
 
+def epoch_start(received_ns: int, epoch_s: int) -> int:
+    """Start (Unix ns) of the key epoch a message received at ``received_ns`` belongs to."""
+    epoch_ns = epoch_s * _NS
+    return received_ns - received_ns % epoch_ns
+
+
 class RawSealer:
     """Seals raw records of ``families``; loop-affine, one per gateway."""
 
-    def __init__(self, families: Sequence[str], epoch_s: int, db: DbConfig) -> None:
+    def __init__(
+        self, families: Sequence[str], epoch_s: int, db: DbConfig, timeout_s: float
+    ) -> None:
         self.families = frozenset(families)
+        self._epoch_s = epoch_s
         self._epoch_ns = epoch_s * _NS
         self._db = db
+        self._timeout_s = timeout_s
         self._cache: dict[_Pair, tuple[str, bytes]] = {}
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._lock = asyncio.Lock()
+        # Registrations given up on, still winding down on their own (dropped) connections.
+        self._abandoned: set[asyncio.Task[list[tuple[Any, ...]]]] = set()
 
     def wants(self, record: Outgoing) -> bool:
         """Whether ``record`` is a raw record still to be sealed."""
@@ -85,19 +101,66 @@ class RawSealer:
         return out
 
     def _pair(self, record: Outgoing) -> _Pair:
-        start = record.received_ns - record.received_ns % self._epoch_ns
-        return record.family, record.device_id, start
+        return record.family, record.device_id, epoch_start(record.received_ns, self._epoch_s)
 
     async def close(self) -> None:
-        """Close the database connection."""
+        """Close the database connection; stop what is left of abandoned registrations."""
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
+        for attempt in self._abandoned:
+            attempt.cancel()  # again: psycopg then closes the connection instead of waiting
+        if self._abandoned:
+            await asyncio.wait(self._abandoned, timeout=_ABANDON_WAIT_S)
 
     async def _register(self, pairs: set[_Pair]) -> None:
         ordered = sorted(pairs)
+        # The attempt runs as its own task, so that one the database does not answer can be left
+        # behind at the timeout (cancelling it waits for the server's reply to the cancel request).
+        attempt = asyncio.create_task(self._attempt(ordered), name="gateway-key-registration")
         try:
-            conn = await self._connection()
+            done, _ = await asyncio.wait({attempt}, timeout=self._timeout_s)
+        finally:
+            if not attempt.done():  # timed out, or our caller is being cancelled
+                self._abandon(attempt)
+        if not done:
+            msg = (
+                f"raw epoch keys not registered: no answer within {self._timeout_s:g} s "
+                "(connection dropped)"
+            )
+            raise KeyUnavailable(msg)
+        try:
+            rows = attempt.result()
+        except psycopg.Error as exc:
+            msg = f"raw epoch keys not registered: {exc}"
+            raise KeyUnavailable(msg) from exc
+        if len(self._cache) > _CACHE_MAX:
+            self._cache.clear()
+        for family, device, start, kid, key in rows:
+            self._cache[(family, device, int(start))] = (kid, bytes(key))
+        gone = pairs - self._cache.keys()
+        if gone:
+            # An epoch whose key was already destroyed (a redelivery long after an erasure): the
+            # message cannot be sealed under it and is not sent in clear; it waits for retries.
+            msg = f"raw epoch key of {sorted(gone)[0]} is destroyed"
+            raise KeyUnavailable(msg)
+
+    def _abandon(self, attempt: asyncio.Task[list[tuple[Any, ...]]]) -> None:
+        # The next registration opens a new connection at once; the attempt closes its own.
+        self._conn = None
+        attempt.cancel()
+        self._abandoned.add(attempt)
+        attempt.add_done_callback(self._forget)
+
+    def _forget(self, attempt: asyncio.Task[list[tuple[Any, ...]]]) -> None:
+        self._abandoned.discard(attempt)
+        if not attempt.cancelled():
+            attempt.exception()  # retrieved: its failure was already reported as a timeout
+
+    async def _attempt(self, ordered: list[_Pair]) -> list[tuple[Any, ...]]:
+        """Register the keys of ``ordered`` and read them back, on the current connection."""
+        conn = await self._connection()
+        try:
             async with conn.transaction():
                 await conn.execute(
                     "INSERT INTO raw_epoch_key (family, device_id, epoch_start_ns, epoch_end_ns, "
@@ -119,32 +182,29 @@ class RawSealer:
                         [s for _, _, s in ordered],
                     ),
                 )
-                rows = await cur.fetchall()
-        except psycopg.Error as exc:
-            await self.close()
-            msg = f"raw epoch keys not registered: {exc}"
-            raise KeyUnavailable(msg) from exc
-        if len(self._cache) > _CACHE_MAX:
-            self._cache.clear()
-        for family, device, start, kid, key in rows:
-            self._cache[(family, device, int(start))] = (kid, bytes(key))
-        gone = pairs - self._cache.keys()
-        if gone:
-            # An epoch whose key was already destroyed (a redelivery long after an erasure): the
-            # message cannot be sealed under it and is not sent in clear; it waits for retries.
-            msg = f"raw epoch key of {sorted(gone)[0]} is destroyed"
-            raise KeyUnavailable(msg)
+                return await cur.fetchall()
+        except BaseException:
+            # Failed, timed out or cancelled: the connection is in an unknown state.
+            if self._conn is conn:
+                self._conn = None
+            await conn.close()
+            raise
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
         if self._conn is None or self._conn.closed or self._conn.broken:
-            self._conn = await psycopg.AsyncConnection.connect(
+            conn = await psycopg.AsyncConnection.connect(
                 self._db.dsn.get_secret_value(), application_name="sensegate-gateway-keys",
                 connect_timeout=10,
             )  # fmt: skip
-            await self._conn.execute(
-                sql.SQL("SET search_path TO {}, public").format(
-                    sql.Identifier(self._db.schema_name)
+            try:
+                await conn.execute(
+                    sql.SQL("SET search_path TO {}, public").format(
+                        sql.Identifier(self._db.schema_name)
+                    )
                 )
-            )
-            await self._conn.commit()
+                await conn.commit()
+            except BaseException:
+                await conn.close()
+                raise
+            self._conn = conn  # only once it is set up (an abandoned attempt may stop midway)
         return self._conn

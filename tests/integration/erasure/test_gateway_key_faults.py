@@ -14,6 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import threading
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +31,7 @@ from tests.fixtures.mqtt_auth import MqttLogins
 from tests.fixtures.private_pg import PrivatePostgres
 from tests.fixtures.services import StackAddresses
 from tests.integration.erasure.keyfaults import (
+    KEYS_APP,
     SCHEMA,
     Fleet,
     epoch_keys,
@@ -36,7 +41,14 @@ from tests.integration.erasure.keyfaults import (
     open_copies,
     read_raw,
 )
-from tests.integration.gateway.harness import delete_topics, gateway_overrides, in_process_gateway
+from tests.integration.gateway.harness import (
+    Publisher,
+    delete_topics,
+    gateway_overrides,
+    id_of,
+    in_process_gateway,
+    payload_for,
+)
 from tests.integration.sinks.helpers import wait_until
 
 pytestmark = pytest.mark.timeout(420)
@@ -44,6 +56,14 @@ pytestmark = pytest.mark.timeout(420)
 EPOCH_S = 2
 DOWN_S = 3 * EPOCH_S + 1  # at least three epoch changes while the database is down
 RETRY_LOGGED = "raw epoch keys not registered"
+AGRI_APP, AGRI_RATE = "keyfaults", 10.0  # an unsealed family published alongside
+
+
+def _agri_items(n: int) -> list[tuple[str, bytes, str]]:
+    return [
+        (f"application/{AGRI_APP}/device/soil{i % 3}/event/up", payload_for(f"ag{i}"), f"ag{i}")
+        for i in range(n)
+    ]
 
 
 def _gateway(
@@ -191,3 +211,92 @@ async def test_killed_key_connection_is_reopened_for_the_next_epoch(
     )
     assert set(by_id) == published, f"lost: {sorted(published - set(by_id))[:5]}"
     assert after, "no key registered after the key connection was killed"
+
+
+STALL_S = 30  # how long the key connection's server process stays stopped
+
+
+def _idle_key_backend(dsn: str) -> int | None:
+    """The gateway's key connection's server pid, when it is idle (between registrations)."""
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s AND state = 'idle'",
+            (KEYS_APP,),
+        ).fetchone()
+    return None if row is None else int(row[0])
+
+
+async def test_key_connection_that_stops_answering_is_abandoned_and_reopened(
+    stack: StackAddresses,
+    private_postgres: PrivatePostgres,
+    mqtt_logins: MqttLogins,
+    unique_name: Callable[[str], str],
+) -> None:
+    """A hung key connection (its server process stopped, as behind a dead link) stalls neither
+    family: the registration is abandoned after the produce timeout and retried on a new one."""
+    pg = private_postgres
+    dsn = await asyncio.to_thread(key_database, pg)
+    prefix = unique_name("gk") + "."
+    doc = _gateway(stack, mqtt_logins, prefix, unique_name("gw"), dsn)
+    doc["gateway"]["subscriptions"] += [f"application/{AGRI_APP}/device/+/event/+"]
+    fleet = Fleet(mqtt_logins.publisher, unique_name("fl"))
+    agri = Publisher(mqtt_logins.publisher, unique_name("ag"))
+    halt = threading.Event()
+    stopped: int | None = None
+    try:
+        async with in_process_gateway(doc) as gw:
+            fleet.start()
+            agri.stream(_agri_items(int(AGRI_RATE * 180)), AGRI_RATE, halt)
+            await wait_until(lambda: _idle_key_backend(pg.dsn) is not None, limit_s=30)
+            stopped = _idle_key_backend(pg.dsn)
+            assert stopped is not None
+            os.kill(stopped, signal.SIGSTOP)
+            stopped_at = _now()
+            # While that process stays stopped, the gateway opens another key connection.
+            await wait_until(
+                lambda: bool(set(key_backends(pg.dsn)) - {stopped}), limit_s=STALL_S - 5
+            )
+            reopened_at = _now()
+            await asyncio.sleep(max(0.0, STALL_S - (reopened_at - stopped_at).total_seconds()))
+            resumed_at = _now()
+            os.kill(stopped, signal.SIGCONT)
+            stopped = None
+            await asyncio.sleep(EPOCH_S)
+            fleet.stop()
+            halt.set()
+            await asyncio.to_thread(fleet.wait_acked, 90)
+            assert gw.supervisor.healthy and gw.ready
+        published = fleet.published()
+        agri_sent = {msg_id for msg_id, _ in agri.infos}
+        copies = await read_raw(stack.kafka_bootstrap, raw_topic(prefix, "v2x"), len(published))
+        agri_copies = await read_raw(
+            stack.kafka_bootstrap, raw_topic(prefix, "agri"), len(agri_sent)
+        )
+    finally:
+        if stopped is not None:
+            os.kill(stopped, signal.SIGCONT)
+        halt.set()
+        agri.close()
+        fleet.close()
+        await delete_topics(stack.kafka_bootstrap, prefix)
+
+    keys = epoch_keys(pg.dsn)
+    by_id = open_copies(copies, keys, fleet.payloads, EPOCH_S)
+    stall = (stopped_at.timestamp() * 1e3, resumed_at.timestamp() * 1e3)
+    during = [c for c in copies if stall[0] < c.timestamp_ms < stall[1]]
+    agri_during = [c for c in agri_copies if stall[0] < c.timestamp_ms < stall[1]]
+    agri_ids = Counter(id_of(c.value) for c in agri_copies)
+    print(
+        f"[key backend stopped {STALL_S}s, epoch {EPOCH_S}s] published={len(published)} "
+        f"in_kafka={len(by_id)} duplicates={sum(len(c) - 1 for c in by_id.values())} "
+        f"reopened_after={(reopened_at - stopped_at).total_seconds():.1f}s "
+        f"v2x_produced_during_stall={len(during)} agri_sent={len(agri_sent)} "
+        f"agri_produced_during_stall={len(agri_during)} "
+        f"agri_duplicates={sum(n - 1 for n in agri_ids.values())}"
+    )
+    assert set(by_id) == published, f"lost: {sorted(published - set(by_id))[:5]}"
+    assert set(agri_ids) == agri_sent
+    # Both families kept flowing while the stopped process held the old connection, the sealed
+    # one under keys registered on the new connection.
+    assert any(keys[epoch_of(c, EPOCH_S)].created_at > stopped_at for c in during)
+    assert agri_during
