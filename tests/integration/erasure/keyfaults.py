@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import psycopg
 from aiokafka import AIOKafkaConsumer
@@ -21,15 +22,35 @@ from psycopg import sql
 from contracts.sealed import open_token, raw_context
 from processors.storage.migrate import migrate
 from runtime.kafka_client import client_kwargs
-from tests.fixtures.mqtt_auth import MqttLogin
+from tests.fixtures.mqtt_auth import MqttLogin, MqttLogins
 from tests.fixtures.private_pg import PrivatePostgres
-from tests.integration.gateway.harness import Publisher
+from tests.fixtures.services import StackAddresses
+from tests.integration.gateway.harness import Publisher, gateway_overrides
 
 SCHEMA = "sensegate"
 FAMILY = "v2x"
 GATEWAY_ROLE = "sensegate_gateway"
 KEYS_APP = "sensegate-gateway-keys"  # application_name of the gateway's key connection
 _NS = 1_000_000_000
+
+
+def gateway_doc(  # noqa: PLR0917
+    stack: StackAddresses,
+    logins: MqttLogins,
+    prefix: str,
+    name: str,
+    dsn: str,
+    epoch_s: int,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Settings of a gateway sealing V2X under ``epoch_s`` keys registered through ``dsn``."""
+    doc = gateway_overrides(
+        mqtt=logins.gateway, kafka=stack.kafka_bootstrap, prefix=prefix, instance=name,
+        subscriptions=["V2X/RSU/+/RSM/UP"], seal_families=["v2x"], seal_epoch_s=epoch_s,
+        retry_backoff_max_s=1.0, drain_timeout_s=10.0, **extra,
+    )  # fmt: skip
+    doc["db"] = {"dsn": dsn, "schema_name": SCHEMA}
+    return doc
 
 
 def key_database(pg: PrivatePostgres) -> str:

@@ -20,7 +20,6 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import psycopg
 import pytest
@@ -32,10 +31,10 @@ from tests.fixtures.private_pg import PrivatePostgres
 from tests.fixtures.services import StackAddresses
 from tests.integration.erasure.keyfaults import (
     KEYS_APP,
-    SCHEMA,
     Fleet,
     epoch_keys,
     epoch_of,
+    gateway_doc,
     key_backends,
     key_database,
     open_copies,
@@ -44,7 +43,6 @@ from tests.integration.erasure.keyfaults import (
 from tests.integration.gateway.harness import (
     Publisher,
     delete_topics,
-    gateway_overrides,
     id_of,
     in_process_gateway,
     payload_for,
@@ -66,18 +64,6 @@ def _agri_items(n: int) -> list[tuple[str, bytes, str]]:
     ]
 
 
-def _gateway(
-    stack: StackAddresses, logins: MqttLogins, prefix: str, name: str, dsn: str
-) -> dict[str, Any]:
-    doc = gateway_overrides(
-        mqtt=logins.gateway, kafka=stack.kafka_bootstrap, prefix=prefix, instance=name,
-        subscriptions=["V2X/RSU/+/RSM/UP"], seal_families=["v2x"], seal_epoch_s=EPOCH_S,
-        retry_backoff_max_s=1.0, drain_timeout_s=10.0,
-    )  # fmt: skip
-    doc["db"] = {"dsn": dsn, "schema_name": SCHEMA}
-    return doc
-
-
 def _sample(gw: Gateway, name: str) -> float:
     """One of the in-process gateway's metrics."""
     return gw.metrics.registry.get_sample_value(f"sensegate_gateway_{name}") or 0.0
@@ -97,7 +83,7 @@ async def test_database_down_across_epochs_loses_nothing_and_sends_nothing_in_cl
     pg = private_postgres
     dsn = await asyncio.to_thread(key_database, pg)
     prefix = unique_name("gk") + "."
-    doc = _gateway(stack, mqtt_logins, prefix, unique_name("gw"), dsn)
+    doc = gateway_doc(stack, mqtt_logins, prefix, unique_name("gw"), dsn, EPOCH_S)
     caplog.set_level(logging.WARNING, logger="gateway.app")
     fleet = Fleet(mqtt_logins.publisher, unique_name("fl"))
     try:
@@ -175,7 +161,7 @@ async def test_killed_key_connection_is_reopened_for_the_next_epoch(
     pg = private_postgres
     dsn = await asyncio.to_thread(key_database, pg)
     prefix = unique_name("gk") + "."
-    doc = _gateway(stack, mqtt_logins, prefix, unique_name("gw"), dsn)
+    doc = gateway_doc(stack, mqtt_logins, prefix, unique_name("gw"), dsn, EPOCH_S)
     fleet = Fleet(mqtt_logins.publisher, unique_name("fl"))
     killed: list[int] = []
     try:
@@ -237,7 +223,7 @@ async def test_key_connection_that_stops_answering_is_abandoned_and_reopened(
     pg = private_postgres
     dsn = await asyncio.to_thread(key_database, pg)
     prefix = unique_name("gk") + "."
-    doc = _gateway(stack, mqtt_logins, prefix, unique_name("gw"), dsn)
+    doc = gateway_doc(stack, mqtt_logins, prefix, unique_name("gw"), dsn, EPOCH_S)
     doc["gateway"]["subscriptions"] += [f"application/{AGRI_APP}/device/+/event/+"]
     fleet = Fleet(mqtt_logins.publisher, unique_name("fl"))
     agri = Publisher(mqtt_logins.publisher, unique_name("ag"))
