@@ -158,7 +158,21 @@ class RawSealer:
             attempt.exception()  # retrieved: its failure was already reported as a timeout
 
     async def _attempt(self, ordered: list[_Pair]) -> list[tuple[Any, ...]]:
-        """Register the keys of ``ordered`` and read them back, on the current connection."""
+        """Register the keys of ``ordered`` and read them back (again on a new connection once).
+
+        A connection kept open since an earlier epoch may turn out closed by the server.
+        """
+        reused = self._conn is not None and not (self._conn.closed or self._conn.broken)
+        try:
+            return await self._write(ordered)
+        except psycopg.OperationalError:
+            if not reused:
+                raise
+        # Idle for up to an epoch, the connection may have been ended by a server restart or an
+        # administrator; writing twice is harmless (ON CONFLICT DO NOTHING, then read back).
+        return await self._write(ordered)
+
+    async def _write(self, ordered: list[_Pair]) -> list[tuple[Any, ...]]:
         conn = await self._connection()
         try:
             async with conn.transaction():

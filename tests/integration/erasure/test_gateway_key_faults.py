@@ -64,9 +64,9 @@ def _agri_items(n: int) -> list[tuple[str, bytes, str]]:
     ]
 
 
-def _sample(gw: Gateway, name: str) -> float:
+def _sample(gw: Gateway, name: str, **labels: str) -> float:
     """One of the in-process gateway's metrics."""
-    return gw.metrics.registry.get_sample_value(f"sensegate_gateway_{name}") or 0.0
+    return gw.metrics.registry.get_sample_value(f"sensegate_gateway_{name}", labels) or 0.0
 
 
 def _now() -> datetime:
@@ -180,6 +180,7 @@ async def test_killed_key_connection_is_reopened_for_the_next_epoch(
             fleet.stop()
             await asyncio.to_thread(fleet.wait_acked, 90)
             assert gw.supervisor.healthy and gw.ready
+            errors = _sample(gw, "produce_errors_total", kind="error")
         published = fleet.published()
         copies = await read_raw(stack.kafka_bootstrap, raw_topic(prefix, "v2x"), len(published))
     finally:
@@ -193,10 +194,14 @@ async def test_killed_key_connection_is_reopened_for_the_next_epoch(
     print(
         f"[key connection killed x{KILLS}, epoch {EPOCH_S}s] published={len(published)} "
         f"in_kafka={len(by_id)} duplicates={duplicates} keys={len(keys)} "
-        f"keys_after_last_kill={len(after)} backends_killed={len(killed)}"
+        f"keys_after_last_kill={len(after)} backends_killed={len(killed)} "
+        f"failed_sends={errors:.0f}"
     )
     assert set(by_id) == published, f"lost: {sorted(published - set(by_id))[:5]}"
     assert after, "no key registered after the key connection was killed"
+    # The registration found its connection closed and wrote again on a new one at once: no
+    # message took the retry path.
+    assert errors == 0
 
 
 STALL_S = 30  # how long the key connection's server process stays stopped
