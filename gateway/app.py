@@ -28,7 +28,7 @@ from gateway.kafka_out import KafkaOut, Pending
 from gateway.metrics import GatewayMetrics
 from gateway.mqtt_bridge import ConnectionEvent, Inbound, MqttBridge
 from gateway.routing import Router
-from gateway.sealing import RawSealer
+from gateway.sealing import KeyUnavailable, RawSealer
 from gateway.sweeper import Attempt, DeadlineSweeper
 from runtime.faults import fault_point
 from runtime.http_endpoint import HealthServer
@@ -212,9 +212,7 @@ class Gateway:
             if self._fault is not None:
                 self._fault()
             if self._sealer is not None:
-                sealed = await self._sealer.seal([f.record for f in flights])
-                for flight, record in zip(flights, sealed, strict=True):
-                    flight.record = record
+                flights = await self._seal(self._sealer, flights)
             groups: dict[tuple[str, int], list[_Flight]] = {}
             for flight in flights:
                 record = flight.record
@@ -232,6 +230,22 @@ class Gateway:
                 if not flight.owned:
                     self._end(flight)  # shutdown or a fault: left unacked for redelivery
             raise
+
+    async def _seal(self, sealer: RawSealer, flights: list[_Flight]) -> list[_Flight]:
+        """Seal what the batch needs sealed; without keys, those take the slow path.
+
+        The rest (unsealed families, dead letters) goes on: a failing key database holds up only
+        the messages that need a key it cannot give.
+        """
+        try:
+            sealed = await sealer.seal([f.record for f in flights], probe=False)
+        except KeyUnavailable as exc:
+            waiting = [f for f in flights if sealer.wants(f.record)]
+            self._retry_all(waiting, exc)
+            return [f for f in flights if not f.owned]
+        for flight, record in zip(flights, sealed, strict=True):
+            flight.record = record
+        return flights
 
     def _count_received(self, msgs: list[Inbound]) -> None:
         # One increment per QoS and batch: the counter takes a lock per call (8 % of the

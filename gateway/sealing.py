@@ -14,6 +14,9 @@ clear and never acknowledged before Kafka has it. A registration the database do
 within ``timeout_s`` (the produce timeout) is abandoned like a timed-out send: its connection is
 dropped at once and the next attempt opens another, so a hung connection (a stalled server process,
 a dead link that sends no reset) holds the gateway up for one timeout, not until TCP gives up.
+While the database is failing, the dispatch loop does not wait for it: the messages that need a
+new key take the retry path (which tries the database, one attempt at a time) and the others,
+unsealed families included, go on to Kafka.
 """
 
 from __future__ import annotations
@@ -71,16 +74,24 @@ class RawSealer:
         self._lock = asyncio.Lock()
         # Registrations given up on, still winding down on their own (dropped) connections.
         self._abandoned: set[asyncio.Task[list[tuple[Any, ...]]]] = set()
+        self._failing = False  # the last registration found the database failing
 
     def wants(self, record: Outgoing) -> bool:
         """Whether ``record`` is a raw record still to be sealed."""
         return record.reason is None and record.family in self.families and not record.sealed
 
-    async def seal(self, records: Sequence[Outgoing]) -> list[Outgoing]:
-        """The records with their payloads sealed; raises KeyUnavailable (retriable)."""
+    async def seal(self, records: Sequence[Outgoing], *, probe: bool = True) -> list[Outgoing]:
+        """The records with their payloads sealed; raises KeyUnavailable (retriable).
+
+        ``probe=False`` (the dispatch loop): while the key database is failing, raise at once
+        instead of trying it; the retries of the waiting messages try it, one at a time.
+        """
         pairs = {self._pair(r) for r in records if self.wants(r)}
         missing = pairs - self._cache.keys()
         if missing:
+            if self._failing and not probe:
+                msg = "raw epoch keys not registered: the key database is failing (retrying)"
+                raise KeyUnavailable(msg)
             async with self._lock:
                 missing -= self._cache.keys()
                 if missing:
@@ -123,6 +134,7 @@ class RawSealer:
         finally:
             if not attempt.done():  # timed out, or our caller is being cancelled
                 self._abandon(attempt)
+        self._failing = True  # until the rows are read
         if not done:
             msg = (
                 f"raw epoch keys not registered: no answer within {self._timeout_s:g} s "
@@ -134,6 +146,7 @@ class RawSealer:
         except psycopg.Error as exc:
             msg = f"raw epoch keys not registered: {exc}"
             raise KeyUnavailable(msg) from exc
+        self._failing = False
         if len(self._cache) > _CACHE_MAX:
             self._cache.clear()
         for family, device, start, kid, key in rows:

@@ -8,11 +8,13 @@ epoch), and the token opens with that key to exactly the bytes one RSU published
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -94,6 +96,28 @@ def key_backends(dsn: str) -> list[int]:
             "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (KEYS_APP,)
         ).fetchall()
     return [int(pid) for (pid,) in rows]
+
+
+def idle_key_backend(dsn: str) -> int | None:
+    """The server pid of the gateway's key connection, when it is idle (between registrations)."""
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s AND state = 'idle'",
+            (KEYS_APP,),
+        ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def server_pids(pg: PrivatePostgres) -> list[int]:
+    """The private server's postmaster, then every process it forked (to stop it as a whole)."""
+    postmaster = int((pg.datadir / "postmaster.pid").read_text().split()[0])
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            # "pid (comm) state ppid ...": the name may hold spaces, so split after it
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                children.append(int(stat.parent.name))
+    return [postmaster, *children]
 
 
 def _rsm(rsu: str, n: int, msg_id: str) -> bytes:

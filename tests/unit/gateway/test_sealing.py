@@ -1,4 +1,4 @@
-"""Raw sealing without a database: epoch boundaries, which records are sealed, pass-through."""
+"""Raw sealing without a key database: epoch boundaries, which records are sealed, failing fast."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pydantic import SecretStr
 from contracts.dead_letter import ReasonCode
 from contracts.settings import DbConfig
 from gateway.forward import Outgoing
-from gateway.sealing import RawSealer, epoch_start
+from gateway.sealing import KeyUnavailable, RawSealer, epoch_start
 
 NS = 1_000_000_000
 # A DSN nothing listens on: the tests below must never need the database.
@@ -50,4 +50,16 @@ async def test_records_not_to_seal_pass_unchanged_without_touching_the_database(
     sealer = RawSealer(["v2x"], 3600, NOWHERE, timeout_s=1.0)
     records = [_record("agri"), _record("v2x", sealed=True)]
     assert await sealer.seal(records) == records
+    await sealer.close()
+
+
+async def test_while_the_database_fails_the_dispatch_loop_does_not_wait_for_it() -> None:
+    # NOWHERE refuses connections at once: a real failed registration, no service needed.
+    sealer = RawSealer(["v2x"], 3600, NOWHERE, timeout_s=5.0)
+    v2x, agri = _record("v2x"), _record("agri")
+    with pytest.raises(KeyUnavailable, match=r"Connection refused|connection failed"):
+        await sealer.seal([v2x])  # a retry probes the database
+    with pytest.raises(KeyUnavailable, match="failing"):
+        await sealer.seal([agri, v2x], probe=False)  # the dispatch loop does not
+    assert await sealer.seal([agri], probe=False) == [agri]  # nothing to seal: no database
     await sealer.close()
