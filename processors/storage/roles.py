@@ -125,7 +125,8 @@ ROLES: tuple[RoleGrants, ...] = (
     RoleGrants(
         "sensegate_objections",
         "processors.objections (API and CLI): cases and their signed events, corrections of the "
-        "records objected to and their log leaves; reads stored records; checks unit tokens",
+        "records objected to and their log leaves; reads stored records; checks unit tokens; "
+        "releases share keys to grant holders",
         tables=(
             ("objection_case", "SELECT, INSERT"),
             ("objection_event", "SELECT, INSERT"),
@@ -134,7 +135,8 @@ ROLES: tuple[RoleGrants, ...] = (
             ("correction", "SELECT, INSERT"),
             ("provenance", "SELECT"),
             ("catalog_entry", "SELECT"),
-            ("pi_subject_key", "SELECT"),  # seals a personal record's corrected share form
+            ("pi_subject_key", "SELECT"),  # seals corrected share forms; share keys for grantees
+            ("access_grant", "SELECT"),  # who may receive share keys (POST /share-keys)
             *_LOG_APPEND,
         ),
         datasets="SELECT",

@@ -25,7 +25,8 @@ import pytest
 from psycopg import sql
 from pydantic import SecretStr
 
-from contracts.settings import DbConfig
+from contracts.sealed import SEALED_FIELD_KID
+from contracts.settings import DbConfig, KafkaConfig
 from contracts.topics import data_topic, raw_topic, share_topic
 from processors.catalog import Catalog
 from processors.normalize.pseudonymize import Pseudonymizer
@@ -44,6 +45,7 @@ from tests.fixtures.mqtt_auth import MqttLogins
 from tests.fixtures.services import StackAddresses
 from tests.fixtures.storage import run_cli
 from tests.integration.erasure.helpers import live_keys, opened_json, opened_raw, scan_db
+from tests.integration.erasure.key_release import open_share, unit_api, unit_with_share_grant
 from tests.integration.gateway.harness import Publisher, gateway_overrides, in_process_gateway
 from tests.integration.normalize.kit import RSU, drain, make_processor
 from tests.integration.objections.helpers import cli, cli_env, read_topic
@@ -128,6 +130,16 @@ async def _scan_kafka(
             texts.append(text)
             shredded[topic] = shredded.get(topic, 0) + gone
     return "\n".join(texts), shredded
+
+
+async def _values(kafka: KafkaConfig, topic: str) -> list[bytes]:
+    """Every non-tombstone value of ``topic``, from the beginning."""
+    return [seen.value for seen in await read_topic(kafka, topic) if seen.value is not None]
+
+
+def _kids(values: list[bytes]) -> list[str]:
+    """The key ids named by the sealed tokens of ``values``."""
+    return sorted({m.group(1).decode() for v in values if (m := SEALED_FIELD_KID.search(v))})
 
 
 async def test_erased_subject_is_unreadable_in_the_database_and_every_topic(  # noqa: PLR0917
@@ -224,10 +236,15 @@ async def test_erased_subject_is_unreadable_in_the_database_and_every_topic(  # 
     masters = json.loads(os.environ["SENSEGATE_SHARE_KEYS__MASTERS"])
     active = os.environ["SENSEGATE_SHARE_KEYS__ACTIVE_ID"]
     ring = RotatingKeyring({k: SecretStr(v) for k, v in masters.items()}, active)
-    share_ids = {  # the subject's pseudonym on the share tier
-        ring.pseudonym(subject, tier="share", dataset="v2x_participant", item="ptc_id",
-                       moment=observed, epoch_days=SHARE_EPOCH_DAYS)[0]
-    }  # fmt: skip
+
+    def share_id(pseudonym: str) -> str:
+        """A subject's pseudonym on the share tier."""
+        return ring.pseudonym(
+            pseudonym, tier="share", dataset="v2x_participant", item="ptc_id", moment=observed,
+            epoch_days=SHARE_EPOCH_DAYS,
+        )[0]  # fmt: skip
+
+    share_ids = {share_id(subject)}
     raw_mine = _raw_values(ERASED, range(SUBJECT_STEPS))
     mine = {subject} | share_ids | _positions(stack.pg_dsn, pg_schema, subject) | raw_mine
     others = {subject_of[1003]} | _positions(stack.pg_dsn, pg_schema, subject_of[1003])
@@ -249,6 +266,29 @@ async def test_erased_subject_is_unreadable_in_the_database_and_every_topic(  # 
     assert b'"sealed":"sg1.' in data_text and subject.encode() not in data_text
     missing = sorted(v for v in mine if v not in kafka_before)
     assert not missing, f"the scan does not see the values it looks for: {missing}"
+
+    # Key release: a unit with a share grant opens the share tier's personal values; nobody else.
+    participant = "v2x_participant"
+    share_values = await _values(kafka, share_topic(prefix, participant))
+    kids = _kids(share_values)
+    assert len(kids) == VEHICLES
+    police = await unit_with_share_grant(
+        stack.pg_dsn, pg_schema, "jl_traffic_police", participant, granted=True
+    )
+    medics = await unit_with_share_grant(
+        stack.pg_dsn, pg_schema, "jl_emergency_mgmt", participant, granted=False
+    )
+    api_dsn = roles.dsn("objections")
+    async with unit_api(api_dsn, pg_schema, catalog, signing_seed, tmp_path / "api1") as api:
+        assert (await api.share_keys(None, participant, kids))[0] == 401
+        assert (await api.share_keys(medics, participant, kids))[0] == 403  # no grant
+        assert (await api.share_keys(police, "agri_soil", kids))[0] == 403  # not its dataset
+        status, released = await api.share_keys(police, participant, kids)
+    assert status == 200, released
+    assert released["max_cache_s"] > 0 and all(released["keys"].values())
+    opened, shut = open_share(share_values, released["keys"])
+    assert shut == 0 and all(v in opened for v in share_ids), "a grant holder cannot read"
+    assert share_id(subject_of[1003]) in opened
 
     env = cli_env(stack, pg_schema, signing_seed, prefix)
     admin = {**env, "SENSEGATE_DB__DSN": roles.dsn("registry")}
@@ -301,6 +341,15 @@ async def test_erased_subject_is_unreadable_in_the_database_and_every_topic(  # 
     assert all(v in kafka_after for v in others | raw_later)
     assert all(v in db_after for v in others)
 
+    # The grant holder asks again: the erased subject's key is gone, the others are released.
+    share_after = await _values(kafka, share_topic(prefix, participant))
+    async with unit_api(api_dsn, pg_schema, catalog, signing_seed, tmp_path / "api2") as api:
+        status, released = await api.share_keys(police, participant, _kids(share_after))
+    assert status == 200, released
+    assert sum(v is None for v in released["keys"].values()) == 1
+    opened, shut = open_share(share_after, released["keys"])
+    assert shut >= SUBJECT_STEPS and not any(v in opened for v in share_ids)
+    assert share_id(subject_of[1003]) in opened
     verified = run_cli("provenance", "verify", env=auditor)
     assert verified.returncode == 0, verified.stdout
     proof_file = tmp_path / "proof.json"
