@@ -47,7 +47,6 @@ async def unit_api(
     dsn: str, schema: str, catalog: Catalog, seed: str, directory: Path
 ) -> AsyncIterator[UnitApi]:
     """The objection HTTP API on a free port, connected as ``dsn`` (the objections role)."""
-    directory.mkdir(parents=True, exist_ok=True)
     cert, key = self_signed_cert(directory)
     conn = await connect(dsn, schema, "test-unit-api")
     async with conn:

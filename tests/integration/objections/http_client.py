@@ -18,6 +18,7 @@ from cryptography.x509.oid import NameOID
 
 def self_signed_cert(directory: Path) -> tuple[Path, Path]:
     """A self-signed certificate and key for 127.0.0.1, written to ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = dt.datetime.now(dt.UTC)
