@@ -97,7 +97,8 @@ ROLES: tuple[RoleGrants, ...] = (
             ("broker_credential", "SELECT, INSERT, UPDATE"),
             ("access_grant", "SELECT, INSERT, UPDATE"),
             ("access_grant_event", "SELECT, INSERT"),
-            ("correction", "SELECT, INSERT"),
+            # erase-subject also removes the personal values of the erased records' corrections
+            ("correction", "SELECT, INSERT, UPDATE (new_values)"),
             ("provenance", "SELECT"),
             ("objection_unit_token", "SELECT, INSERT, UPDATE (revoked_at)"),
             # erase-subject: destroys a subject's key (its guard allows nothing else), records

@@ -32,6 +32,7 @@ from processors.catalog import Catalog
 from processors.normalize.pseudonymize import Pseudonymizer
 from processors.normalize.runner import NormalizeRunner, RunnerConfig
 from processors.normalize.sealing import RecordSealer
+from processors.objections.propagate import corrections_topic
 from processors.provenance.keytable import KeyTable
 from processors.share.config import ShareSettings
 from processors.share.deidentify import RotatingKeyring
@@ -58,6 +59,7 @@ SUBJECT_STEPS = 4  # the erased vehicle leaves the RSU's range after these steps
 EPOCH_S = 2  # raw key epochs: the last steps fall in later epochs than the subject's messages
 PN_KEY = "integration-key-0001"  # the normalize kit's pseudonym key (make_processor)
 ERASED = 1002  # the temporary id of the subject whose erasure is requested
+CORRECTED_LAT = 43.8765432  # a corrected position of the subject (distinct from every other)
 
 
 def _position(ptc: int, step: int) -> tuple[int, int]:
@@ -293,6 +295,27 @@ async def test_erased_subject_is_unreadable_in_the_database_and_every_topic(  # 
     env = cli_env(stack, pg_schema, signing_seed, prefix)
     admin = {**env, "SENSEGATE_DB__DSN": roles.dsn("registry")}
     auditor = {**env, "SENSEGATE_DB__DSN": roles.dsn("auditor")}
+    # A correction of one of the subject's positions, published before the erasure: its signed
+    # event (corrections topic) carries only the commitment; the share record is sealed.
+    with psycopg.connect(stack.pg_dsn) as conn:
+        fixed = conn.execute(
+            sql.SQL("SELECT record_id FROM {}.v2x_participant WHERE ptc_id = %s LIMIT 1").format(
+                sql.Identifier(pg_schema)
+            ),
+            (subject,),
+        ).fetchone()
+    assert fixed is not None
+    corrected = run_cli(
+        "provenance", "correct", fixed[0], "--values", json.dumps({"lat": CORRECTED_LAT}),
+        "--reason", "position misread", env=admin,
+    )  # fmt: skip
+    assert corrected.returncode == 0, corrected.stderr
+    assert str(CORRECTED_LAT) not in corrected.stdout  # the signed event holds the commitment
+    assert cli(env, "publish").returncode == 0
+    mine.add(str(CORRECTED_LAT))
+    assert str(CORRECTED_LAT) in scan_db(stack.pg_dsn, pg_schema)  # plain for <table>_current
+    topics.append(corrections_topic(prefix))
+    assert str(CORRECTED_LAT) not in (await _scan_kafka(kafka, topics, {}, {}))[0]
     done = run_cli(
         "provenance", "erase-subject", "v2x_participant", subject,
         "--legal-basis", "PIPL Art. 47; request 2026-0099", "--normalize-group", f"{prefix}normalize",
@@ -331,7 +354,8 @@ async def test_erased_subject_is_unreadable_in_the_database_and_every_topic(  # 
     kafka_after, shredded = await _scan_kafka(kafka, topics, keys_after, raw_after)
     # data and share topics: each of the subject's records is sealed under the destroyed key;
     # raw topic: the frames of the subject's epochs (all the RSU's vehicles in them)
-    assert shredded[topics[1]] == shredded[topics[2]] == SUBJECT_STEPS
+    assert shredded[topics[1]] == SUBJECT_STEPS
+    assert shredded[topics[2]] == SUBJECT_STEPS + 1  # and the corrected record's share form
     assert 1 <= shredded[topics[0]] <= SUBJECT_STEPS
     found_db = sorted(v for v in mine if v in db_after)
     found_kafka = sorted(v for v in mine if v in kafka_after)
@@ -353,10 +377,10 @@ async def test_erased_subject_is_unreadable_in_the_database_and_every_topic(  # 
     verified = run_cli("provenance", "verify", env=auditor)
     assert verified.returncode == 0, verified.stdout
     proof_file = tmp_path / "proof.json"
-    proved = run_cli(
-        "provenance", "prove", erased["records"][0], "--out", str(proof_file), env=auditor
-    )
+    proved = run_cli("provenance", "prove", fixed[0], "--out", str(proof_file), env=auditor)
     assert proved.returncode == 0, proved.stderr
     proof = json.loads(proof_file.read_text())
     assert proof["erased"] is True
-    assert [c["event"]["action"] for c in proof["corrections"]] == ["erase"]
+    assert [c["event"]["action"] for c in proof["corrections"]] == ["correct", "erase"]
+    logged = proof["corrections"][0]["event"]["new_values"]  # the signed body: commitment only
+    assert "_pi" in logged and not {"lat", "lon", "ptc_id"} & set(logged)
