@@ -17,12 +17,12 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from contracts.credential import new_credential
 from contracts.settings import MqttConfig
 from processors.registry.broker_auth import (
     TOOL_PUBLISH,
     TOOL_SUBSCRIBE,
     DynsecAdmin,
-    new_password,
 )
 from stack.mqtt_auth import read_env_file
 
@@ -67,7 +67,7 @@ def bench_login(env: dict[str, str], port: int) -> BenchLogin:
         password=SecretStr(password),
     )
     username = f"bench:{uuid.uuid4().hex[:8]}"
-    secret = new_password()
+    secret = new_credential()
     with DynsecAdmin(admin) as client:
         client.ensure_client(username, secret, [*TOOL_PUBLISH, *TOOL_SUBSCRIBE])
     home = Path(tempfile.mkdtemp(prefix="sgbench-mqtt"))

@@ -81,7 +81,7 @@ class RecordBuilder:
         )
 
     def dead_letter(self, msg: Inbound, reason: ReasonCode, detail: str) -> Outgoing:
-        """A DLQ record for a message; an oversize payload keeps only its first ``dlq_keep_bytes``."""
+        """A DLQ record; an oversize payload keeps its first ``dlq_keep_bytes`` (sealed families: none)."""
         match = self._router.route(msg.topic) if msg.topic_valid else None
         meta: dict[str, Any] = Envelope(
             payload=msg.payload,
@@ -98,8 +98,12 @@ class RecordBuilder:
         ).metadata()
         payload = msg.payload
         meta["payload_size"] = len(payload)
-        if reason is ReasonCode.PAYLOAD_TOO_LARGE and len(payload) > self._cfg.dlq_keep_bytes:
-            payload = payload[: self._cfg.dlq_keep_bytes]
+        # A family whose raw payloads are sealed keeps none of an oversize payload in clear (only
+        # its size and hash in the envelope): an erasure could not shred the letter.
+        sealed_family = match is not None and match.family in self._cfg.seal_families
+        keep = 0 if sealed_family else self._cfg.dlq_keep_bytes
+        if reason is ReasonCode.PAYLOAD_TOO_LARGE and len(payload) > keep:
+            payload = payload[:keep]
             meta["truncated"] = True
         letter = DeadLetter(
             reason=reason, detail=detail, stage=Stage.GATEWAY, payload=payload, envelope=meta

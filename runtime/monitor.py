@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings
 
 from contracts.settings import SETTINGS_CONFIG, DbConfig, KafkaConfig, MetricsConfig, MqttConfig
+from runtime.cli_entry import LOG_FORMAT
 from runtime.http_endpoint import HealthServer
 
 __all__ = ["SYS_GAUGES", "SYS_VALUES", "MonitorConfig", "MonitorSettings", "main", "run_monitor"]
@@ -173,7 +174,7 @@ async def run_monitor(settings: MonitorSettings, stop: asyncio.Event) -> None:
 
 def main() -> None:
     """Entry point: run until SIGTERM/SIGINT."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
 
     async def serve() -> None:
         stop = asyncio.Event()

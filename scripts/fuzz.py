@@ -45,7 +45,6 @@ from simulators import FleetConfig, SimMessage, generate, registry_csv
 
 __all__ = ["FuzzReport", "run"]
 
-FAMILIES = FAMILY_NAMES
 _JSON_TRICKS = (
     lambda d: d[:-1] + b',"dup":1,"dup":2}' if d.endswith(b"}") else d,
     lambda d: d.replace(b"1", b"NaN", 1),
@@ -128,13 +127,13 @@ def run(
 ) -> FuzzReport:
     """Fuzz until ``seconds`` passed or ``max_inputs`` were tried; never raises for a crash."""
     rng = random.Random(seed)
-    config = FleetConfig(families=FAMILIES, devices=devices, rate=20, duration_s=30, seed=seed)
+    config = FleetConfig(families=FAMILY_NAMES, devices=devices, rate=20, duration_s=30, seed=seed)
     seeds = [m for m in generate(config) if isinstance(m, SimMessage)]
     catalog = load_catalog()
     processor = NormalizeProcessor(
         catalog=catalog,
         registry=DeviceRegistry(_devices(config)),
-        mappers=build_mappers(FAMILIES, MapperConfig(), catalog=catalog),
+        mappers=build_mappers(FAMILY_NAMES, MapperConfig(), catalog=catalog),
         pseudonymizer=Pseudonymizer({"fuzz": SecretStr("fuzz-key-" + "x" * 24)}, "fuzz"),
         quality=QualityConfig(max_age_s=1e9),
     )

@@ -156,7 +156,7 @@ def _services(state: Path, port: int, host: str = "127.0.0.1") -> int:
     from pydantic import SecretStr
 
     from contracts.settings import MqttConfig
-    from processors.registry.broker_auth import BrokerIdentity, DynsecAdmin, new_password
+    from processors.registry.broker_auth import BrokerIdentity, DynsecAdmin
 
     env_file = state / "mosquitto" / "services.env"
     known = read_env_file(env_file)
@@ -175,7 +175,7 @@ def _services(state: Path, port: int, host: str = "127.0.0.1") -> int:
         ):
             password = known.get(f"{key}_MQTT_PASSWORD", "")
             if not password or not admin.exists(identity):
-                password = new_password()
+                password = new_credential()
                 admin.ensure(identity, password)
             lines += [
                 f"{key}_MQTT_USERNAME={identity.username}",

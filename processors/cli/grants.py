@@ -74,7 +74,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def _bootstrap(settings: AdminSettings, args: argparse.Namespace) -> int:
-
     derived = [e.code for e in load_catalog(args.catalog) if e.derived_from]
     acls = [a for s in SERVICES for a in service_acls(s, settings.kafka.topic_prefix, derived)]
     for acl in acls:

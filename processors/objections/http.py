@@ -2,7 +2,8 @@
 
 Authentication: ``Authorization: Bearer <unit token>`` (issued by ``objections token issue``).
 Without a token a client is the public: it may submit objections on open data (rate-limited per
-client address) and follow a public case by its id. Requests are served one at a time on one
+client address) and follow a public case by its id. A unit with a share grant on a personal dataset
+also fetches the share keys of its sealed records here (``POST /share-keys``). Requests are served one at a time on one
 database connection, which keeps each operation a plain transaction. After a decision that
 corrects or withdraws a record, every pending correction is published to Kafka.
 """
@@ -33,6 +34,7 @@ from processors.objections.models import (
 from processors.objections.openapi import openapi_document
 from processors.objections.service import PUBLIC, Objections, Principal
 from processors.objections.store import authenticate
+from processors.share.key_release import KeyReleaseRefused, ShareKeyRequest, release_share_keys
 from runtime.http_endpoint import ListeningServer
 
 __all__ = ["ObjectionServer", "RateLimiter"]
@@ -173,6 +175,8 @@ class ObjectionServer(ListeningServer):
         if url.path == "/healthz":
             return 200, {"status": "ok"}
         who = await self._principal(headers)
+        if url.path == "/share-keys":
+            return await self._share_keys(method, who, body, now)
         try:
             if url.path == "/cases":
                 if method == "POST":
@@ -217,6 +221,21 @@ class ObjectionServer(ListeningServer):
             return 200, view.model_dump(mode="json")
         except ObjectionError as exc:
             return exc.status, {"error": str(exc)}
+
+
+    async def _share_keys(
+        self, method: str, who: Principal | None, body: bytes, now: datetime
+    ) -> tuple[int, Any]:
+        if method != "POST":
+            raise _HttpError(405, "method not allowed")
+        if who is None or who.unit is None:
+            raise _HttpError(401, "share keys need a unit token")
+        request = _parse(ShareKeyRequest, body)
+        try:
+            released = await release_share_keys(self._obj.conn, who.unit, request, now)
+        except KeyReleaseRefused as exc:
+            return exc.status, {"error": str(exc)}
+        return 200, released.model_dump(mode="json")
 
 
 class _HttpError(ObjectionError):

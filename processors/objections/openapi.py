@@ -14,12 +14,14 @@ from processors.objections.models import (
     SubmitRequest,
     SubmitResponse,
 )
+from processors.share.key_release import ShareKeyRequest, ShareKeys
 
 __all__ = ["ROUTES", "openapi_document"]
 
 _REF = "#/components/schemas/{model}"
 _MODELS: tuple[type[BaseModel], ...] = (
-    SubmitRequest, SubmitResponse, DecisionRequest, AnswerRequest, CaseView,
+    SubmitRequest, SubmitResponse, DecisionRequest, AnswerRequest, CaseView, ShareKeyRequest,
+    ShareKeys,
 )  # fmt: skip
 
 # (method, path, summary, request model, response model, auth: "unit" | "optional")
@@ -35,6 +37,8 @@ ROUTES: tuple[tuple[str, str, str, str | None, str, str], ...] = (
     ("post", "/cases/{case_id}/answer", "The provider's answer", "AnswerRequest", "CaseView",
      "unit"),
     ("post", "/cases/{case_id}/close", "Close an answered case", None, "CaseView", "unit"),
+    ("post", "/share-keys", "Share keys of sealed personal values, for a unit with a live share "
+     "grant on the dataset (null: erased)", "ShareKeyRequest", "ShareKeys", "unit"),
 )  # fmt: skip
 
 
@@ -85,7 +89,8 @@ def openapi_document() -> dict[str, Any]:
             "title": "sensegate objections (Art. 30)",
             "version": "1",
             "description": "Objections to shared or opened records, decided by the dataset's "
-            "provider unit; every state change is a signed event.",
+            "provider unit; every state change is a signed event. Release of share keys to "
+            "grant holders.",
         },
         "paths": paths,
         "components": {

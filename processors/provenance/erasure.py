@@ -129,6 +129,7 @@ async def erase_subject(
             conn, entry, name, subject, legal_basis=legal_basis, now=now
         )
         await conn.execute("SET LOCAL sg.erasure = 'on'")
+        await _erase_corrections(conn, entry, names, erased)
         await conn.execute(
             sql.SQL("UPDATE {} SET {} WHERE {} = %s").format(
                 sql.Identifier(entry.storage_table),
@@ -143,6 +144,30 @@ async def erase_subject(
             (now, legal_basis, dataset, ref),
         )
     return ErasureResult(dataset, tuple(erased), tuple(events), raw_marked)
+
+
+async def _erase_corrections(
+    conn: AsyncConnection[Any], entry: DatasetEntry, names: tuple[str, ...], records: list[str]
+) -> None:
+    """Remove the personal values from the corrections of the erased records.
+
+    Their signed bodies hold only the commitment (processors.provenance.corrections), so the
+    bodies still verify. A correction logged with plain values would keep them: refused.
+    """
+    cur = await conn.execute(
+        "SELECT correction_id FROM correction WHERE dataset = %s AND record_id = ANY(%s) "
+        "AND action = 'correct' AND pi_commitment IS NULL LIMIT 1",
+        (entry.code, records),
+    )
+    plain = await cur.fetchone()
+    if plain is not None:
+        msg = f"correction {plain[0]} logged the personal values in plain; not erased"
+        raise CorrectionError(msg)
+    await conn.execute(
+        "UPDATE correction SET new_values = new_values - %s::text[] WHERE dataset = %s "
+        "AND record_id = ANY(%s) AND action = 'correct'",
+        (list(names), entry.code, records),
+    )
 
 
 async def _check_logged(

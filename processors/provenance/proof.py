@@ -27,11 +27,9 @@ from processors.provenance.log import LEAF_COLUMNS, leaf_doc
 from processors.provenance.merkle import inclusion_proof, leaf_hash, root_from_inclusion
 from processors.provenance.personal import live_subject_keys, subject_item, subject_of, subject_ref
 from processors.provenance.rowdocs import (
-    CORRECTION_COLUMNS,
     data_columns,
     data_row_doc,
     logged_row_doc,
-    record_doc,
 )
 
 __all__ = ["PROOF_FORMAT", "ProofError", "build_proof", "verify_proof"]
@@ -85,16 +83,16 @@ async def build_proof(
         (record_id, leaf[5]),
     )
     row = await cur.fetchone()
+    # The signed bodies as logged: a personal record's correction shows its values' commitment.
     cur = await conn.execute(
-        f"SELECT {', '.join(CORRECTION_COLUMNS)}, signature, key_id FROM correction "  # noqa: S608
+        "SELECT body, signature, key_id FROM correction "
         "WHERE dataset = %s AND record_id = %s ORDER BY created_at",
         (entry.code, record_id),
     )
     corrections = [
-        {"event": record_doc("correction", CORRECTION_COLUMNS, c[:-2]), "signature": c[-2],
-         "key_id": c[-1]}
-        for c in await cur.fetchall()
-    ]  # fmt: skip
+        {"event": json.loads(body), "signature": signature, "key_id": key_id}
+        for body, signature, key_id in await cur.fetchall()
+    ]
     record, erased = await _logged_record(conn, entry, row, leaf[8])
     return {
         "format": PROOF_FORMAT,

@@ -28,7 +28,16 @@ from processors.provenance.checkpoint import GENESIS
 from processors.provenance.keys import verify_signature
 from processors.provenance.log import LEAF_COLUMNS, leaf_doc, leaf_hash_hex, period_start
 from processors.provenance.merkle import CompactRange
-from processors.provenance.personal import live_subject_keys, subject_item, subject_of, subject_ref
+from processors.provenance.personal import (
+    KeyRow,
+    commitment,
+    committed_doc,
+    keys_by_id,
+    live_subject_keys,
+    subject_item,
+    subject_of,
+    subject_ref,
+)
 from processors.provenance.rowdocs import (
     CORRECTION_COLUMNS,
     PROVENANCE_COLUMNS,
@@ -38,6 +47,7 @@ from processors.provenance.rowdocs import (
     provenance_row_sha256,
     record_doc,
 )
+from processors.storage.ddl import erasable_columns
 
 __all__ = ["INFO_KINDS", "Finding", "VerifyReport", "verify_store"]
 
@@ -220,9 +230,14 @@ async def _row_hashes(
             rows[key] = hashes.get(key) or data_row_sha256(entry, values)
     where, params = _range_sql("created_at", since, until)
     cols = ", ".join(CORRECTION_COLUMNS)
-    text = f"SELECT {cols}, body, signature, key_id FROM correction{where}"  # noqa: S608
-    for values in await _fetch(conn, text, params):
-        body = canonical_bytes(record_doc("correction", CORRECTION_COLUMNS, values[:-3]))
+    text = (
+        f"SELECT {cols}, pi_commitment, pi_key_id, body, signature, key_id FROM correction{where}"  # noqa: S608
+    )
+    fetched = await _fetch(conn, text, params)
+    live = await keys_by_id(conn, {str(v[-4]) for v in fetched if v[-4]})
+    for values in fetched:
+        logged = _logged_correction(catalog, values, live, report)
+        body = canonical_bytes(record_doc("correction", CORRECTION_COLUMNS, logged))
         rows[("correction", values[0], "")] = sha256_hex(body)
         if body.decode() != values[-3] or not any(
             verify_signature(k, values[-2], body) for k in trusted
@@ -231,6 +246,30 @@ async def _row_hashes(
                 "bad_signature", "correction", values[0], "correction body or signature invalid",
             ))  # fmt: skip
     return rows
+
+
+def _logged_correction(
+    catalog: Catalog, values: Sequence[Any], live: dict[str, KeyRow], report: VerifyReport
+) -> list[Any]:
+    """A correction's columns as its body logged them: personal values as their commitment.
+
+    While the subject key lives, the plain values must match the commitment; after an erasure
+    they are gone and the stored commitment alone stands for them.
+    """
+    row = list(values[: len(CORRECTION_COLUMNS)])
+    commit, kid = values[-5], values[-4]
+    if commit is None:
+        return row
+    entry = catalog.get(row[1])
+    names = erasable_columns(entry) if entry is not None else ()
+    plain = dict(row[5] or {})
+    key = live.get(str(kid))
+    if key is not None and commitment(key.key, row[0], plain, names) != commit:
+        report.findings.append(Finding(
+            "altered", "correction", row[0], "personal values differ from their commitment",
+        ))  # fmt: skip
+    row[5] = committed_doc(plain, names, str(commit))
+    return row
 
 
 async def _personal_hashes(

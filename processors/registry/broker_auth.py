@@ -32,7 +32,6 @@ __all__ = [
     "DynsecAdmin",
     "IdentityKind",
     "acls_for",
-    "new_password",
 ]
 
 IdentityKind = Literal["rsu", "lns-app", "edge-node", "gateway", "host-app", "monitor", "admin"]
@@ -170,11 +169,6 @@ def acls_for(identity: BrokerIdentity) -> list[dict[str, Any]]:
     ]
 
 
-def new_password() -> str:
-    """A fresh random credential (192 bits, URL-safe)."""
-    return new_credential()
-
-
 class DynsecAdmin:
     """A connected admin client; ``with DynsecAdmin(config) as admin: admin.ensure(...)``."""
 
@@ -257,7 +251,7 @@ class DynsecAdmin:
         """Create or replace ``identity``'s role and client (``password`` None: certificate only)."""
         # A random password even for certificate clients: the listeners with passwords then
         # accept nobody who only holds the certificate.
-        secret = password if password is not None else new_password()
+        secret = password if password is not None else new_credential()
         self.ensure_client(identity.username, secret, acls_for(identity))
 
     def ensure_client(self, username: str, password: str, acls: list[dict[str, Any]]) -> None:

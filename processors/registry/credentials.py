@@ -25,10 +25,11 @@ from cryptography.hazmat.primitives import serialization
 from psycopg import sql
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.credential import new_credential
 from contracts.families import FAMILIES
 from contracts.settings import MqttConfig
 from processors.catalog.ddl import render
-from processors.registry.broker_auth import BrokerIdentity, DynsecAdmin, IdentityKind, new_password
+from processors.registry.broker_auth import BrokerIdentity, DynsecAdmin, IdentityKind
 
 __all__ = [
     "BrokerSettings",
@@ -162,7 +163,7 @@ def issue(
     """Create (or replace) ``identity`` on the broker with a fresh secret; record its digests."""
     _ensure_table(conn, schema)
     old_serial = _serial_of(conn, identity, schema)
-    password = new_password()
+    password = new_credential()
     cert_pem = key_pem = None
     serial = cert_sha = None
     if certificate:

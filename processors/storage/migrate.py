@@ -4,9 +4,10 @@ Everything runs in one transaction under a cluster-wide advisory lock, so concur
 serialize and a failed run leaves nothing behind. ``schema_migration`` records what was applied
 (file versions ``NNNN`` and ``dataset:<code>@<version>``) with a checksum; a changed file that was
 already applied is refused, unless the file names the earlier checksum in a
-``-- replaces-checksum: <sha256>`` line (a rewrite of the same effect, so it is not run again). Files run with ``search_path`` set to the target schema; files written
-for the default schema (``sensegate.`` qualified names) are rewritten for another schema, which is
-how tests get a private schema each.
+``-- replaces-checksum: <sha256>`` line (a rewrite of the same effect, so it is not run again).
+Files run with ``search_path`` set to the target schema; files written for the default schema
+(``sensegate.`` qualified names) are rewritten for another schema, which is how tests get a private
+schema each.
 """
 
 from __future__ import annotations
@@ -64,13 +65,13 @@ def _files(directory: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def _accept_rewrite(conn: psycopg.Connection, version: str, path: Path, applied: str) -> None:
+def _accept_rewrite(
+    conn: psycopg.Connection, version: str, path: Path, *, applied: str, text: str, checksum: str
+) -> None:
     """Record a rewritten file's new checksum if it declares the applied one; refuse otherwise."""
-    text = path.read_text(encoding="utf-8")
     if applied not in _REPLACES.findall(text):
         msg = f"migration {path.name} changed after it was applied (checksum {applied[:12]}…)"
         raise ConfigurationError(msg)
-    checksum = hashlib.sha256(text.encode()).hexdigest()
     conn.execute(
         "UPDATE schema_migration SET checksum = %s WHERE version = %s", (checksum, version)
     )
@@ -139,7 +140,9 @@ def migrate(
             checksum = hashlib.sha256(text.encode()).hexdigest()
             if version in done:
                 if done[version] != checksum:
-                    _accept_rewrite(conn, version, path, done[version])
+                    _accept_rewrite(
+                        conn, version, path, applied=done[version], text=text, checksum=checksum
+                    )
                 continue
             conn.execute(_retarget(text, schema).encode())
             conn.execute(

@@ -97,7 +97,8 @@ ROLES: tuple[RoleGrants, ...] = (
             ("broker_credential", "SELECT, INSERT, UPDATE"),
             ("access_grant", "SELECT, INSERT, UPDATE"),
             ("access_grant_event", "SELECT, INSERT"),
-            ("correction", "SELECT, INSERT"),
+            # erase-subject also removes the personal values of the erased records' corrections
+            ("correction", "SELECT, INSERT, UPDATE (new_values)"),
             ("provenance", "SELECT"),
             ("objection_unit_token", "SELECT, INSERT, UPDATE (revoked_at)"),
             # erase-subject: destroys a subject's key (its guard allows nothing else), records
@@ -125,7 +126,8 @@ ROLES: tuple[RoleGrants, ...] = (
     RoleGrants(
         "sensegate_objections",
         "processors.objections (API and CLI): cases and their signed events, corrections of the "
-        "records objected to and their log leaves; reads stored records; checks unit tokens",
+        "records objected to and their log leaves; reads stored records; checks unit tokens; "
+        "releases share keys to grant holders",
         tables=(
             ("objection_case", "SELECT, INSERT"),
             ("objection_event", "SELECT, INSERT"),
@@ -134,7 +136,8 @@ ROLES: tuple[RoleGrants, ...] = (
             ("correction", "SELECT, INSERT"),
             ("provenance", "SELECT"),
             ("catalog_entry", "SELECT"),
-            ("pi_subject_key", "SELECT"),  # seals a personal record's corrected share form
+            ("pi_subject_key", "SELECT"),  # seals corrected share forms; share keys for grantees
+            ("access_grant", "SELECT"),  # who may receive share keys (POST /share-keys)
             *_LOG_APPEND,
         ),
         datasets="SELECT",

@@ -1,4 +1,4 @@
-"""Helpers of the erasure tests: read a whole schema as text; open sealed Kafka values with live keys."""
+"""Helpers of the erasure tests: read a schema as text; open sealed Kafka values; pipeline-like rows."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from contracts.record import DatasetRecord, record_id_for
 from contracts.sealed import KeyDestroyed, SealInvalid, open_token, raw_context
 from processors.provenance.sealed_records import tier_key
 
@@ -75,3 +76,17 @@ def opened_raw(value: bytes, headers: dict[str, str], keys: dict[str, bytes]) ->
         return text + "\n" + open_token(text, keys.get, context).decode(), False
     except KeyDestroyed:
         return text, True
+
+
+def as_pipeline(rows: list[DatasetRecord]) -> list[DatasetRecord]:
+    """As the normalizer writes them: entity = the RSU, no identifier in the natural key."""
+    out = []
+    track: dict[object, int] = {}
+    for r in rows:
+        n = track.setdefault(r.values["ptc_id"], len(track))  # the participant's slot, not its id
+        natural = r.natural_key.rsplit("|", 1)[0] + f"|p{n}"
+        out.append(r.model_copy(update={
+            "entity_id": "RSU-CC-0001", "natural_key": natural,
+            "record_id": record_id_for("v2x_participant", natural),
+        }))  # fmt: skip
+    return out

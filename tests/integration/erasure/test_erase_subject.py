@@ -15,7 +15,6 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from contracts.record import DatasetRecord, record_id_for
 from processors.catalog import Catalog
 from processors.provenance.personal import commitment, subject_ref
 from processors.provenance.rowdocs import data_columns, data_row_doc
@@ -26,27 +25,13 @@ from stack.credentials import Addresses
 from tests.fixtures.services import StackAddresses
 from tests.fixtures.share_data import participant_records
 from tests.fixtures.storage import run_cli
-from tests.integration.erasure.helpers import scan_db
+from tests.integration.erasure.helpers import as_pipeline, scan_db
 from tests.integration.objections.helpers import (
     cli,
     latest_by_key,
     read_topic,
     stored_and_shared,
 )
-
-
-def _as_pipeline(rows: list[DatasetRecord]) -> list[DatasetRecord]:
-    """As the normalizer writes them: entity = the RSU, no identifier in the natural key."""
-    out = []
-    track: dict[object, int] = {}
-    for r in rows:
-        n = track.setdefault(r.values["ptc_id"], len(track))  # the participant's slot, not its id
-        natural = r.natural_key.rsplit("|", 1)[0] + f"|p{n}"
-        out.append(r.model_copy(update={
-            "entity_id": "RSU-CC-0001", "natural_key": natural,
-            "record_id": record_id_for("v2x_participant", natural),
-        }))  # fmt: skip
-    return out
 
 
 async def test_erase_subject_leaves_nothing_readable_and_verify_passes(
@@ -59,7 +44,7 @@ async def test_erase_subject_leaves_nothing_readable_and_verify_passes(
     tmp_path: Path,
 ) -> None:
     start = time_bucket(datetime.now(UTC) - timedelta(hours=1), 300)
-    rows = _as_pipeline(participant_records(start, vehicles=12, steps=3))
+    rows = as_pipeline(participant_records(start, vehicles=12, steps=3))
     kafka, env = await stored_and_shared(
         stack, pg_schema, catalog, provenance_config, signing_seed, rows
     )

@@ -25,12 +25,14 @@ import pytest
 from psycopg import sql
 from pydantic import SecretStr
 
-from contracts.settings import DbConfig
+from contracts.sealed import SEALED_FIELD_KID
+from contracts.settings import DbConfig, KafkaConfig
 from contracts.topics import data_topic, raw_topic, share_topic
 from processors.catalog import Catalog
 from processors.normalize.pseudonymize import Pseudonymizer
 from processors.normalize.runner import NormalizeRunner, RunnerConfig
 from processors.normalize.sealing import RecordSealer
+from processors.objections.propagate import corrections_topic
 from processors.provenance.keytable import KeyTable
 from processors.share.config import ShareSettings
 from processors.share.deidentify import RotatingKeyring
@@ -44,6 +46,7 @@ from tests.fixtures.mqtt_auth import MqttLogins
 from tests.fixtures.services import StackAddresses
 from tests.fixtures.storage import run_cli
 from tests.integration.erasure.helpers import live_keys, opened_json, opened_raw, scan_db
+from tests.integration.erasure.key_release import open_share, unit_api, unit_with_share_grant
 from tests.integration.gateway.harness import Publisher, gateway_overrides, in_process_gateway
 from tests.integration.normalize.kit import RSU, drain, make_processor
 from tests.integration.objections.helpers import cli, cli_env, read_topic
@@ -56,6 +59,7 @@ SUBJECT_STEPS = 4  # the erased vehicle leaves the RSU's range after these steps
 EPOCH_S = 2  # raw key epochs: the last steps fall in later epochs than the subject's messages
 PN_KEY = "integration-key-0001"  # the normalize kit's pseudonym key (make_processor)
 ERASED = 1002  # the temporary id of the subject whose erasure is requested
+CORRECTED_LAT = 43.8765432  # a corrected position of the subject (distinct from every other)
 
 
 def _position(ptc: int, step: int) -> tuple[int, int]:
@@ -128,6 +132,16 @@ async def _scan_kafka(
             texts.append(text)
             shredded[topic] = shredded.get(topic, 0) + gone
     return "\n".join(texts), shredded
+
+
+async def _values(kafka: KafkaConfig, topic: str) -> list[bytes]:
+    """Every non-tombstone value of ``topic``, from the beginning."""
+    return [seen.value for seen in await read_topic(kafka, topic) if seen.value is not None]
+
+
+def _kids(values: list[bytes]) -> list[str]:
+    """The key ids named by the sealed tokens of ``values``."""
+    return sorted({m.group(1).decode() for v in values if (m := SEALED_FIELD_KID.search(v))})
 
 
 async def test_erased_subject_is_unreadable_in_the_database_and_every_topic(  # noqa: PLR0917
@@ -224,10 +238,15 @@ async def test_erased_subject_is_unreadable_in_the_database_and_every_topic(  # 
     masters = json.loads(os.environ["SENSEGATE_SHARE_KEYS__MASTERS"])
     active = os.environ["SENSEGATE_SHARE_KEYS__ACTIVE_ID"]
     ring = RotatingKeyring({k: SecretStr(v) for k, v in masters.items()}, active)
-    share_ids = {  # the subject's pseudonym on the share tier
-        ring.pseudonym(subject, tier="share", dataset="v2x_participant", item="ptc_id",
-                       moment=observed, epoch_days=SHARE_EPOCH_DAYS)[0]
-    }  # fmt: skip
+
+    def share_id(pseudonym: str) -> str:
+        """A subject's pseudonym on the share tier."""
+        return ring.pseudonym(
+            pseudonym, tier="share", dataset="v2x_participant", item="ptc_id", moment=observed,
+            epoch_days=SHARE_EPOCH_DAYS,
+        )[0]  # fmt: skip
+
+    share_ids = {share_id(subject)}
     raw_mine = _raw_values(ERASED, range(SUBJECT_STEPS))
     mine = {subject} | share_ids | _positions(stack.pg_dsn, pg_schema, subject) | raw_mine
     others = {subject_of[1003]} | _positions(stack.pg_dsn, pg_schema, subject_of[1003])
@@ -250,9 +269,53 @@ async def test_erased_subject_is_unreadable_in_the_database_and_every_topic(  # 
     missing = sorted(v for v in mine if v not in kafka_before)
     assert not missing, f"the scan does not see the values it looks for: {missing}"
 
+    # Key release: a unit with a share grant opens the share tier's personal values; nobody else.
+    participant = "v2x_participant"
+    share_values = await _values(kafka, share_topic(prefix, participant))
+    kids = _kids(share_values)
+    assert len(kids) == VEHICLES
+    police = await unit_with_share_grant(
+        stack.pg_dsn, pg_schema, "jl_traffic_police", participant, granted=True
+    )
+    medics = await unit_with_share_grant(
+        stack.pg_dsn, pg_schema, "jl_emergency_mgmt", participant, granted=False
+    )
+    api_dsn = roles.dsn("objections")
+    async with unit_api(api_dsn, pg_schema, catalog, signing_seed, tmp_path / "api1") as api:
+        assert (await api.share_keys(None, participant, kids))[0] == 401
+        assert (await api.share_keys(medics, participant, kids))[0] == 403  # no grant
+        assert (await api.share_keys(police, "agri_soil", kids))[0] == 403  # not its dataset
+        status, released = await api.share_keys(police, participant, kids)
+    assert status == 200, released
+    assert released["max_cache_s"] > 0 and all(released["keys"].values())
+    opened, shut = open_share(share_values, released["keys"])
+    assert shut == 0 and all(v in opened for v in share_ids), "a grant holder cannot read"
+    assert share_id(subject_of[1003]) in opened
+
     env = cli_env(stack, pg_schema, signing_seed, prefix)
     admin = {**env, "SENSEGATE_DB__DSN": roles.dsn("registry")}
     auditor = {**env, "SENSEGATE_DB__DSN": roles.dsn("auditor")}
+    # A correction of one of the subject's positions, published before the erasure: its signed
+    # event (corrections topic) carries only the commitment; the share record is sealed.
+    with psycopg.connect(stack.pg_dsn) as conn:
+        fixed = conn.execute(
+            sql.SQL("SELECT record_id FROM {}.v2x_participant WHERE ptc_id = %s LIMIT 1").format(
+                sql.Identifier(pg_schema)
+            ),
+            (subject,),
+        ).fetchone()
+    assert fixed is not None
+    corrected = run_cli(
+        "provenance", "correct", fixed[0], "--values", json.dumps({"lat": CORRECTED_LAT}),
+        "--reason", "position misread", env=admin,
+    )  # fmt: skip
+    assert corrected.returncode == 0, corrected.stderr
+    assert str(CORRECTED_LAT) not in corrected.stdout  # the signed event holds the commitment
+    assert cli(env, "publish").returncode == 0
+    mine.add(str(CORRECTED_LAT))
+    assert str(CORRECTED_LAT) in scan_db(stack.pg_dsn, pg_schema)  # plain for <table>_current
+    topics.append(corrections_topic(prefix))
+    assert str(CORRECTED_LAT) not in (await _scan_kafka(kafka, topics, {}, {}))[0]
     done = run_cli(
         "provenance", "erase-subject", "v2x_participant", subject,
         "--legal-basis", "PIPL Art. 47; request 2026-0099", "--normalize-group", f"{prefix}normalize",
@@ -291,7 +354,8 @@ async def test_erased_subject_is_unreadable_in_the_database_and_every_topic(  # 
     kafka_after, shredded = await _scan_kafka(kafka, topics, keys_after, raw_after)
     # data and share topics: each of the subject's records is sealed under the destroyed key;
     # raw topic: the frames of the subject's epochs (all the RSU's vehicles in them)
-    assert shredded[topics[1]] == shredded[topics[2]] == SUBJECT_STEPS
+    assert shredded[topics[1]] == SUBJECT_STEPS
+    assert shredded[topics[2]] == SUBJECT_STEPS + 1  # and the corrected record's share form
     assert 1 <= shredded[topics[0]] <= SUBJECT_STEPS
     found_db = sorted(v for v in mine if v in db_after)
     found_kafka = sorted(v for v in mine if v in kafka_after)
@@ -301,13 +365,22 @@ async def test_erased_subject_is_unreadable_in_the_database_and_every_topic(  # 
     assert all(v in kafka_after for v in others | raw_later)
     assert all(v in db_after for v in others)
 
+    # The grant holder asks again: the erased subject's key is gone, the others are released.
+    share_after = await _values(kafka, share_topic(prefix, participant))
+    async with unit_api(api_dsn, pg_schema, catalog, signing_seed, tmp_path / "api2") as api:
+        status, released = await api.share_keys(police, participant, _kids(share_after))
+    assert status == 200, released
+    assert sum(v is None for v in released["keys"].values()) == 1
+    opened, shut = open_share(share_after, released["keys"])
+    assert shut >= SUBJECT_STEPS and not any(v in opened for v in share_ids)
+    assert share_id(subject_of[1003]) in opened
     verified = run_cli("provenance", "verify", env=auditor)
     assert verified.returncode == 0, verified.stdout
     proof_file = tmp_path / "proof.json"
-    proved = run_cli(
-        "provenance", "prove", erased["records"][0], "--out", str(proof_file), env=auditor
-    )
+    proved = run_cli("provenance", "prove", fixed[0], "--out", str(proof_file), env=auditor)
     assert proved.returncode == 0, proved.stderr
     proof = json.loads(proof_file.read_text())
     assert proof["erased"] is True
-    assert [c["event"]["action"] for c in proof["corrections"]] == ["erase"]
+    assert [c["event"]["action"] for c in proof["corrections"]] == ["correct", "erase"]
+    logged = proof["corrections"][0]["event"]["new_values"]  # the signed body: commitment only
+    assert "_pi" in logged and not {"lat", "lon", "ptc_id"} & set(logged)

@@ -23,7 +23,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from processors.registry.broker_auth import BrokerIdentity, DynsecAdmin, new_password
+from contracts.credential import new_credential
+from processors.registry.broker_auth import BrokerIdentity, DynsecAdmin
 from tests.fixtures.private_stack import PrivateMosquitto
 from tests.fixtures.services import StackAddresses
 from tests.integration.gateway.harness import (
@@ -66,10 +67,10 @@ def test_anonymous_and_wrong_password_refused_on_every_listener(
         c, out = client(port, "anon", ca=ca)
         assert out.connack == NOT_AUTHORIZED, out
         close(c)
-        c, out = client(port, "wrong", username=login.username, password=new_password(), ca=ca)
+        c, out = client(port, "wrong", username=login.username, password=new_credential(), ca=ca)
         assert out.connack == NOT_AUTHORIZED, out
         close(c)
-        c, out = client(port, "unknown", username="rsu:nobody", password=new_password(), ca=ca)
+        c, out = client(port, "unknown", username="rsu:nobody", password=new_credential(), ca=ca)
         assert out.connack == NOT_AUTHORIZED, out
         close(c)
         c, out = client(port, "right", username=login.username, password=login.password, ca=ca)
@@ -109,7 +110,7 @@ async def test_rsu_cannot_publish_as_another_rsu_and_refusals_are_counted(
         own = publish_and_wait(c, out, f"V2X/RSU/{a}/MAP/UP", payload_for(f"own-{tok}"))
         forged = publish_and_wait(c, out, f"V2X/RSU/{b}/MAP/UP", payload_for(f"forged-{tok}"))
         close(c)
-        bad, bad_out = client(broker.port, "x", username=cred_a["username"], password=new_password())
+        bad, bad_out = client(broker.port, "x", username=cred_a["username"], password=new_credential())
         close(bad)
         view = await read_kafka(
             stack.kafka_bootstrap, prefix, {f"own-{tok}"}, families=["v2x"], idle_s=4
@@ -145,7 +146,7 @@ def test_lorawan_application_and_edge_node_stay_in_their_namespace(
 ) -> None:
     broker = private_mosquitto()
     app, node = BrokerIdentity("lns-app", "app-one"), BrokerIdentity("edge-node", "Plant/node-1")
-    passwords = {app.username: new_password(), node.username: new_password()}
+    passwords = {app.username: new_credential(), node.username: new_credential()}
     with DynsecAdmin(broker.admin) as admin:
         for ident in (app, node):
             admin.ensure(ident, passwords[ident.username])

@@ -202,6 +202,15 @@ def test_no_service_role_may_alter_an_append_only_table(
                     "AND privilege_type = 'UPDATE'", (role, pg_schema, table),
                 ).fetchall()}  # fmt: skip
                 assert cols == set(columns), (role, table)
-    others = [h for h in held if not (h[0] in erasers and h[1] in erasable and h[2] == "UPDATE")]
+            # ... and on corrections, only new_values (correction_guard lets an erasure remove
+            # the personal members of a committed correction, nothing else)
+            cols = {c for (c,) in conn.execute(
+                "SELECT column_name FROM information_schema.column_privileges "
+                "WHERE grantee = %s AND table_schema = %s AND table_name = 'correction' "
+                "AND privilege_type = 'UPDATE'", (role, pg_schema),
+            ).fetchall()}  # fmt: skip
+            assert cols == {"new_values"}, role
+    erasing = {*erasable, "correction"}
+    others = [h for h in held if not (h[0] in erasers and h[1] in erasing and h[2] == "UPDATE")]
     assert others == []
     assert [h for h in held if h[2] == "UPDATE" and h[1] in erasable] != [] or not erasable

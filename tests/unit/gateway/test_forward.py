@@ -97,6 +97,21 @@ def test_oversize_is_truncated_with_full_hash(builder: RecordBuilder) -> None:
     assert letter.envelope["sha256"] == hashlib.sha256(payload).hexdigest()
 
 
+def test_oversize_of_a_sealed_family_keeps_no_payload_bytes() -> None:
+    cfg = GatewayConfig(
+        instance_id="gw-1", max_payload_bytes=1000, dlq_keep_bytes=16, seal_families=("v2x",)
+    )
+    sealing = RecordBuilder(cfg, Router(DEFAULT_ROUTES), "pfx.")
+    payload = b"p" * 1001
+    letter = _letter(sealing.build(make_inbound("V2X/RSU/R1/RSM/UP", payload)).value)
+    assert letter.envelope["family"] == "v2x" and letter.payload == b""
+    assert letter.envelope["truncated"] is True and letter.envelope["payload_size"] == 1001
+    assert letter.envelope["sha256"] == hashlib.sha256(payload).hexdigest()
+    # another family keeps its first bytes as before
+    other = _letter(sealing.build(make_inbound("not/routable/either", payload)).value)
+    assert other.payload == b"p" * 16
+
+
 def test_payload_at_limit_passes(builder: RecordBuilder) -> None:
     out = builder.build(make_inbound("V2X/RSU/R1/RSM/UP", b"a" * 1000))
     assert out.reason is None
