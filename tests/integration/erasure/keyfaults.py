@@ -12,6 +12,7 @@ import contextlib
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ from aiokafka import AIOKafkaConsumer
 from psycopg import sql
 
 from contracts.sealed import open_token, raw_context
+from contracts.topics import raw_topic
 from processors.storage.migrate import migrate
 from runtime.kafka_client import client_kwargs
 from tests.fixtures.mqtt_auth import MqttLogin, MqttLogins
@@ -249,3 +251,36 @@ def open_copies(
         assert plain in payloads, "a sealed payload opens to bytes no RSU published"
         found.setdefault(payloads[plain], []).append(copy)
     return found
+
+
+async def prepare(
+    stack: StackAddresses,
+    pg: PrivatePostgres,
+    logins: MqttLogins,
+    unique_name: Callable[[str], str],
+    epoch_s: int,
+    **extra: Any,
+) -> tuple[str, dict[str, Any], Fleet]:
+    """A migrated key database, a topic prefix, the gateway's settings and an RSU fleet (idle)."""
+    dsn = await asyncio.to_thread(key_database, pg)
+    prefix = unique_name("gk") + "."
+    doc = gateway_doc(stack, logins, prefix, unique_name("gw"), dsn, epoch_s, **extra)
+    return prefix, doc, Fleet(logins.publisher, unique_name("fl"))
+
+
+async def drain_fleet(fleet: Fleet, bootstrap: str, prefix: str) -> tuple[set[str], list[RawCopy]]:
+    """Stop the fleet, wait for the broker's PUBACKs, and read ``raw.v2x`` back (the gateway must
+    still run: what it holds must reach Kafka, not wait for the next gateway)."""
+    fleet.stop()
+    await asyncio.to_thread(fleet.wait_acked, 90)
+    published = fleet.published()
+    return published, await read_raw(bootstrap, raw_topic(prefix, "v2x"), len(published))
+
+
+def delivered(
+    copies: list[RawCopy], pg: PrivatePostgres, fleet: Fleet, epoch_s: int
+) -> tuple[dict[tuple[str, int], EpochKey], dict[str, list[RawCopy]], int]:
+    """The registered keys, the copies per message id (all checked sealed) and the duplicates."""
+    keys = epoch_keys(pg.dsn)
+    by_id = open_copies(copies, keys, fleet.payloads, epoch_s)
+    return keys, by_id, sum(len(c) - 1 for c in by_id.values())

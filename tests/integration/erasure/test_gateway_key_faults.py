@@ -20,20 +20,17 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
-from contracts.topics import raw_topic
 from gateway.app import Gateway
 from tests.fixtures.mqtt_auth import MqttLogins
 from tests.fixtures.private_pg import PrivatePostgres
 from tests.fixtures.services import StackAddresses
 from tests.integration.erasure.keyfaults import (
-    Fleet,
+    delivered,
+    drain_fleet,
     epoch_keys,
     epoch_of,
-    gateway_doc,
     key_backends,
-    key_database,
-    open_copies,
-    read_raw,
+    prepare,
 )
 from tests.integration.gateway.harness import delete_topics, in_process_gateway
 from tests.integration.sinks.helpers import wait_until
@@ -62,11 +59,8 @@ async def test_database_down_across_epochs_loses_nothing_and_sends_nothing_in_cl
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     pg = private_postgres
-    dsn = await asyncio.to_thread(key_database, pg)
-    prefix = unique_name("gk") + "."
-    doc = gateway_doc(stack, mqtt_logins, prefix, unique_name("gw"), dsn, EPOCH_S)
+    prefix, doc, fleet = await prepare(stack, pg, mqtt_logins, unique_name, EPOCH_S)
     caplog.set_level(logging.WARNING, logger="gateway.app")
-    fleet = Fleet(mqtt_logins.publisher, unique_name("fl"))
     try:
         async with in_process_gateway(doc) as gw:
             fleet.start()
@@ -81,20 +75,15 @@ async def test_database_down_across_epochs_loses_nothing_and_sends_nothing_in_cl
             up_at = _now()
             await asyncio.to_thread(pg.start)
             await asyncio.sleep(2 * EPOCH_S)  # the fleet keeps publishing after the restart
-            fleet.stop()
-            await asyncio.to_thread(fleet.wait_acked, 90)
+            published, copies = await drain_fleet(fleet, stack.kafka_bootstrap, prefix)
+            acked = fleet.acked()
             # The gateway task lived through it: still supervised healthy and taking messages.
-            published, acked = fleet.published(), fleet.acked()
-            # read while the gateway runs: it must deliver what it held, not leave it to the next
-            copies = await read_raw(stack.kafka_bootstrap, raw_topic(prefix, "v2x"), len(published))
             assert gw.supervisor.healthy and gw.ready
     finally:
         fleet.close()
         await delete_topics(stack.kafka_bootstrap, prefix)
 
-    keys = epoch_keys(pg.dsn)
-    by_id = open_copies(copies, keys, fleet.payloads, EPOCH_S)
-    duplicates = sum(len(c) - 1 for c in by_id.values())
+    keys, by_id, duplicates = delivered(copies, pg, fleet, EPOCH_S)
     print(
         f"[db down {DOWN_S}s, epoch {EPOCH_S}s] published={len(published)} acked={len(acked)} "
         f"in_kafka={len(by_id)} duplicates={duplicates} released_while_down={released_down:.0f} "
@@ -141,10 +130,7 @@ async def test_killed_key_connection_is_reopened_for_the_next_epoch(
     unique_name: Callable[[str], str],
 ) -> None:
     pg = private_postgres
-    dsn = await asyncio.to_thread(key_database, pg)
-    prefix = unique_name("gk") + "."
-    doc = gateway_doc(stack, mqtt_logins, prefix, unique_name("gw"), dsn, EPOCH_S)
-    fleet = Fleet(mqtt_logins.publisher, unique_name("fl"))
+    prefix, doc, fleet = await prepare(stack, pg, mqtt_logins, unique_name, EPOCH_S)
     killed: list[int] = []
     try:
         async with in_process_gateway(doc) as gw:
@@ -159,19 +145,14 @@ async def test_killed_key_connection_is_reopened_for_the_next_epoch(
                 await asyncio.sleep(EPOCH_S + 0.5)  # the next epoch needs new keys
             await wait_until(lambda: bool(set(key_backends(pg.dsn)) - set(killed)), limit_s=30)
             await asyncio.sleep(EPOCH_S)
-            fleet.stop()
-            await asyncio.to_thread(fleet.wait_acked, 90)
-            published = fleet.published()
-            copies = await read_raw(stack.kafka_bootstrap, raw_topic(prefix, "v2x"), len(published))
+            published, copies = await drain_fleet(fleet, stack.kafka_bootstrap, prefix)
             assert gw.supervisor.healthy and gw.ready
             errors = _sample(gw, "produce_errors_total", kind="error")
     finally:
         fleet.close()
         await delete_topics(stack.kafka_bootstrap, prefix)
 
-    keys = epoch_keys(pg.dsn)
-    by_id = open_copies(copies, keys, fleet.payloads, EPOCH_S)
-    duplicates = sum(len(c) - 1 for c in by_id.values())
+    keys, by_id, duplicates = delivered(copies, pg, fleet, EPOCH_S)
     after = [k for k in keys.values() if k.created_at > last_kill]
     print(
         f"[key connection killed x{KILLS}, epoch {EPOCH_S}s] published={len(published)} "

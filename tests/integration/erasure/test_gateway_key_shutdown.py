@@ -17,19 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from contracts.topics import raw_topic
 from tests.fixtures.mqtt_auth import MqttLogins
 from tests.fixtures.ports import free_port
 from tests.fixtures.private_pg import PrivatePostgres
 from tests.fixtures.services import StackAddresses
-from tests.integration.erasure.keyfaults import (
-    Fleet,
-    epoch_keys,
-    gateway_doc,
-    key_database,
-    open_copies,
-    read_raw,
-)
+from tests.integration.erasure.keyfaults import delivered, drain_fleet, epoch_keys, prepare
 from tests.integration.gateway.harness import GatewayProcess, delete_topics
 from tests.integration.sinks.helpers import wait_until
 
@@ -46,14 +38,11 @@ async def test_stop_while_the_database_is_down_then_a_restart_delivers_everythin
     tmp_path: Path,
 ) -> None:
     pg = private_postgres
-    dsn = await asyncio.to_thread(key_database, pg)
-    prefix = unique_name("gk") + "."
-    doc = gateway_doc(
-        stack, mqtt_logins, prefix, unique_name("gw"), dsn, EPOCH_S, metrics_port=free_port()
+    prefix, doc, fleet = await prepare(
+        stack, pg, mqtt_logins, unique_name, EPOCH_S, metrics_port=free_port()
     )
     first = GatewayProcess(doc, tmp_path / "first.log")
     second = GatewayProcess(doc, tmp_path / "second.log")  # same instance: same MQTT session
-    fleet = Fleet(mqtt_logins.publisher, unique_name("fl"), rsus=3)
     try:
         first.start()
         await asyncio.to_thread(first.wait_ready)
@@ -70,8 +59,7 @@ async def test_stop_while_the_database_is_down_then_a_restart_delivers_everythin
         await asyncio.to_thread(pg.start)
         second.start()
         await asyncio.to_thread(second.wait_ready)
-        published = fleet.published()
-        copies = await read_raw(stack.kafka_bootstrap, raw_topic(prefix, "v2x"), len(published))
+        published, copies = await drain_fleet(fleet, stack.kafka_bootstrap, prefix)
         assert await asyncio.to_thread(second.terminate, 60) == 0
     finally:
         fleet.close()
@@ -79,11 +67,11 @@ async def test_stop_while_the_database_is_down_then_a_restart_delivers_everythin
         second.ensure_stopped()
         await delete_topics(stack.kafka_bootstrap, prefix)
 
-    by_id = open_copies(copies, epoch_keys(pg.dsn), fleet.payloads, EPOCH_S)
+    _, by_id, duplicates = delivered(copies, pg, fleet, EPOCH_S)
     print(
         f"[stop with db down, epoch {EPOCH_S}s] published={len(published)} "
         f"held_at_stop={held:.0f} first_exit_s={exit_s:.1f} in_kafka={len(by_id)} "
-        f"duplicates={sum(len(c) - 1 for c in by_id.values())}"
+        f"duplicates={duplicates}"
     )
     assert code == 0, log[-3000:]
     assert held > 0

@@ -5,7 +5,7 @@ publisher of an unsealed family (agri) on the same gateway. For 30 s the tests s
 server process of the gateway's key connection, as a dead link would leave it, or the whole
 server; then they resume it. A hung registration is given up after the produce timeout: with only
 the connection hung the gateway opens another one and both families flow; with the whole server
-hung the V2X messages of new epochs wait, unacknowledged, and agri flows. Afterwards every
+hung the V2X messages of new epochs wait (never in clear) and agri flows. Afterwards every
 message of both families is in Kafka, each V2X copy sealed under its (device, epoch) key.
 """
 
@@ -31,13 +31,12 @@ from tests.integration.erasure.keyfaults import (
     EpochKey,
     Fleet,
     RawCopy,
-    epoch_keys,
+    delivered,
+    drain_fleet,
     epoch_of,
-    gateway_doc,
     idle_key_backend,
     key_backends,
-    key_database,
-    open_copies,
+    prepare,
     read_raw,
     server_pids,
 )
@@ -79,6 +78,7 @@ def _now() -> datetime:
 class Stall:
     """What one stalled run saw."""
 
+    fleet: Fleet
     published: set[str]
     v2x: list[RawCopy]
     agri_sent: set[str]
@@ -94,18 +94,15 @@ class Stall:
         return [c for c in copies if lo < c.timestamp_ms < hi]
 
 
-async def _stalled_run(  # noqa: PLR0917
+async def _stalled_run(
     stack: StackAddresses,
     pg: PrivatePostgres,
     logins: MqttLogins,
     unique_name: Callable[[str], str],
     freeze: Callable[[], list[int]],
-    fleet: Fleet,
 ) -> Stall:
     """Stream both families, SIGSTOP the processes ``freeze`` names for STALL_S, then read back."""
-    dsn = await asyncio.to_thread(key_database, pg)
-    prefix = unique_name("gk") + "."
-    doc = gateway_doc(stack, logins, prefix, unique_name("gw"), dsn, EPOCH_S)
+    prefix, doc, fleet = await prepare(stack, pg, logins, unique_name, EPOCH_S)
     doc["gateway"]["subscriptions"] += [f"application/{AGRI_APP}/device/+/event/+"]
     agri = Publisher(logins.publisher, unique_name("ag"))
     halt = threading.Event()
@@ -129,12 +126,9 @@ async def _stalled_run(  # noqa: PLR0917
             _signal(stopped, signal.SIGCONT)
             stopped = []
             await asyncio.sleep(2 * EPOCH_S)
-            fleet.stop()
             halt.set()
-            await asyncio.to_thread(fleet.wait_acked, 90)
-            published, agri_sent = fleet.published(), {msg_id for msg_id, _ in agri.infos}
-            # read while the gateway runs: it must deliver what it held, not leave it to the next
-            v2x = await read_raw(stack.kafka_bootstrap, raw_topic(prefix, "v2x"), len(published))
+            published, v2x = await drain_fleet(fleet, stack.kafka_bootstrap, prefix)
+            agri_sent = {msg_id for msg_id, _ in agri.infos}
             agri_copies = await read_raw(
                 stack.kafka_bootstrap, raw_topic(prefix, "agri"), len(agri_sent)
             )
@@ -148,19 +142,20 @@ async def _stalled_run(  # noqa: PLR0917
         fleet.close()
         await delete_topics(stack.kafka_bootstrap, prefix)
     return Stall(
-        published, v2x, agri_sent, agri_copies, agri_during, stopped_at, resumed_at, reopened_s
-    )
+        fleet, published, v2x, agri_sent, agri_copies, agri_during, stopped_at, resumed_at,
+        reopened_s,
+    )  # fmt: skip
 
 
 def _check_all_delivered(
-    name: str, run: Stall, keys: dict[tuple[str, int], EpochKey], fleet: Fleet
-) -> None:
-    by_id = open_copies(run.v2x, keys, fleet.payloads, EPOCH_S)
+    name: str, run: Stall, pg: PrivatePostgres
+) -> dict[tuple[str, int], EpochKey]:
+    keys, by_id, duplicates = delivered(run.v2x, pg, run.fleet, EPOCH_S)
     agri_ids = Counter(id_of(c.value) for c in run.agri)
     reopened = "-" if run.reopened_s is None else f"{run.reopened_s:.1f}s"
     print(
         f"[{name} stopped {STALL_S:.0f}s, epoch {EPOCH_S}s] published={len(run.published)} "
-        f"in_kafka={len(by_id)} duplicates={sum(len(c) - 1 for c in by_id.values())} "
+        f"in_kafka={len(by_id)} duplicates={duplicates} "
         f"reopened_after={reopened} v2x_produced_during_stall={len(run.during(run.v2x))} "
         f"agri_sent={len(run.agri_sent)} agri_sent_during_stall={run.agri_sent_during} "
         f"agri_produced_during_stall={len(run.during(run.agri))} "
@@ -168,6 +163,7 @@ def _check_all_delivered(
     )
     assert set(by_id) == run.published, f"lost: {sorted(run.published - set(by_id))[:5]}"
     assert set(agri_ids) == run.agri_sent
+    return keys
 
 
 async def test_key_connection_that_stops_answering_is_abandoned_and_reopened(
@@ -184,10 +180,8 @@ async def test_key_connection_that_stops_answering_is_abandoned_and_reopened(
         assert pid is not None
         return [pid]
 
-    fleet = Fleet(mqtt_logins.publisher, unique_name("fl"))
-    run = await _stalled_run(stack, pg, mqtt_logins, unique_name, backend, fleet)
-    keys = epoch_keys(pg.dsn)
-    _check_all_delivered("key backend", run, keys, fleet)
+    run = await _stalled_run(stack, pg, mqtt_logins, unique_name, backend)
+    keys = _check_all_delivered("key backend", run, pg)
     # Both families kept flowing while the stopped process held the old connection, the sealed
     # one under keys registered on the new connection.
     assert run.reopened_s is not None
@@ -201,12 +195,10 @@ async def test_hung_database_holds_up_only_the_sealed_family(
     mqtt_logins: MqttLogins,
     unique_name: Callable[[str], str],
 ) -> None:
-    """The whole server stops: V2X of new epochs waits, unacknowledged; agri flows meanwhile."""
+    """The whole server stops: V2X of new epochs waits (never in clear); agri flows meanwhile."""
     pg = private_postgres
-    fleet = Fleet(mqtt_logins.publisher, unique_name("fl"))
-    run = await _stalled_run(stack, pg, mqtt_logins, unique_name, lambda: server_pids(pg), fleet)
-    keys = epoch_keys(pg.dsn)
-    _check_all_delivered("whole server", run, keys, fleet)
+    run = await _stalled_run(stack, pg, mqtt_logins, unique_name, lambda: server_pids(pg))
+    keys = _check_all_delivered("whole server", run, pg)
     # Nothing sealed under a key registered during the stall (none could be), nothing in clear
     # (open_copies), and most of the unsealed family's messages went through meanwhile.
     assert all(keys[epoch_of(c, EPOCH_S)].created_at < run.stopped_at for c in run.during(run.v2x))
