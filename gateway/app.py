@@ -25,6 +25,7 @@ from gateway.config import GatewaySettings
 from gateway.exceptions import ProduceError, ProduceTimeoutError
 from gateway.forward import Outgoing, RecordBuilder
 from gateway.kafka_out import KafkaOut, Pending
+from gateway.key_wait import KeyWait
 from gateway.metrics import GatewayMetrics
 from gateway.mqtt_bridge import ConnectionEvent, Inbound, MqttBridge
 from gateway.routing import Router
@@ -82,6 +83,12 @@ class Gateway:
             self._sealer = RawSealer(
                 self._cfg.seal_families, self._cfg.seal_epoch_s, settings.db,
                 timeout_s=self._cfg.produce_timeout_s,
+            )  # fmt: skip
+        self._keys: KeyWait[_Flight] | None = None
+        if self._sealer is not None:
+            self._keys = KeyWait(
+                self._sealer, self._send, self._end, self._key_error,
+                (self._cfg.retry_backoff_min_s, self._cfg.retry_backoff_max_s),
             )  # fmt: skip
         self._tracker = AckTracker(self._ack)
         self._bridge: MqttBridge | None = None
@@ -183,8 +190,14 @@ class Gateway:
             audit.start()
         dispatcher = supervisor.spawn(self._dispatch_loop(bridge), name="gateway-dispatch")
         sweeper = supervisor.spawn(self._sweep(), name="gateway-produce-sweeper")
+        if self._keys is not None:
+            sweeper_and_keys = {
+                sweeper, supervisor.spawn(self._keys.run(), name="gateway-key-wait")
+            }  # fmt: skip
+        else:
+            sweeper_and_keys = {sweeper}
         await stop_wait
-        await self._shutdown(bridge, dispatcher, sweeper)
+        await self._shutdown(bridge, dispatcher, sweeper_and_keys)
         if audit is not None:
             await asyncio.to_thread(audit.stop)
         if self._sealer is not None:
@@ -198,21 +211,32 @@ class Gateway:
     # grouped by topic-partition (receive order kept within each group, so per-device order),
     # each group goes to the producer as whole batches, a done-callback per batch completes its
     # tickets, and one sweeper task times out batches whose ack is overdue. Only failures take
-    # the slow path: a retry task per message.
+    # the slow path: a retry task per message. Messages waiting for a raw key the database cannot
+    # give yet wait together in gateway.key_wait and come back to the batch path.
 
     async def _dispatch_loop(self, bridge: MqttBridge) -> None:
         while True:
             await self._dispatch(await bridge.take())
 
     async def _dispatch(self, msgs: list[Inbound]) -> None:
-        partition = self._out.partition
         self._count_received(msgs)
         flights = [self._admit(msg) for msg in msgs]
         try:
             if self._fault is not None:
                 self._fault()
-            if self._sealer is not None:
-                flights = await self._seal(self._sealer, flights)
+            if self._sealer is not None and self._keys is not None:
+                flights = await self._seal(self._sealer, self._keys, flights)
+            await self._send(flights)
+        except BaseException:
+            for flight in flights:
+                if not flight.owned:
+                    self._end(flight)  # shutdown or a fault: left unacked for redelivery
+            raise
+
+    async def _send(self, flights: list[_Flight]) -> None:
+        """Hand ``flights`` to the producer as whole batches per topic-partition."""
+        partition = self._out.partition
+        try:
             groups: dict[tuple[str, int], list[_Flight]] = {}
             for flight in flights:
                 record = flight.record
@@ -225,27 +249,27 @@ class Gateway:
                 await self._hand_over(topic, part, members)
         except ProduceError as exc:  # no partition metadata: every message takes the slow path
             self._retry_all([f for f in flights if not f.owned], exc)
-        except BaseException:
-            for flight in flights:
-                if not flight.owned:
-                    self._end(flight)  # shutdown or a fault: left unacked for redelivery
-            raise
 
-    async def _seal(self, sealer: RawSealer, flights: list[_Flight]) -> list[_Flight]:
-        """Seal what the batch needs sealed; without keys, those take the slow path.
+    async def _seal(
+        self, sealer: RawSealer, keys: KeyWait[_Flight], flights: list[_Flight]
+    ) -> list[_Flight]:
+        """Seal what the batch needs sealed; without keys, those wait in ``keys``.
 
         The rest (unsealed families, dead letters) goes on: a failing key database holds up only
         the messages that need a key it cannot give.
         """
         try:
             sealed = await sealer.seal([f.record for f in flights], probe=False)
-        except KeyUnavailable as exc:
-            waiting = [f for f in flights if sealer.wants(f.record)]
-            self._retry_all(waiting, exc)
+        except KeyUnavailable:
+            keys.park([f for f in flights if sealer.wants(f.record)])
             return [f for f in flights if not f.owned]
         for flight, record in zip(flights, sealed, strict=True):
             flight.record = record
         return flights
+
+    def _key_error(self, exc: KeyUnavailable) -> None:
+        self.metrics.produce_errors.labels("error").inc()
+        self._log_produce_error(exc)
 
     def _count_received(self, msgs: list[Inbound]) -> None:
         # One increment per QoS and batch: the counter takes a lock per call (8 % of the
@@ -447,7 +471,7 @@ class Gateway:
     # --- shutdown ---------------------------------------------------------------------------
 
     async def _shutdown(
-        self, bridge: MqttBridge, dispatcher: asyncio.Task[Any], sweeper: asyncio.Task[Any]
+        self, bridge: MqttBridge, dispatcher: asyncio.Task[Any], helpers: set[asyncio.Task[Any]]
     ) -> None:
         self._stopping = True
         logger.info("stopping: draining %d in-flight messages", self._in_flight)
@@ -464,7 +488,7 @@ class Gateway:
             )
         self._abandoned = True
         await cancel_all(set(self._tasks))
-        await cancel_all({sweeper})
+        await cancel_all(helpers)  # the sweeper, and the key wait (parked messages stay unacked)
         await asyncio.to_thread(bridge.stop)
         self.metrics.connected.set(0)
         await self._out.stop()
