@@ -15,7 +15,7 @@ within ``timeout_s`` (the produce timeout) is abandoned like a timed-out send: i
 dropped at once and the next attempt opens another, so a hung connection (a stalled server process,
 a dead link that sends no reset) holds the gateway up for one timeout, not until TCP gives up.
 While the database is failing, the dispatch loop does not wait for it: the messages that need a
-new key take the retry path (which tries the database, one attempt at a time) and the others,
+new key wait in ``gateway.key_wait`` (which tries the database with backoff) and the others,
 unsealed families included, go on to Kafka.
 """
 
@@ -84,7 +84,7 @@ class RawSealer:
         """The records with their payloads sealed; raises KeyUnavailable (retriable).
 
         ``probe=False`` (the dispatch loop): while the key database is failing, raise at once
-        instead of trying it; the retries of the waiting messages try it, one at a time.
+        instead of trying it (``gateway.key_wait`` does, for the messages it holds).
         """
         pairs = {self._pair(r) for r in records if self.wants(r)}
         missing = pairs - self._cache.keys()
