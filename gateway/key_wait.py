@@ -72,29 +72,54 @@ class KeyWait(Generic[F]):
                 n = len(self._parked)
                 if not n:
                     continue
-                try:
-                    sealed = await self._sealer.seal([f.record for f in self._parked[:n]])
-                except KeyUnavailable as exc:
-                    self._on_error(exc)
+                ready, waiting = await self._seal(self._parked[:n])
+                del self._parked[:n]
+                self._parked[:0] = waiting  # ahead of what was parked meanwhile: arrival order
+                if ready:
+                    await self._hand_back(ready)
+                if waiting:
                     await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
                     backoff = min(backoff * 2, high)
                     self._wanted.set()
-                    continue
-                backoff = low
-                flights = self._parked[:n]
-                del self._parked[:n]  # what was parked meanwhile stays, in arrival order
-                for flight, record in zip(flights, sealed, strict=True):
-                    flight.record = record
-                    flight.owned = False  # the batch path owns it once it takes it
-                try:
-                    await self._send(flights)
-                except BaseException:
-                    for flight in flights:
-                        if not flight.owned:
-                            self._end(flight)
-                    raise
+                else:
+                    backoff = low
         finally:
             # Shutdown: left unacknowledged; the broker redelivers them to the next session.
             for flight in self._parked:
                 self._end(flight)
             self._parked.clear()
+
+    async def _seal(self, flights: list[F]) -> tuple[list[F], list[F]]:
+        """(sealed, still waiting): all together, or one by one when a key is destroyed.
+
+        The database answered then, and a redelivery of a shredded epoch holds up only itself.
+        """
+        try:
+            sealed = await self._sealer.seal([f.record for f in flights])
+        except KeyUnavailable as exc:
+            self._on_error(exc)
+            if self._sealer.failing or len(flights) == 1:
+                return [], flights
+            ready, waiting = [], []
+            for flight in flights:
+                try:
+                    flight.record = (await self._sealer.seal([flight.record]))[0]
+                except KeyUnavailable:
+                    waiting.append(flight)
+                else:
+                    ready.append(flight)
+            return ready, waiting
+        for flight, record in zip(flights, sealed, strict=True):
+            flight.record = record
+        return flights, []
+
+    async def _hand_back(self, flights: list[F]) -> None:
+        for flight in flights:
+            flight.owned = False  # the batch path owns it once it takes it
+        try:
+            await self._send(flights)
+        except BaseException:
+            for flight in flights:
+                if not flight.owned:
+                    self._end(flight)
+            raise

@@ -76,6 +76,11 @@ class RawSealer:
         self._abandoned: set[asyncio.Task[list[tuple[Any, ...]]]] = set()
         self._failing = False  # the last registration found the database failing
 
+    @property
+    def failing(self) -> bool:
+        """Whether the last registration found the database failing (not just a key destroyed)."""
+        return self._failing
+
     def wants(self, record: Outgoing) -> bool:
         """Whether ``record`` is a raw record still to be sealed."""
         return record.reason is None and record.family in self.families and not record.sealed

@@ -79,12 +79,12 @@ class EpochKey:
 
 
 def epoch_keys(dsn: str) -> dict[tuple[str, int], EpochKey]:
-    """(device, epoch start ns) -> the registered key, for the V2X family."""
+    """(device, epoch start ns) -> the registered key still live, for the V2X family."""
     with psycopg.connect(dsn) as conn:
         rows = conn.execute(
             sql.SQL(
                 "SELECT device_id, epoch_start_ns, key_id, data_key, created_at FROM {}.raw_epoch_key "
-                "WHERE family = %s"
+                "WHERE family = %s AND data_key IS NOT NULL"
             ).format(sql.Identifier(SCHEMA)),
             (FAMILY,),
         ).fetchall()
@@ -268,13 +268,16 @@ async def prepare(
     return prefix, doc, Fleet(logins.publisher, unique_name("fl"))
 
 
-async def drain_fleet(fleet: Fleet, bootstrap: str, prefix: str) -> tuple[set[str], list[RawCopy]]:
+async def drain_fleet(
+    fleet: Fleet, bootstrap: str, prefix: str, expected: Callable[[set[str]], int] = len
+) -> tuple[set[str], list[RawCopy]]:
     """Stop the fleet, wait for the broker's PUBACKs, and read ``raw.v2x`` back (the gateway must
-    still run: what it holds must reach Kafka, not wait for the next gateway)."""
+    still run: what it holds must reach Kafka, not wait for the next gateway); ``expected``: how
+    many of the published ids should arrive."""
     fleet.stop()
     await asyncio.to_thread(fleet.wait_acked, 90)
     published = fleet.published()
-    return published, await read_raw(bootstrap, raw_topic(prefix, "v2x"), len(published))
+    return published, await read_raw(bootstrap, raw_topic(prefix, "v2x"), expected(published))
 
 
 def delivered(

@@ -14,17 +14,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from gateway.app import Gateway
 from tests.fixtures.mqtt_auth import MqttLogins
 from tests.fixtures.private_pg import PrivatePostgres
 from tests.fixtures.services import StackAddresses
 from tests.integration.erasure.keyfaults import (
+    SCHEMA,
+    Fleet,
     delivered,
     drain_fleet,
     epoch_keys,
@@ -165,3 +169,62 @@ async def test_killed_key_connection_is_reopened_for_the_next_epoch(
     # The registration found its connection closed and wrote again on a new one at once: no
     # message took the retry path.
     assert errors == 0
+
+
+def _destroy_keys(dsn: str, device: str, epoch_s: int) -> None:
+    """Register ``device``'s keys of this epoch and the next as already destroyed (as after an
+    erasure's shred-raw), before the gateway first needs them."""
+    now = time.time_ns()
+    epoch_ns = epoch_s * 1_000_000_000
+    first = now - now % epoch_ns
+    with psycopg.connect(dsn) as conn:
+        for start in (first, first + epoch_ns):
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO {}.raw_epoch_key (family, device_id, epoch_start_ns, epoch_end_ns, "
+                    "data_key, shred_requested_at, destroyed_at, legal_basis) "
+                    "VALUES ('v2x', %s, %s, %s, NULL, now(), now(), 'test: shredded epoch')"
+                ).format(sql.Identifier(SCHEMA)),
+                (device, start, start + epoch_ns),
+            )
+
+
+async def test_a_destroyed_epoch_key_holds_up_only_its_own_messages(
+    stack: StackAddresses,
+    private_postgres: PrivatePostgres,
+    mqtt_logins: MqttLogins,
+    unique_name: Callable[[str], str],
+) -> None:
+    """Two RSUs publish in bursts (their messages share the gateway's batches); one's key is
+    destroyed. Its messages wait, never in clear; the other's all arrive sealed."""
+    pg = private_postgres
+    epoch_s = 3600  # the whole test in this epoch or the next, both destroyed for the first RSU
+    prefix, doc, _ = await prepare(
+        stack, pg, mqtt_logins, unique_name, epoch_s, session_expiry_s=120
+    )
+    fleet = Fleet(mqtt_logins.publisher, unique_name("fl"), rsus=2, rate=100.0, max_s=3.0)
+    shredded = f"{fleet.name}-rsu0"
+    await asyncio.to_thread(_destroy_keys, pg.dsn, shredded, epoch_s)
+    try:
+        async with in_process_gateway(doc) as gw:
+            fleet.start()
+            await asyncio.sleep(fleet.max_s + 1)  # every burst published
+            published, copies = await drain_fleet(
+                fleet, stack.kafka_bootstrap, prefix,
+                lambda ids: sum(not i.startswith(f"{shredded}-") for i in ids),
+            )  # fmt: skip
+            held = _sample(gw, "in_flight")
+            assert gw.supervisor.healthy and gw.ready
+    finally:
+        fleet.close()
+        await delete_topics(stack.kafka_bootstrap, prefix)
+
+    _, by_id, duplicates = delivered(copies, pg, fleet, epoch_s)
+    mine = {m for m in published if m.startswith(f"{shredded}-")}
+    print(
+        f"[destroyed key] published={len(published)} of_the_shredded_rsu={len(mine)} "
+        f"in_kafka={len(by_id)} duplicates={duplicates} held={held:.0f}"
+    )
+    assert mine and not mine & set(by_id), "sealed under a destroyed key?"
+    assert set(by_id) == published - mine, f"held up: {sorted(published - mine - set(by_id))[:5]}"
+    assert held > 0
