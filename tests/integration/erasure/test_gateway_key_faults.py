@@ -227,4 +227,4 @@ async def test_a_destroyed_epoch_key_holds_up_only_its_own_messages(
     )
     assert mine and not mine & set(by_id), "sealed under a destroyed key?"
     assert set(by_id) == published - mine, f"held up: {sorted(published - mine - set(by_id))[:5]}"
-    assert held > 0
+    assert held >= len(mine)  # its own, and (acks leave in order) most others behind them
