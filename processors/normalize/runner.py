@@ -75,18 +75,16 @@ def sealed_raw_kids(messages: Sequence[Any]) -> set[str]:
 
 
 def _opened(
-    value: bytes | None, headers: list[tuple[str, bytes]], keys: Mapping[str, bytes]
+    value: bytes | None, headers: list[tuple[str, bytes]], kid: str, keys: Mapping[str, bytes]
 ) -> bytes | None:
-    """The payload of a raw value: as is, or opened when the gateway sealed it."""
+    """The payload of a raw value the gateway sealed under key ``kid`` (its ``sg.seal``)."""
     h = {k: v.decode("utf-8", "replace") for k, v in headers}
-    if "sg.seal" not in h:
-        return value
     try:
         context = raw_context(h["sg.family"], h["sg.device"], int(h["sg.rx_ns"]))
     except (KeyError, ValueError) as exc:
         msg = f"sealed payload without its envelope headers: {exc}"
         raise SealInvalid(msg) from exc
-    if kid_of((value or b"").decode("ascii", "replace")) != h["sg.seal"]:
+    if kid_of((value or b"").decode("ascii", "replace")) != kid:
         msg = "sg.seal names another key than the sealed payload"
         raise SealInvalid(msg)
     return open_token((value or b"").decode("ascii", "replace"), keys.get, context)
@@ -106,8 +104,10 @@ def to_raw_records(
     for msg in messages:
         coords = KafkaCoordinates(msg.topic, msg.partition, msg.offset)
         headers = list(msg.headers or ())
+        kid = next((v.decode("utf-8", "replace") for k, v in headers if k == "sg.seal"), None)
         try:
-            env = Envelope.from_kafka(_opened(msg.value, headers, raw_keys or {}), headers)
+            payload = msg.value if kid is None else _opened(msg.value, headers, kid, raw_keys or {})
+            env = Envelope.from_kafka(payload, headers)
         except (EnvelopeFormatError, SealInvalid, KeyDestroyed) as exc:
             meta = {k: v.decode("utf-8", "replace") for k, v in headers}
             dead.append(
@@ -125,7 +125,6 @@ def to_raw_records(
                 )
             )
             continue
-        kid = next((v.decode("utf-8", "replace") for k, v in headers if k == "sg.seal"), None)
         sealed = (msg.value or b"", kid) if kid is not None else None
         raws.append(RawRecord(env, coords, sealed))
     return raws, dead

@@ -27,7 +27,7 @@ from psycopg import AsyncConnection, sql
 from contracts.record import DatasetRecord, GeoPoint, Provenance
 from processors.catalog import Catalog, DatasetEntry
 from processors.objections.exceptions import CaseNotFound
-from processors.provenance.personal import subject_item, subject_ref
+from processors.provenance.personal import live_sealing_key, subject_item
 from processors.provenance.sealed_records import personal_items, seal_model, tier_key
 from processors.share.deidentify import RotatingKeyring, time_bucket
 from processors.share.rules import (
@@ -304,15 +304,10 @@ async def _sealed_share(
     subject = corrected.values.get(name) if name else None
     if subject is None or not names:
         return shared
-    cur = await conn.execute(
-        "SELECT key_id, data_key FROM pi_subject_key WHERE dataset = %s AND subject_ref = %s "
-        "AND data_key IS NOT NULL",
-        (entry.code, subject_ref(entry.code, str(subject))),
-    )
-    row = await cur.fetchone()
-    if row is None:
+    live = await live_sealing_key(conn, entry.code, str(subject))
+    if live is None:
         return None  # erased: a tombstone, never the values in clear
-    kid, key = str(row[0]), bytes(row[1])
+    kid, key = live
     return seal_model(shared, names, tier_key(key, tier, entry.code), kid, tier)
 
 

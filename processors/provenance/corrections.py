@@ -25,7 +25,12 @@ from processors.exceptions import ProcessorError
 from processors.provenance.canonical import canonical_bytes, sha256_hex
 from processors.provenance.keys import Signer
 from processors.provenance.log import LeafInput, append_leaves
-from processors.provenance.personal import commitment, committed_doc, subject_of, subject_ref
+from processors.provenance.personal import (
+    commitment,
+    committed_doc,
+    live_sealing_key,
+    subject_of,
+)
 from processors.provenance.rowdocs import CORRECTION_COLUMNS, record_doc
 from processors.sinks.rows import RowRejected, coerce_values
 from processors.storage.ddl import erasable_columns
@@ -155,15 +160,11 @@ async def _commit_personal(
     subject = subject_of(entry, before)
     if new_values is None or not names or subject is None:
         return None
-    cur = await conn.execute(
-        "SELECT key_id, data_key FROM pi_subject_key WHERE dataset = %s AND subject_ref = %s "
-        "AND data_key IS NOT NULL",
-        (entry.code, subject_ref(entry.code, subject)),
-    )
-    row = await cur.fetchone()
-    if row is None:
+    live = await live_sealing_key(conn, entry.code, subject)
+    if live is None:
         return None
+    kid, key = live
     # As the jsonb column will give the values back to verify (floats, ints, text).
     plain = json.loads(json.dumps(new_values))
-    commit = commitment(bytes(row[1]), correction_id, plain, names)
-    return _Committed(committed_doc(plain, names, commit), commit, str(row[0]))
+    commit = commitment(key, correction_id, plain, names)
+    return _Committed(committed_doc(plain, names, commit), commit, kid)

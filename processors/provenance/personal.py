@@ -34,6 +34,7 @@ __all__ = [
     "ensure_sealing_keys",
     "ensure_subject_keys",
     "keys_by_id",
+    "live_sealing_key",
     "live_subject_keys",
     "lock_key_for_erasure",
     "subject_item",
@@ -113,6 +114,19 @@ async def ensure_sealing_keys(
         ([d for d, _ in pairs], [s for _, s in pairs]),
     )
     return {(d, s): (k, bytes(key)) for d, s, k, key in await cur.fetchall()}
+
+
+async def live_sealing_key(
+    conn: AsyncConnection[Any], dataset: str, subject: str
+) -> tuple[str, bytes] | None:
+    """The live key (id, key) of ``subject`` in ``dataset``, without creating one; None if erased."""
+    cur = await conn.execute(
+        "SELECT key_id, data_key FROM pi_subject_key WHERE dataset = %s AND subject_ref = %s "
+        "AND data_key IS NOT NULL",
+        (dataset, subject_ref(dataset, subject)),
+    )
+    row = await cur.fetchone()
+    return None if row is None else (str(row[0]), bytes(row[1]))
 
 
 _BY_ID = (

@@ -23,6 +23,7 @@ from psycopg import AsyncConnection
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from processors.exceptions import ProcessorError
+from processors.provenance.personal import keys_by_id
 from processors.provenance.sealed_records import tier_key
 
 __all__ = [
@@ -90,12 +91,8 @@ async def release_share_keys(
         msg = f"{unit} holds no live share grant on {request.dataset}"
         raise KeyReleaseRefused(msg)
     wanted = sorted(set(request.key_ids))
-    cur = await conn.execute(
-        "SELECT key_id, data_key FROM pi_subject_key WHERE dataset = %s AND key_id = ANY(%s) "
-        "AND data_key IS NOT NULL",
-        (request.dataset, wanted),
-    )
-    live = {str(kid): bytes(key) for kid, key in await cur.fetchall()}
+    found = await keys_by_id(conn, set(wanted))
+    live = {kid: row.key for kid, row in found.items() if row.dataset == request.dataset}
     keys = {
         kid: (
             base64.urlsafe_b64encode(tier_key(live[kid], TIER, request.dataset)).decode()
